@@ -1,0 +1,386 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward"
+)
+
+func newKeysCmd() *cobra.Command {
+	return newNoun("keys", "Manage API keys",
+		newKeysCreateCmd(),
+		newKeysGetCmd(),
+		newKeysListCmd(),
+		newKeysUpdateCmd(),
+		newKeysEnableCmd(false),
+		newKeysEnableCmd(true),
+		newKeysDeleteCmd(),
+		newKeysValueCmd(),
+	)
+}
+
+func newKeysCreateCmd() *cobra.Command {
+	var (
+		in          keyward.KeyCreate
+		disabled    bool
+		expires     durationFlag
+		stages      = newListFlag("API/STAGE", parseStageKey)
+		plans       = stringsFlag("PLAN")
+		models      = stringsFlag("MODEL")
+		routes      = newListFlag("ROUTE", parseRoute)
+		tags        tagsFlag
+		importValue string
+	)
+	cmd := &cobra.Command{
+		Use:   "create --name NAME [flags]",
+		Short: "Create an API key; its value is shown once",
+		Long: `Create an API key and print its ID and value. The value is shown only
+once: store it now, or deliver it to a secret with --store-secret so that
+only the key ID leaves the server.
+
+APIs and plans may be named by name or ID. A custom value (at least 20
+characters) may be imported from a file or stdin with
+--import-value-from-file; never on the command line.`,
+		Example: `  keyward keys create --name ci-bot --stage chat/prod --plan gold --expires 90d
+  keyward keys create --name svc --stage chat/prod --store-secret chat/prod/svc-key -o json`,
+		Args: exactArgs(),
+		RunE: run(func(e *env, _ []string) error {
+			if strings.TrimSpace(in.Name) == "" {
+				return usagef("--name is required")
+			}
+			if disabled {
+				f := false
+				in.Enabled = &f
+			}
+			if changed(e.cmd, "expires") {
+				t := e.now().Add(expires.d)
+				in.ExpiresAt = &t
+			}
+			in.StageKeys = stages.items
+			in.PlanIDs = plans.items
+			in.Scopes = keyward.Scopes{Models: models.items, Routes: routes.items}
+			in.Tags = tags.m
+			if importValue != "" {
+				b, err := readLimited(importValue, e.stdin, 4096)
+				if err != nil {
+					return localf("read --import-value-from-file: %v", err)
+				}
+				in.Value = strings.TrimSpace(string(b))
+				e.st.secret(in.Value)
+				if in.Value == "" {
+					return usagef("the imported value is empty")
+				}
+			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			created, err := c.CreateKey(e.ctx, in)
+			if err != nil {
+				return err
+			}
+			if created == nil || created.Key == nil {
+				return keyward.Errorf(keyward.EINTERNAL, "the server returned no key")
+			}
+			value := created.Value
+			if in.StoreSecret != "" {
+				value = "" // delivered to the secret; never printed
+			}
+			e.st.secret(value)
+			return printCreatedKey(e, created.Key, value, in.StoreSecret)
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&in.Name, "name", "", "name of the key (required)")
+	f.StringVar(&in.Description, "description", "", "description")
+	f.StringVar(&in.CustomerID, "customer-id", "", "customer the key belongs to")
+	f.BoolVar(&disabled, "disabled", false, "create the key disabled")
+	f.Var(stages, "stage", "API stage the key may call, as API/STAGE (repeatable)")
+	f.Var(plans, "plan", "usage plan to attach the key to, by name or ID (repeatable)")
+	f.Var(&expires, "expires", "expire the key after this long (e.g. 30d, 12h)")
+	f.BoolVar(&in.Recoverable, "recoverable", false, "also keep the value encrypted so it can be read back (keys value)")
+	f.StringVar(&in.StoreSecret, "store-secret", "", "write the value to this secret instead of printing it")
+	f.StringVar(&in.Prefix, "prefix", "", "value prefix (default: the API's, else kw)")
+	f.Var(models, "scope-model", "allow only this model (glob; repeatable)")
+	f.Var(routes, "scope-route", "allow only this route, as \"METHOD /path/glob\" (repeatable)")
+	f.Var(&tags, "tag", "tag as key=value (repeatable)")
+	f.StringVar(&importValue, "import-value-from-file", "", "import the key value from this file (- for stdin) instead of generating one")
+	f.StringVar(&in.ClientToken, "client-token", "", "idempotency token: retrying with the same token creates one key")
+	return cmd
+}
+
+// printCreatedKey prints a new key. In JSON the object has the key's fields
+// and, only when there is one to show, "value".
+func printCreatedKey(e *env, k *keyward.APIKey, value, storedIn string) error {
+	if e.json {
+		extra := map[string]any{}
+		if value != "" {
+			extra["value"] = value
+		}
+		m, err := merge(k, extra)
+		if err != nil {
+			return err
+		}
+		return writeJSON(e.stdout, m)
+	}
+	f := newFields(e.stdout)
+	f.add("ID", k.ID)
+	f.add("Name", k.Name)
+	switch {
+	case value != "":
+		f.add("Value", value)
+	case storedIn != "":
+		f.add("Value", "stored in secret "+storedIn)
+	default:
+		f.add("Value", "not returned by the server")
+	}
+	if err := f.flush(); err != nil {
+		return err
+	}
+	if value != "" {
+		warnf(e.stderr, "this value is shown only once: store it now")
+	}
+	return nil
+}
+
+func newKeysGetCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "get KEY_ID",
+		Short: "Show a key (never its value)",
+		Args:  exactArgs("KEY_ID"),
+		RunE: run(func(e *env, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			k, err := c.GetKey(e.ctx, args[0])
+			if err != nil {
+				return err
+			}
+			return e.out(k, func(w io.Writer) error { return printKey(w, k) })
+		}),
+	}
+}
+
+func printKey(w io.Writer, k *keyward.APIKey) error {
+	f := newFields(w)
+	f.add("ID", k.ID)
+	f.add("Name", k.Name)
+	f.add("Description", k.Description)
+	f.add("Customer", k.CustomerID)
+	f.add("Enabled", fmtBool(k.Enabled))
+	f.add("Prefix", k.Prefix)
+	f.add("Expires", fmtTimePtr(k.ExpiresAt, "never"))
+	stages := make([]string, len(k.StageKeys))
+	for i, s := range k.StageKeys {
+		stages[i] = s.String()
+	}
+	f.add("Stages", strings.Join(stages, ", "))
+	f.add("Plans", strings.Join(k.PlanIDs, ", "))
+	f.add("Models", strings.Join(k.Scopes.Models, ", "))
+	routes := make([]string, len(k.Scopes.Routes))
+	for i, r := range k.Scopes.Routes {
+		routes[i] = r.Method + " " + r.Path
+	}
+	f.add("Routes", strings.Join(routes, ", "))
+	f.add("Tags", fmtTags(k.Tags))
+	f.add("Recoverable", fmtBool(k.Recoverable))
+	if k.ValueSecret != "" {
+		f.add("Value secret", k.ValueSecret)
+	}
+	for _, c := range k.Credentials {
+		desc := c.Hint + " since " + fmtTime(c.CreatedAt)
+		if c.GraceUntil != nil {
+			desc += ", accepted until " + fmtTime(*c.GraceUntil)
+		}
+		f.add("Credential "+string(c.Label), desc)
+	}
+	f.add("Created", fmtTime(k.CreatedAt))
+	f.add("Updated", fmtTime(k.UpdatedAt))
+	return f.flush()
+}
+
+func newKeysListCmd() *cobra.Command {
+	var (
+		filter keyward.KeyFilter
+		page   pageFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List keys",
+		Args:  exactArgs(),
+		RunE: run(func(e *env, _ []string) error {
+			if err := page.check(); err != nil {
+				return err
+			}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			keys, next, err := collect(e, page, func(p keyward.Page) ([]*keyward.APIKey, string, error) {
+				f := filter
+				f.Page = p
+				return c.ListKeys(e.ctx, f)
+			})
+			if err != nil {
+				return err
+			}
+			e.moreHint(next)
+			return e.out(keys, func(w io.Writer) error { return printKeys(w, keys) })
+		}),
+	}
+	cmd.Flags().StringVar(&filter.NamePrefix, "name-prefix", "", "only keys whose name starts with this")
+	cmd.Flags().StringVar(&filter.CustomerID, "customer-id", "", "only keys of this customer")
+	cmd.Flags().StringVar(&filter.PlanID, "plan", "", "only keys attached to this plan (name or ID)")
+	page.register(cmd)
+	return cmd
+}
+
+func printKeys(w io.Writer, keys []*keyward.APIKey) error {
+	t := newTable(w, "ID", "NAME", "ENABLED", "CUSTOMER", "EXPIRES", "CREATED")
+	for _, k := range keys {
+		t.row(k.ID, k.Name, fmtBool(k.Enabled), k.CustomerID, fmtTimePtr(k.ExpiresAt, "never"), fmtTime(k.CreatedAt))
+	}
+	return t.flush()
+}
+
+func newKeysUpdateCmd() *cobra.Command {
+	var (
+		name, description, customer string
+		expires                     durationFlag
+		noExpiry                    bool
+		stages                      = newListFlag("API/STAGE", parseStageKey)
+		tags                        tagsFlag
+	)
+	cmd := &cobra.Command{
+		Use:   "update KEY_ID [flags]",
+		Short: "Change a key's fields",
+		Long: `Change a key's fields; fields whose flags are not given are left alone.
+--stage and --tag replace the whole list or map: give them once with an
+empty value (--stage '') to clear it.`,
+		Args: exactArgs("KEY_ID"),
+		RunE: run(func(e *env, args []string) error {
+			var u keyward.KeyUpdate
+			cmd := e.cmd
+			if changed(cmd, "name") {
+				if strings.TrimSpace(name) == "" {
+					return usagef("--name must not be empty")
+				}
+				u.Name = &name
+			}
+			if changed(cmd, "description") {
+				u.Description = &description
+			}
+			if changed(cmd, "customer-id") {
+				u.CustomerID = &customer
+			}
+			if changed(cmd, "expires") && noExpiry {
+				return usagef("--expires and --no-expiry cannot be used together")
+			}
+			if changed(cmd, "expires") {
+				t := e.now().Add(expires.d)
+				u.ExpiresAt = &t
+			}
+			u.NoExpiry = noExpiry
+			if changed(cmd, "stage") {
+				u.StageKeys = &stages.items
+			}
+			if changed(cmd, "tag") {
+				m := tags.m
+				u.Tags = &m
+			}
+			if u == (keyward.KeyUpdate{}) {
+				return usagef("nothing to update: give at least one flag")
+			}
+			return updateKey(e, args[0], u, "")
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "", "new name")
+	f.StringVar(&description, "description", "", "new description")
+	f.StringVar(&customer, "customer-id", "", "new customer ID")
+	f.Var(&expires, "expires", "expire the key this long from now (e.g. 30d, 12h)")
+	f.BoolVar(&noExpiry, "no-expiry", false, "remove the expiry")
+	f.Var(stages, "stage", "API stage as API/STAGE; replaces the list (repeatable)")
+	f.Var(&tags, "tag", "tag as key=value; replaces the tags (repeatable)")
+	return cmd
+}
+
+// updateKey applies u and prints the key, or a line when verb is set.
+func updateKey(e *env, id string, u keyward.KeyUpdate, verb string) error {
+	c, err := e.client()
+	if err != nil {
+		return err
+	}
+	k, err := c.UpdateKey(e.ctx, id, u)
+	if err != nil {
+		return err
+	}
+	if verb != "" && !e.json {
+		_, err := fmt.Fprintf(e.stdout, "Key %s %s.\n", sanitizeLine(k.ID), verb)
+		return err
+	}
+	return e.out(k, func(w io.Writer) error { return printKey(w, k) })
+}
+
+func newKeysEnableCmd(disable bool) *cobra.Command {
+	use, short, verb := "enable", "Enable a key", "enabled"
+	if disable {
+		use, short, verb = "disable", "Disable a key: the gateway rejects it at once", "disabled"
+	}
+	return &cobra.Command{
+		Use:   use + " KEY_ID",
+		Short: short,
+		Args:  exactArgs("KEY_ID"),
+		RunE: run(func(e *env, args []string) error {
+			enabled := !disable
+			return updateKey(e, args[0], keyward.KeyUpdate{Enabled: &enabled}, verb)
+		}),
+	}
+}
+
+func newKeysDeleteCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete KEY_ID",
+		Short: "Delete a key and its credentials",
+		Args:  exactArgs("KEY_ID"),
+		RunE: run(func(e *env, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			if err := c.DeleteKey(e.ctx, args[0]); err != nil {
+				return err
+			}
+			return e.done(map[string]any{"key": args[0], "deleted": true}, "Key %s deleted.", sanitizeLine(args[0]))
+		}),
+	}
+}
+
+func newKeysValueCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "value KEY_ID",
+		Short: "Print the value of a recoverable key (audited)",
+		Args:  exactArgs("KEY_ID"),
+		RunE: run(func(e *env, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			v, err := c.ReadKeyValue(e.ctx, args[0])
+			if err != nil {
+				return err
+			}
+			e.st.secret(v)
+			if e.json {
+				return writeJSON(e.stdout, map[string]any{"id": args[0], "value": v})
+			}
+			_, err = fmt.Fprintln(e.stdout, v)
+			return err
+		}),
+	}
+}

@@ -1,0 +1,186 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward"
+)
+
+func TestKeysCreateFlags(t *testing.T) {
+	fake := &fakeClient{}
+	r := runCLI(t, fake, adminEnv, "",
+		"keys", "create", "--name", "ci", "--description", "d", "--customer-id", "acme", "--disabled",
+		"--stage", "chat/prod", "--stage", "api_2/dev", "--plan", "gold", "--plan", "plan_9",
+		"--expires", "30d", "--recoverable", "--prefix", "acme",
+		"--scope-model", "gpt-4*", "--scope-route", "POST /v1/chat/*",
+		"--tag", "team=ml", "--tag", "env=", "--client-token", "ct-1")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	in := fake.keyCreate
+	exp := t0.Add(30 * 24 * 3600e9)
+	off := false
+	want := keyward.KeyCreate{
+		Name: "ci", Description: "d", CustomerID: "acme", Enabled: &off, Prefix: "acme",
+		ExpiresAt:   &exp,
+		StageKeys:   []keyward.StageKey{{APIID: "chat", Stage: "prod"}, {APIID: "api_2", Stage: "dev"}},
+		Scopes:      keyward.Scopes{Models: []string{"gpt-4*"}, Routes: []keyward.RoutePattern{{Method: "POST", Path: "/v1/chat/*"}}},
+		Tags:        map[string]string{"team": "ml", "env": ""},
+		Recoverable: true,
+		PlanIDs:     []string{"gold", "plan_9"},
+		ClientToken: "ct-1",
+	}
+	if !reflect.DeepEqual(*in, want) {
+		t.Errorf("KeyCreate =\n%+v\nwant\n%+v", *in, want)
+	}
+	if r.addr != DefaultAddr || r.token != adminEnv[EnvToken] {
+		t.Errorf("client built for %q, %q", r.addr, r.token)
+	}
+}
+
+// jsonObject decodes stdout as one JSON object.
+func jsonObject(t *testing.T, s string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		t.Fatalf("stdout is not a JSON object: %v\n%s", err, s)
+	}
+	return m
+}
+
+func TestKeysCreateJSON(t *testing.T) {
+	t.Run("value", func(t *testing.T) {
+		r := runCLI(t, &fakeClient{}, adminEnv, "", "keys", "create", "--name", "a", "-o", "json")
+		m := jsonObject(t, r.stdout)
+		if m["id"] != "key_1" || m["value"] != "kw_secretvalue0123456789abcdef" || m["name"] != "a" {
+			t.Errorf("output = %v", m)
+		}
+		if _, ok := m["key"]; ok {
+			t.Error("the key's fields must be at the top level")
+		}
+	})
+	t.Run("store-secret", func(t *testing.T) {
+		// Even if the server answered with a value, it is not printed.
+		fake := &fakeClient{created: &keyward.CreatedKey{Key: &keyward.APIKey{ID: "key_2", ValueSecret: "s"}, Value: "kw_leakedleakedleakedleaked"}}
+		r := runCLI(t, fake, adminEnv, "", "keys", "create", "--name", "a", "--store-secret", "s", "-o", "json")
+		if fake.keyCreate.StoreSecret != "s" {
+			t.Errorf("StoreSecret = %q", fake.keyCreate.StoreSecret)
+		}
+		m := jsonObject(t, r.stdout)
+		if _, ok := m["value"]; ok || m["id"] != "key_2" {
+			t.Errorf("output = %v, want an id and no value key", m)
+		}
+		if strings.Contains(r.stdout+r.stderr, "kw_leaked") {
+			t.Error("value printed")
+		}
+	})
+	t.Run("no value returned", func(t *testing.T) {
+		fake := &fakeClient{created: &keyward.CreatedKey{Key: &keyward.APIKey{ID: "key_3"}}}
+		m := jsonObject(t, runCLI(t, fake, adminEnv, "", "keys", "create", "--name", "a", "-o", "json").stdout)
+		if _, ok := m["value"]; ok {
+			t.Errorf("output = %v, want no value key", m)
+		}
+	})
+	t.Run("table", func(t *testing.T) {
+		r := runCLI(t, &fakeClient{}, adminEnv, "", "keys", "create", "--name", "a")
+		if !strings.Contains(r.stdout, "key_1") || !strings.Contains(r.stdout, "kw_secretvalue0123456789abcdef") {
+			t.Errorf("stdout = %q", r.stdout)
+		}
+		if !strings.Contains(r.stderr, "shown only once") {
+			t.Errorf("stderr = %q, want a warning", r.stderr)
+		}
+	})
+}
+
+func TestKeysCreateImportValue(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "v")
+	if err := os.WriteFile(p, []byte("custom_value_of_twenty_chars\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fake := &fakeClient{}
+	if r := runCLI(t, fake, adminEnv, "", "keys", "create", "--name", "a", "--import-value-from-file", p); r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if fake.keyCreate.Value != "custom_value_of_twenty_chars" {
+		t.Errorf("Value = %q", fake.keyCreate.Value)
+	}
+	fake = &fakeClient{}
+	runCLI(t, fake, adminEnv, "from_stdin_value_0123456789\n", "keys", "create", "--name", "a", "--import-value-from-file", "-")
+	if fake.keyCreate.Value != "from_stdin_value_0123456789" {
+		t.Errorf("Value from stdin = %q", fake.keyCreate.Value)
+	}
+}
+
+func TestKeysUpdate(t *testing.T) {
+	fake := &fakeClient{}
+	r := runCLI(t, fake, adminEnv, "", "keys", "update", "key_1", "--name", "n", "--expires", "12h",
+		"--stage", "chat/prod", "--tag", "a=b")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	u := fake.keyUpdate
+	exp := t0.Add(12 * 3600e9)
+	if *u.Name != "n" || !u.ExpiresAt.Equal(exp) || u.Description != nil || u.CustomerID != nil ||
+		!reflect.DeepEqual(*u.StageKeys, []keyward.StageKey{{APIID: "chat", Stage: "prod"}}) ||
+		!reflect.DeepEqual(*u.Tags, map[string]string{"a": "b"}) {
+		t.Errorf("KeyUpdate = %+v", u)
+	}
+
+	// An empty --stage and --tag clear the list and the map.
+	fake = &fakeClient{}
+	runCLI(t, fake, adminEnv, "", "keys", "update", "key_1", "--stage", "", "--tag", "", "--no-expiry")
+	u = fake.keyUpdate
+	if u.StageKeys == nil || len(*u.StageKeys) != 0 || u.Tags == nil || len(*u.Tags) != 0 || !u.NoExpiry || u.Name != nil {
+		t.Errorf("KeyUpdate = %+v, want cleared stages and tags", u)
+	}
+
+	fake = &fakeClient{}
+	runCLI(t, fake, adminEnv, "", "keys", "disable", "key_1")
+	if fake.keyUpdate.Enabled == nil || *fake.keyUpdate.Enabled {
+		t.Errorf("disable: %+v", fake.keyUpdate)
+	}
+	runCLI(t, fake, adminEnv, "", "keys", "enable", "key_1")
+	if fake.keyUpdate.Enabled == nil || !*fake.keyUpdate.Enabled {
+		t.Errorf("enable: %+v", fake.keyUpdate)
+	}
+}
+
+func TestKeysListAll(t *testing.T) {
+	fake := &fakeClient{keyPages: [][]*keyward.APIKey{{{ID: "a"}, {ID: "b"}}, {{ID: "c"}}}}
+	r := runCLI(t, fake, adminEnv, "", "keys", "list", "--all", "--limit", "2", "--name-prefix", "x", "--plan", "gold", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var keys []keyward.APIKey
+	if err := json.Unmarshal([]byte(r.stdout), &keys); err != nil || len(keys) != 3 {
+		t.Fatalf("keys = %v, %v", keys, err)
+	}
+	if f := fake.keyFilter; f.NamePrefix != "x" || f.PlanID != "gold" || f.Limit != 2 {
+		t.Errorf("filter = %+v", f)
+	}
+
+	fake = &fakeClient{keyPages: [][]*keyward.APIKey{{{ID: "a"}}, {{ID: "c"}}}}
+	r = runCLI(t, fake, adminEnv, "", "keys", "list")
+	if len(fake.calls) != 1 || !strings.Contains(r.stderr, "--all") || strings.Contains(r.stdout, " c ") {
+		t.Errorf("one page: calls %v, stderr %q", fake.calls, r.stderr)
+	}
+
+	r = runCLI(t, &fakeClient{}, adminEnv, "", "keys", "list", "-o", "json")
+	if strings.TrimSpace(r.stdout) != "[]" {
+		t.Errorf("empty list = %q, want []", r.stdout)
+	}
+}
+
+func TestKeysValue(t *testing.T) {
+	fake := &fakeClient{keyValue: "kw_recoveredvalue"}
+	r := runCLI(t, fake, adminEnv, "", "keys", "value", "key_1")
+	if r.stdout != "kw_recoveredvalue\n" {
+		t.Errorf("stdout = %q", r.stdout)
+	}
+}

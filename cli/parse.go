@@ -1,0 +1,251 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+// This file holds the parsers of flag values and the pflag.Value types built
+// on them, so that a bad value is a usage error (exit 2) raised while flags
+// are parsed, naming the flag.
+
+// parseDuration accepts a Go duration ("12h", "90m") or a number of days with
+// a "d" suffix, alone or followed by a Go duration ("30d", "1d12h"). The
+// result must be positive.
+func parseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, errors.New("empty duration")
+	}
+	var d time.Duration
+	rest := s
+	if i := strings.IndexByte(s, 'd'); i >= 0 {
+		days, err := strconv.ParseInt(s[:i], 10, 64)
+		if err != nil || days < 0 {
+			return 0, fmt.Errorf("invalid duration %q: want e.g. 30d, 12h or 1d12h", s)
+		}
+		if days > math.MaxInt64/int64(24*time.Hour) {
+			return 0, fmt.Errorf("duration %q is too long", s)
+		}
+		d = time.Duration(days) * 24 * time.Hour
+		rest = s[i+1:]
+	}
+	if rest != "" {
+		r, err := time.ParseDuration(rest)
+		if err != nil || r < 0 {
+			return 0, fmt.Errorf("invalid duration %q: want e.g. 30d, 12h or 1d12h", s)
+		}
+		if d > math.MaxInt64-r {
+			return 0, fmt.Errorf("duration %q is too long", s)
+		}
+		d += r
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("duration %q must be positive", s)
+	}
+	return d, nil
+}
+
+// parseTag parses "key=value"; the value may be empty, the key may not.
+func parseTag(s string) (string, string, error) {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || strings.TrimSpace(k) == "" {
+		return "", "", fmt.Errorf("invalid tag %q: want key=value", s)
+	}
+	return k, v, nil
+}
+
+// parseStageKey parses "API/STAGE", where API is an API's name or ID.
+func parseStageKey(s string) (keyward.StageKey, error) {
+	i := strings.LastIndexByte(s, '/')
+	if i <= 0 || i == len(s)-1 {
+		return keyward.StageKey{}, fmt.Errorf("invalid stage %q: want API/STAGE", s)
+	}
+	return keyward.StageKey{APIID: s[:i], Stage: s[i+1:]}, nil
+}
+
+// parseRoute parses "METHOD /path/glob"; a bare "/path/glob" allows any
+// method ("*").
+func parseRoute(s string) (keyward.RoutePattern, error) {
+	f := strings.Fields(s)
+	var method, path string
+	switch len(f) {
+	case 1:
+		method, path = "*", f[0]
+	case 2:
+		method, path = strings.ToUpper(f[0]), f[1]
+	default:
+		return keyward.RoutePattern{}, fmt.Errorf("invalid route %q: want \"METHOD /path/glob\"", s)
+	}
+	if !strings.HasPrefix(path, "/") {
+		return keyward.RoutePattern{}, fmt.Errorf("invalid route %q: the path must start with /", s)
+	}
+	if method != "*" && strings.IndexFunc(method, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
+		return keyward.RoutePattern{}, fmt.Errorf("invalid route %q: bad method %q", s, method)
+	}
+	return keyward.RoutePattern{Method: method, Path: path}, nil
+}
+
+// parseUpstream parses "STAGE=UPSTREAM_URL"; the URL must be absolute http(s).
+func parseUpstream(s string) (keyward.Stage, error) {
+	name, raw, ok := strings.Cut(s, "=")
+	if !ok || strings.TrimSpace(name) == "" {
+		return keyward.Stage{}, fmt.Errorf("invalid stage %q: want STAGE=UPSTREAM_URL", s)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return keyward.Stage{}, fmt.Errorf("invalid upstream URL for stage %q: want http(s)://host[/path]", name)
+	}
+	return keyward.Stage{Name: name, UpstreamURL: raw}, nil
+}
+
+// parseQuota parses "N/DAY", "N/WEEK" or "N/MONTH" (period case-insensitive).
+func parseQuota(s string) (keyward.Quota, error) {
+	n, p, ok := strings.Cut(s, "/")
+	if !ok {
+		return keyward.Quota{}, fmt.Errorf("invalid quota %q: want N/DAY, N/WEEK or N/MONTH", s)
+	}
+	limit, err := strconv.ParseInt(strings.TrimSpace(n), 10, 64)
+	if err != nil || limit <= 0 {
+		return keyward.Quota{}, fmt.Errorf("invalid quota %q: the limit must be a positive integer", s)
+	}
+	period := keyward.QuotaPeriod(strings.ToUpper(strings.TrimSpace(p)))
+	switch period {
+	case keyward.PeriodDay, keyward.PeriodWeek, keyward.PeriodMonth:
+	default:
+		return keyward.Quota{}, fmt.Errorf("invalid quota %q: the period must be DAY, WEEK or MONTH", s)
+	}
+	return keyward.Quota{Limit: limit, Period: period}, nil
+}
+
+// checkQuotaOffset checks the offset against the period, as the domain
+// documents it (DAY: 0, WEEK: 0-6, MONTH: 0-27).
+func checkQuotaOffset(p keyward.QuotaPeriod, off int) error {
+	max := map[keyward.QuotaPeriod]int{keyward.PeriodDay: 0, keyward.PeriodWeek: 6, keyward.PeriodMonth: 27}[p]
+	if off < 0 || off > max {
+		return usagef("--quota-offset %d is out of range for a %s quota (0-%d)", off, p, max)
+	}
+	return nil
+}
+
+// durationFlag is a --expires style flag.
+type durationFlag struct{ d time.Duration }
+
+func (f *durationFlag) String() string {
+	if f.d == 0 {
+		return ""
+	}
+	return f.d.String()
+}
+func (f *durationFlag) Type() string { return "DURATION" }
+func (f *durationFlag) Set(s string) error {
+	d, err := parseDuration(s)
+	if err != nil {
+		return err
+	}
+	f.d = d
+	return nil
+}
+
+// quotaFlag is --quota N/PERIOD.
+type quotaFlag struct{ q *keyward.Quota }
+
+func (f *quotaFlag) String() string {
+	if f.q == nil {
+		return ""
+	}
+	return fmt.Sprintf("%d/%s", f.q.Limit, f.q.Period)
+}
+func (f *quotaFlag) Type() string { return "N/PERIOD" }
+func (f *quotaFlag) Set(s string) error {
+	q, err := parseQuota(s)
+	if err != nil {
+		return err
+	}
+	f.q = &q
+	return nil
+}
+
+// tagsFlag is a repeated --tag key=value. An empty value adds nothing, so
+// `--tag ”` on an update replaces the tags with none.
+type tagsFlag struct{ m map[string]string }
+
+func (f *tagsFlag) String() string { return fmtTags(f.m) }
+func (f *tagsFlag) Type() string   { return "KEY=VALUE" }
+func (f *tagsFlag) Set(s string) error {
+	if f.m == nil {
+		f.m = map[string]string{}
+	}
+	if s == "" {
+		return nil
+	}
+	k, v, err := parseTag(s)
+	if err != nil {
+		return err
+	}
+	if _, dup := f.m[k]; dup {
+		return fmt.Errorf("tag %q given twice", k)
+	}
+	f.m[k] = v
+	return nil
+}
+
+// listFlag is a repeated flag whose values parse into T. An empty value adds
+// nothing, so `--stage ”` on an update replaces the list with an empty one.
+type listFlag[T any] struct {
+	typ   string
+	parse func(string) (T, error)
+	items []T
+	raw   []string
+}
+
+func newListFlag[T any](typ string, parse func(string) (T, error)) *listFlag[T] {
+	return &listFlag[T]{typ: typ, parse: parse, items: []T{}}
+}
+
+func (f *listFlag[T]) String() string { return strings.Join(f.raw, ",") }
+func (f *listFlag[T]) Type() string   { return f.typ }
+func (f *listFlag[T]) Set(s string) error {
+	if s == "" {
+		return nil
+	}
+	v, err := f.parse(s)
+	if err != nil {
+		return err
+	}
+	f.items = append(f.items, v)
+	f.raw = append(f.raw, s)
+	return nil
+}
+
+// stringsFlag returns a list flag of plain non-empty strings.
+func stringsFlag(typ string) *listFlag[string] {
+	return newListFlag(typ, func(s string) (string, error) { return s, nil })
+}
+
+// stageSecretsFlag is a repeated --upstream-secret STAGE=SECRET_NAME.
+type stageSecretsFlag struct{ m map[string]string }
+
+func (f *stageSecretsFlag) String() string { return fmtTags(f.m) }
+func (f *stageSecretsFlag) Type() string   { return "STAGE=SECRET" }
+func (f *stageSecretsFlag) Set(s string) error {
+	st, name, ok := strings.Cut(s, "=")
+	if !ok || st == "" || name == "" {
+		return fmt.Errorf("invalid upstream secret %q: want STAGE=SECRET_NAME", s)
+	}
+	if f.m == nil {
+		f.m = map[string]string{}
+	}
+	if _, dup := f.m[st]; dup {
+		return fmt.Errorf("stage %q given twice", st)
+	}
+	f.m[st] = name
+	return nil
+}

@@ -1,0 +1,19 @@
+// Command keyward is the one binary of keyward: the server (`keyward
+// server`), a one-command demo (`keyward quickstart`), and the CLI over the
+// admin API (`keyward <noun> <verb>`).
+package main
+
+import (
+	"os"
+
+	"github.com/keyward/keyward/cli"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run is main without the exit, so tests (testscript) call it in-process.
+func run(args []string) int {
+	return cli.Main(args, os.Stdin, os.Stdout, os.Stderr, serverCommand(), quickstartCommand())
+}

@@ -1,0 +1,97 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/keyward/keyward"
+)
+
+// failingAudit is a store whose transactions cannot append audit records.
+type failingAudit struct{ keyward.Store }
+
+func (f failingAudit) Update(ctx context.Context, fn func(context.Context, keyward.Tx) error) error {
+	return f.Store.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
+		return fn(ctx, failingTx{tx})
+	})
+}
+
+type failingTx struct{ keyward.Tx }
+
+func (failingTx) AppendAudit(context.Context, *keyward.AuditRecord) error {
+	return errors.New("disk full")
+}
+
+func TestAuditFailureFailsTheCall(t *testing.T) {
+	broken := false
+	e := newEnvWithStore(t, func(s keyward.Store) keyward.Store { return &switchable{Store: s, broken: &broken} })
+	broken = true
+	_, err := e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "k"})
+	if err == nil {
+		t.Fatal("a call whose audit record could not be written succeeded")
+	}
+	wantCode(t, err, keyward.EINTERNAL)
+	broken = false
+	keys, _, err := e.svc.ListKeys(e.admin, keyward.KeyFilter{})
+	if err != nil || len(keys) != 0 {
+		t.Fatalf("the change survived its failed audit record: %d keys (%v)", len(keys), err)
+	}
+}
+
+type switchable struct {
+	keyward.Store
+	broken *bool
+}
+
+func (s *switchable) Update(ctx context.Context, fn func(context.Context, keyward.Tx) error) error {
+	if *s.broken {
+		return failingAudit{s.Store}.Update(ctx, fn)
+	}
+	return s.Store.Update(ctx, fn)
+}
+
+func TestEveryCallIsAudited(t *testing.T) {
+	e := newEnv(t)
+	reader := e.as(t, "reader")
+	before := len(e.auditEvents(t))
+	_, _ = e.svc.CreateKey(reader, keyward.KeyCreate{Name: "denied"})
+	_, _ = e.svc.GetKey(e.admin, "key_missing")
+	_, _, _ = e.svc.ListKeys(e.admin, keyward.KeyFilter{})
+	_, _ = e.svc.CreateKey(context.Background(), keyward.KeyCreate{Name: "anonymous"})
+	evs := e.auditEvents(t)[before:]
+	if len(evs) != 4 {
+		t.Fatalf("%d records for 4 calls", len(evs))
+	}
+	want := []struct{ name, code string }{
+		{"apikeys:Create", keyward.EFORBIDDEN}, {"apikeys:Get", keyward.ENOTFOUND},
+		{"apikeys:List", ""}, {"apikeys:Create", keyward.EUNAUTHORIZED},
+	}
+	for i, w := range want {
+		if evs[i].EventName != w.name || evs[i].ErrorCode != w.code {
+			t.Errorf("record %d = %s/%q, want %s/%q", i, evs[i].EventName, evs[i].ErrorCode, w.name, w.code)
+		}
+	}
+	if evs[0].UserIdentity.Type != "Principal" || evs[3].UserIdentity.Type != "Anonymous" || !evs[2].ReadOnly || evs[0].ReadOnly {
+		t.Fatalf("identities/readOnly wrong: %+v", evs)
+	}
+}
+
+func TestAuditChainVerifiesAndCheckpoints(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 20; i++ {
+		must[*keyward.CreatedKey](t)(e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "k"}))
+	}
+	if err := e.svc.Checkpoint(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.svc.VerifyAudit(e.admin)
+	if err != nil || !v.OK || v.Checkpoints != 1 || v.Records < 21 {
+		t.Fatalf("verify = %+v, %v", v, err)
+	}
+	_, err = e.svc.VerifyAudit(e.as(t, "deployer"))
+	wantCode(t, err, keyward.EFORBIDDEN)
+	if _, err := e.svc.VerifyAudit(e.as(t, "auditor")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,210 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/audit"
+)
+
+// call describes one admin operation as the audit trail and the authorizer
+// see it. Params are built by each operation from an allow-list of fields:
+// never by dumping the input, which may hold a value.
+type call struct {
+	action   keyward.Action
+	resource string
+	params   map[string]any
+	// resolve, when set, turns a reference by name into the resource's ARN
+	// by ID, so that policies naming IDs apply whichever way the caller
+	// named the resource. A reference that resolves to nothing is reported
+	// as not found only to callers allowed the action on it.
+	resolve func(ctx context.Context, tx keyward.Tx) (string, error)
+}
+
+// op is the state of a running call handed to the operation's body: the
+// event it will be audited as, and an authorizer for the extra checks some
+// operations need once they know the IDs involved.
+type op struct {
+	s        *Service
+	caller   keyward.Caller
+	policies []*keyward.Policy
+	ev       *keyward.AuditEvent
+}
+
+// authorize checks one more action/resource pair for the running call.
+func (o *op) authorize(ctx context.Context, action keyward.Action, resource string) error {
+	return o.s.authz.Authorize(ctx, keyward.AuthzRequest{
+		Policies: o.policies, Action: action, Resource: resource,
+		SourceIP: o.caller.SourceIP, Time: o.s.clock.Now(),
+	})
+}
+
+// respond records response elements in the audit event.
+func (o *op) respond(kv ...any) {
+	if o.ev.ResponseElements == nil {
+		o.ev.ResponseElements = map[string]any{}
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		o.ev.ResponseElements[kv[i].(string)] = kv[i+1]
+	}
+}
+
+// run authorizes c for the caller in ctx, then runs body in one write
+// transaction that also appends the call's audit record: the change and its
+// record commit together or not at all (fail closed). A denied or failed call
+// is audited in a transaction of its own.
+func (s *Service) run(ctx context.Context, c call, body func(ctx context.Context, tx keyward.Tx, o *op) error) error {
+	caller, _ := keyward.CallerFrom(ctx)
+	o := &op{s: s, caller: caller, ev: s.newEvent(caller, c)}
+	if caller.Principal == nil {
+		err := keyward.Errorf(keyward.EUNAUTHORIZED, "authentication required")
+		s.auditFailure(ctx, o.ev, err)
+		return err
+	}
+	resource, missing := c.resource, error(nil)
+	cached, hit := s.auth.policiesOf(caller.Principal.ID, time.Now())
+	if hit && c.resolve == nil {
+		o.policies = cached
+	} else if err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
+		var err error
+		if o.policies, err = s.loadPolicies(ctx, tx, caller.Principal.ID); err != nil || c.resolve == nil {
+			return err
+		}
+		arn, err := c.resolve(ctx, tx)
+		switch {
+		case err == nil:
+			resource = arn
+			o.ev.Resources = []string{arn}
+		case isNotFound(err):
+			missing = err
+		default:
+			return err
+		}
+		return nil
+	}); err != nil {
+		s.auditFailure(ctx, o.ev, err)
+		return s.internal(ctx, c.action, err)
+	}
+	if err := o.authorize(ctx, c.action, resource); err != nil {
+		s.auditFailure(ctx, o.ev, err)
+		return err
+	}
+	if missing != nil {
+		s.auditFailure(ctx, o.ev, missing)
+		return missing
+	}
+	var rec *keyward.AuditRecord
+	err := s.store.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
+		if err := body(ctx, tx, o); err != nil {
+			return err
+		}
+		var err error
+		rec, err = audit.Append(ctx, tx, o.ev)
+		return err
+	})
+	if err != nil {
+		s.auditFailure(ctx, o.ev, err)
+		return s.internal(ctx, c.action, err)
+	}
+	if changesAuth(c.action) {
+		s.auth.flush()
+	}
+	s.toSinks(ctx, rec)
+	return nil
+}
+
+// changesAuth reports whether a committed action can change who may do
+// what, so that cached tokens and policies must be forgotten.
+func changesAuth(a keyward.Action) bool {
+	return !a.ReadOnly() && (strings.HasPrefix(string(a), "principals:") || strings.HasPrefix(string(a), "policies:"))
+}
+
+// auditFailure records a call that did not happen. The change (if any) was
+// rolled back; the record says why, with a client-safe message only.
+func (s *Service) auditFailure(ctx context.Context, ev *keyward.AuditEvent, cause error) {
+	ev.ErrorCode = keyward.ErrorCode(cause)
+	ev.ErrorMessage = keyward.ErrorMessage(cause)
+	ev.ResponseElements = nil
+	var rec *keyward.AuditRecord
+	err := s.store.Update(context.WithoutCancel(ctx), func(ctx context.Context, tx keyward.Tx) error {
+		var err error
+		rec, err = audit.Append(ctx, tx, ev)
+		return err
+	})
+	if err != nil {
+		s.log.ErrorContext(ctx, "audit write failed", "event", ev.EventName, "err", err)
+		return
+	}
+	s.toSinks(ctx, rec)
+}
+
+// system runs body with an audit record of type System (bootstrap, purges):
+// things the server does by itself.
+func (s *Service) system(ctx context.Context, name string, params map[string]any, body func(ctx context.Context, tx keyward.Tx, ev *keyward.AuditEvent) error) error {
+	ev := s.newEvent(keyward.Caller{}, call{action: keyward.Action(name), params: params})
+	ev.EventType = keyward.EventTypeSystem
+	ev.UserIdentity = keyward.UserIdentity{Type: "System"}
+	var rec *keyward.AuditRecord
+	err := s.store.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
+		if err := body(ctx, tx, ev); err != nil {
+			return err
+		}
+		var err error
+		rec, err = audit.Append(ctx, tx, ev)
+		return err
+	})
+	if err == nil {
+		s.auth.flush() // bootstrap rewrites built-in roles
+		s.toSinks(ctx, rec)
+	}
+	return err
+}
+
+func (s *Service) newEvent(caller keyward.Caller, c call) *keyward.AuditEvent {
+	ev := &keyward.AuditEvent{
+		EventVersion:      keyward.AuditEventVersion,
+		EventID:           uuid.NewString(),
+		EventTime:         s.clock.Now().UTC(),
+		EventSource:       "keyward",
+		EventName:         string(c.action),
+		EventType:         keyward.EventTypeCall,
+		SourceIPAddress:   caller.SourceIP,
+		UserAgent:         caller.UserAgent,
+		RequestParameters: c.params,
+		RequestID:         caller.RequestID,
+		ReadOnly:          c.action.ReadOnly(),
+		UserIdentity:      keyward.UserIdentity{Type: "Anonymous"},
+	}
+	if c.resource != "" {
+		ev.Resources = []string{c.resource}
+	}
+	if p := caller.Principal; p != nil {
+		ev.UserIdentity = keyward.UserIdentity{
+			Type: "Principal", PrincipalID: p.ID, ARN: keyward.PrincipalARN(p.ID),
+			AccessKeyID: caller.TokenID, UserName: p.Name,
+		}
+	}
+	return ev
+}
+
+func (s *Service) toSinks(ctx context.Context, rec *keyward.AuditRecord) {
+	for _, sink := range s.sinks {
+		if err := sink.Write(ctx, rec); err != nil {
+			s.log.WarnContext(ctx, "audit sink write failed", "seq", rec.Seq, "err", err)
+		}
+	}
+}
+
+// internal logs errors that are not domain errors and returns them
+// unchanged; the HTTP adapter turns them into a generic "internal error".
+func (s *Service) internal(ctx context.Context, action keyward.Action, err error) error {
+	var e *keyward.Error
+	if !errors.As(err, &e) {
+		s.log.ErrorContext(ctx, "internal error", "action", string(action), "err", err)
+	}
+	return err
+}

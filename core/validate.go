@@ -1,0 +1,141 @@
+package core
+
+import (
+	"crypto/rand"
+	"net/url"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/keyward/keyward"
+)
+
+// Input limits. They keep rows and audit records bounded and make the
+// messages of EINVALID errors precise.
+const (
+	maxNameLen        = 128
+	maxDescriptionLen = 1024
+	maxTags           = 50
+	maxTagKeyLen      = 128
+	maxTagValueLen    = 256
+	maxListItems      = 100
+	maxSecretBytes    = 64 << 10
+)
+
+var (
+	apiNameRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	stageNameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+	secretNameRE  = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
+	principalRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$`)
+	clientTokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	planNameRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 ._-]{0,127}$`)
+	methodRE      = regexp.MustCompile(`^[A-Z]{1,16}$`)
+)
+
+const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+// newID returns prefix + "_" + 20 random characters of [a-z0-9] (about 103
+// bits): public identifiers, not secrets, but unguessable all the same.
+func newID(prefix string) string {
+	var b [20]byte
+	out := make([]byte, 0, len(prefix)+1+len(b))
+	out = append(out, prefix...)
+	out = append(out, '_')
+	for len(out) < cap(out) {
+		_, _ = rand.Read(b[:])
+		for _, c := range b {
+			if c < 252 && len(out) < cap(out) { // 252 = 7*36: no modulo bias
+				out = append(out, idAlphabet[c%36])
+			}
+		}
+	}
+	return string(out)
+}
+
+func invalid(format string, args ...any) error {
+	return keyward.Errorf(keyward.EINVALID, format, args...)
+}
+
+func checkText(field, v string, max int, required bool) error {
+	switch {
+	case required && strings.TrimSpace(v) == "":
+		return invalid("%s is required", field)
+	case len(v) > max:
+		return invalid("%s is longer than %d bytes", field, max)
+	case !utf8.ValidString(v):
+		return invalid("%s is not valid UTF-8", field)
+	case strings.ContainsAny(v, "\x00\r\n") && field != "description":
+		return invalid("%s contains control characters", field)
+	}
+	return nil
+}
+
+func checkTags(tags map[string]string) error {
+	if len(tags) > maxTags {
+		return invalid("at most %d tags", maxTags)
+	}
+	for k, v := range tags {
+		if err := checkText("tag key", k, maxTagKeyLen, true); err != nil {
+			return err
+		}
+		if err := checkText("tag value", v, maxTagValueLen, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkClientToken(t string) error {
+	if t != "" && !clientTokenRE.MatchString(t) {
+		return invalid("clientToken must be 1-64 characters of A-Z a-z 0-9 _ -")
+	}
+	return nil
+}
+
+func checkSecretName(name string) error {
+	if !secretNameRE.MatchString(name) {
+		return invalid("secret name must be 1-512 characters of A-Z a-z 0-9 / _ + = . @ -")
+	}
+	return nil
+}
+
+func checkUpstreamURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return invalid("upstream URL must be an absolute http or https URL")
+	}
+	if u.User != nil {
+		return invalid("upstream URL must not carry credentials: use an upstream secret")
+	}
+	return nil
+}
+
+func checkGlob(field, g string) error {
+	if g == "" || len(g) > 256 || strings.ContainsAny(g, " \t\r\n\x00") {
+		return invalid("%s must be a non-empty pattern without spaces, at most 256 bytes", field)
+	}
+	return nil
+}
+
+func checkScopes(sc keyward.Scopes) error {
+	if len(sc.Models) > maxListItems || len(sc.Routes) > maxListItems {
+		return invalid("at most %d models and %d routes in scopes", maxListItems, maxListItems)
+	}
+	for _, m := range sc.Models {
+		if err := checkGlob("scope model", m); err != nil {
+			return err
+		}
+	}
+	for _, r := range sc.Routes {
+		if r.Method != "*" && !methodRE.MatchString(r.Method) {
+			return invalid("scope route method must be an upper-case HTTP method or *")
+		}
+		if !strings.HasPrefix(r.Path, "/") {
+			return invalid("scope route path must start with /")
+		}
+		if err := checkGlob("scope route path", r.Path); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+// PrincipalService, PolicyService and AuditService over HTTP.
+
+// CreatePrincipal calls POST /v1/principals.
+func (c *Client) CreatePrincipal(ctx context.Context, in keyward.PrincipalCreate) (*keyward.CreatedPrincipal, error) {
+	var out keyward.CreatedPrincipal
+	if err := c.do(ctx, http.MethodPost, "/v1/principals", nil, in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetPrincipal calls GET /v1/principals/{principal}.
+func (c *Client) GetPrincipal(ctx context.Context, idOrName string) (*keyward.Principal, error) {
+	return getOne[keyward.Principal](ctx, c, "/v1/principals/", idOrName)
+}
+
+// ListPrincipals calls GET /v1/principals.
+func (c *Client) ListPrincipals(ctx context.Context, p keyward.Page) ([]*keyward.Principal, string, error) {
+	return list[*keyward.Principal](ctx, c, "/v1/principals", pageQuery(nil, p))
+}
+
+// DeletePrincipal calls DELETE /v1/principals/{principal}.
+func (c *Client) DeletePrincipal(ctx context.Context, idOrName string) error {
+	return c.call(ctx, http.MethodDelete, nil, nil, "/v1/principals/", idOrName)
+}
+
+// CreateToken calls POST /v1/principals/{principal}/tokens.
+func (c *Client) CreateToken(ctx context.Context, idOrName string) (string, *keyward.AdminToken, error) {
+	var out tokenBody
+	if err := c.call(ctx, http.MethodPost, nil, &out, "/v1/principals/", idOrName, "/tokens"); err != nil {
+		return "", nil, err
+	}
+	return out.Token, out.AdminToken, nil
+}
+
+// CreatePolicy calls POST /v1/policies. The document is sent as a JSON
+// object; one that is not valid JSON is EINVALID before anything is sent.
+func (c *Client) CreatePolicy(ctx context.Context, in keyward.PolicyCreate) (*keyward.Policy, error) {
+	var out keyward.Policy
+	if err := c.do(ctx, http.MethodPost, "/v1/policies", nil, in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetPolicy calls GET /v1/policies/{policy}.
+func (c *Client) GetPolicy(ctx context.Context, idOrName string) (*keyward.Policy, error) {
+	return getOne[keyward.Policy](ctx, c, "/v1/policies/", idOrName)
+}
+
+// ListPolicies calls GET /v1/policies.
+func (c *Client) ListPolicies(ctx context.Context, p keyward.Page) ([]*keyward.Policy, string, error) {
+	return list[*keyward.Policy](ctx, c, "/v1/policies", pageQuery(nil, p))
+}
+
+// DeletePolicy calls DELETE /v1/policies/{policy}.
+func (c *Client) DeletePolicy(ctx context.Context, idOrName string) error {
+	return c.call(ctx, http.MethodDelete, nil, nil, "/v1/policies/", idOrName)
+}
+
+// AttachPolicy calls PUT /v1/policies/{policy}/attachments/{principal}.
+func (c *Client) AttachPolicy(ctx context.Context, policy, principal string) error {
+	return c.call(ctx, http.MethodPut, nil, nil, "/v1/policies/", policy, "/attachments/", principal)
+}
+
+// DetachPolicy calls DELETE /v1/policies/{policy}/attachments/{principal}.
+func (c *Client) DetachPolicy(ctx context.Context, policy, principal string) error {
+	return c.call(ctx, http.MethodDelete, nil, nil, "/v1/policies/", policy, "/attachments/", principal)
+}
+
+// ListAudit calls GET /v1/audit/records.
+func (c *Client) ListAudit(ctx context.Context, f keyward.AuditFilter) ([]*keyward.AuditRecord, error) {
+	if f.AfterSeq < 0 || f.Limit < 0 {
+		return nil, keyward.Errorf(keyward.EINVALID, "afterSeq and limit must not be negative")
+	}
+	q := url.Values{}
+	if f.AfterSeq > 0 {
+		q.Set("afterSeq", fmt.Sprint(f.AfterSeq))
+	}
+	setIf(q, "eventName", f.EventName)
+	setIf(q, "principalId", f.PrincipalID)
+	if f.Since != nil {
+		q.Set("since", f.Since.Format(time.RFC3339Nano))
+	}
+	if f.Until != nil {
+		q.Set("until", f.Until.Format(time.RFC3339Nano))
+	}
+	if f.Limit > 0 {
+		q.Set("limit", fmt.Sprint(f.Limit))
+	}
+	items, _, err := list[*keyward.AuditRecord](ctx, c, "/v1/audit/records", q)
+	return items, err
+}
+
+// ListCheckpoints calls GET /v1/audit/checkpoints.
+func (c *Client) ListCheckpoints(ctx context.Context, afterSeq int64, limit int) ([]*keyward.AuditCheckpoint, error) {
+	if afterSeq < 0 || limit < 0 {
+		return nil, keyward.Errorf(keyward.EINVALID, "afterSeq and limit must not be negative")
+	}
+	q := url.Values{}
+	if afterSeq > 0 {
+		q.Set("afterSeq", fmt.Sprint(afterSeq))
+	}
+	if limit > 0 {
+		q.Set("limit", fmt.Sprint(limit))
+	}
+	items, _, err := list[*keyward.AuditCheckpoint](ctx, c, "/v1/audit/checkpoints", q)
+	return items, err
+}
+
+// VerifyAudit calls POST /v1/audit/verify.
+func (c *Client) VerifyAudit(ctx context.Context) (*keyward.AuditVerification, error) {
+	var out keyward.AuditVerification
+	if err := c.do(ctx, http.MethodPost, "/v1/audit/verify", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

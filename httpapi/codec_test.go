@@ -1,0 +1,215 @@
+package httpapi
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/keyward/keyward"
+)
+
+// decodeMessages are the only messages decodeJSON may give for bad input:
+// none quotes the input.
+var decodeMessages = []string{
+	"request body is empty",
+	"request body is truncated",
+	"malformed JSON at byte ",
+	"wrong JSON type at byte ",
+	"request body has an unknown field",
+	"request body must hold exactly one JSON value",
+	"invalid request body",
+	"request body too large",
+}
+
+func checkDecodeError(t *testing.T, input []byte, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	var kerr *keyward.Error
+	if !errors.As(err, &kerr) || kerr.Code != keyward.EINVALID {
+		t.Fatalf("decode error %v is not EINVALID", err)
+	}
+	for _, m := range decodeMessages {
+		if strings.HasPrefix(kerr.Message, m) {
+			return
+		}
+	}
+	t.Fatalf("unexpected message %q for input %q", kerr.Message, input)
+}
+
+func TestDecodeJSON(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string // "" for success, else a message prefix
+	}{
+		{`{"name":"k"}`, ""},
+		{` {"name":"k"} ` + "\n", ""},
+		{``, "request body is empty"},
+		{`{"name":`, "request body is truncated"},
+		{`{"name":"k",}`, "malformed JSON"},
+		{`{"name":1}`, "wrong JSON type"},
+		{`{"nmae":"k"}`, "request body has an unknown field"},
+		{`{"name":"k"}{}`, "request body must hold exactly one JSON value"},
+		{`{"name":"k"} x`, "request body must hold exactly one JSON value"},
+		{`{"expiresAt":"tomorrow"}`, "invalid request body"},
+		{`null`, ""}, // JSON null leaves the zero value: the core validates
+	}
+	for _, tt := range tests {
+		var v keyward.KeyCreate
+		err := decodeJSON(strings.NewReader(tt.in), &v)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%q: %v", tt.in, err)
+		case tt.want != "" && (err == nil || !strings.HasPrefix(keyward.ErrorMessage(err), tt.want)):
+			t.Errorf("%q: got %v, want %q", tt.in, err, tt.want)
+		}
+		checkDecodeError(t, []byte(tt.in), err)
+	}
+}
+
+func TestDecodeJSONTooLarge(t *testing.T) {
+	rec := httptest.NewRecorder()
+	body := http.MaxBytesReader(rec, nopCloser{strings.NewReader(`{"name":"` + strings.Repeat("a", 100) + `"}`)}, 50)
+	var v keyward.KeyCreate
+	if err := decodeJSON(body, &v); err != errBodyTooLarge {
+		t.Errorf("got %v, want errBodyTooLarge", err)
+	}
+}
+
+type nopCloser struct{ *strings.Reader }
+
+func (nopCloser) Close() error { return nil }
+
+// FuzzDecode feeds arbitrary bytes to the request decoder, into the request
+// types that carry secrets: it must never panic, and a failure must be
+// EINVALID with a message from the fixed set (no echo of the input).
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"k","value":"kw_abc","scopes":{"models":["gpt-*"]}}`,
+		`{"name":"s","secretBinary":"AAEC","tags":{"a":"b"}}`,
+		`{"secretString":"x","versionStages":["CURRENT"]}`,
+		`{"name":"p","document":{"Version":"1","Statement":[]}}`,
+		`{"expiresAt":"2025-01-01T00:00:00Z","stageKeys":[{"apiId":"a","stage":"b"}]}`,
+		`{}{}`, `[`, `"`, "\xff\xfe", `{"a":1e999}`, `{"name":"\ud800"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		targets := []any{
+			&keyward.KeyCreate{}, &keyward.KeyUpdate{}, &secretCreateBody{}, &secretPutBody{},
+			&keyward.PolicyCreate{}, &keyward.PlanCreate{}, &keyward.StageMove{}, &struct{}{},
+		}
+		for _, v := range targets {
+			err := decodeJSON(bytes.NewReader(b), v)
+			checkDecodeError(t, b, err)
+			if err != nil && len(b) >= 8 && strings.Contains(keyward.ErrorMessage(err), string(b)) {
+				t.Fatalf("message echoes input")
+			}
+		}
+	})
+}
+
+func TestQueryHelpers(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "/?limit=10&since=2025-01-02T03:04:05Z&includeDeleted=true&afterSeq=9223372036854775807", nil)
+	q := newQuery(r)
+	p, since, inc, after := q.page(), q.time("since"), q.bool("includeDeleted"), q.int64("afterSeq")
+	if err := q.check(); err != nil {
+		t.Fatal(err)
+	}
+	if p.Limit != 10 || since == nil || since.Year() != 2025 || !inc || after != 1<<63-1 {
+		t.Errorf("page %+v since %v inc %v after %d", p, since, inc, after)
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
+	tests := []struct {
+		name   string
+		remote string
+		xff    []string
+		want   string
+	}{
+		{"no header", "192.0.2.1:1234", nil, "192.0.2.1"},
+		{"untrusted peer, header ignored", "192.0.2.1:1234", []string{"198.51.100.9"}, "192.0.2.1"},
+		{"trusted peer, one hop", "10.1.2.3:80", []string{"198.51.100.9"}, "198.51.100.9"},
+		{"trusted peer, spoofed left entries ignored", "10.1.2.3:80", []string{"1.1.1.1, 198.51.100.9"}, "198.51.100.9"},
+		{"trusted chain", "10.1.2.3:80", []string{"198.51.100.9, 10.9.9.9"}, "198.51.100.9"},
+		{"several header lines", "10.1.2.3:80", []string{"203.0.113.5", "10.2.2.2"}, "203.0.113.5"},
+		{"all trusted", "10.1.2.3:80", []string{"10.0.0.7, 10.0.0.8"}, "10.0.0.7"},
+		{"garbage stops the walk", "10.1.2.3:80", []string{"198.51.100.9, not-an-ip"}, "10.1.2.3"},
+		{"garbage behind a trusted hop", "10.1.2.3:80", []string{"evil\r\n, 10.4.4.4"}, "10.4.4.4"},
+		{"empty header", "10.1.2.3:80", []string{""}, "10.1.2.3"},
+		{"ipv6 peer", "[2001:db8::1]:443", []string{"198.51.100.9"}, "2001:db8::1"},
+		{"ipv6 trusted peer", "[fd00::1]:443", []string{"2001:db8::7"}, "2001:db8::7"},
+		{"ipv4-mapped peer", "[::ffff:10.1.2.3]:80", []string{"198.51.100.9"}, "198.51.100.9"},
+		{"entry with port", "10.1.2.3:80", []string{"198.51.100.9:5555"}, "198.51.100.9"},
+		{"zone stripped", "[fe80::1%eth0]:80", nil, "fe80::1"},
+		{"not a socket address", "pipe\n", nil, "pipe"},
+	}
+	for _, tt := range tests {
+		if got := clientIP(tt.remote, tt.xff, trusted); got != tt.want {
+			t.Errorf("%s: clientIP = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestSanitize(t *testing.T) {
+	tests := map[string]string{
+		"curl/8.0":                     "curl/8.0",
+		"a\r\nb":                       "ab",
+		"tab\there":                    "tabhere",
+		"bell\a\x1b[0m\x7f\u0085":      "bell[0m",
+		"line\u2028sep\u2029":          "linesep",
+		"bidi\u202eevil":               "bidievil",
+		"bad\xffutf8":                  "badutf8",
+		"ünïcödé ok":                   "ünïcödé ok",
+		strings.Repeat("é", 200):       strings.Repeat("é", 128),
+		strings.Repeat("x", 300):       strings.Repeat("x", 256),
+		strings.Repeat("x", 255) + "é": strings.Repeat("x", 255),
+	}
+	for in, want := range tests {
+		got := sanitize(in)
+		if got != want {
+			t.Errorf("sanitize(%q) = %q, want %q", in, got, want)
+		}
+		if !utf8.ValidString(got) || len(got) > maxFieldLen {
+			t.Errorf("sanitize(%q) = %q: invalid or too long", in, got)
+		}
+	}
+}
+
+func TestBearerToken(t *testing.T) {
+	tests := []struct {
+		vals   []string
+		token  string
+		reason string
+	}{
+		{nil, "", authMissing},
+		{[]string{"Bearer kwa_x"}, "kwa_x", ""},
+		{[]string{"bearer kwa_x"}, "kwa_x", ""},
+		{[]string{"Bearer   kwa_x  "}, "kwa_x", ""},
+		{[]string{""}, "", authMalformed},
+		{[]string{"Bearer"}, "", authMalformed},
+		{[]string{"Token kwa_x"}, "", authMalformed},
+		{[]string{"Bearer kwa x"}, "", authMalformed},
+		{[]string{"Bearer kwa_\x00"}, "", authMalformed},
+		{[]string{"Bearer kwa_é"}, "", authMalformed},
+		{[]string{"Bearer a", "Bearer b"}, "", authMalformed},
+	}
+	for _, tt := range tests {
+		h := http.Header{}
+		for _, v := range tt.vals {
+			h.Add("Authorization", v)
+		}
+		token, reason := bearerToken(h)
+		if token != tt.token || reason != tt.reason {
+			t.Errorf("%q: got (%q, %q), want (%q, %q)", tt.vals, token, reason, tt.token, tt.reason)
+		}
+	}
+}

@@ -1,0 +1,176 @@
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/keyward/keyward"
+)
+
+// Built-in role names. Each is a policy with ID "pol_builtin_<name>".
+const (
+	RoleAdmin    = "admin"
+	RoleDeployer = "deployer"
+	RoleReader   = "reader"
+	RoleAuditor  = "auditor"
+	RoleRotator  = "rotator"
+)
+
+// builtinIDPrefix prefixes the IDs of built-in policies.
+const builtinIDPrefix = "pol_builtin_"
+
+type role struct {
+	name, description, document string
+}
+
+// roles are written as the JSON a user would write, so that they go through
+// Parse like any other policy. Read-only roles list their actions one by one
+// instead of using "Get*"-style patterns, so an action added later (say a
+// "GetValue") is not granted by accident.
+var roles = []role{
+	{
+		name:        RoleAdmin,
+		description: "Every action on every resource.",
+		document: `{
+  "Version": "2012-10-17",
+  "Statement": [
+    {"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"}
+  ]
+}`,
+	},
+	{
+		name: RoleDeployer,
+		description: "Manage API keys, APIs and usage plans and write secrets, " +
+			"but never read a key value or a secret value.",
+		// The Deny is explicit, so it also holds when another attached policy
+		// would allow reading values: give a principal that needs both two
+		// separate identities.
+		document: `{
+  "Version": "2012-10-17",
+  "Statement": [
+    {"Sid": "ManageKeysApisPlans", "Effect": "Allow",
+     "Action": ["apikeys:*", "apis:*", "plans:*"], "Resource": "*"},
+    {"Sid": "WriteSecrets", "Effect": "Allow",
+     "Action": ["secrets:CreateSecret", "secrets:PutSecretValue", "secrets:DescribeSecret",
+                "secrets:ListSecrets", "secrets:UpdateSecret", "secrets:UpdateSecretVersionStage",
+                "secrets:DeleteSecret", "secrets:RestoreSecret"],
+     "Resource": "*"},
+    {"Sid": "NeverReadValues", "Effect": "Deny",
+     "Action": ["apikeys:ReadValue", "secrets:GetSecretValue"], "Resource": "*"}
+  ]
+}`,
+	},
+	{
+		name:        RoleReader,
+		description: "Read metadata of keys, APIs, plans, secrets, principals and policies; never a value, not the audit trail.",
+		document: `{
+  "Version": "2012-10-17",
+  "Statement": [
+    {"Sid": "ReadMetadata", "Effect": "Allow", "Action": ` + readerActions + `, "Resource": "*"}
+  ]
+}`,
+	},
+	{
+		name:        RoleAuditor,
+		description: "Read and verify the audit trail, plus everything reader may do.",
+		document: `{
+  "Version": "2012-10-17",
+  "Statement": [
+    {"Sid": "ReadMetadata", "Effect": "Allow", "Action": ` + readerActions + `, "Resource": "*"},
+    {"Sid": "ReadAudit", "Effect": "Allow", "Action": ["audit:Read", "audit:Verify"], "Resource": "*"}
+  ]
+}`,
+	},
+	{
+		name: RoleRotator,
+		description: "Rotate API keys and secrets. Reads the current value of secrets, " +
+			"because rotating a generic secret (an upstream vendor key) needs the current credential; " +
+			"never reads API key values, which keyward rotates itself.",
+		document: `{
+  "Version": "2012-10-17",
+  "Statement": [
+    {"Sid": "RotateKeys", "Effect": "Allow",
+     "Action": ["apikeys:Get", "apikeys:List", "apikeys:Update"], "Resource": "*"},
+    {"Sid": "RotateSecrets", "Effect": "Allow",
+     "Action": ["secrets:PutSecretValue", "secrets:DescribeSecret", "secrets:ListSecrets",
+                "secrets:UpdateSecretVersionStage", "secrets:GetSecretValue"],
+     "Resource": "*"}
+  ]
+}`,
+	},
+}
+
+const readerActions = `[
+      "apikeys:Get", "apikeys:List",
+      "apis:Get", "apis:List",
+      "plans:Get", "plans:List", "plans:ListKeys",
+      "secrets:DescribeSecret", "secrets:ListSecrets",
+      "principals:Get", "principals:List",
+      "policies:Get", "policies:List"
+    ]`
+
+// builtins parses the roles once. A role that does not parse is a bug in
+// this file, caught by the tests, hence the panic.
+var builtins = sync.OnceValue(func() []*keyward.Policy {
+	out := make([]*keyward.Policy, len(roles))
+	for i, r := range roles {
+		doc, err := Parse([]byte(r.document))
+		if err != nil {
+			panic(fmt.Sprintf("policy: built-in role %s does not parse: %v", r.name, err))
+		}
+		out[i] = &keyward.Policy{
+			ID:          builtinIDPrefix + r.name,
+			Name:        r.name,
+			Description: r.description,
+			BuiltIn:     true,
+			Document:    doc,
+		}
+	}
+	return out
+})
+
+// BuiltIns returns the built-in roles (admin, deployer, reader, auditor,
+// rotator) as policies with BuiltIn set and zero times. Each call returns
+// fresh copies that the caller may modify.
+func BuiltIns() []*keyward.Policy {
+	bs := builtins()
+	out := make([]*keyward.Policy, len(bs))
+	for i, p := range bs {
+		out[i] = clonePolicy(p)
+	}
+	return out
+}
+
+// BuiltIn returns a copy of the built-in role with that name (or ID
+// "pol_builtin_<name>").
+func BuiltIn(name string) (*keyward.Policy, bool) {
+	for _, p := range builtins() {
+		if p.Name == name || p.ID == name {
+			return clonePolicy(p), true
+		}
+	}
+	return nil, false
+}
+
+func clonePolicy(p *keyward.Policy) *keyward.Policy {
+	c := *p
+	c.Document.Statement = slices.Clone(p.Document.Statement)
+	for i := range c.Document.Statement {
+		s := &c.Document.Statement[i]
+		s.Action = slices.Clone(s.Action)
+		s.Resource = slices.Clone(s.Resource)
+		if s.Condition != nil {
+			cond := make(map[string]map[string]keyward.StringList, len(s.Condition))
+			for op, keys := range s.Condition {
+				ks := make(map[string]keyward.StringList, len(keys))
+				for k, v := range keys {
+					ks[k] = slices.Clone(v)
+				}
+				cond[op] = ks
+			}
+			s.Condition = cond
+		}
+	}
+	return &c
+}

@@ -1,0 +1,62 @@
+// Package server wires keyward's concrete parts together: the SQLite store,
+// the keyring, the pepper, the audit signer and sinks, the core service, the
+// HTTP admin API and the metrics. It is the composition root that
+// cmd/keyward (and end-to-end tests of other adapters) start.
+package server
+
+import (
+	"net/netip"
+	"path/filepath"
+	"time"
+)
+
+// Config is every setting of a keyward server. Each has a flag and a
+// KEYWARD_* environment variable in cmd/keyward.
+type Config struct {
+	DataDir     string // KEYWARD_DATA_DIR; database, keys and bootstrap token live here
+	AdminAddr   string // KEYWARD_ADMIN_ADDR; host:port of the admin API (port 0: any)
+	GatewayAddr string // KEYWARD_GATEWAY_ADDR; host:port of the gateway (data plane)
+	KeyringURL  string // KEYWARD_KEYRING; default file://<data-dir>/master.key
+	AuditFile   string // KEYWARD_AUDIT_FILE; optional JSONL copy of the audit trail
+	AuditStdout bool   // KEYWARD_AUDIT_STDOUT; copy audit records to stdout
+	// CheckpointInterval is how often the audit chain head is signed.
+	CheckpointInterval time.Duration // KEYWARD_AUDIT_CHECKPOINT_INTERVAL
+	TrustedProxies     []netip.Prefix // KEYWARD_TRUSTED_PROXIES
+	LogFormat          string         // KEYWARD_LOG_FORMAT: text or json
+	LogLevel           string         // KEYWARD_LOG_LEVEL: debug, info, warn, error
+}
+
+// Defaults fills unset fields with the embedded defaults. It does not
+// validate; Open does.
+func (c Config) Defaults() Config {
+	if c.DataDir == "" {
+		c.DataDir = "./keyward-data"
+	}
+	if c.AdminAddr == "" {
+		c.AdminAddr = "127.0.0.1:7070"
+	}
+	if c.GatewayAddr == "" {
+		c.GatewayAddr = "127.0.0.1:8080"
+	}
+	if c.CheckpointInterval <= 0 {
+		c.CheckpointInterval = time.Minute
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "text"
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	return c
+}
+
+func (c Config) path(name string) string { return filepath.Join(c.DataDir, name) }
+
+// Files in the data directory.
+const (
+	DatabaseFile       = "keyward.db"
+	MasterKeyFile      = "master.key"
+	PepperFile         = "pepper.key"
+	AuditSigningFile   = "audit-signing.key"
+	BootstrapTokenFile = "bootstrap-token"
+)

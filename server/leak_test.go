@@ -1,0 +1,137 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/server"
+)
+
+// TestNothingWrittenHoldsAnIssuedValue issues keys (generated, recoverable,
+// imported, delivered to a secret), admin tokens and secrets, provokes errors
+// that involve them, then searches everything the system wrote (database
+// and WAL files, logs, the JSONL audit file, the audit API, /metrics) for
+// every value it issued or was given.
+func TestNothingWrittenHoldsAnIssuedValue(t *testing.T) {
+	auditFile := filepath.Join(t.TempDir(), "audit.jsonl")
+	r := start(t, server.Config{AuditFile: auditFile})
+	ctx := context.Background()
+	c := r.client
+	var values [][]byte
+	issued := func(v string) { values = append(values, []byte(v)) }
+
+	api, err := c.CreateAPI(ctx, keyward.APICreate{Name: "chat", Stages: []keyward.Stage{{Name: "prod", UpstreamURL: "http://127.0.0.1:9"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []keyward.KeyCreate{
+		{Name: "plain", StageKeys: []keyward.StageKey{{APIID: api.ID, Stage: "prod"}}},
+		{Name: "recoverable", Recoverable: true},
+		{Name: "imported", Value: "imported-custom-value-Zq81x"},
+		{Name: "recoverable-imported", Value: "imported-recoverable-Kx92z", Recoverable: true},
+	} {
+		ck, err := c.CreateKey(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		issued(ck.Value)
+		if in.Recoverable {
+			v, err := c.ReadKeyValue(ctx, ck.Key.ID)
+			if err != nil || v != ck.Value {
+				t.Fatalf("read value: %v", err)
+			}
+		}
+	}
+	if _, err := c.CreateKey(ctx, keyward.KeyCreate{Name: "dup", Value: "imported-custom-value-Zq81x"}); keyward.ErrorCode(err) != keyward.ECONFLICT {
+		t.Fatalf("duplicate import: %v", err)
+	}
+	if _, err := c.CreateKey(ctx, keyward.KeyCreate{Name: "pipeline", StoreSecret: "pipeline/key"}); err != nil {
+		t.Fatal(err)
+	}
+	sv, err := c.GetSecretValue(ctx, "pipeline/key", keyward.SecretSelector{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued(string(sv.Value))
+
+	if _, err := c.CreateSecret(ctx, keyward.SecretCreate{Name: "vendor/openai", Value: []byte("sk-vendor-secret-0001-abcdef")}); err != nil {
+		t.Fatal(err)
+	}
+	issued("sk-vendor-secret-0001-abcdef")
+	bin := []byte{0xde, 0xad, 0xbe, 0xef, 'b', 'i', 'n', 'a', 'r', 'y', '-', 's', 'e', 'c', 'r', 'e', 't', 0x01, 0x02}
+	if _, err := c.PutSecretValue(ctx, "vendor/openai", keyward.SecretPut{Value: bin, Binary: true, ClientToken: "bin-1"}); err != nil {
+		t.Fatal(err)
+	}
+	values = append(values, bin)
+	if _, err := c.PutSecretValue(ctx, "vendor/openai", keyward.SecretPut{Value: []byte("sk-other-value-for-conflict"), ClientToken: "bin-1"}); keyward.ErrorCode(err) != keyward.ECONFLICT {
+		t.Fatalf("conflicting put: %v", err)
+	}
+	issued("sk-other-value-for-conflict")
+	if _, err := c.GetSecretValue(ctx, "vendor/openai", keyward.SecretSelector{Stage: keyward.StagePrevious}); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := c.CreatePrincipal(ctx, keyward.PrincipalCreate{Name: "ci", Roles: []string{"deployer"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued(cp.Token)
+	tok, _, err := c.CreateToken(ctx, "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued(tok)
+	issued(r.token)
+
+	var metrics []byte
+	if resp, err := http.Get(r.srv.AdminURL() + "/metrics"); err == nil {
+		metrics, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	recs, err := c.ListAudit(ctx, keyward.AuditFilter{Limit: 1000})
+	if err != nil || len(recs) < 10 {
+		t.Fatalf("audit: %d records, %v", len(recs), err)
+	}
+	r.stop()
+
+	places := map[string][]byte{"logs": []byte(r.logs.String()), "metrics": metrics}
+	for _, rec := range recs {
+		places["audit API"] = append(places["audit API"], rec.Event...)
+	}
+	for _, root := range []string{r.dir, filepath.Dir(auditFile)} {
+		filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			if filepath.Base(path) == server.BootstrapTokenFile {
+				return nil // the one place the bootstrap token is meant to be, 0600
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			places[path] = b
+			return nil
+		})
+	}
+	if len(places[auditFile]) == 0 {
+		t.Fatal("the JSONL audit sink wrote nothing")
+	}
+	for where, content := range places {
+		for _, v := range values {
+			for _, form := range [][]byte{v, []byte(base64.StdEncoding.EncodeToString(v)), []byte(base64.RawURLEncoding.EncodeToString(v))} {
+				if bytes.Contains(content, form) {
+					t.Errorf("%s holds an issued value (%d bytes)", where, len(v))
+				}
+			}
+		}
+	}
+	t.Logf("searched %d places for %d values", len(places), len(values))
+}

@@ -1,0 +1,256 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/audit"
+	"github.com/keyward/keyward/core"
+	"github.com/keyward/keyward/envelope"
+	"github.com/keyward/keyward/httpapi"
+	"github.com/keyward/keyward/keyring"
+	"github.com/keyward/keyward/keyvalue"
+	"github.com/keyward/keyward/policy"
+	"github.com/keyward/keyward/prom"
+	"github.com/keyward/keyward/sqlite"
+)
+
+// Server is a running keyward: open it, Run it, Close it.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *sqlite.DB
+	keyring keyring.Keyring
+	service *core.Service
+	sinks   []io.Closer
+	admin   *http.Server
+	adminLn net.Listener
+
+	// BootstrapTokenPath is set when this start created the bootstrap admin.
+	BootstrapTokenPath string
+}
+
+// Open prepares a server: it creates the data directory, the master key, the
+// pepper and the audit signing key on first start (all 0600), opens and
+// migrates the database, installs the built-in roles, writes the bootstrap
+// admin token when the store has no principal yet, and binds the admin
+// listener. Nothing is served until Run.
+func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err error) {
+	cfg = cfg.Defaults()
+	s := &Server{cfg: cfg, log: newLogger(cfg, logOut)}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	if s.keyring, err = openKeyring(ctx, cfg); err != nil {
+		return nil, err
+	}
+	pepper, err := keyring.LoadOrCreateSecretFile(cfg.path(PepperFile), 32)
+	if err != nil {
+		return nil, fmt.Errorf("pepper: %w", err)
+	}
+	hasher, err := keyvalue.NewHasher(pepper)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := audit.LoadOrCreateSigner(cfg.path(AuditSigningFile))
+	if err != nil {
+		return nil, fmt.Errorf("audit signing key: %w", err)
+	}
+	if s.store, err = sqlite.Open(ctx, cfg.path(DatabaseFile)); err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	sinks, err := s.openSinks(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.service = core.New(core.Config{
+		Store: s.store, Hasher: hasher, Sealer: envelope.NewSealer(s.keyring),
+		Authorizer: policy.Evaluator{}, Signer: signer, Sinks: sinks, Logger: s.log,
+	})
+	token, err := s.service.Bootstrap(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	if token != "" {
+		if err := writeBootstrapToken(cfg.path(BootstrapTokenFile), token); err != nil {
+			return nil, err
+		}
+		s.BootstrapTokenPath = cfg.path(BootstrapTokenFile)
+	}
+	metrics := prom.New()
+	s.admin = &http.Server{
+		Handler: httpapi.NewHandler(httpapi.Services{
+			Keys: s.service, APIs: s.service, Plans: s.service, Secrets: s.service,
+			Principals: s.service, Policies: s.service, Audit: s.service,
+			Auth: s.service, AuthFailures: s.service,
+		}, httpapi.Options{
+			Logger: s.log, Metrics: metrics, MetricsHandler: metrics.Handler(),
+			TrustedProxies: cfg.TrustedProxies, Ready: s.service.Ready,
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+		return nil, fmt.Errorf("admin listener: %w", err)
+	}
+	return s, nil
+}
+
+func openKeyring(ctx context.Context, cfg Config) (keyring.Keyring, error) {
+	if cfg.KeyringURL == "" || cfg.KeyringURL == "file://"+cfg.path(MasterKeyFile) {
+		kr, err := keyring.OpenFile(cfg.path(MasterKeyFile), true)
+		if err != nil {
+			return nil, fmt.Errorf("master key: %w", err)
+		}
+		return kr, nil
+	}
+	kr, err := keyring.Open(ctx, cfg.KeyringURL)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: %w", err)
+	}
+	return kr, nil
+}
+
+func (s *Server) openSinks(cfg Config) ([]audit.Sink, error) {
+	var sinks []audit.Sink
+	if cfg.AuditFile != "" {
+		f, err := audit.OpenJSONLSink(cfg.AuditFile, false)
+		if err != nil {
+			return nil, fmt.Errorf("audit file: %w", err)
+		}
+		s.sinks = append(s.sinks, f)
+		sinks = append(sinks, f)
+	}
+	if cfg.AuditStdout {
+		sinks = append(sinks, audit.NewWriterSink(os.Stdout))
+	}
+	return sinks, nil
+}
+
+// writeBootstrapToken writes the first admin token to a file only its owner
+// can read; O_EXCL so an existing file (another server's) is never replaced.
+func writeBootstrapToken(path, token string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("bootstrap token file: %w", err)
+	}
+	if _, err := f.WriteString(token + "\n"); err != nil {
+		f.Close()
+		return fmt.Errorf("bootstrap token file: %w", err)
+	}
+	return f.Close()
+}
+
+// AdminURL is the base URL of the admin API, e.g. http://127.0.0.1:7070.
+func (s *Server) AdminURL() string { return "http://" + s.adminLn.Addr().String() }
+
+// Service is the core service, for in-process callers such as quickstart.
+func (s *Server) Service() *core.Service { return s.service }
+
+// Logger is the server's logger.
+func (s *Server) Logger() *slog.Logger { return s.log }
+
+// Run serves until ctx is cancelled, then shuts down gracefully: in-flight
+// requests finish (up to 10 s), the audit head is checkpointed, the store is
+// closed by Close.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.admin.Serve(s.adminLn) }()
+	s.log.Info("keyward admin API listening", "addr", s.AdminURL())
+	go s.background(ctx)
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	err := s.admin.Shutdown(shutdownCtx)
+	if cerr := s.service.Checkpoint(shutdownCtx); cerr != nil {
+		s.log.Error("final audit checkpoint failed", "err", cerr)
+	}
+	s.log.Info("keyward stopped")
+	return err
+}
+
+// background signs the audit head and purges deleted secrets periodically.
+func (s *Server) background(ctx context.Context) {
+	cp := time.NewTicker(s.cfg.CheckpointInterval)
+	purge := time.NewTicker(time.Hour)
+	defer cp.Stop()
+	defer purge.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-cp.C:
+			if err := s.service.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("audit checkpoint failed", "err", err)
+			}
+		case <-purge.C:
+			if n, err := s.service.PurgeDeletedSecrets(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("purging deleted secrets failed", "err", err)
+			} else if n > 0 {
+				s.log.Info("purged deleted secrets", "count", n)
+			}
+		}
+	}
+}
+
+// Close releases everything Open acquired.
+func (s *Server) Close() error {
+	var errs []error
+	if s.adminLn != nil {
+		s.admin.Close()
+	}
+	if s.store != nil {
+		errs = append(errs, s.store.Close())
+	}
+	for _, c := range s.sinks {
+		errs = append(errs, c.Close())
+	}
+	if s.keyring != nil {
+		errs = append(errs, s.keyring.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	if w == nil {
+		w = os.Stderr
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel))); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+var _ keyward.Store = (*sqlite.DB)(nil)
+
+// Store is the server's store, for tests that inspect what was written.
+func (s *Server) Store() keyward.Store { return s.store }

@@ -1,0 +1,275 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/keyward/keyward"
+)
+
+const keyCols = `id, name, description, customer_id, enabled, prefix, expires_at,
+	stage_keys, scopes, tags, recoverable, imported, value_secret, created_at, updated_at`
+
+const credCols = `id, key_id, label, hint, grace_until, created_at, digest, sealed_value`
+
+var (
+	// Insert and update take their arguments in the same order: keyArgs,
+	// then updated_at and id (then created_at for an insert).
+	qInsertKey = register(`INSERT INTO api_keys (name, description, customer_id, enabled,
+		prefix, expires_at, stage_keys, scopes, tags, recoverable, imported, value_secret,
+		updated_at, id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	qGetKey    = register(`SELECT ` + keyCols + ` FROM api_keys WHERE id = ?`)
+	qUpdateKey = register(`UPDATE api_keys SET name = ?, description = ?, customer_id = ?,
+		enabled = ?, prefix = ?, expires_at = ?, stage_keys = ?, scopes = ?, tags = ?,
+		recoverable = ?, imported = ?, value_secret = ?, updated_at = ? WHERE id = ?`)
+	qDeleteKey = register(`DELETE FROM api_keys WHERE id = ?`)
+
+	// The credentials and plans of a set of keys, given as a JSON array of IDs.
+	qKeysCredentials = register(`SELECT ` + credCols + ` FROM credentials
+		WHERE key_id IN (SELECT value FROM json_each(?)) ORDER BY key_id, created_at, id`)
+	qKeysPlans = register(`SELECT key_id, plan_id FROM plan_keys
+		WHERE key_id IN (SELECT value FROM json_each(?)) ORDER BY key_id, plan_id`)
+
+	qInsertCredential = register(`INSERT INTO credentials (` + credCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	qUpdateCredential = register(`UPDATE credentials SET label = ?, grace_until = ? WHERE id = ?`)
+	qDeleteCredential = register(`DELETE FROM credentials WHERE id = ?`)
+	qFindCredential   = register(`SELECT ` + credCols + ` FROM credentials WHERE digest = ?`)
+)
+
+func (t *tx) InsertKey(ctx context.Context, k *keyward.APIKey) error {
+	args, err := keyArgs(k)
+	if err != nil {
+		return internal("insert key", err)
+	}
+	_, err = t.exec(ctx, qInsertKey, append(args, formatTime(k.UpdatedAt), k.ID, formatTime(k.CreatedAt))...)
+	switch {
+	case isDuplicate(err):
+		return conflict("api key %q already exists", k.ID)
+	case err != nil:
+		return internal("insert key", err)
+	}
+	return nil
+}
+
+// keyArgs are the column values of k's mutable fields but UpdatedAt.
+func keyArgs(k *keyward.APIKey) ([]any, error) {
+	stageKeys, err := jsonArg(k.StageKeys)
+	if err != nil {
+		return nil, err
+	}
+	scopes, err := json.Marshal(k.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	tags, err := jsonArg(k.Tags)
+	if err != nil {
+		return nil, err
+	}
+	return []any{k.Name, k.Description, k.CustomerID, k.Enabled, k.Prefix, nullTime(k.ExpiresAt),
+		stageKeys, string(scopes), tags, k.Recoverable, k.Imported, k.ValueSecret}, nil
+}
+
+func scanKey(s scanner) (*keyward.APIKey, error) {
+	k := &keyward.APIKey{}
+	err := s.Scan(&k.ID, &k.Name, &k.Description, &k.CustomerID, &k.Enabled, &k.Prefix,
+		nullTimeCol{&k.ExpiresAt}, jsonCol{&k.StageKeys}, jsonCol{&k.Scopes}, jsonCol{&k.Tags},
+		&k.Recoverable, &k.Imported, &k.ValueSecret, timeCol{&k.CreatedAt}, timeCol{&k.UpdatedAt})
+	return k, err
+}
+
+func (t *tx) GetKey(ctx context.Context, id string) (*keyward.APIKey, error) {
+	k, err := scanKey(t.queryRow(ctx, qGetKey, id))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, notFound("api key", id)
+	case err != nil:
+		return nil, internal("get key", err)
+	}
+	if err := t.fillKeys(ctx, []*keyward.APIKey{k}); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func (t *tx) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.APIKey, string, error) {
+	keys, next, err := listPage(f.Page, func(k *keyward.APIKey) string { return k.ID },
+		func(after string, limit int) ([]*keyward.APIKey, error) {
+			var q strings.Builder
+			var args []any
+			order := "id"
+			if f.PlanID != "" {
+				// Walk the plan's attachments in key order, rather than
+				// every key.
+				q.WriteString(`SELECT ` + keyCols + ` FROM plan_keys JOIN api_keys ON id = key_id
+					WHERE plan_id = ? AND key_id > ?`)
+				args = append(args, f.PlanID, after)
+				order = "key_id"
+			} else {
+				q.WriteString(`SELECT ` + keyCols + ` FROM api_keys WHERE id > ?`)
+				args = append(args, after)
+			}
+			if f.CustomerID != "" {
+				q.WriteString(` AND customer_id = ?`)
+				args = append(args, f.CustomerID)
+			}
+			if f.NamePrefix != "" {
+				q.WriteString(` AND substr(name, 1, length(?)) = ?`)
+				args = append(args, f.NamePrefix, f.NamePrefix)
+			}
+			q.WriteString(` ORDER BY ` + order + ` LIMIT ?`)
+			args = append(args, limit)
+			rows, err := t.tx.QueryContext(ctx, q.String(), args...)
+			keys, err := collect(rows, err, scanKey)
+			if err != nil {
+				return nil, internal("list keys", err)
+			}
+			return keys, nil
+		})
+	if err != nil {
+		return nil, "", err
+	}
+	if err := t.fillKeys(ctx, keys); err != nil {
+		return nil, "", err
+	}
+	return keys, next, nil
+}
+
+// fillKeys loads the credentials and plan IDs of keys, two queries for all.
+func (t *tx) fillKeys(ctx context.Context, keys []*keyward.APIKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	byID := make(map[string]*keyward.APIKey, len(keys))
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		byID[k.ID] = k
+		ids[i] = k.ID
+	}
+	idList, err := json.Marshal(ids)
+	if err != nil {
+		return internal("list key details", err)
+	}
+	rows, err := t.query(ctx, qKeysCredentials, string(idList))
+	creds, err := collect(rows, err, scanCredential)
+	if err != nil {
+		return internal("list credentials", err)
+	}
+	for _, c := range creds {
+		k := byID[c.KeyID]
+		k.Credentials = append(k.Credentials, *c)
+	}
+	rows, err = t.query(ctx, qKeysPlans, string(idList))
+	if err != nil {
+		return internal("list key plans", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var keyID, planID string
+		if err := rows.Scan(&keyID, &planID); err != nil {
+			return internal("list key plans", err)
+		}
+		k := byID[keyID]
+		k.PlanIDs = append(k.PlanIDs, planID)
+	}
+	if err := rows.Err(); err != nil {
+		return internal("list key plans", err)
+	}
+	return nil
+}
+
+func (t *tx) UpdateKey(ctx context.Context, k *keyward.APIKey) error {
+	args, err := keyArgs(k)
+	if err != nil {
+		return internal("update key", err)
+	}
+	ok, err := t.execOne(ctx, qUpdateKey, append(args, formatTime(k.UpdatedAt), k.ID)...)
+	switch {
+	case err != nil:
+		return internal("update key", err)
+	case !ok:
+		return notFound("api key", k.ID)
+	}
+	return nil
+}
+
+// DeleteKey deletes a key; its credentials and plan attachments go with it
+// (ON DELETE CASCADE).
+func (t *tx) DeleteKey(ctx context.Context, id string) error {
+	ok, err := t.execOne(ctx, qDeleteKey, id)
+	switch {
+	case err != nil:
+		return internal("delete key", err)
+	case !ok:
+		return notFound("api key", id)
+	}
+	return nil
+}
+
+func (t *tx) InsertCredential(ctx context.Context, c *keyward.Credential) error {
+	_, err := t.exec(ctx, qInsertCredential, c.ID, c.KeyID, string(c.Label), c.Hint,
+		nullTime(c.GraceUntil), formatTime(c.CreatedAt), c.Digest, blobArg(c.SealedValue))
+	switch {
+	case isDuplicate(err):
+		// Which constraint failed is only in the driver's message.
+		msg := err.Error()
+		switch {
+		case strings.Contains(msg, "credentials.digest"):
+			return conflict("the value of credential %q is already in use", c.ID)
+		case strings.Contains(msg, "credentials.label"):
+			return conflict("api key %q already has a %s credential", c.KeyID, c.Label)
+		}
+		return conflict("credential %q already exists", c.ID)
+	case isMissingParent(err):
+		return notFound("api key", c.KeyID)
+	case err != nil:
+		return internal("insert credential", err)
+	}
+	return nil
+}
+
+func (t *tx) UpdateCredential(ctx context.Context, c *keyward.Credential) error {
+	ok, err := t.execOne(ctx, qUpdateCredential, string(c.Label), nullTime(c.GraceUntil), c.ID)
+	switch {
+	case isDuplicate(err):
+		return conflict("api key %q already has a %s credential", c.KeyID, c.Label)
+	case err != nil:
+		return internal("update credential", err)
+	case !ok:
+		return notFound("credential", c.ID)
+	}
+	return nil
+}
+
+func (t *tx) DeleteCredential(ctx context.Context, id string) error {
+	ok, err := t.execOne(ctx, qDeleteCredential, id)
+	switch {
+	case err != nil:
+		return internal("delete credential", err)
+	case !ok:
+		return notFound("credential", id)
+	}
+	return nil
+}
+
+func (t *tx) FindCredential(ctx context.Context, digest []byte) (*keyward.Credential, error) {
+	c, err := scanCredential(t.queryRow(ctx, qFindCredential, digest))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, keyward.Errorf(keyward.ENOTFOUND, "credential not found") // never name the digest
+	case err != nil:
+		return nil, internal("find credential", err)
+	}
+	return c, nil
+}
+
+func scanCredential(s scanner) (*keyward.Credential, error) {
+	c := &keyward.Credential{}
+	var label string
+	err := s.Scan(&c.ID, &c.KeyID, &label, &c.Hint, nullTimeCol{&c.GraceUntil},
+		timeCol{&c.CreatedAt}, &c.Digest, &c.SealedValue)
+	c.Label = keyward.CredentialLabel(label)
+	return c, err
+}

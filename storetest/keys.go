@@ -1,0 +1,422 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+var keyTests = []test{
+	{"InsertGet", testKeyInsertGet},
+	{"Update", testKeyUpdate},
+	{"Credentials", testCredentials},
+	{"Rotation", testCredentialRotation},
+	{"DeleteCascades", testKeyDeleteCascades},
+	{"Pagination", testKeyPagination},
+	{"Filters", testKeyFilters},
+}
+
+func testKeyInsertGet(h *harness) {
+	k := newKey("k1")
+	bare := &keyward.APIKey{ID: "k2", Name: "bare", Prefix: "kw", CreatedAt: t0, UpdatedAt: t0}
+	h.do(func(ctx context.Context, tx keyward.Tx) error {
+		if err := tx.InsertKey(ctx, k); err != nil {
+			return err
+		}
+		return tx.InsertKey(ctx, bare)
+	})
+	h.read(func(ctx context.Context, tx keyward.Tx) error {
+		got, err := tx.GetKey(ctx, "k1")
+		if err != nil {
+			return err
+		}
+		h.equal("GetKey(k1)", got, k)
+		got, err = tx.GetKey(ctx, "k2")
+		if err != nil {
+			return err
+		}
+		h.equal("GetKey(k2)", got, bare)
+		return nil
+	})
+	dup := newKey("k1")
+	dup.Name = "another"
+	h.expect(keyward.ECONFLICT, "InsertKey(duplicate ID)", func(ctx context.Context, tx keyward.Tx) error {
+		return tx.InsertKey(ctx, dup)
+	})
+	h.expect(keyward.ENOTFOUND, "GetKey(missing)", func(ctx context.Context, tx keyward.Tx) error {
+		_, err := tx.GetKey(ctx, "nope")
+		return err
+	})
+}
+
+func testKeyUpdate(h *harness) {
+	k := newKey("k1")
+	c := newCredential("k1", keyward.LabelCurrent)
+	h.do(func(ctx context.Context, tx keyward.Tx) error {
+		if err := tx.InsertKey(ctx, k); err != nil {
+			return err
+		}
+		return tx.InsertCredential(ctx, c)
+	})
+
+	u := *k
+	u.Name = "renamed"
+	u.Description = ""
+	u.CustomerID = "customer-2"
+	u.Enabled = false
+	u.Prefix = "sk"
+	u.ExpiresAt = nil
+	u.StageKeys = []keyward.StageKey{{APIID: "api-3", Stage: "staging"}}
+	u.Scopes = keyward.Scopes{Models: []string{"mistral-*"}}
+	u.Tags = map[string]string{"owner": "me"}
+	u.Recoverable = false
+	u.Imported = true
+	u.ValueSecret = ""
+	u.UpdatedAt = at(time.Hour).In(paris)
+	u.CreatedAt = at(99 * time.Hour) // not mutable: ignored
+	u.Credentials = nil              // not stored by UpdateKey
+	h.do(func(ctx context.Context, tx keyward.Tx) error { return tx.UpdateKey(ctx, &u) })
+
+	want := u
+	want.CreatedAt = k.CreatedAt
+	want.Credentials = []keyward.Credential{*c}
+	h.read(func(ctx context.Context, tx keyward.Tx) error {
+		got, err := tx.GetKey(ctx, "k1")
+		if err != nil {
+			return err
+		}
+		h.equal("GetKey after UpdateKey", got, &want)
+		return nil
+	})
+	h.expect(keyward.ENOTFOUND, "UpdateKey(missing)", func(ctx context.Context, tx keyward.Tx) error {
+		return tx.UpdateKey(ctx, newKey("nope"))
+	})
+}
+
+func testCredentials(h *harness) {
+	cur := newCredential("k1", keyward.LabelCurrent)
+	pending := newCredential("k1", keyward.LabelPending)
+	pending.SealedValue = nil
+	pending.GraceUntil = ptr(at(time.Hour).In(paris))
+	h.do(func(ctx context.Context, tx keyward.Tx) error {
+		for _, id := range []string{"k1", "k2"} {
+			if err := tx.InsertKey(ctx, newKey(id)); err != nil {
+				return err
+			}
+		}
+		if err := tx.InsertCredential(ctx, cur); err != nil {
+			return err
+		}
+		return tx.InsertCredential(ctx, pending)
+	})
+	h.read(func(ctx context.Context, tx keyward.Tx) error {
+		got, err := tx.GetKey(ctx, "k1")
+		if err != nil {
+			return err
+		}
+		h.equal("GetKey(k1).Credentials", got.Credentials, []keyward.Credential{*cur, *pending})
+		found, err := tx.FindCredential(ctx, cur.Digest)
+		if err != nil {
+			return err
+		}
+		h.equal("FindCredential", found, cur)
+		return nil
+	})
+
+	sameLabel := newCredential("k1", keyward.LabelCurrent)
+	sameLabel.ID, sameLabel.Digest = "other", digest("other")
+	h.expect(keyward.ECONFLICT, "InsertCredential(label taken on the key)", func(ctx context.Context, tx keyward.Tx) error {
+		return tx.InsertCredential(ctx, sameLabel)
+	})
+	sameDigest := newCredential("k2", keyward.LabelCurrent)
+	sameDigest.Digest = cur.Digest
+	h.expect(keyward.ECONFLICT, "InsertCredential(digest used by another key)", func(ctx context.Context, tx keyward.Tx) error {
+		return tx.InsertCredential(ctx, sameDigest)
+	})
+	h.expect("", "InsertCredential(same label, other key)", func(ctx context.Context, tx keyward.Tx) error {
+		return tx.InsertCredential(ctx, newCredential("k2", keyward.LabelCurrent))
+	})
+	h.fails("InsertCredential(missing key)", func(ctx context.Context, tx keyward.Tx) error {
+		return tx.InsertCredential(ctx, newCredential("nope", keyward.LabelCurrent))
+	})
+	h.expect(keyward.ENOTFOUND, "FindCredential(unknown digest)", func(ctx context.Context, tx keyward.Tx) error {
+		_, err := tx.FindCredential(ctx, digest("unknown"))
+		return err
+	})
+}
+
+// testCredentialRotation walks a rotation: PENDING becomes CURRENT, CURRENT
+// becomes PREVIOUS with a grace period, then PREVIOUS goes.
+func testCredentialRotation(h *harness) {
+	cur := newCredential("k1", keyward.LabelCurrent)
+	next := newCredential("k1", keyward.LabelPending)
+	h.do(func(ctx context.Context, tx keyward.Tx) error {
+		if err := tx.InsertKey(ctx, newKey("k1")); err != nil {
+			return err
+		}
+		if err := tx.InsertCredential(ctx, cur); err != nil {
+			return err
+		}
+		return tx.InsertCredential(ctx, next)
+	})
+
+	early := *next
+	early.Label = keyward.LabelCurrent
+	h.expect(keyward.ECONFLICT, "UpdateCredential(label taken)", func(ctx context.Context, tx keyward.Tx) error {
+		return tx.UpdateCredential(ctx, &early)
+	})
+
+	old, now := *cur, *next
+	old.Label, old.GraceUntil = keyward.LabelPrevious, ptr(at(24*time.Hour))
+	now.Label = keyward.LabelCurrent
+	h.do(func(ctx context.Context, tx keyward.Tx) error {
+		if err := tx.UpdateCredential(ctx, &old); err != nil {
+			return err
+		}
+		return tx.UpdateCredential(ctx, &now)
+	})
+	h.read(func(ctx context.Context, tx keyward.Tx) error {
+		got, err := tx.GetKey(ctx, "k1")
+		if err != nil {
+			return err
+		}
+		labels := map[string]keyward.Credential{}
+		for _, c := range got.Credentials {
+			labels[c.ID] = c
+		}
+		h.equal("credentials after rotation", labels, map[string]keyward.Credential{old.ID: old, now.ID: now})
+		return nil
+	})
+
+	// Only Label and GraceUntil are stored.
+	changed := old
+	changed.GraceUntil = nil
+	changed.Hint = "changed"
+	h.do(func(ctx context.Context, tx keyward.Tx) error { return tx.UpdateCredential(ctx, &changed) })
+	h.read(func(ctx context.Context, tx keyward.Tx) error {
+		got, err := tx.FindCredential(ctx, old.Digest)
+		if err != nil {
+			return err
+		}
+		want := old
+		want.GraceUntil = nil
+		h.equal("credential after UpdateCredential", got, &want)
+		return nil
+	})
+
+	h.expect(keyward.ENOTFOUND, "UpdateCredential(missing)", func(ctx context.Context, tx keyward.Tx) error {
+		return tx.UpdateCredential(ctx, newCredential("k1", "NOPE"))
+	})
+	h.do(func(ctx context.Context, tx keyward.Tx) error { return tx.DeleteCredential(ctx, old.ID) })
+	h.expect(keyward.ENOTFOUND, "DeleteCredential(deleted)", func(ctx context.Context, tx keyward.Tx) error {
+		return tx.DeleteCredential(ctx, old.ID)
+	})
+	h.read(func(ctx context.Context, tx keyward.Tx) error {
+		got, err := tx.GetKey(ctx, "k1")
+		if err != nil {
+			return err
+		}
+		h.equal("credentials after delete", got.Credentials, []keyward.Credential{now})
+		return nil
+	})
+}
+
+func testKeyDeleteCascades(h *harness) {
+	c1, c2 := newCredential("k1", keyward.LabelCurrent), newCredential("k1", keyward.LabelPrevious)
+	h.do(func(ctx context.Context, tx keyward.Tx) error {
+		for _, id := range []string{"k1", "k2"} {
+			if err := tx.InsertKey(ctx, newKey(id)); err != nil {
+				return err
+			}
+		}
+		for _, c := range []*keyward.Credential{c1, c2} {
+			if err := tx.InsertCredential(ctx, c); err != nil {
+				return err
+			}
+		}
+		for _, p := range []string{"p1", "p2"} {
+			if err := tx.InsertPlan(ctx, newPlan(p, "plan "+p)); err != nil {
+				return err
+			}
+			for _, k := range []string{"k1", "k2"} {
+				if err := tx.AttachKey(ctx, p, k); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	h.do(func(ctx context.Context, tx keyward.Tx) error { return tx.DeleteKey(ctx, "k1") })
+
+	h.expect(keyward.ENOTFOUND, "GetKey(deleted)", func(ctx context.Context, tx keyward.Tx) error {
+		_, err := tx.GetKey(ctx, "k1")
+		return err
+	})
+	h.expect(keyward.ENOTFOUND, "DeleteKey(deleted)", func(ctx context.Context, tx keyward.Tx) error {
+		return tx.DeleteKey(ctx, "k1")
+	})
+	for _, c := range []*keyward.Credential{c1, c2} {
+		h.expect(keyward.ENOTFOUND, "FindCredential(credential of a deleted key)", func(ctx context.Context, tx keyward.Tx) error {
+			_, err := tx.FindCredential(ctx, c.Digest)
+			return err
+		})
+	}
+	h.read(func(ctx context.Context, tx keyward.Tx) error {
+		for _, p := range []string{"p1", "p2"} {
+			ids, _, err := tx.ListPlanKeyIDs(ctx, p, keyward.Page{})
+			if err != nil {
+				return err
+			}
+			h.equal("ListPlanKeyIDs("+p+") after DeleteKey(k1)", ids, []string{"k2"})
+		}
+		return nil
+	})
+	// Nothing of k1 is left to conflict with.
+	h.do(func(ctx context.Context, tx keyward.Tx) error {
+		if err := tx.InsertKey(ctx, newKey("k1")); err != nil {
+			return err
+		}
+		if err := tx.InsertCredential(ctx, c1); err != nil {
+			return err
+		}
+		return tx.AttachKey(ctx, "p1", "k1")
+	})
+}
+
+func testKeyPagination(h *harness) {
+	const n = 60
+	var want []string
+	for i := range n {
+		want = append(want, fmt.Sprintf("key-%03d", i))
+	}
+	h.do(func(ctx context.Context, tx keyward.Tx) error {
+		if err := tx.InsertPlan(ctx, newPlan("p1", "plan")); err != nil {
+			return err
+		}
+		for _, i := range rand.Perm(n) { // insertion order is not list order
+			if err := tx.InsertKey(ctx, newKey(want[i])); err != nil {
+				return err
+			}
+			if err := tx.InsertCredential(ctx, newCredential(want[i], keyward.LabelCurrent)); err != nil {
+				return err
+			}
+			if i%2 == 0 {
+				if err := tx.AttachKey(ctx, "p1", want[i]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+
+	var seen []string
+	var sizes []int
+	h.read(func(ctx context.Context, tx keyward.Tx) error {
+		pos := ""
+		for range n {
+			keys, next, err := tx.ListKeys(ctx, keyward.KeyFilter{Page: keyward.Page{Limit: 25, Position: pos}})
+			if err != nil {
+				return err
+			}
+			sizes = append(sizes, len(keys))
+			for _, k := range keys {
+				seen = append(seen, k.ID)
+				if len(k.Credentials) != 1 || k.Credentials[0].Label != keyward.LabelCurrent {
+					h.t.Errorf("ListKeys: key %s has credentials %+v, want its CURRENT one", k.ID, k.Credentials)
+				}
+				var wantPlans []string
+				if k.ID[len(k.ID)-1]%2 == 0 {
+					wantPlans = []string{"p1"}
+				}
+				h.equal("ListKeys: PlanIDs of "+k.ID, k.PlanIDs, wantPlans)
+			}
+			if next == "" {
+				break
+			}
+			pos = next
+		}
+		return nil
+	})
+	h.equal("page sizes", sizes, []int{25, 25, 10})
+	h.equal("keys seen over all pages", seen, want)
+
+	h.read(func(ctx context.Context, tx keyward.Tx) error {
+		keys, next, err := tx.ListKeys(ctx, keyward.KeyFilter{})
+		if err != nil {
+			return err
+		}
+		if len(keys) != 25 || next == "" {
+			h.t.Errorf("ListKeys(default page): %d keys, next %q; want 25 and a next page", len(keys), next)
+		}
+		return nil
+	})
+}
+
+func testKeyFilters(h *harness) {
+	keys := []struct {
+		id, name, customer string
+		plan               bool
+	}{
+		{"k1", "alpha one", "acme", true},
+		{"k2", "alpha two", "acme", false},
+		{"k3", "beta", "acme", true},
+		{"k4", "alpha three", "initech", true},
+		{"k5", "alpha_four", "initech", false},
+		{"k6", "alphabet", "initech", true},
+		{"k7", "Alpha upper", "acme", true},
+	}
+	h.do(func(ctx context.Context, tx keyward.Tx) error {
+		if err := tx.InsertPlan(ctx, newPlan("p1", "plan")); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			key := newKey(k.id)
+			key.Name, key.CustomerID = k.name, k.customer
+			if err := tx.InsertKey(ctx, key); err != nil {
+				return err
+			}
+			if k.plan {
+				if err := tx.AttachKey(ctx, "p1", k.id); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	for _, tc := range []struct {
+		f    keyward.KeyFilter
+		want []string
+	}{
+		{keyward.KeyFilter{NamePrefix: "alpha "}, []string{"k1", "k2", "k4"}},
+		{keyward.KeyFilter{NamePrefix: "alpha_"}, []string{"k5"}}, // "_" is not a wildcard
+		{keyward.KeyFilter{CustomerID: "acme"}, []string{"k1", "k2", "k3", "k7"}},
+		{keyward.KeyFilter{PlanID: "p1"}, []string{"k1", "k3", "k4", "k6", "k7"}},
+		{keyward.KeyFilter{PlanID: "p1", CustomerID: "initech"}, []string{"k4", "k6"}},
+		{keyward.KeyFilter{PlanID: "p1", CustomerID: "acme", NamePrefix: "alpha"}, []string{"k1"}},
+		{keyward.KeyFilter{PlanID: "nope"}, nil},
+		{keyward.KeyFilter{CustomerID: "acme", Page: keyward.Page{Limit: 3}}, []string{"k1", "k2", "k3", "k7"}},
+		{keyward.KeyFilter{PlanID: "p1", Page: keyward.Page{Limit: 1}}, []string{"k1", "k3", "k4", "k6", "k7"}},
+	} {
+		var got []string
+		h.read(func(ctx context.Context, tx keyward.Tx) error {
+			f := tc.f
+			for {
+				page, next, err := tx.ListKeys(ctx, f)
+				if err != nil {
+					return err
+				}
+				for _, k := range page {
+					got = append(got, k.ID)
+				}
+				if next == "" {
+					return nil
+				}
+				f.Position = next
+			}
+		})
+		h.equal(fmt.Sprintf("ListKeys(%+v)", tc.f), got, tc.want)
+	}
+}
