@@ -98,25 +98,39 @@ func (p *cpPager) emitThrough(seq int64, fn func(*keyward.AuditCheckpoint) error
 // Verifier), with checkpoint signatures checked against trusted (nil: self-
 // asserted, see VerifyCheckpoint). It reads inside one View transaction, so
 // it sees a consistent snapshot even while records are being appended; the
-// store's View must give snapshot isolation for that. It returns an error
-// only when the store fails; a broken chain is a result with OK false.
+// store's View must give snapshot isolation for that. Do not call it from
+// inside another transaction of s (a store with one connection would wait
+// for itself); use VerifyTx there. It returns an error only when the store
+// fails; a broken chain is a result with OK false.
 func VerifyStore(ctx context.Context, s keyward.Store, trusted ed25519.PublicKey) (*keyward.AuditVerification, error) {
-	v := NewVerifier(trusted)
+	var res *keyward.AuditVerification
 	err := s.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
-		return walk(ctx, tx,
-			func(r *keyward.AuditRecord) error {
-				if !v.Record(r) {
-					return errStop
-				}
-				return nil
-			},
-			func(c *keyward.AuditCheckpoint) error {
-				if !v.Checkpoint(c) {
-					return errStop
-				}
-				return nil
-			})
+		var err error
+		res, err = VerifyTx(ctx, tx, trusted)
+		return err
 	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// VerifyTx is VerifyStore within a transaction the caller already holds.
+func VerifyTx(ctx context.Context, tx keyward.AuditStore, trusted ed25519.PublicKey) (*keyward.AuditVerification, error) {
+	v := NewVerifier(trusted)
+	err := walk(ctx, tx,
+		func(r *keyward.AuditRecord) error {
+			if !v.Record(r) {
+				return errStop
+			}
+			return nil
+		},
+		func(c *keyward.AuditCheckpoint) error {
+			if !v.Checkpoint(c) {
+				return errStop
+			}
+			return nil
+		})
 	if err != nil && !errors.Is(err, errStop) {
 		return nil, err
 	}

@@ -93,6 +93,17 @@ func TestVerifyStore(t *testing.T) {
 	}
 }
 
+func TestVerifyTx(t *testing.T) {
+	s := storeWithChain(t, 5, 5)
+	res, err := audit.VerifyTx(t.Context(), s.tx, testSigner.PublicKey())
+	if err != nil || !res.OK || res.Records != 5 || res.Checkpoints != 1 {
+		t.Errorf("VerifyTx = %+v, %v", res, err)
+	}
+	if s.views != 0 {
+		t.Error("VerifyTx opened a transaction of its own")
+	}
+}
+
 func TestVerifyStoreEmpty(t *testing.T) {
 	res, err := audit.VerifyStore(t.Context(), newFakeStore(), nil)
 	if err != nil || !res.OK || res.Records != 0 {

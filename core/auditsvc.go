@@ -42,12 +42,13 @@ func (s *Service) ListCheckpoints(ctx context.Context, afterSeq int64, limit int
 // every checkpoint signature against the server's key.
 func (s *Service) VerifyAudit(ctx context.Context) (*keyward.AuditVerification, error) {
 	var out *keyward.AuditVerification
-	err := s.run(ctx, call{action: keyward.ActionAuditVerify, resource: keyward.AuditARN, params: map[string]any{}},
+	verify := func(ctx context.Context) error {
+		var err error
+		out, err = audit.VerifyStore(ctx, s.store, s.signer.PublicKey())
+		return err
+	}
+	err := s.run(ctx, call{action: keyward.ActionAuditVerify, resource: keyward.AuditARN, params: map[string]any{}, prepare: verify},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
-			var err error
-			if out, err = audit.VerifyStore(ctx, s.store, s.signer.PublicKey()); err != nil {
-				return err
-			}
 			o.respond("ok", out.OK, "records", out.Records, "firstBadSeq", out.FirstBadSeq)
 			return nil
 		})

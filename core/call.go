@@ -23,6 +23,10 @@ type call struct {
 	// named the resource. A reference that resolves to nothing is reported
 	// as not found only to callers allowed the action on it.
 	resolve func(ctx context.Context, tx keyward.Tx) (string, error)
+	// prepare, when set, runs after authorization and outside the write
+	// transaction: long reads (verifying the whole audit chain) must not
+	// hold the write lock.
+	prepare func(ctx context.Context) error
 }
 
 // op is the state of a running call handed to the operation's body: the
@@ -96,6 +100,12 @@ func (s *Service) run(ctx context.Context, c call, body func(ctx context.Context
 	if missing != nil {
 		s.auditFailure(ctx, o.ev, missing)
 		return missing
+	}
+	if c.prepare != nil {
+		if err := c.prepare(ctx); err != nil {
+			s.auditFailure(ctx, o.ev, err)
+			return s.internal(ctx, c.action, err)
+		}
 	}
 	var rec *keyward.AuditRecord
 	err := s.store.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {

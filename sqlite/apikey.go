@@ -148,11 +148,8 @@ func (t *tx) fillKeys(ctx context.Context, keys []*keyward.APIKey) error {
 		byID[k.ID] = k
 		ids[i] = k.ID
 	}
-	idList, err := json.Marshal(ids)
-	if err != nil {
-		return internal("list key details", err)
-	}
-	rows, err := t.query(ctx, qKeysCredentials, string(idList))
+	idList := textList(ids)
+	rows, err := t.query(ctx, qKeysCredentials, idList)
 	creds, err := collect(rows, err, scanCredential)
 	if err != nil {
 		return internal("list credentials", err)
@@ -161,20 +158,12 @@ func (t *tx) fillKeys(ctx context.Context, keys []*keyward.APIKey) error {
 		k := byID[c.KeyID]
 		k.Credentials = append(k.Credentials, *c)
 	}
-	rows, err = t.query(ctx, qKeysPlans, string(idList))
-	if err != nil {
-		return internal("list key plans", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var keyID, planID string
-		if err := rows.Scan(&keyID, &planID); err != nil {
-			return internal("list key plans", err)
-		}
+	var keyID, planID string
+	err = t.each(ctx, qKeysPlans, []any{idList}, []any{&keyID, &planID}, func() {
 		k := byID[keyID]
 		k.PlanIDs = append(k.PlanIDs, planID)
-	}
-	if err := rows.Err(); err != nil {
+	})
+	if err != nil {
 		return internal("list key plans", err)
 	}
 	return nil

@@ -163,11 +163,7 @@ func (t *tx) ListPlanKeyIDs(ctx context.Context, planID string, p keyward.Page) 
 	return listPage(p, func(id string) string { return id },
 		func(after string, limit int) ([]string, error) {
 			rows, err := t.query(ctx, qPlanKeyIDs, planID, after, limit)
-			ids, err := collect(rows, err, func(s scanner) (string, error) {
-				var id string
-				err := s.Scan(&id)
-				return id, err
-			})
+			ids, err := collect(rows, err, scanText)
 			if err != nil {
 				return nil, internal("list plan keys", err)
 			}

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"strings"
 
@@ -106,24 +105,12 @@ func (t *tx) fillPolicyIDs(ctx context.Context, ps []*keyward.Principal) error {
 		byID[p.ID] = p
 		ids[i] = p.ID
 	}
-	idList, err := json.Marshal(ids)
-	if err != nil {
-		return internal("list principal policies", err)
-	}
-	rows, err := t.query(ctx, qPrincipalsPolicies, string(idList))
-	if err != nil {
-		return internal("list principal policies", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var principalID, policyID string
-		if err := rows.Scan(&principalID, &policyID); err != nil {
-			return internal("list principal policies", err)
-		}
+	var principalID, policyID string
+	err := t.each(ctx, qPrincipalsPolicies, []any{textList(ids)}, []any{&principalID, &policyID}, func() {
 		p := byID[principalID]
 		p.PolicyIDs = append(p.PolicyIDs, policyID)
-	}
-	if err := rows.Err(); err != nil {
+	})
+	if err != nil {
 		return internal("list principal policies", err)
 	}
 	return nil

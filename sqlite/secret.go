@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"strings"
 
@@ -150,27 +149,15 @@ func (t *tx) fillStages(ctx context.Context, secrets []*keyward.Secret) error {
 		byName[s.Name] = s
 		names[i] = s.Name
 	}
-	nameList, err := json.Marshal(names)
-	if err != nil {
-		return internal("list secret stages", err)
-	}
-	rows, err := t.query(ctx, qSecretsStages, string(nameList))
-	if err != nil {
-		return internal("list secret stages", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var name, versionID, stage string
-		if err := rows.Scan(&name, &versionID, &stage); err != nil {
-			return internal("list secret stages", err)
-		}
+	var name, versionID, stage string
+	err := t.each(ctx, qSecretsStages, []any{textList(names)}, []any{&name, &versionID, &stage}, func() {
 		s := byName[name]
 		if s.VersionIDsToStages == nil {
 			s.VersionIDsToStages = map[string][]string{}
 		}
 		s.VersionIDsToStages[versionID] = append(s.VersionIDsToStages[versionID], stage)
-	}
-	if err := rows.Err(); err != nil {
+	})
+	if err != nil {
 		return internal("list secret stages", err)
 	}
 	return nil
@@ -248,11 +235,7 @@ func (t *tx) GetSecretVersionByStage(ctx context.Context, name, stage string) (*
 
 func (t *tx) fillVersionStages(ctx context.Context, v *keyward.SecretVersion) error {
 	rows, err := t.query(ctx, qVersionStages, v.SecretName, v.ID)
-	v.Stages, err = collect(rows, err, func(s scanner) (string, error) {
-		var stage string
-		err := s.Scan(&stage)
-		return stage, err
-	})
+	v.Stages, err = collect(rows, err, scanText)
 	if err != nil {
 		return internal("get secret version stages", err)
 	}

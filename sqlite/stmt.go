@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 
 	"github.com/keyward/keyward"
@@ -78,6 +79,36 @@ func (t *tx) exists(ctx context.Context, q query, args ...any) (bool, error) {
 	var ok bool
 	err := t.queryRow(ctx, q, args...).Scan(&ok)
 	return ok, err
+}
+
+// each runs q and, for each row, scans it into dest and calls fn.
+func (t *tx) each(ctx context.Context, q query, args []any, dest []any, fn func()) error {
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		fn()
+	}
+	return rows.Err()
+}
+
+// textList is the argument of the queries that read the rows belonging to
+// several parents at once: a JSON array, read back with json_each.
+func textList(items []string) string {
+	b, _ := json.Marshal(items) // cannot fail for strings
+	return string(b)
+}
+
+// scanText scans a single text column.
+func scanText(s scanner) (string, error) {
+	var v string
+	err := s.Scan(&v)
+	return v, err
 }
 
 // scanner is *sql.Row or *sql.Rows.

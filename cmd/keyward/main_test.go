@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/server"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestMain lets the txtar scripts run `keyward` in-process (testscript
+// re-executes this test binary as the command).
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"keyward": func() { os.Exit(run(os.Args[1:])) },
+	})
+}
+
+// TestScripts runs the CLI as a user types it, against a real server on
+// 127.0.0.1 with a fresh data directory per script. Scripts see
+// KEYWARD_ADDR and KEYWARD_TOKEN (the bootstrap admin), and DATA_DIR.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			dir := filepath.Join(env.WorkDir, ".keyward-data")
+			ctx, cancel := context.WithCancel(context.Background())
+			srv, err := server.Open(ctx, server.Config{DataDir: dir, AdminAddr: "127.0.0.1:0", LogLevel: "error"}, nil)
+			if err != nil {
+				cancel()
+				return err
+			}
+			done := make(chan error, 1)
+			go func() { done <- srv.Run(ctx) }()
+			env.Defer(func() { cancel(); <-done; srv.Close() })
+			token, err := os.ReadFile(srv.BootstrapTokenPath)
+			if err != nil {
+				return err
+			}
+			env.Setenv("KEYWARD_ADDR", srv.AdminURL())
+			env.Setenv("KEYWARD_TOKEN", strings.TrimSpace(string(token)))
+			env.Setenv("DATA_DIR", dir)
+			return nil
+		},
+	})
+}
