@@ -22,11 +22,11 @@ func TestPragmas(t *testing.T) {
 	}, queryOnly int, checkpoint int) {
 		want := map[string]any{
 			"wal_autocheckpoint": int64(checkpoint),
-			"journal_mode": "wal",
-			"synchronous":  int64(1), // NORMAL
-			"foreign_keys": int64(1),
-			"busy_timeout": int64(5000),
-			"query_only":   int64(queryOnly),
+			"journal_mode":       "wal",
+			"synchronous":        int64(1), // NORMAL
+			"foreign_keys":       int64(1),
+			"busy_timeout":       int64(5000),
+			"query_only":         int64(queryOnly),
 		}
 		for pragma, w := range want {
 			var got any
@@ -53,7 +53,7 @@ func TestPragmas(t *testing.T) {
 			}
 			defer tx.Rollback()
 			held.Done()
-			held.Wait() // three read connections are busy now
+			held.Wait()                // three read connections are busy now
 			check("read", tx, 1, 1000) // reads commit nothing to checkpoint
 		})
 	}

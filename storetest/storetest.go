@@ -4,9 +4,14 @@
 //
 // The suite checks what store.go documents: results, ordering, pagination and
 // error codes (never message text). Where the interface leaves a choice open
-// the suite does not test it, with two exceptions it spells out because the
-// core depends on them: AuditFilter's Since and Until are inclusive bounds,
-// and identifiers and names order bytewise (in PostgreSQL, COLLATE "C").
+// the suite does not test it (a row whose parent is missing must fail, with
+// whatever code), except for these, which it pins:
+//   - getting, updating or deleting a missing row is ENOTFOUND, for every
+//     kind of row, as store.go says for some;
+//   - AuditFilter's Since and Until are inclusive bounds;
+//   - identifiers and names order bytewise (in PostgreSQL, COLLATE "C");
+//   - name prefixes match literally and case-sensitively (no LIKE wildcards).
+//
 // Empty and nil collections are taken as equal, and times are compared with
 // time.Equal.
 package storetest
