@@ -35,6 +35,7 @@ import (
 type DB struct {
 	write *pool // exactly one connection: writers are serialized
 	read  *pool // query-only connections; the write pool itself for in-memory databases
+	batch *batcher // group commit on the write pool; nil for in-memory databases
 	clock keyward.Clock
 }
 
@@ -130,6 +131,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		_ = db.write.close()
 		return nil, err
 	}
+	db.batch = &batcher{p: db.write}
 	return db, nil
 }
 
@@ -177,6 +179,9 @@ func (db *DB) Ping(ctx context.Context) error {
 // commits when fn returns nil and rolls back otherwise; when fn panics it rolls
 // back and the panic goes on.
 func (db *DB) Update(ctx context.Context, fn func(context.Context, keyward.Tx) error) error {
+	if db.batch != nil {
+		return db.batch.update(ctx, fn)
+	}
 	return db.write.run(ctx, false, fn)
 }
 
