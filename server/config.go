@@ -20,7 +20,7 @@ type Config struct {
 	AuditFile   string // KEYWARD_AUDIT_FILE; optional JSONL copy of the audit trail
 	AuditStdout bool   // KEYWARD_AUDIT_STDOUT; copy audit records to stdout
 	// CheckpointInterval is how often the audit chain head is signed.
-	CheckpointInterval time.Duration // KEYWARD_AUDIT_CHECKPOINT_INTERVAL
+	CheckpointInterval time.Duration  // KEYWARD_AUDIT_CHECKPOINT_INTERVAL
 	TrustedProxies     []netip.Prefix // KEYWARD_TRUSTED_PROXIES
 	LogFormat          string         // KEYWARD_LOG_FORMAT: text or json
 	LogLevel           string         // KEYWARD_LOG_LEVEL: debug, info, warn, error
