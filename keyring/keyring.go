@@ -64,7 +64,7 @@ func Open(ctx context.Context, rawURL string) (Keyring, error) {
 		return nil, fmt.Errorf("%w: cannot parse it as a URL", ErrBadURL)
 	}
 	if u.Opaque != "" || u.Scheme == "" {
-		return nil, fmt.Errorf("%w: want the form scheme://...", ErrBadURL)
+		return nil, fmt.Errorf("%w: want the form scheme://host/path", ErrBadURL)
 	}
 	switch scheme := strings.ToLower(u.Scheme); scheme {
 	case "file":
