@@ -219,10 +219,10 @@ func newAuditExportCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "export [--out FILE]",
 		Short: "Export the whole audit trail as JSONL",
-		Long: `Export every audit record and checkpoint as JSONL, records in sequence
-order with each checkpoint after the record it signs, to stdout or to a new
-file (created 0600; an existing file is not overwritten). Check an export
-with: keyward audit verify --file FILE.`,
+		Long: `Export the audit trail as JSONL: every record up to the moment the export
+ends, in sequence order, each checkpoint right after the record it signs.
+It goes to stdout or to a new file (created 0600; an existing file is never
+overwritten). Check an export with: keyward audit verify --file FILE.`,
 		Args: exactArgs(),
 		RunE: run(func(e *env, _ []string) error {
 			c, err := e.client()
@@ -277,12 +277,15 @@ func exportAudit(e *env, c Client, w io.Writer) (records, checkpoints int, err e
 		}
 		cps = append(cps, page...)
 		after = last
+		if len(page) < maxAuditPage {
+			break
+		}
 	}
 
 	bw := bufio.NewWriter(w)
 	jw := newJSONLWriter(bw)
-	writeCheckpoints := func(upTo int64, all bool) error {
-		for len(cps) > 0 && (all || cps[0].Seq <= upTo) {
+	writeCheckpoints := func(upTo int64) error {
+		for len(cps) > 0 && cps[0].Seq <= upTo {
 			if err := jw.WriteCheckpoint(cps[0]); err != nil {
 				return localf("write checkpoint: %v", err)
 			}
@@ -291,14 +294,14 @@ func exportAudit(e *env, c Client, w io.Writer) (records, checkpoints int, err e
 		}
 		return nil
 	}
+	// Reading the trail is itself audited, so the chain grows while it is
+	// read: the export ends at the first page that is not full, and holds a
+	// prefix of the chain with the checkpoints that fall inside it.
 	after = 0
 	for {
 		page, err := c.ListAudit(e.ctx, keyward.AuditFilter{AfterSeq: after, Limit: maxAuditPage})
 		if err != nil {
 			return 0, 0, err
-		}
-		if len(page) == 0 {
-			break
 		}
 		for _, r := range page {
 			if r.Seq <= after {
@@ -309,13 +312,13 @@ func exportAudit(e *env, c Client, w io.Writer) (records, checkpoints int, err e
 			}
 			records++
 			after = r.Seq
-			if err := writeCheckpoints(r.Seq, false); err != nil {
+			if err := writeCheckpoints(r.Seq); err != nil {
 				return 0, 0, err
 			}
 		}
-	}
-	if err := writeCheckpoints(0, true); err != nil {
-		return 0, 0, err
+		if len(page) < maxAuditPage {
+			break
+		}
 	}
 	if err := bw.Flush(); err != nil {
 		return 0, 0, localf("write export: %v", err)

@@ -2,17 +2,11 @@ package cli
 
 // This file is the only one that knows the HTTP client of the admin API.
 
-import (
-	"net/http"
-	"time"
+import "github.com/keyward/keyward/httpapi"
 
-	"github.com/keyward/keyward/httpapi"
-)
-
-// requestTimeout bounds each admin API call.
-const requestTimeout = 60 * time.Second
-
-// newHTTPClient is the ClientFactory of the keyward command.
+// newHTTPClient is the clientFactory of the keyward command. A nil
+// *http.Client gives httpapi's default: a 60 s timeout, and redirects never
+// followed, so the token is never replayed to another host.
 func newHTTPClient(addr, token string) (Client, error) {
-	return httpapi.NewClient(addr, token, &http.Client{Timeout: requestTimeout}), nil
+	return httpapi.NewClient(addr, token, nil), nil
 }

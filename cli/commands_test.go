@@ -340,6 +340,15 @@ func TestAuditExport(t *testing.T) {
 	if !strings.Contains(r.stdout, "5 records and 2 checkpoints") {
 		t.Errorf("stdout = %q", r.stdout)
 	}
+	// Reading the trail adds records to it: the export still ends, and leaves
+	// out a checkpoint past its last record.
+	fake.auditReads = true
+	fake.checks = append(fake.checks, &keyward.AuditCheckpoint{Seq: 99, Hash: "h99"})
+	r = runCLI(t, fake, adminEnv, "", "audit", "export")
+	if r.code != 0 || strings.Count(r.stdout, "\n") != 7 || strings.Contains(r.stdout, "h99") {
+		t.Errorf("exit %d, stdout:\n%s", r.code, r.stdout)
+	}
+
 	// An existing file is not overwritten.
 	r = runCLI(t, fake, adminEnv, "", "audit", "export", "--out", out)
 	if r.code != ExitError {

@@ -42,6 +42,7 @@ type fakeClient struct {
 	records    []*keyward.AuditRecord
 	checks     []*keyward.AuditCheckpoint
 	verify     *keyward.AuditVerification
+	auditReads bool // ListAudit appends a record, as the server does
 }
 
 var _ Client = (*fakeClient)(nil)
@@ -290,9 +291,14 @@ func (f *fakeClient) ListAudit(_ context.Context, af keyward.AuditFilter) ([]*ke
 	}
 	var out []*keyward.AuditRecord
 	for _, r := range f.records {
-		if r.Seq > af.AfterSeq && (af.Limit == 0 || len(out) < min(af.Limit, 2)) {
-			out = append(out, r) // pages of at most 2, to exercise paging
+		if r.Seq > af.AfterSeq && (af.Limit == 0 || len(out) < af.Limit) {
+			out = append(out, r)
 		}
+	}
+	if f.auditReads {
+		// Like the server, audit the read itself.
+		n := int64(len(f.records)) + 1
+		f.records = append(f.records, &keyward.AuditRecord{Seq: n, Event: []byte(`{"eventName":"audit:Read"}`)})
 	}
 	return out, nil
 }
@@ -302,7 +308,7 @@ func (f *fakeClient) ListCheckpoints(_ context.Context, after int64, limit int) 
 	}
 	var out []*keyward.AuditCheckpoint
 	for _, c := range f.checks {
-		if c.Seq > after && len(out) < 1 {
+		if c.Seq > after && len(out) < limit {
 			out = append(out, c)
 		}
 	}
