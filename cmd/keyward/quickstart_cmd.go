@@ -111,7 +111,7 @@ Try, in another shell:
   go run ./cmd/keyward keys list
   go run ./cmd/keyward keys get %s -o json
   go run ./cmd/keyward plans get starter
-  echo -n 'sk-vendor-example' | go run ./cmd/keyward secrets create demo/upstream-key
+  echo -n 'sk-vendor-example' | go run ./cmd/keyward secrets create demo/upstream-key --stdin
   go run ./cmd/keyward audit list
   go run ./cmd/keyward audit verify
 
