@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/keyward/keyward"
@@ -170,4 +171,75 @@ func TestAuthenticateRejects(t *testing.T) {
 		_, _, err := e.svc.Authenticate(context.Background(), tok)
 		wantCode(t, err, keyward.EUNAUTHORIZED)
 	}
+}
+
+// Creating a principal with a role is attaching that role: a caller allowed
+// principals:Create but not policies:Attach cannot mint an admin.
+func TestCreatePrincipalCannotEscalate(t *testing.T) {
+	e := newEnv(t)
+	doc := json.RawMessage(`{"Statement":[{"Effect":"Allow","Action":["principals:Create"],"Resource":"*"}]}`)
+	must[*keyward.Policy](t)(e.svc.CreatePolicy(e.admin, keyward.PolicyCreate{Name: "hr", Document: doc}))
+	cp := must[*keyward.CreatedPrincipal](t)(e.svc.CreatePrincipal(e.admin, keyward.PrincipalCreate{Name: "hr-bot", Roles: []string{"hr"}}))
+	hr := e.login(t, cp.Token)
+	_, err := e.svc.CreatePrincipal(hr, keyward.PrincipalCreate{Name: "sneaky", Roles: []string{"admin"}})
+	wantCode(t, err, keyward.EFORBIDDEN)
+	if _, err := e.svc.CreatePrincipal(hr, keyward.PrincipalCreate{Name: "plain"}); err != nil {
+		t.Fatalf("a principal without roles: %v", err)
+	}
+	_, err = e.svc.GetPrincipal(e.admin, "sneaky")
+	wantCode(t, err, keyward.ENOTFOUND)
+}
+
+// Wiring a stage to an upstream secret hands its value to the upstream URL:
+// it needs the right to read that secret, which a deployer does not have.
+func TestUpstreamSecretNeedsReadRight(t *testing.T) {
+	e := newEnv(t)
+	must[*keyward.SecretVersionRef](t)(e.svc.CreateSecret(e.admin, keyward.SecretCreate{Name: "vendor/openai", Value: []byte("sk-vendor")}))
+	deployer := e.as(t, "deployer")
+	st := []keyward.Stage{{Name: "prod", UpstreamURL: "https://attacker.example", UpstreamSecret: "vendor/openai"}}
+	_, err := e.svc.CreateAPI(deployer, keyward.APICreate{Name: "evil", Stages: st})
+	wantCode(t, err, keyward.EFORBIDDEN)
+	api := must[*keyward.API](t)(e.svc.CreateAPI(deployer, keyward.APICreate{Name: "plain", Stages: []keyward.Stage{{Name: "prod", UpstreamURL: "https://llm.example"}}}))
+	_, err = e.svc.UpdateAPI(deployer, api.Name, keyward.APIUpdate{Stages: &st})
+	wantCode(t, err, keyward.EFORBIDDEN)
+	if _, err := e.svc.CreateAPI(e.admin, keyward.APICreate{Name: "good", Stages: st}); err != nil {
+		t.Fatalf("admin wiring an upstream secret: %v", err)
+	}
+}
+
+func TestNamesMustNotLookLikeIDs(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.svc.CreatePlan(e.admin, keyward.PlanCreate{Name: "plan_abc"})
+	wantCode(t, err, keyward.EINVALID)
+	_, err = e.svc.CreatePrincipal(e.admin, keyward.PrincipalCreate{Name: "prn_x"})
+	wantCode(t, err, keyward.EINVALID)
+	_, err = e.svc.CreateAPI(e.admin, keyward.APICreate{Name: "api_x", Stages: []keyward.Stage{{Name: "p", UpstreamURL: "http://127.0.0.1"}}})
+	wantCode(t, err, keyward.EINVALID)
+}
+
+// A denial names the resource the way the caller did, so it does not reveal
+// that a name exists (or its ID).
+func TestDenialDoesNotRevealIDs(t *testing.T) {
+	e := newEnv(t)
+	api := e.demoAPI(t)
+	noRights := e.as(t, "rotator")
+	_, errExisting := e.svc.GetAPI(noRights, api.Name)
+	_, errMissing := e.svc.GetAPI(noRights, "nothing-here")
+	wantCode(t, errExisting, keyward.EFORBIDDEN)
+	wantCode(t, errMissing, keyward.EFORBIDDEN)
+	if strings.Contains(keyward.ErrorMessage(errExisting), api.ID) {
+		t.Fatalf("denial reveals the ID: %s", keyward.ErrorMessage(errExisting))
+	}
+}
+
+func TestAttachKeyNeedsKeyUpdate(t *testing.T) {
+	e := newEnv(t)
+	ck := must[*keyward.CreatedKey](t)(e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "someone-elses"}))
+	must[*keyward.UsagePlan](t)(e.svc.CreatePlan(e.admin, keyward.PlanCreate{Name: "tiny", Quota: &keyward.Quota{Limit: 1, Period: keyward.PeriodDay}}))
+	doc := json.RawMessage(`{"Statement":[{"Effect":"Allow","Action":["plans:*"],"Resource":"*"}]}`)
+	must[*keyward.Policy](t)(e.svc.CreatePolicy(e.admin, keyward.PolicyCreate{Name: "plans-only", Document: doc}))
+	cp := must[*keyward.CreatedPrincipal](t)(e.svc.CreatePrincipal(e.admin, keyward.PrincipalCreate{Name: "planner", Roles: []string{"plans-only"}}))
+	planner := e.login(t, cp.Token)
+	wantCode(t, e.svc.AttachKey(planner, "tiny", ck.Key.ID), keyward.EFORBIDDEN)
+	wantCode(t, e.svc.AttachKey(e.admin, "tiny", ck.Key.ID), "")
 }

@@ -20,6 +20,9 @@ func (s *Service) CreateAPI(ctx context.Context, in keyward.APICreate) (*keyward
 			if err := validateAPI(a); err != nil {
 				return err
 			}
+			if err := authorizeUpstreamSecrets(ctx, o, a.Stages); err != nil {
+				return err
+			}
 			o.respond("apiId", a.ID)
 			return tx.InsertAPI(ctx, a)
 		})
@@ -32,6 +35,9 @@ func (s *Service) CreateAPI(ctx context.Context, in keyward.APICreate) (*keyward
 func validateAPI(a *keyward.API) error {
 	if !apiNameRE.MatchString(a.Name) {
 		return invalid("API name must be 1-63 characters of a-z 0-9 _ -, starting with a letter or digit (it is a URL path segment)")
+	}
+	if err := checkNotIDShaped("API", a.Name); err != nil {
+		return err
 	}
 	if err := checkText("description", a.Description, maxDescriptionLen, false); err != nil {
 		return err
@@ -58,6 +64,22 @@ func validateAPI(a *keyward.API) error {
 			if err := checkSecretName(st.UpstreamSecret); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// authorizeUpstreamSecrets requires secrets:GetSecretValue on every secret a
+// stage sends upstream: pointing a stage (and its upstream URL) at a secret
+// hands that secret's value to whatever listens there, so it is a read of
+// the value. A deployer, who may never read values, cannot wire one.
+func authorizeUpstreamSecrets(ctx context.Context, o *op, stages []keyward.Stage) error {
+	for _, st := range stages {
+		if st.UpstreamSecret == "" {
+			continue
+		}
+		if err := o.authorize(ctx, keyward.ActionSecretGetValue, keyward.SecretARN(st.UpstreamSecret)); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -122,6 +144,11 @@ func (s *Service) UpdateAPI(ctx context.Context, ref string, u keyward.APIUpdate
 			}
 			if err := validateAPI(a); err != nil {
 				return err
+			}
+			if u.Stages != nil {
+				if err := authorizeUpstreamSecrets(ctx, o, a.Stages); err != nil {
+					return err
+				}
 			}
 			a.UpdatedAt = s.clock.Now()
 			return tx.UpdateAPI(ctx, a)

@@ -76,16 +76,6 @@ func (s *Service) Checkpoint(ctx context.Context) error {
 	if err != nil || cp == nil {
 		return err
 	}
-	for _, sink := range s.sinks {
-		if cs, ok := sink.(checkpointSink); ok {
-			if err := cs.WriteCheckpoint(ctx, cp); err != nil {
-				s.log.WarnContext(ctx, "audit sink checkpoint failed", "seq", cp.Seq, "err", err)
-			}
-		}
-	}
+	s.sinks.checkpoint(context.WithoutCancel(ctx), cp)
 	return nil
-}
-
-type checkpointSink interface {
-	WriteCheckpoint(ctx context.Context, c *keyward.AuditCheckpoint) error
 }

@@ -17,6 +17,13 @@ const BootstrapAdminName = "bootstrap-admin"
 // admin and returns its token (empty on later starts). The token is shown
 // once; the server writes it to a 0600 file.
 func (s *Service) Bootstrap(ctx context.Context) (string, error) {
+	if err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
+		seq, _, err := tx.AuditHead(ctx)
+		s.sinks.start(seq + 1) // sinks continue the trail from here
+		return err
+	}); err != nil {
+		return "", err
+	}
 	var token string
 	err := s.system(ctx, "keyward:Bootstrap", map[string]any{}, func(ctx context.Context, tx keyward.Tx, ev *keyward.AuditEvent) error {
 		changed := []string{}
@@ -46,7 +53,7 @@ func (s *Service) Bootstrap(ctx context.Context) (string, error) {
 			return err
 		}
 		p, t, err := s.insertPrincipal(ctx, tx, keyward.PrincipalCreate{Name: BootstrapAdminName, Type: "user",
-			Description: "created on first start; create named principals and delete this one", Roles: []string{"admin"}})
+			Description: "created on first start; create named principals and delete this one", Roles: []string{"admin"}}, nil)
 		if err != nil {
 			return err
 		}

@@ -94,6 +94,11 @@ func (s *Service) run(ctx context.Context, c call, body func(ctx context.Context
 		return s.internal(ctx, c.action, err)
 	}
 	if err := o.authorize(ctx, c.action, resource); err != nil {
+		if resource != c.resource {
+			// Name the resource as the caller did: the resolved ID would
+			// tell a caller without rights that the name exists.
+			err = keyward.Errorf(keyward.EFORBIDDEN, "not authorized to perform %s on %s", c.action, c.resource)
+		}
 		s.auditFailure(ctx, o.ev, err)
 		return err
 	}
@@ -202,11 +207,7 @@ func (s *Service) newEvent(caller keyward.Caller, c call) *keyward.AuditEvent {
 }
 
 func (s *Service) toSinks(ctx context.Context, rec *keyward.AuditRecord) {
-	for _, sink := range s.sinks {
-		if err := sink.Write(ctx, rec); err != nil {
-			s.log.WarnContext(ctx, "audit sink write failed", "seq", rec.Seq, "err", err)
-		}
-	}
+	s.sinks.record(context.WithoutCancel(ctx), rec)
 }
 
 // internal logs errors that are not domain errors and returns them

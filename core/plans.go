@@ -85,6 +85,9 @@ func validatePlan(p *keyward.UsagePlan) error {
 	if !planNameRE.MatchString(p.Name) {
 		return invalid("plan name must be 1-128 characters of A-Z a-z 0-9 space . _ -, starting with a letter or digit")
 	}
+	if err := checkNotIDShaped("plan", p.Name); err != nil {
+		return err
+	}
 	if err := checkText("description", p.Description, maxDescriptionLen, false); err != nil {
 		return err
 	}
@@ -230,6 +233,11 @@ func (s *Service) AttachKey(ctx context.Context, ref, keyID string) error {
 			if err != nil {
 				return err
 			}
+			// Attaching a plan changes what the key may do: the caller must
+			// also be allowed to update the key.
+			if err := o.authorize(ctx, keyward.ActionKeyUpdate, keyward.KeyARN(keyID)); err != nil {
+				return err
+			}
 			if _, err := tx.GetKey(ctx, keyID); err != nil {
 				return err
 			}
@@ -243,6 +251,9 @@ func (s *Service) DetachKey(ctx context.Context, ref, keyID string) error {
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
 			p, err := resolvePlan(ctx, tx, ref)
 			if err != nil {
+				return err
+			}
+			if err := o.authorize(ctx, keyward.ActionKeyUpdate, keyward.KeyARN(keyID)); err != nil {
 				return err
 			}
 			return tx.DetachKey(ctx, p.ID, keyID)

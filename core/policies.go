@@ -25,6 +25,9 @@ func (s *Service) CreatePolicy(ctx context.Context, in keyward.PolicyCreate) (*k
 			if !principalRE.MatchString(in.Name) {
 				return invalid("policy name must be 1-128 characters of A-Z a-z 0-9 . _ @ -")
 			}
+			if err := checkNotIDShaped("policy", in.Name); err != nil {
+				return err
+			}
 			if _, builtin := policy.BuiltIn(in.Name); builtin {
 				return keyward.Errorf(keyward.ECONFLICT, "%s is the name of a built-in role", in.Name)
 			}

@@ -24,7 +24,7 @@ func (s *Service) CreatePrincipal(ctx context.Context, in keyward.PrincipalCreat
 	params := map[string]any{"name": in.Name, "type": in.Type, "roles": in.Roles}
 	err := s.run(ctx, call{action: keyward.ActionPrincipalCreate, resource: keyward.PrincipalARN("*"), params: params},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
-			p, token, err := s.insertPrincipal(ctx, tx, in)
+			p, token, err := s.insertPrincipal(ctx, tx, in, o)
 			if err != nil {
 				return err
 			}
@@ -35,12 +35,19 @@ func (s *Service) CreatePrincipal(ctx context.Context, in keyward.PrincipalCreat
 	return out, err
 }
 
-func (s *Service) insertPrincipal(ctx context.Context, tx keyward.Tx, in keyward.PrincipalCreate) (*keyward.Principal, string, error) {
+// insertPrincipal creates a principal with its roles and first token. o is
+// the running call, whose caller must also be allowed to attach each role
+// (creating a principal must not be a way around policies:Attach); it is nil
+// only for the bootstrap admin, which the server creates by itself.
+func (s *Service) insertPrincipal(ctx context.Context, tx keyward.Tx, in keyward.PrincipalCreate, o *op) (*keyward.Principal, string, error) {
 	if in.Type == "" {
 		in.Type = "service"
 	}
 	if !principalRE.MatchString(in.Name) {
 		return nil, "", invalid("principal name must be 1-128 characters of A-Z a-z 0-9 . _ @ -")
+	}
+	if err := checkNotIDShaped("principal", in.Name); err != nil {
+		return nil, "", err
 	}
 	if in.Type != "user" && in.Type != "service" {
 		return nil, "", invalid("principal type must be user or service")
@@ -57,6 +64,11 @@ func (s *Service) insertPrincipal(ctx context.Context, tx keyward.Tx, in keyward
 		pol, err := resolvePolicy(ctx, tx, role)
 		if err != nil {
 			return nil, "", err
+		}
+		if o != nil {
+			if err := o.authorize(ctx, keyward.ActionPolicyAttach, keyward.PolicyARN(pol.ID)); err != nil {
+				return nil, "", err
+			}
 		}
 		if err := tx.AttachPolicy(ctx, pol.ID, p.ID); err != nil {
 			return nil, "", err

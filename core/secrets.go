@@ -31,19 +31,30 @@ func secretBinding(name, versionID string) envelope.Binding {
 // CreateSecret creates a secret and, when a value is given, its first version.
 func (s *Service) CreateSecret(ctx context.Context, in keyward.SecretCreate) (*keyward.SecretVersionRef, error) {
 	params := map[string]any{"name": in.Name, "description": in.Description, "clientToken": in.ClientToken, "binary": in.Binary}
-	if in.Value != nil {
-		params["secretValue"] = s.marker(in.Value)
-	}
 	var ref *keyward.SecretVersionRef
 	err := s.run(ctx, call{action: keyward.ActionSecretCreate, resource: keyward.SecretARN(in.Name), params: params},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
 			if err := validateSecretCreate(in); err != nil {
 				return err
 			}
+			if in.Value != nil {
+				// The marker is recorded only for authorized calls: a denied
+				// caller must not be able to plant guesses to compare.
+				o.ev.RequestParameters["secretValue"] = s.marker(in.Value)
+			}
 			now := s.clock.Now()
 			sec := &keyward.Secret{Name: in.Name, ARN: keyward.SecretARN(in.Name), Description: in.Description,
 				Tags: in.Tags, CreatedAt: now, UpdatedAt: now}
 			if err := tx.InsertSecret(ctx, sec); err != nil {
+				if keyward.ErrorCode(err) == keyward.ECONFLICT && in.ClientToken != "" && in.Value != nil {
+					// A retry of this very call: the same token and value
+					// answer the same version, as Secrets Manager does.
+					if replay, rerr := s.replayCreateSecret(ctx, tx, in); rerr == nil {
+						ref = replay
+						o.respond("arn", ref.ARN, "versionId", ref.VersionID, "replayed", true)
+						return nil
+					}
+				}
 				return err
 			}
 			ref = &keyward.SecretVersionRef{Name: sec.Name, ARN: sec.ARN}
@@ -58,6 +69,17 @@ func (s *Service) CreateSecret(ctx context.Context, in keyward.SecretCreate) (*k
 			return nil
 		})
 	return ref, err
+}
+
+func (s *Service) replayCreateSecret(ctx context.Context, tx keyward.Tx, in keyward.SecretCreate) (*keyward.SecretVersionRef, error) {
+	v, err := tx.GetSecretVersion(ctx, in.Name, in.ClientToken)
+	if err != nil {
+		return nil, err
+	}
+	if !s.hasher.Equal(digestOf(v.ValueMAC), digestOf(s.secretMAC(in.Name, in.Value))) || v.Binary != in.Binary {
+		return nil, keyward.Errorf(keyward.ECONFLICT, "client token already used with another value")
+	}
+	return &keyward.SecretVersionRef{Name: in.Name, ARN: keyward.SecretARN(in.Name), VersionID: v.ID}, nil
 }
 
 func validateSecretCreate(in keyward.SecretCreate) error {
@@ -78,11 +100,11 @@ func validateSecretCreate(in keyward.SecretCreate) error {
 
 // PutSecretValue adds a version to a secret.
 func (s *Service) PutSecretValue(ctx context.Context, name string, in keyward.SecretPut) (*keyward.SecretVersionRef, error) {
-	params := map[string]any{"name": name, "clientToken": in.ClientToken, "versionStages": in.Stages,
-		"secretValue": s.marker(in.Value), "binary": in.Binary}
+	params := map[string]any{"name": name, "clientToken": in.ClientToken, "versionStages": in.Stages, "binary": in.Binary}
 	var ref *keyward.SecretVersionRef
 	err := s.run(ctx, call{action: keyward.ActionSecretPut, resource: keyward.SecretARN(name), params: params},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
+			o.ev.RequestParameters["secretValue"] = s.marker(in.Value)
 			sec, err := tx.GetSecret(ctx, name)
 			if err != nil {
 				return err

@@ -179,6 +179,16 @@ func (s *Service) PurgeDeletedSecrets(ctx context.Context) (int, error) {
 	for _, name := range due {
 		err := s.system(ctx, "secrets:PurgeSecret", map[string]any{"name": name}, func(ctx context.Context, tx keyward.Tx, ev *keyward.AuditEvent) error {
 			ev.Resources = []string{keyward.SecretARN(name)}
+			// Re-read inside the transaction: a restore may have come in
+			// since the list was taken.
+			sec, err := tx.GetSecret(ctx, name)
+			if err != nil {
+				return err
+			}
+			if sec.DeletionDate == nil || sec.DeletionDate.After(s.clock.Now()) {
+				ev.ResponseElements = map[string]any{"skipped": "restored or rescheduled"}
+				return nil
+			}
 			return tx.DeleteSecret(ctx, name)
 		})
 		if err != nil {

@@ -114,3 +114,29 @@ func TestSecretListFilters(t *testing.T) {
 		t.Fatalf("prefix %d, tag %d", len(byPrefix), len(byTag))
 	}
 }
+
+func TestCreateSecretRetryWithSameToken(t *testing.T) {
+	e := newEnv(t)
+	in := keyward.SecretCreate{Name: "retry", Value: []byte("v"), ClientToken: "create-1"}
+	a := must[*keyward.SecretVersionRef](t)(e.svc.CreateSecret(e.admin, in))
+	b := must[*keyward.SecretVersionRef](t)(e.svc.CreateSecret(e.admin, in))
+	if a.VersionID != "create-1" || b.VersionID != a.VersionID {
+		t.Fatalf("versions %q %q", a.VersionID, b.VersionID)
+	}
+	in.Value = []byte("other")
+	_, err := e.svc.CreateSecret(e.admin, in)
+	wantCode(t, err, keyward.ECONFLICT)
+}
+
+// A restore between the purge's listing and its delete wins.
+func TestPurgeSkipsRestored(t *testing.T) {
+	e := newEnv(t)
+	must[*keyward.SecretVersionRef](t)(e.svc.CreateSecret(e.admin, keyward.SecretCreate{Name: "back", Value: []byte("v")}))
+	must[*keyward.Secret](t)(e.svc.DeleteSecret(e.admin, "back", keyward.SecretDelete{RecoveryWindowDays: 7}))
+	e.clock.Advance(8 * 24 * time.Hour)
+	must[*keyward.Secret](t)(e.svc.RestoreSecret(e.admin, "back"))
+	if n, err := e.svc.PurgeDeletedSecrets(e.admin); err != nil || n != 0 {
+		t.Fatalf("purged %d (%v)", n, err)
+	}
+	must[*keyward.Secret](t)(e.svc.DescribeSecret(e.admin, "back"))
+}

@@ -43,7 +43,7 @@ type Service struct {
 	sealer Sealer
 	authz  keyward.Authorizer
 	signer *audit.Signer
-	sinks  []audit.Sink
+	sinks  *sinkQueue
 	log    *slog.Logger
 	auth   authCache
 }
@@ -70,7 +70,8 @@ func New(c Config) *Service {
 	}
 	return &Service{
 		store: c.Store, clock: c.Clock, hasher: c.Hasher, sealer: c.Sealer,
-		authz: c.Authorizer, signer: c.Signer, sinks: c.Sinks, log: c.Logger,
+		authz: c.Authorizer, signer: c.Signer, log: c.Logger,
+		sinks: &sinkQueue{sinks: c.Sinks, log: c.Logger.WarnContext},
 	}
 }
 

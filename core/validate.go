@@ -52,6 +52,17 @@ func newID(prefix string) string {
 	return string(out)
 }
 
+// idPrefixRE matches the type prefixes of IDs. A name shaped like an ID
+// would make "ID or name" references ambiguous, so names may not use them.
+var idPrefixRE = regexp.MustCompile(`^(key|cred|api|plan|prn|pol|tok)_`)
+
+func checkNotIDShaped(kind, name string) error {
+	if idPrefixRE.MatchString(name) {
+		return invalid("%s name must not start with an ID prefix such as %q", kind, idPrefixRE.FindString(name))
+	}
+	return nil
+}
+
 func invalid(format string, args ...any) error {
 	return keyward.Errorf(keyward.EINVALID, format, args...)
 }

@@ -212,26 +212,15 @@ func Prefix(v string) string {
 	return v[:strings.LastIndexByte(v, '_')]
 }
 
-// minHintLen is the shortest value whose last four characters Hint shows;
-// below it four characters would be too large a share of the secret.
-const minHintLen = 16
-
 // Hint returns a display hint that identifies a value to its owner without
-// revealing it: "kw_…a1B2" for a valid keyward value, "…a1B2" otherwise. The
-// last four characters of a generated value are checksum characters, so they
-// reveal at most 24 bits about the value's CRC, not its random body.
+// revealing it: "kw_…a1B2" for a valid keyward value, whose last four
+// characters are checksum characters (they reveal at most 24 bits about the
+// value's CRC, not its random body). Any other value (an imported custom
+// value) gets "…" alone: its last characters are part of the secret.
 func Hint(v string) string {
-	if len(v) < minHintLen {
+	p := Prefix(v)
+	if p == "" {
 		return "…"
 	}
-	tail := v[len(v)-4:]
-	for i := 0; i < len(tail); i++ {
-		if tail[i] < 0x21 || tail[i] > 0x7e {
-			return "…"
-		}
-	}
-	if p := Prefix(v); p != "" {
-		return p + "_…" + tail
-	}
-	return "…" + tail
+	return p + "_…" + v[len(v)-4:]
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/audit"
 	"github.com/keyward/keyward/httpapi"
 	"github.com/keyward/keyward/server"
 )
@@ -163,4 +164,36 @@ func TestGracefulShutdownCheckpoints(t *testing.T) {
 func readToken(srv *server.Server) (string, error) {
 	b, err := os.ReadFile(srv.BootstrapTokenPath)
 	return strings.TrimSpace(string(b)), err
+}
+
+// Concurrent calls commit in any order; the JSONL copy of the trail must
+// still be in sequence order, with each checkpoint after its record, so that
+// it verifies on its own.
+func TestAuditFileVerifiesUnderConcurrency(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "audit.jsonl")
+	r := start(t, server.Config{AuditFile: file, CheckpointInterval: 50 * time.Millisecond})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 40 {
+				if _, err := r.client.CreateKey(context.Background(), keyward.KeyCreate{Name: "c"}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	r.stop()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	v, err := audit.VerifyJSONL(f, nil)
+	if err != nil || !v.OK || v.Records < 320 || v.Checkpoints == 0 {
+		t.Fatalf("JSONL sink: %+v %v", v, err)
+	}
 }
