@@ -149,7 +149,7 @@ func TestPrincipalsAndPolicies(t *testing.T) {
 
 func TestBootstrapRunsOnce(t *testing.T) {
 	e := newEnv(t)
-	token, err := e.svc.Bootstrap(context.Background())
+	token, err := e.svc.Bootstrap(context.Background(), nil)
 	if err != nil || token != "" {
 		t.Fatalf("second bootstrap gave a token (%v)", err)
 	}

@@ -95,3 +95,22 @@ func TestAuditChainVerifiesAndCheckpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A flood of bad tokens from one address becomes one record a second, each
+// saying how many failures it stands for.
+func TestAuthFailuresAreFolded(t *testing.T) {
+	e := newEnv(t)
+	ctx := keyward.WithCaller(context.Background(), keyward.Caller{SourceIP: "192.0.2.7"})
+	before := len(e.auditEvents(t))
+	for range 50 {
+		e.svc.RecordAuthFailure(ctx, keyward.ActionKeyList, "unknown")
+	}
+	e.svc.RecordAuthFailure(keyward.WithCaller(context.Background(), keyward.Caller{SourceIP: "192.0.2.8"}), keyward.ActionKeyList, "unknown")
+	evs := e.auditEvents(t)[before:]
+	if len(evs) != 2 {
+		t.Fatalf("%d records for a flood from one address and one failure from another", len(evs))
+	}
+	if evs[0].ErrorCode != keyward.EUNAUTHORIZED || evs[0].UserIdentity.Type != "Anonymous" || evs[1].SourceIPAddress != "192.0.2.8" {
+		t.Fatalf("records %+v", evs)
+	}
+}

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -52,10 +53,50 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*keyward.Prin
 
 // RecordAuthFailure audits an admin call that failed authentication. reason
 // is a fixed word chosen by the adapter ("missing", "malformed", "unknown"),
-// never the token.
+// never the token. Failures are folded per source address and reason: at
+// most one record a second each, carrying how many failures it stands for,
+// so a flood of bad tokens cannot monopolize the writer or bloat the chain.
 func (s *Service) RecordAuthFailure(ctx context.Context, action keyward.Action, reason string) {
 	caller, _ := keyward.CallerFrom(ctx)
 	caller.Principal = nil
-	ev := s.newEvent(caller, call{action: action, params: map[string]any{"authFailure": reason}})
+	n, ok := s.authFailures.admit(caller.SourceIP+"|"+reason, time.Now())
+	if !ok {
+		return
+	}
+	ev := s.newEvent(caller, call{action: action, params: map[string]any{"authFailure": reason, "failures": n}})
 	s.auditFailure(ctx, ev, errUnauthenticated)
+}
+
+// failureFolder counts authentication failures per key in one-second
+// windows.
+type failureFolder struct {
+	mu sync.Mutex
+	m  map[string]*failureWindow
+}
+
+type failureWindow struct {
+	start time.Time
+	n     int // failures folded into the window, after the one recorded
+}
+
+// admit reports whether a failure for key should be recorded now, and how
+// many failures the record stands for (itself plus those folded since the
+// last record).
+func (f *failureFolder) admit(key string, now time.Time) (int, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w := f.m[key]
+	if w != nil && now.Sub(w.start) < time.Second {
+		w.n++
+		return 0, false
+	}
+	if f.m == nil || len(f.m) > 10000 { // bound memory under a spray of sources
+		f.m = map[string]*failureWindow{}
+	}
+	n := 1
+	if w != nil {
+		n += w.n
+	}
+	f.m[key] = &failureWindow{start: now}
+	return n, true
 }

@@ -14,9 +14,11 @@ const BootstrapAdminName = "bootstrap-admin"
 
 // Bootstrap makes the store ready to serve: it installs or refreshes the
 // built-in roles and, when no principal exists yet, creates the bootstrap
-// admin and returns its token (empty on later starts). The token is shown
-// once; the server writes it to a 0600 file.
-func (s *Service) Bootstrap(ctx context.Context) (string, error) {
+// admin and returns its token (empty on later starts). When deliver is not
+// nil it is handed the token inside the transaction: if it fails (the
+// server could not write the token file), the admin is not created either,
+// so a failed first start never leaves an admin whose token nobody has.
+func (s *Service) Bootstrap(ctx context.Context, deliver func(token string) error) (string, error) {
 	if err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
 		seq, _, err := tx.AuditHead(ctx)
 		s.sinks.start(seq + 1) // sinks continue the trail from here
@@ -59,6 +61,9 @@ func (s *Service) Bootstrap(ctx context.Context) (string, error) {
 		}
 		token = t
 		ev.ResponseElements["principalId"] = p.ID
+		if deliver != nil {
+			return deliver(t)
+		}
 		return nil
 	})
 	return token, err

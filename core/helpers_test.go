@@ -72,7 +72,7 @@ func newEnvWithStore(t *testing.T, wrap func(keyward.Store) keyward.Store) *env 
 	clock := &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	svc := core.New(core.Config{Store: store, Clock: clock, Hasher: h, Sealer: envelope.NewSealer(kr),
 		Authorizer: policy.Evaluator{}, Signer: audit.NewSigner(priv)})
-	token, err := svc.Bootstrap(ctx)
+	token, err := svc.Bootstrap(ctx, nil)
 	if err != nil || token == "" {
 		t.Fatalf("bootstrap: %q %v", token, err)
 	}

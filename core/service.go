@@ -45,7 +45,9 @@ type Service struct {
 	signer *audit.Signer
 	sinks  *sinkQueue
 	log    *slog.Logger
-	auth   authCache
+
+	authFailures failureFolder
+	auth         authCache
 }
 
 var (

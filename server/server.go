@@ -81,14 +81,13 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 		Store: s.store, Hasher: hasher, Sealer: envelope.NewSealer(s.keyring),
 		Authorizer: policy.Evaluator{}, Signer: signer, Sinks: sinks, Logger: s.log,
 	})
-	token, err := s.service.Bootstrap(ctx)
+	token, err := s.service.Bootstrap(ctx, func(token string) error {
+		return writeBootstrapToken(cfg.path(BootstrapTokenFile), token)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
 	if token != "" {
-		if err := writeBootstrapToken(cfg.path(BootstrapTokenFile), token); err != nil {
-			return nil, err
-		}
 		s.BootstrapTokenPath = cfg.path(BootstrapTokenFile)
 	}
 	metrics := prom.New()
@@ -145,17 +144,31 @@ func (s *Server) openSinks(cfg Config) ([]audit.Sink, error) {
 }
 
 // writeBootstrapToken writes the first admin token to a file only its owner
-// can read; O_EXCL so an existing file (another server's) is never replaced.
+// can read. It is called only when the store has no principal at all, so a
+// file already there is left from an earlier, wiped database and is
+// replaced; the new one appears whole (temp file, fsync, rename).
 func writeBootstrapToken(path, token string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	tmp := path + ".tmp"
+	_ = os.Remove(tmp)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("bootstrap token file: %w", err)
 	}
-	if _, err := f.WriteString(token + "\n"); err != nil {
-		f.Close()
+	_, err = f.WriteString(token + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
 		return fmt.Errorf("bootstrap token file: %w", err)
 	}
-	return f.Close()
+	return nil
 }
 
 // AdminURL is the base URL of the admin API, e.g. http://127.0.0.1:7070.

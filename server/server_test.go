@@ -197,3 +197,24 @@ func TestAuditFileVerifiesUnderConcurrency(t *testing.T) {
 		t.Fatalf("JSONL sink: %+v %v", v, err)
 	}
 }
+
+// If the bootstrap token cannot be written, the bootstrap admin is not
+// created either: a later start (once the problem is fixed) makes one.
+func TestFailedBootstrapLeavesNoOrphanAdmin(t *testing.T) {
+	dir := t.TempDir()
+	// A directory where the token file goes makes the rename fail.
+	if err := os.MkdirAll(filepath.Join(dir, server.BootstrapTokenFile, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := server.Open(context.Background(), server.Config{DataDir: dir, AdminAddr: "127.0.0.1:0"}, io.Discard); err == nil {
+		t.Fatal("Open succeeded without writing the bootstrap token")
+	}
+	os.RemoveAll(filepath.Join(dir, server.BootstrapTokenFile))
+	r := start(t, server.Config{DataDir: dir})
+	if r.srv.BootstrapTokenPath == "" || r.token == "" {
+		t.Fatal("no bootstrap admin after the failed first start")
+	}
+	if _, _, err := r.client.ListKeys(context.Background(), keyward.KeyFilter{}); err != nil {
+		t.Fatal(err)
+	}
+}

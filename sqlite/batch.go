@@ -54,23 +54,26 @@ func (b *batcher) update(ctx context.Context, fn func(context.Context, keyward.T
 	return req.err
 }
 
-// lead runs batches until nothing is pending.
+// lead runs one batch (which holds the leader's own call: the queue was
+// empty when it became leader), then hands leadership to a new goroutine if
+// more calls are waiting, so that no caller waits on other callers' work
+// for longer than one batch.
 func (b *batcher) lead() {
-	for {
-		b.mu.Lock()
-		n := min(len(b.pending), maxBatch)
-		batch := b.pending[:n:n]
-		b.pending = b.pending[n:]
-		if n == 0 {
-			b.leading = false
-			b.mu.Unlock()
-			return
-		}
-		b.mu.Unlock()
-		b.run(batch)
-		for _, r := range batch {
-			close(r.done)
-		}
+	b.mu.Lock()
+	n := min(len(b.pending), maxBatch)
+	batch := b.pending[:n:n]
+	b.pending = b.pending[n:]
+	b.mu.Unlock()
+	b.run(batch)
+	for _, r := range batch {
+		close(r.done)
+	}
+	b.mu.Lock()
+	more := len(b.pending) > 0
+	b.leading = more
+	b.mu.Unlock()
+	if more {
+		go b.lead()
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -40,6 +41,13 @@ func serverFlags(cmd *cobra.Command, cfg *server.Config, proxies *string, checkp
 	f.StringVar(&cfg.LogLevel, "log-level", env("KEYWARD_LOG_LEVEL", d.LogLevel), "debug, info, warn or error (KEYWARD_LOG_LEVEL)")
 }
 
+// urlCarriesSecret reports whether a keyring URL holds key material or
+// credentials: base64key:// URLs are the key itself, userinfo is a password.
+func urlCarriesSecret(raw string) bool {
+	u, err := url.Parse(raw)
+	return err != nil || u.User != nil || strings.EqualFold(u.Scheme, "base64key")
+}
+
 func parseProxies(s string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, part := range strings.Split(s, ",") {
@@ -73,6 +81,9 @@ creates the database, the master key, the pepper and the audit signing key
 				return err
 			}
 			cfg.CheckpointInterval = checkpoint
+			if cmd.Flags().Changed("keyring") && urlCarriesSecret(cfg.KeyringURL) {
+				return fmt.Errorf("--keyring: this URL carries a key or credentials, which must not be on the command line (ps, shell history): set KEYWARD_KEYRING instead")
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return serve(ctx, cfg, cmd)
