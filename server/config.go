@@ -58,5 +58,6 @@ const (
 	MasterKeyFile      = "master.key"
 	PepperFile         = "pepper.key"
 	AuditSigningFile   = "audit-signing.key"
+	AuditPublicKeyFile = "audit-signing.pub" // hex Ed25519 public key, 0644
 	BootstrapTokenFile = "bootstrap-token"
 )

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -69,6 +71,9 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 	signer, err := audit.LoadOrCreateSigner(cfg.path(AuditSigningFile))
 	if err != nil {
 		return nil, fmt.Errorf("audit signing key: %w", err)
+	}
+	if err := writePublicKey(cfg.path(AuditPublicKeyFile), signer.PublicKey()); err != nil {
+		return nil, err
 	}
 	if s.store, err = sqlite.Open(ctx, cfg.path(DatabaseFile)); err != nil {
 		return nil, fmt.Errorf("database: %w", err)
@@ -167,6 +172,21 @@ func writeBootstrapToken(path, token string) error {
 	if err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("bootstrap token file: %w", err)
+	}
+	return nil
+}
+
+// writePublicKey keeps <data-dir>/audit-signing.pub in step with the signing
+// key: the key an auditor pins to verify an exported trail offline
+// (keyward audit verify --file F --public-key-file audit-signing.pub). It is
+// public, so 0644.
+func writePublicKey(path string, pub ed25519.PublicKey) error {
+	want := hex.EncodeToString(pub) + "\n"
+	if have, err := os.ReadFile(path); err == nil && string(have) == want {
+		return nil
+	}
+	if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+		return fmt.Errorf("audit public key: %w", err)
 	}
 	return nil
 }

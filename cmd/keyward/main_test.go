@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward/server"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -28,7 +29,8 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			dir := filepath.Join(env.WorkDir, ".keyward-data")
 			ctx, cancel := context.WithCancel(context.Background())
-			srv, err := server.Open(ctx, server.Config{DataDir: dir, AdminAddr: "127.0.0.1:0", LogLevel: "error"}, nil)
+			srv, err := server.Open(ctx, server.Config{DataDir: dir, AdminAddr: "127.0.0.1:0", LogLevel: "error",
+				CheckpointInterval: 100 * time.Millisecond}, nil)
 			if err != nil {
 				cancel()
 				return err
