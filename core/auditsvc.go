@@ -56,26 +56,28 @@ func (s *Service) VerifyAudit(ctx context.Context) (*keyward.AuditVerification, 
 }
 
 // Checkpoint signs the chain head when it moved since the last checkpoint.
-// The server calls it on a timer and on shutdown.
-// Sinks that take checkpoints get a copy, so an exported trail verifies
-// with its signatures.
+// The server calls it on a timer and on shutdown. With sinks (JSONL file,
+// stdout) it signs the last record they received, so that the checkpoint
+// sits right after its record in every copy of the trail; at shutdown, with
+// no call in flight, that is the head.
 func (s *Service) Checkpoint(ctx context.Context) error {
-	var cp *keyward.AuditCheckpoint
-	err := s.store.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
-		seq, hash, err := tx.AuditHead(ctx)
-		if err != nil || seq == 0 {
-			return err
+	now := s.clock.Now()
+	delivered := s.sinks.signDelivered(context.WithoutCancel(ctx), func(seq int64, hash string) *keyward.AuditCheckpoint {
+		return s.signer.Checkpoint(seq, hash, now)
+	})
+	return s.store.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
+		cp := delivered
+		if cp == nil {
+			seq, hash, err := tx.AuditHead(ctx)
+			if err != nil || seq == 0 {
+				return err
+			}
+			cp = s.signer.Checkpoint(seq, hash, now)
 		}
-		last, err := tx.ListCheckpoints(ctx, seq-1, 1)
-		if err != nil || len(last) > 0 {
-			return err // a checkpoint at seq exists already
+		have, err := tx.ListCheckpoints(ctx, cp.Seq-1, 1)
+		if err != nil || (len(have) > 0 && have[0].Seq == cp.Seq) {
+			return err // this record is signed already
 		}
-		cp = s.signer.Checkpoint(seq, hash, s.clock.Now())
 		return tx.InsertCheckpoint(ctx, cp)
 	})
-	if err != nil || cp == nil {
-		return err
-	}
-	s.sinks.checkpoint(context.WithoutCancel(ctx), cp)
-	return nil
 }

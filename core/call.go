@@ -70,6 +70,7 @@ func (s *Service) run(ctx context.Context, c call, body func(ctx context.Context
 		return err
 	}
 	resource, missing := c.resource, error(nil)
+	gen := s.auth.generation()
 	cached, hit := s.auth.policiesOf(caller.Principal.ID, time.Now())
 	if hit && c.resolve == nil {
 		o.policies = cached
@@ -114,8 +115,23 @@ func (s *Service) run(ctx context.Context, c call, body func(ctx context.Context
 	}
 	var rec *keyward.AuditRecord
 	err := s.store.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
+		if s.auth.generation() != gen {
+			// Who may do what changed since this call was authorized: decide
+			// again on what this transaction sees, so that a revocation
+			// committed first is never outrun by a call already in flight.
+			var err error
+			if o.policies, err = tx.PoliciesOf(ctx, caller.Principal.ID); err != nil {
+				return err
+			}
+			if err := o.authorize(ctx, c.action, resource); err != nil {
+				return err
+			}
+		}
 		if err := body(ctx, tx, o); err != nil {
 			return err
+		}
+		if changesAuth(c.action) {
+			s.auth.flush() // before commit too: see the check above
 		}
 		var err error
 		rec, err = audit.Append(ctx, tx, o.ev)

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"sort"
 	"sync"
 
 	"github.com/keyward/keyward"
@@ -20,6 +19,7 @@ type sinkQueue struct {
 	next    int64 // the next seq to deliver; 0 until known
 	records map[int64]*keyward.AuditRecord
 	cps     []*keyward.AuditCheckpoint
+	last    *keyward.AuditRecord // the last record delivered
 	log     func(ctx context.Context, msg string, args ...any)
 }
 
@@ -49,15 +49,23 @@ func (q *sinkQueue) record(ctx context.Context, r *keyward.AuditRecord) {
 	q.flush(ctx)
 }
 
-func (q *sinkQueue) checkpoint(ctx context.Context, c *keyward.AuditCheckpoint) {
+// signDelivered signs the last record delivered to the sinks and writes the
+// checkpoint to them at once, under the queue's lock: it then stands right
+// after its record in every sink, which a streaming verifier needs. It
+// returns nil when there are no sinks or nothing was delivered yet.
+func (q *sinkQueue) signDelivered(ctx context.Context, sign func(seq int64, hash string) *keyward.AuditCheckpoint) *keyward.AuditCheckpoint {
 	if len(q.sinks) == 0 {
-		return
+		return nil
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.last == nil {
+		return nil
+	}
+	c := sign(q.last.Seq, q.last.Hash)
 	q.cps = append(q.cps, c)
-	sort.Slice(q.cps, func(i, j int) bool { return q.cps[i].Seq < q.cps[j].Seq })
 	q.flush(ctx)
+	return c
 }
 
 // flush delivers, with q.mu held, every record that is next in line and
@@ -80,6 +88,7 @@ func (q *sinkQueue) flush(ctx context.Context) {
 		}
 		delete(q.records, q.next)
 		q.next++
+		q.last = r
 		for _, s := range q.sinks {
 			if err := s.Write(ctx, r); err != nil {
 				q.log(ctx, "audit sink write failed", "seq", r.Seq, "err", err)
