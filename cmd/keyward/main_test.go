@@ -43,6 +43,7 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			env.Setenv("KEYWARD_ADDR", srv.AdminURL())
+			env.Setenv("KEYWARD_ADDR_HOSTPORT", strings.TrimPrefix(srv.AdminURL(), "http://"))
 			env.Setenv("KEYWARD_TOKEN", strings.TrimSpace(string(token)))
 			env.Setenv("DATA_DIR", dir)
 			return nil

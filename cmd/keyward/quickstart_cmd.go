@@ -62,6 +62,9 @@ func quickstart(ctx context.Context, out, logOut io.Writer, dataDir, adminAddr s
 
 	srv, err := server.Open(ctx, server.Config{DataDir: dataDir, AdminAddr: adminAddr, LogLevel: "warn"}, logOut)
 	if err != nil {
+		if strings.Contains(err.Error(), "address already in use") {
+			return fmt.Errorf("%w (is another keyward running? --admin-addr 127.0.0.1:0 picks a free port)", err)
+		}
 		return err
 	}
 	defer srv.Close()
