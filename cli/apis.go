@@ -104,60 +104,19 @@ func printAPI(w io.Writer, a *keyward.API) error {
 }
 
 func newAPIsGetCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "get API",
-		Short: "Show an API (by name or ID)",
-		Args:  exactArgs("API"),
-		RunE: run(func(e *env, args []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			a, err := c.GetAPI(e.ctx, args[0])
-			if err != nil {
-				return err
-			}
-			return e.out(a, func(w io.Writer) error { return printAPI(w, a) })
-		}),
-	}
+	return getCmd("API", "Show an API (by name or ID)", Client.GetAPI, printAPI)
 }
 
 func newAPIsListCmd() *cobra.Command {
-	var page pageFlags
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List APIs",
-		Args:  exactArgs(),
-		RunE: run(func(e *env, _ []string) error {
-			if err := page.check(); err != nil {
-				return err
+	return listCmd("List APIs", Client.ListAPIs,
+		[]string{"NAME", "ID", "OPENAI", "STAGES", "CREATED"},
+		func(a *keyward.API) []string {
+			names := make([]string, len(a.Stages))
+			for i, s := range a.Stages {
+				names[i] = s.Name
 			}
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			apis, next, err := collect(e, page, func(p keyward.Page) ([]*keyward.API, string, error) {
-				return c.ListAPIs(e.ctx, p)
-			})
-			if err != nil {
-				return err
-			}
-			e.moreHint(next)
-			return e.out(apis, func(w io.Writer) error {
-				t := newTable(w, "NAME", "ID", "OPENAI", "STAGES", "CREATED")
-				for _, a := range apis {
-					names := make([]string, len(a.Stages))
-					for i, s := range a.Stages {
-						names[i] = s.Name
-					}
-					t.row(a.Name, a.ID, fmtBool(a.OpenAICompatible), strings.Join(names, ","), fmtTime(a.CreatedAt))
-				}
-				return t.flush()
-			})
-		}),
-	}
-	page.register(cmd)
-	return cmd
+			return []string{a.Name, a.ID, fmtBool(a.OpenAICompatible), strings.Join(names, ","), fmtTime(a.CreatedAt)}
+		})
 }
 
 func newAPIsUpdateCmd() *cobra.Command {
@@ -221,19 +180,5 @@ func newAPIsUpdateCmd() *cobra.Command {
 }
 
 func newAPIsDeleteCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "delete API",
-		Short: "Delete an API (by name or ID)",
-		Args:  exactArgs("API"),
-		RunE: run(func(e *env, args []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			if err := c.DeleteAPI(e.ctx, args[0]); err != nil {
-				return err
-			}
-			return e.done(map[string]any{"api": args[0], "deleted": true}, "API %s deleted.", sanitizeLine(args[0]))
-		}),
-	}
+	return deleteCmd("API", "Delete an API (by name or ID)", "api", "API", Client.DeleteAPI)
 }

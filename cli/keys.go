@@ -148,22 +148,7 @@ func printCreatedKey(e *env, k *keyward.APIKey, value, storedIn string) error {
 }
 
 func newKeysGetCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "get KEY_ID",
-		Short: "Show a key (never its value)",
-		Args:  exactArgs("KEY_ID"),
-		RunE: run(func(e *env, args []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			k, err := c.GetKey(e.ctx, args[0])
-			if err != nil {
-				return err
-			}
-			return e.out(k, func(w io.Writer) error { return printKey(w, k) })
-		}),
-	}
+	return getCmd("KEY_ID", "Show a key (never its value)", Client.GetKey, printKey)
 }
 
 func printKey(w io.Writer, k *keyward.APIKey) error {
@@ -344,21 +329,7 @@ func newKeysEnableCmd(disable bool) *cobra.Command {
 }
 
 func newKeysDeleteCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "delete KEY_ID",
-		Short: "Delete a key and its credentials",
-		Args:  exactArgs("KEY_ID"),
-		RunE: run(func(e *env, args []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			if err := c.DeleteKey(e.ctx, args[0]); err != nil {
-				return err
-			}
-			return e.done(map[string]any{"key": args[0], "deleted": true}, "Key %s deleted.", sanitizeLine(args[0]))
-		}),
-	}
+	return deleteCmd("KEY_ID", "Delete a key and its credentials", "key", "Key", Client.DeleteKey)
 }
 
 func newKeysValueCmd() *cobra.Command {

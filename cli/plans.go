@@ -131,74 +131,19 @@ func fmtTokens(t *keyward.TokenLimits) string {
 }
 
 func newPlansGetCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "get PLAN",
-		Short: "Show a plan (by name or ID)",
-		Args:  exactArgs("PLAN"),
-		RunE: run(func(e *env, args []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			p, err := c.GetPlan(e.ctx, args[0])
-			if err != nil {
-				return err
-			}
-			return e.out(p, func(w io.Writer) error { return printPlan(w, p) })
-		}),
-	}
+	return getCmd("PLAN", "Show a plan (by name or ID)", Client.GetPlan, printPlan)
 }
 
 func newPlansListCmd() *cobra.Command {
-	var page pageFlags
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List usage plans",
-		Args:  exactArgs(),
-		RunE: run(func(e *env, _ []string) error {
-			if err := page.check(); err != nil {
-				return err
-			}
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			plans, next, err := collect(e, page, func(p keyward.Page) ([]*keyward.UsagePlan, string, error) {
-				return c.ListPlans(e.ctx, p)
-			})
-			if err != nil {
-				return err
-			}
-			e.moreHint(next)
-			return e.out(plans, func(w io.Writer) error {
-				t := newTable(w, "NAME", "ID", "THROTTLE", "QUOTA", "TOKENS")
-				for _, p := range plans {
-					t.row(p.Name, p.ID, fmtThrottle(p.Throttle), fmtQuota(p.Quota), fmtTokens(p.Tokens))
-				}
-				return t.flush()
-			})
-		}),
-	}
-	page.register(cmd)
-	return cmd
+	return listCmd("List usage plans", Client.ListPlans,
+		[]string{"NAME", "ID", "THROTTLE", "QUOTA", "TOKENS"},
+		func(p *keyward.UsagePlan) []string {
+			return []string{p.Name, p.ID, fmtThrottle(p.Throttle), fmtQuota(p.Quota), fmtTokens(p.Tokens)}
+		})
 }
 
 func newPlansDeleteCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "delete PLAN",
-		Short: "Delete a usage plan (detach its keys first)",
-		Args:  exactArgs("PLAN"),
-		RunE: run(func(e *env, args []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			if err := c.DeletePlan(e.ctx, args[0]); err != nil {
-				return err
-			}
-			return e.done(map[string]any{"plan": args[0], "deleted": true}, "Plan %s deleted.", sanitizeLine(args[0]))
-		}),
-	}
+	return deleteCmd("PLAN", "Delete a usage plan (detach its keys first)", "plan", "Plan", Client.DeletePlan)
 }
 
 func newPlansAttachCmd(attach bool) *cobra.Command {

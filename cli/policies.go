@@ -83,74 +83,19 @@ func printPolicy(w io.Writer, p *keyward.Policy) error {
 }
 
 func newPoliciesGetCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "get POLICY",
-		Short: "Show a policy and its document (by name or ID)",
-		Args:  exactArgs("POLICY"),
-		RunE: run(func(e *env, args []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			p, err := c.GetPolicy(e.ctx, args[0])
-			if err != nil {
-				return err
-			}
-			return e.out(p, func(w io.Writer) error { return printPolicy(w, p) })
-		}),
-	}
+	return getCmd("POLICY", "Show a policy and its document (by name or ID)", Client.GetPolicy, printPolicy)
 }
 
 func newPoliciesListCmd() *cobra.Command {
-	var page pageFlags
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List policies, built-in roles included",
-		Args:  exactArgs(),
-		RunE: run(func(e *env, _ []string) error {
-			if err := page.check(); err != nil {
-				return err
-			}
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			ps, next, err := collect(e, page, func(p keyward.Page) ([]*keyward.Policy, string, error) {
-				return c.ListPolicies(e.ctx, p)
-			})
-			if err != nil {
-				return err
-			}
-			e.moreHint(next)
-			return e.out(ps, func(w io.Writer) error {
-				t := newTable(w, "NAME", "ID", "BUILT IN", "STATEMENTS", "DESCRIPTION")
-				for _, p := range ps {
-					t.row(p.Name, p.ID, fmtBool(p.BuiltIn), fmt.Sprint(len(p.Document.Statement)), p.Description)
-				}
-				return t.flush()
-			})
-		}),
-	}
-	page.register(cmd)
-	return cmd
+	return listCmd("List policies, built-in roles included", Client.ListPolicies,
+		[]string{"NAME", "ID", "BUILT IN", "STATEMENTS", "DESCRIPTION"},
+		func(p *keyward.Policy) []string {
+			return []string{p.Name, p.ID, fmtBool(p.BuiltIn), fmt.Sprint(len(p.Document.Statement)), p.Description}
+		})
 }
 
 func newPoliciesDeleteCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "delete POLICY",
-		Short: "Delete a policy (not a built-in one, nor one still attached)",
-		Args:  exactArgs("POLICY"),
-		RunE: run(func(e *env, args []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			if err := c.DeletePolicy(e.ctx, args[0]); err != nil {
-				return err
-			}
-			return e.done(map[string]any{"policy": args[0], "deleted": true}, "Policy %s deleted.", sanitizeLine(args[0]))
-		}),
-	}
+	return deleteCmd("POLICY", "Delete a policy (not a built-in one, nor one still attached)", "policy", "Policy", Client.DeletePolicy)
 }
 
 func newPoliciesAttachCmd(attach bool) *cobra.Command {

@@ -98,74 +98,19 @@ func printPrincipal(w io.Writer, p *keyward.Principal) error {
 }
 
 func newPrincipalsGetCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "get PRINCIPAL",
-		Short: "Show a principal (by name or ID)",
-		Args:  exactArgs("PRINCIPAL"),
-		RunE: run(func(e *env, args []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			p, err := c.GetPrincipal(e.ctx, args[0])
-			if err != nil {
-				return err
-			}
-			return e.out(p, func(w io.Writer) error { return printPrincipal(w, p) })
-		}),
-	}
+	return getCmd("PRINCIPAL", "Show a principal (by name or ID)", Client.GetPrincipal, printPrincipal)
 }
 
 func newPrincipalsListCmd() *cobra.Command {
-	var page pageFlags
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List principals",
-		Args:  exactArgs(),
-		RunE: run(func(e *env, _ []string) error {
-			if err := page.check(); err != nil {
-				return err
-			}
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			ps, next, err := collect(e, page, func(p keyward.Page) ([]*keyward.Principal, string, error) {
-				return c.ListPrincipals(e.ctx, p)
-			})
-			if err != nil {
-				return err
-			}
-			e.moreHint(next)
-			return e.out(ps, func(w io.Writer) error {
-				t := newTable(w, "NAME", "ID", "TYPE", "POLICIES", "CREATED")
-				for _, p := range ps {
-					t.row(p.Name, p.ID, p.Type, strings.Join(p.PolicyIDs, ","), fmtTime(p.CreatedAt))
-				}
-				return t.flush()
-			})
-		}),
-	}
-	page.register(cmd)
-	return cmd
+	return listCmd("List principals", Client.ListPrincipals,
+		[]string{"NAME", "ID", "TYPE", "POLICIES", "CREATED"},
+		func(p *keyward.Principal) []string {
+			return []string{p.Name, p.ID, p.Type, strings.Join(p.PolicyIDs, ","), fmtTime(p.CreatedAt)}
+		})
 }
 
 func newPrincipalsDeleteCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "delete PRINCIPAL",
-		Short: "Delete a principal and its tokens",
-		Args:  exactArgs("PRINCIPAL"),
-		RunE: run(func(e *env, args []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			if err := c.DeletePrincipal(e.ctx, args[0]); err != nil {
-				return err
-			}
-			return e.done(map[string]any{"principal": args[0], "deleted": true}, "Principal %s deleted.", sanitizeLine(args[0]))
-		}),
-	}
+	return deleteCmd("PRINCIPAL", "Delete a principal and its tokens", "principal", "Principal", Client.DeletePrincipal)
 }
 
 func newPrincipalsTokenCmd() *cobra.Command {
