@@ -106,12 +106,5 @@ func (t *tx) UpdateAPI(ctx context.Context, a *keyward.API) error {
 }
 
 func (t *tx) DeleteAPI(ctx context.Context, id string) error {
-	ok, err := t.execOne(ctx, qDeleteAPI, id)
-	switch {
-	case err != nil:
-		return internal("delete api", err)
-	case !ok:
-		return notFound("api", id)
-	}
-	return nil
+	return t.deleteOne(ctx, qDeleteAPI, "api", id)
 }

@@ -187,14 +187,7 @@ func (t *tx) UpdateKey(ctx context.Context, k *keyward.APIKey) error {
 // DeleteKey deletes a key; its credentials and plan attachments go with it
 // (ON DELETE CASCADE).
 func (t *tx) DeleteKey(ctx context.Context, id string) error {
-	ok, err := t.execOne(ctx, qDeleteKey, id)
-	switch {
-	case err != nil:
-		return internal("delete key", err)
-	case !ok:
-		return notFound("api key", id)
-	}
-	return nil
+	return t.deleteOne(ctx, qDeleteKey, "api key", id)
 }
 
 func (t *tx) InsertCredential(ctx context.Context, c *keyward.Credential) error {
@@ -233,14 +226,7 @@ func (t *tx) UpdateCredential(ctx context.Context, c *keyward.Credential) error 
 }
 
 func (t *tx) DeleteCredential(ctx context.Context, id string) error {
-	ok, err := t.execOne(ctx, qDeleteCredential, id)
-	switch {
-	case err != nil:
-		return internal("delete credential", err)
-	case !ok:
-		return notFound("credential", id)
-	}
-	return nil
+	return t.deleteOne(ctx, qDeleteCredential, "credential", id)
 }
 
 func (t *tx) FindCredential(ctx context.Context, digest []byte) (*keyward.Credential, error) {

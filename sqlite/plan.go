@@ -117,14 +117,7 @@ func (t *tx) UpdatePlan(ctx context.Context, p *keyward.UsagePlan) error {
 
 // DeletePlan deletes a plan; its key attachments go with it (ON DELETE CASCADE).
 func (t *tx) DeletePlan(ctx context.Context, id string) error {
-	ok, err := t.execOne(ctx, qDeletePlan, id)
-	switch {
-	case err != nil:
-		return internal("delete plan", err)
-	case !ok:
-		return notFound("usage plan", id)
-	}
-	return nil
+	return t.deleteOne(ctx, qDeletePlan, "usage plan", id)
 }
 
 func (t *tx) AttachKey(ctx context.Context, planID, keyID string) error {

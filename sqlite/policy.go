@@ -122,14 +122,7 @@ func (t *tx) UpdatePolicy(ctx context.Context, p *keyward.Policy) error {
 // ENOTFOUND. Refusing to delete an attached or built-in policy is the core's
 // decision.
 func (t *tx) DeletePolicy(ctx context.Context, id string) error {
-	ok, err := t.execOne(ctx, qDeletePolicy, id)
-	switch {
-	case err != nil:
-		return internal("delete policy", err)
-	case !ok:
-		return notFound("policy", id)
-	}
-	return nil
+	return t.deleteOne(ctx, qDeletePolicy, "policy", id)
 }
 
 // AttachPolicy attaches a policy to a principal. ECONFLICT when attached;

@@ -119,14 +119,7 @@ func (t *tx) fillPolicyIDs(ctx context.Context, ps []*keyward.Principal) error {
 // DeletePrincipal deletes a principal; its tokens and policy attachments go
 // with it (ON DELETE CASCADE).
 func (t *tx) DeletePrincipal(ctx context.Context, id string) error {
-	ok, err := t.execOne(ctx, qDeletePrincipal, id)
-	switch {
-	case err != nil:
-		return internal("delete principal", err)
-	case !ok:
-		return notFound("principal", id)
-	}
-	return nil
+	return t.deleteOne(ctx, qDeletePrincipal, "principal", id)
 }
 
 func (t *tx) InsertToken(ctx context.Context, tok *keyward.AdminToken) error {
@@ -160,12 +153,5 @@ func (t *tx) FindToken(ctx context.Context, digest []byte) (*keyward.AdminToken,
 }
 
 func (t *tx) DeleteToken(ctx context.Context, id string) error {
-	ok, err := t.execOne(ctx, qDeleteToken, id)
-	switch {
-	case err != nil:
-		return internal("delete admin token", err)
-	case !ok:
-		return notFound("admin token", id)
-	}
-	return nil
+	return t.deleteOne(ctx, qDeleteToken, "admin token", id)
 }

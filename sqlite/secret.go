@@ -181,14 +181,7 @@ func (t *tx) UpdateSecret(ctx context.Context, s *keyward.Secret) error {
 // DeleteSecret deletes a secret; its versions and their staging labels go
 // with it (ON DELETE CASCADE).
 func (t *tx) DeleteSecret(ctx context.Context, name string) error {
-	ok, err := t.execOne(ctx, qDeleteSecret, name)
-	switch {
-	case err != nil:
-		return internal("delete secret", err)
-	case !ok:
-		return notFound("secret", name)
-	}
-	return nil
+	return t.deleteOne(ctx, qDeleteSecret, "secret", name)
 }
 
 func (t *tx) InsertSecretVersion(ctx context.Context, v *keyward.SecretVersion) error {

@@ -130,3 +130,16 @@ func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([
 	}
 	return out, rows.Err()
 }
+
+// deleteOne deletes the row keyed by id. ENOTFOUND when there is none; kind
+// names the resource in that error.
+func (t *tx) deleteOne(ctx context.Context, q query, kind, id string) error {
+	ok, err := t.execOne(ctx, q, id)
+	switch {
+	case err != nil:
+		return internal("delete "+kind, err)
+	case !ok:
+		return notFound(kind, id)
+	}
+	return nil
+}
