@@ -47,22 +47,3 @@ func TestVerify(t *testing.T) {
 		})
 	}
 }
-
-func TestVerifyNoAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("sync.Pool drops items under -race")
-	}
-	h := newHasher(t, katPepper)
-	var ix keyvalue.Index[int]
-	ix.Put(h.Digest(katValue), 7)
-	v := keyvalue.Verifier[int]{Hasher: h, Index: &ix}
-	for _, value := range []string{katValue, katValue[:40] + "0", "sk-live-4f9a0c2e7b1d8e3f6a5c", "x"} {
-		v.Verify(value)
-		if n := testing.AllocsPerRun(500, func() { v.Verify(value) }); n != 0 {
-			t.Errorf("Verify(%q) allocates %.1f times", value, n)
-		}
-	}
-	if n := testing.AllocsPerRun(500, func() { keyvalue.Check(katValue) }); n != 0 {
-		t.Errorf("Check allocates %.1f times", n)
-	}
-}

@@ -118,7 +118,7 @@ func FuzzGlob(f *testing.F) {
 	f.Add("\xff*", "\xfe")
 	f.Fuzz(func(t *testing.T, pattern, s string) {
 		if len(pattern) > 256 || len(s) > 256 {
-			t.Skip("keep the reference fast")
+			return // keep the exponential reference matcher fast
 		}
 		for _, fold := range []bool{false, true} {
 			got, want := match(pattern, s, fold), refMatch(pattern, s, fold)
