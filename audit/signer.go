@@ -3,20 +3,17 @@ package audit
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
-	"os"
-	"runtime"
 	"strconv"
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/keyring"
 )
 
 // checkpointDomain starts every signed checkpoint message.
@@ -67,65 +64,14 @@ func NewSigner(priv ed25519.PrivateKey) *Signer {
 }
 
 // LoadOrCreateSigner reads the signing key from path, or creates it if the
-// file does not exist. The file holds the 32-byte Ed25519 seed, raw. It is
-// created with mode 0600 and O_CREATE|O_EXCL; an existing file must be a
-// regular file of exactly 32 bytes that neither group nor others may read or
-// write (not checked on Windows, where mode bits do not describe access).
+// file does not exist. The file holds the 32-byte Ed25519 seed, raw, and is
+// handled like every other key file (keyring.LoadOrCreateSecretFile): it
+// appears whole with mode 0600 or not at all, and an existing file must be a
+// regular file of exactly 32 bytes that neither group nor others may access.
 func LoadOrCreateSigner(path string) (*Signer, error) {
-	s, err := loadSigner(path)
-	if !errors.Is(err, fs.ErrNotExist) {
-		return s, err
-	}
-	seed := make([]byte, ed25519.SeedSize)
-	if _, err := rand.Read(seed); err != nil {
-		return nil, fmt.Errorf("audit: generating signing key: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return loadSigner(path) // created concurrently
-	}
-	if err != nil {
-		return nil, fmt.Errorf("audit: creating signing key: %w", err)
-	}
-	_, err = f.Write(seed)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return nil, fmt.Errorf("audit: writing signing key: %w", err)
-	}
-	return NewSigner(ed25519.NewKeyFromSeed(seed)), nil
-}
-
-func loadSigner(path string) (*Signer, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("audit: opening signing key: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
+	seed, err := keyring.LoadOrCreateSecretFile(path, ed25519.SeedSize)
 	if err != nil {
 		return nil, fmt.Errorf("audit: signing key: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("audit: signing key %s is not a regular file", path)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
-		return nil, fmt.Errorf("audit: signing key %s has mode %04o; it must not be accessible to group or others (chmod 600)", path, perm)
-	}
-	seed, err := io.ReadAll(io.LimitReader(f, ed25519.SeedSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("audit: reading signing key: %w", err)
-	}
-	if len(seed) != ed25519.SeedSize {
-		return nil, fmt.Errorf("audit: signing key %s is not a %d-byte Ed25519 seed", path, ed25519.SeedSize)
 	}
 	return NewSigner(ed25519.NewKeyFromSeed(seed)), nil
 }

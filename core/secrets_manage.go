@@ -176,6 +176,7 @@ func (s *Service) PurgeDeletedSecrets(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	purged := 0
 	for _, name := range due {
 		err := s.system(ctx, "secrets:PurgeSecret", map[string]any{"name": name}, func(ctx context.Context, tx keyward.Tx, ev *keyward.AuditEvent) error {
 			ev.Resources = []string{keyward.SecretARN(name)}
@@ -189,11 +190,12 @@ func (s *Service) PurgeDeletedSecrets(ctx context.Context) (int, error) {
 				ev.ResponseElements = map[string]any{"skipped": "restored or rescheduled"}
 				return nil
 			}
+			purged++
 			return tx.DeleteSecret(ctx, name)
 		})
 		if err != nil {
-			return 0, err
+			return purged, err
 		}
 	}
-	return len(due), nil
+	return purged, nil
 }
