@@ -93,16 +93,7 @@ func (t *tx) UpdateAPI(ctx context.Context, a *keyward.API) error {
 	if err != nil {
 		return internal("update api", err)
 	}
-	ok, err := t.execOne(ctx, qUpdateAPI, append(args, formatTime(a.UpdatedAt), a.ID)...)
-	switch {
-	case isDuplicate(err):
-		return conflict("an api named %q already exists", a.Name)
-	case err != nil:
-		return internal("update api", err)
-	case !ok:
-		return notFound("api", a.ID)
-	}
-	return nil
+	return t.changeOne(ctx, qUpdateAPI, "api", a.ID, conflict("an api named %q already exists", a.Name), append(args, formatTime(a.UpdatedAt), a.ID)...)
 }
 
 func (t *tx) DeleteAPI(ctx context.Context, id string) error {

@@ -174,14 +174,7 @@ func (t *tx) UpdateKey(ctx context.Context, k *keyward.APIKey) error {
 	if err != nil {
 		return internal("update key", err)
 	}
-	ok, err := t.execOne(ctx, qUpdateKey, append(args, formatTime(k.UpdatedAt), k.ID)...)
-	switch {
-	case err != nil:
-		return internal("update key", err)
-	case !ok:
-		return notFound("api key", k.ID)
-	}
-	return nil
+	return t.changeOne(ctx, qUpdateKey, "api key", k.ID, nil, append(args, formatTime(k.UpdatedAt), k.ID)...)
 }
 
 // DeleteKey deletes a key; its credentials and plan attachments go with it
@@ -213,16 +206,7 @@ func (t *tx) InsertCredential(ctx context.Context, c *keyward.Credential) error 
 }
 
 func (t *tx) UpdateCredential(ctx context.Context, c *keyward.Credential) error {
-	ok, err := t.execOne(ctx, qUpdateCredential, string(c.Label), nullTime(c.GraceUntil), c.ID)
-	switch {
-	case isDuplicate(err):
-		return conflict("api key %q already has a %s credential", c.KeyID, c.Label)
-	case err != nil:
-		return internal("update credential", err)
-	case !ok:
-		return notFound("credential", c.ID)
-	}
-	return nil
+	return t.changeOne(ctx, qUpdateCredential, "credential", c.ID, conflict("api key %q already has a %s credential", c.KeyID, c.Label), string(c.Label), nullTime(c.GraceUntil), c.ID)
 }
 
 func (t *tx) DeleteCredential(ctx context.Context, id string) error {

@@ -103,16 +103,7 @@ func (t *tx) UpdatePlan(ctx context.Context, p *keyward.UsagePlan) error {
 	if err != nil {
 		return internal("update plan", err)
 	}
-	ok, err := t.execOne(ctx, qUpdatePlan, append(args, formatTime(p.UpdatedAt), p.ID)...)
-	switch {
-	case isDuplicate(err):
-		return conflict("a usage plan named %q already exists", p.Name)
-	case err != nil:
-		return internal("update plan", err)
-	case !ok:
-		return notFound("usage plan", p.ID)
-	}
-	return nil
+	return t.changeOne(ctx, qUpdatePlan, "usage plan", p.ID, conflict("a usage plan named %q already exists", p.Name), append(args, formatTime(p.UpdatedAt), p.ID)...)
 }
 
 // DeletePlan deletes a plan; its key attachments go with it (ON DELETE CASCADE).

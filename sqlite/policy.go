@@ -106,16 +106,7 @@ func (t *tx) UpdatePolicy(ctx context.Context, p *keyward.Policy) error {
 	if err != nil {
 		return internal("update policy", err)
 	}
-	ok, err := t.execOne(ctx, qUpdatePolicy, args...)
-	switch {
-	case isDuplicate(err):
-		return conflict("a policy named %q already exists", p.Name)
-	case err != nil:
-		return internal("update policy", err)
-	case !ok:
-		return notFound("policy", p.ID)
-	}
-	return nil
+	return t.changeOne(ctx, qUpdatePolicy, "policy", p.ID, conflict("a policy named %q already exists", p.Name), args...)
 }
 
 // DeletePolicy deletes a policy and its attachments (ON DELETE CASCADE).

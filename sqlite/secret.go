@@ -168,14 +168,7 @@ func (t *tx) UpdateSecret(ctx context.Context, s *keyward.Secret) error {
 	if err != nil {
 		return internal("update secret", err)
 	}
-	ok, err := t.execOne(ctx, qUpdateSecret, args...)
-	switch {
-	case err != nil:
-		return internal("update secret", err)
-	case !ok:
-		return notFound("secret", s.Name)
-	}
-	return nil
+	return t.changeOne(ctx, qUpdateSecret, "secret", s.Name, nil, args...)
 }
 
 // DeleteSecret deletes a secret; its versions and their staging labels go

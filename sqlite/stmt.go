@@ -134,10 +134,19 @@ func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([
 // deleteOne deletes the row keyed by id. ENOTFOUND when there is none; kind
 // names the resource in that error.
 func (t *tx) deleteOne(ctx context.Context, q query, kind, id string) error {
-	ok, err := t.execOne(ctx, q, id)
+	return t.changeOne(ctx, q, kind, id, nil, id)
+}
+
+// changeOne runs a statement that must change exactly one row: the row of
+// kind id. ENOTFOUND when none did; dup (when not nil) is returned for a
+// uniqueness violation, such as a name already taken.
+func (t *tx) changeOne(ctx context.Context, q query, kind, id string, dup error, args ...any) error {
+	ok, err := t.execOne(ctx, q, args...)
 	switch {
+	case dup != nil && isDuplicate(err):
+		return dup
 	case err != nil:
-		return internal("delete "+kind, err)
+		return internal("change "+kind, err)
 	case !ok:
 		return notFound(kind, id)
 	}
