@@ -1,0 +1,29 @@
+package keyward
+
+import "context"
+
+// DataPlaneSnapshot is everything a gateway needs to serve requests, read
+// in one consistent view of the store. Keys carry their credentials'
+// digests and their PlanIDs. UpstreamSecrets holds the CURRENT value of
+// every secret a stage names as its upstream credential; it never leaves
+// the process.
+type DataPlaneSnapshot struct {
+	APIs            []*API
+	Plans           []*UsagePlan
+	Keys            []*APIKey
+	UpstreamSecrets map[string][]byte // secret name -> CURRENT value
+}
+
+// DataPlaneSource is how a gateway reads its configuration and reports
+// what keys used. It is trusted server-side code, not an admin caller: it
+// bypasses policies, and the core audits the upstream secret values it
+// hands out.
+type DataPlaneSource interface {
+	// DataPlaneSnapshot reads the whole configuration.
+	DataPlaneSnapshot(ctx context.Context) (*DataPlaneSnapshot, error)
+	// RecordUsage adds usage counted by the gateway.
+	RecordUsage(ctx context.Context, rows []UsageDay) error
+	// KeyUsageSince returns each key's usage summed over the days from
+	// fromDay on (inclusive), to seed quota counters after a restart.
+	KeyUsageSince(ctx context.Context, fromDay string) (map[string]UsageDay, error)
+}
