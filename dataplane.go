@@ -23,7 +23,8 @@ type DataPlaneSource interface {
 	DataPlaneSnapshot(ctx context.Context) (*DataPlaneSnapshot, error)
 	// RecordUsage adds usage counted by the gateway.
 	RecordUsage(ctx context.Context, rows []UsageDay) error
-	// KeyUsageSince returns each key's usage summed over the days from
-	// fromDay on (inclusive), to seed quota counters after a restart.
-	KeyUsageSince(ctx context.Context, fromDay string) (map[string]UsageDay, error)
+	// UsageSince returns every key's usage rows for the days from fromDay
+	// on (inclusive), ordered by key and day, so that quota and token
+	// counters survive a restart.
+	UsageSince(ctx context.Context, fromDay string) ([]UsageDay, error)
 }
