@@ -12,6 +12,7 @@ const (
 	ActionKeyUpdate    Action = "apikeys:Update"
 	ActionKeyDelete    Action = "apikeys:Delete"
 	ActionKeyReadValue Action = "apikeys:ReadValue"
+	ActionKeyGetUsage  Action = "apikeys:GetUsage"
 
 	ActionAPICreate Action = "apis:Create"
 	ActionAPIGet    Action = "apis:Get"
@@ -57,7 +58,7 @@ const (
 
 // readOnlyActions are the actions that change nothing; the audit record says so.
 var readOnlyActions = map[Action]bool{
-	ActionKeyGet: true, ActionKeyList: true, ActionKeyReadValue: true,
+	ActionKeyGet: true, ActionKeyList: true, ActionKeyReadValue: true, ActionKeyGetUsage: true,
 	ActionAPIGet: true, ActionAPIList: true,
 	ActionPlanGet: true, ActionPlanList: true, ActionPlanListKeys: true,
 	ActionSecretGetValue: true, ActionSecretDescribe: true, ActionSecretList: true,
@@ -69,7 +70,7 @@ var readOnlyActions = map[Action]bool{
 // Actions returns every action, in declaration order.
 func Actions() []Action {
 	return []Action{
-		ActionKeyCreate, ActionKeyGet, ActionKeyList, ActionKeyUpdate, ActionKeyDelete, ActionKeyReadValue,
+		ActionKeyCreate, ActionKeyGet, ActionKeyList, ActionKeyUpdate, ActionKeyDelete, ActionKeyReadValue, ActionKeyGetUsage,
 		ActionAPICreate, ActionAPIGet, ActionAPIList, ActionAPIUpdate, ActionAPIDelete,
 		ActionPlanCreate, ActionPlanGet, ActionPlanList, ActionPlanUpdate, ActionPlanDelete,
 		ActionPlanAttachKey, ActionPlanDetachKey, ActionPlanListKeys,

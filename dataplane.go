@@ -27,4 +27,16 @@ type DataPlaneSource interface {
 	// on (inclusive), ordered by key and day, so that quota and token
 	// counters survive a restart.
 	UsageSince(ctx context.Context, fromDay string) ([]UsageDay, error)
+	// RecordAuthFailures audits refused gateway requests, one record per
+	// source and reason for each window the gateway aggregates over.
+	RecordAuthFailures(ctx context.Context, counts []AuthFailureCount) error
+}
+
+// AuthFailureCount is how many gateway requests from one source were
+// refused for one reason in a window.
+type AuthFailureCount struct {
+	SourceIP string
+	Reason   string // fixed words: missing, malformed, unknown, disabled, ...
+	API      string // API name, when the route was known
+	Count    int64
 }

@@ -33,6 +33,7 @@ type Tx interface {
 	PolicyStore
 	AuditStore
 	IdempotencyStore
+	UsageStore
 }
 
 // KeyStore keeps API keys and their credentials.

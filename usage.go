@@ -21,8 +21,9 @@ const DayFormat = "2006-01-02"
 type UsageService interface {
 	// GetKeyUsage returns the key's usage per UTC day for the days from
 	// through to (both inclusive, times truncated to their UTC day),
-	// ordered by day; days without use are left out. ENOTFOUND, EINVALID
-	// (to before from, or a range over 366 days), EFORBIDDEN.
+	// ordered by day; days without use are left out. A zero to means
+	// today, a zero from 29 days before to (30 days in all). ENOTFOUND,
+	// EINVALID (to before from, or a range over 366 days), EFORBIDDEN.
 	GetKeyUsage(ctx context.Context, keyID string, from, to time.Time) ([]UsageDay, error)
 }
 
@@ -34,4 +35,7 @@ type UsageStore interface {
 	// ListUsage returns the rows of keyID with fromDay <= Day <= toDay,
 	// ordered by day.
 	ListUsage(ctx context.Context, keyID, fromDay, toDay string) ([]UsageDay, error)
+	// ListUsageSince returns every key's rows with Day >= fromDay, ordered
+	// by key ID, then day.
+	ListUsageSince(ctx context.Context, fromDay string) ([]UsageDay, error)
 }

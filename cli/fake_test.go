@@ -24,6 +24,8 @@ type fakeClient struct {
 	key        *keyward.APIKey
 	keyPages   [][]*keyward.APIKey
 	keyValue   string
+	usage      []keyward.UsageDay
+	usageArgs  []any
 	apiCreate  *keyward.APICreate
 	apiUpdate  *keyward.APIUpdate
 	planCreate *keyward.PlanCreate
@@ -111,6 +113,13 @@ func (f *fakeClient) ReadKeyValue(_ context.Context, id string) (string, error) 
 		return "", err
 	}
 	return f.keyValue, nil
+}
+func (f *fakeClient) GetKeyUsage(_ context.Context, id string, from, to time.Time) ([]keyward.UsageDay, error) {
+	f.usageArgs = []any{id, from, to}
+	if err := f.call("GetKeyUsage " + id); err != nil {
+		return nil, err
+	}
+	return f.usage, nil
 }
 
 func (f *fakeClient) CreateAPI(_ context.Context, in keyward.APICreate) (*keyward.API, error) {

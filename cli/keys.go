@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,6 +21,7 @@ func newKeysCmd() *cobra.Command {
 		newKeysEnableCmd(true),
 		newKeysDeleteCmd(),
 		newKeysValueCmd(),
+		newKeysUsageCmd(),
 	)
 }
 
@@ -354,4 +356,46 @@ func newKeysValueCmd() *cobra.Command {
 			return err
 		}),
 	}
+}
+
+func newKeysUsageCmd() *cobra.Command {
+	var from, to dayFlag
+	cmd := &cobra.Command{
+		Use:   "usage KEY_ID [--from DAY] [--to DAY]",
+		Short: "Show a key's requests and tokens per day",
+		Long: `Show what a key used per UTC day, as the gateway counted it: requests,
+and for OpenAI-compatible APIs the prompt (in) and completion (out) tokens
+the upstream reported. Days without use are left out.
+
+--from and --to are days as YYYY-MM-DD (UTC), both included; by default the
+30 days up to today. At most 366 days at a time.`,
+		Example: `  keyward keys usage key_abc
+  keyward keys usage key_abc --from 2025-03-01 --to 2025-03-31 -o json`,
+		Args: exactArgs("KEY_ID"),
+		RunE: run(func(e *env, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			rows, err := c.GetKeyUsage(e.ctx, args[0], from.t, to.t)
+			if err != nil {
+				return err
+			}
+			if rows == nil {
+				rows = []keyward.UsageDay{} // [] in JSON, not null
+			}
+			return e.out(rows, func(w io.Writer) error { return printUsage(w, rows) })
+		}),
+	}
+	cmd.Flags().Var(&from, "from", "first day, as YYYY-MM-DD (default: 29 days before --to)")
+	cmd.Flags().Var(&to, "to", "last day, as YYYY-MM-DD (default: today, UTC)")
+	return cmd
+}
+
+func printUsage(w io.Writer, rows []keyward.UsageDay) error {
+	t := newTable(w, "DAY", "REQUESTS", "TOKENS_IN", "TOKENS_OUT")
+	for _, r := range rows {
+		t.row(r.Day, strconv.FormatInt(r.Requests, 10), strconv.FormatInt(r.TokensIn, 10), strconv.FormatInt(r.TokensOut, 10))
+	}
+	return t.flush()
 }

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward"
 )
@@ -182,5 +183,56 @@ func TestKeysValue(t *testing.T) {
 	r := runCLI(t, fake, adminEnv, "", "keys", "value", "key_1")
 	if r.stdout != "kw_recoveredvalue\n" {
 		t.Errorf("stdout = %q", r.stdout)
+	}
+}
+
+func TestKeysUsage(t *testing.T) {
+	rows := []keyward.UsageDay{
+		{KeyID: "key_1", Day: "2025-01-01", Requests: 12, TokensIn: 3400, TokensOut: 5600},
+		{KeyID: "key_1", Day: "2025-01-02", Requests: 1},
+	}
+	fake := &fakeClient{usage: rows}
+	r := runCLI(t, fake, adminEnv, "", "keys", "usage", "key_1", "--from", "2025-01-01", "--to", "2025-01-31")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	day := func(d int) time.Time { return time.Date(2025, 1, d, 0, 0, 0, 0, time.UTC) }
+	if want := []any{"key_1", day(1), day(31)}; !reflect.DeepEqual(fake.usageArgs, want) {
+		t.Errorf("args = %v, want %v", fake.usageArgs, want)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "DAY REQUESTS TOKENS_IN TOKENS_OUT" ||
+		strings.Join(strings.Fields(lines[1]), " ") != "2025-01-01 12 3400 5600" ||
+		strings.Join(strings.Fields(lines[2]), " ") != "2025-01-02 1 0 0" {
+		t.Errorf("table =\n%s", r.stdout)
+	}
+
+	r = runCLI(t, fake, adminEnv, "", "keys", "usage", "key_1", "-o", "json")
+	var got []keyward.UsageDay
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || !reflect.DeepEqual(got, rows) {
+		t.Errorf("json = %s (%v)", r.stdout, err)
+	}
+	if want := []any{"key_1", time.Time{}, time.Time{}}; !reflect.DeepEqual(fake.usageArgs, want) {
+		t.Errorf("without --from/--to: args = %v, want zero times (the server's defaults)", fake.usageArgs)
+	}
+	r = runCLI(t, &fakeClient{}, adminEnv, "", "keys", "usage", "key_1", "-o", "json")
+	if strings.TrimSpace(r.stdout) != "[]" {
+		t.Errorf("no usage = %q, want []", r.stdout)
+	}
+
+	// A bad day is a usage error, caught before any call.
+	fake = &fakeClient{}
+	for _, bad := range []string{"2025-1-01", "yesterday", "2025-02-30"} {
+		r = runCLI(t, fake, adminEnv, "", "keys", "usage", "key_1", "--from", bad)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, "YYYY-MM-DD") {
+			t.Errorf("--from %s: exit %d, stderr %q", bad, r.code, r.stderr)
+		}
+	}
+	if len(fake.calls) != 0 {
+		t.Errorf("calls %v", fake.calls)
+	}
+	r = runCLI(t, &fakeClient{err: keyward.Errorf(keyward.ENOTFOUND, "key not found")}, adminEnv, "", "keys", "usage", "key_x")
+	if r.code != ExitNotFound {
+		t.Errorf("unknown key: exit %d, want %d", r.code, ExitNotFound)
 	}
 }

@@ -16,6 +16,7 @@ import (
 // interfaces. The HTTP client implements it (client.go); tests use a fake.
 type Client interface {
 	keyward.KeyService
+	keyward.UsageService
 	keyward.APIService
 	keyward.PlanService
 	keyward.SecretService

@@ -154,6 +154,25 @@ func (f *durationFlag) Set(s string) error {
 	return nil
 }
 
+// dayFlag is a --from/--to style flag: a UTC day as YYYY-MM-DD.
+type dayFlag struct{ t time.Time }
+
+func (f *dayFlag) String() string {
+	if f.t.IsZero() {
+		return ""
+	}
+	return f.t.Format(keyward.DayFormat)
+}
+func (f *dayFlag) Type() string { return "DAY" }
+func (f *dayFlag) Set(s string) error {
+	t, err := time.Parse(keyward.DayFormat, s)
+	if err != nil {
+		return fmt.Errorf("invalid day %q: want YYYY-MM-DD", s)
+	}
+	f.t = t
+	return nil
+}
+
 // quotaFlag is --quota N/PERIOD.
 type quotaFlag struct{ q *keyward.Quota }
 

@@ -144,8 +144,30 @@ func (s *Service) run(ctx context.Context, c call, body func(ctx context.Context
 	if changesAuth(c.action) {
 		s.auth.flush()
 	}
+	s.publish(ctx, c.action, resource)
 	s.toSinks(ctx, rec)
 	return nil
+}
+
+// changeKinds maps the services whose changes the gateway serves from to
+// the kind of change it is told about.
+var changeKinds = map[string]keyward.ChangeKind{
+	"apikeys": keyward.ChangeKey, "apis": keyward.ChangeAPI,
+	"plans": keyward.ChangePlan, "secrets": keyward.ChangeSecret,
+}
+
+// publish tells the change feed, after commit, that a data-plane object
+// changed. The ID is the resource's last ARN segment, a hint only.
+func (s *Service) publish(ctx context.Context, a keyward.Action, resource string) {
+	if s.changes == nil || a.ReadOnly() {
+		return
+	}
+	service, _, _ := strings.Cut(string(a), ":")
+	kind, ok := changeKinds[service]
+	if !ok {
+		return
+	}
+	s.changes.Publish(ctx, keyward.Change{Kind: kind, ID: resource[strings.LastIndexByte(resource, '/')+1:]})
 }
 
 // changesAuth reports whether a committed action can change who may do
@@ -190,6 +212,7 @@ func (s *Service) system(ctx context.Context, name string, params map[string]any
 	})
 	if err == nil {
 		s.auth.flush() // bootstrap rewrites built-in roles
+		s.publish(ctx, keyward.Action(name), "")
 		s.toSinks(ctx, rec)
 	}
 	return err

@@ -32,6 +32,7 @@ type Config struct {
 	Authorizer keyward.Authorizer // policy evaluation
 	Signer     *audit.Signer      // signs audit checkpoints
 	Sinks      []audit.Sink       // copies of committed audit records (JSONL, stdout)
+	Changes    keyward.ChangeFeed // told after each committed change; nil: nobody listens
 	Logger     *slog.Logger
 }
 
@@ -46,8 +47,11 @@ type Service struct {
 	sinks  *sinkQueue
 	log    *slog.Logger
 
-	authFailures failureFolder
-	auth         authCache
+	changes keyward.ChangeFeed
+
+	authFailures    failureFolder
+	auth            authCache
+	upstreamAudited versionSet
 }
 
 var (
@@ -73,7 +77,8 @@ func New(c Config) *Service {
 	return &Service{
 		store: c.Store, clock: c.Clock, hasher: c.Hasher, sealer: c.Sealer,
 		authz: c.Authorizer, signer: c.Signer, log: c.Logger,
-		sinks: &sinkQueue{sinks: c.Sinks, log: c.Logger.WarnContext},
+		sinks:   &sinkQueue{sinks: c.Sinks, log: c.Logger.WarnContext},
+		changes: c.Changes,
 	}
 }
 

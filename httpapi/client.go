@@ -30,6 +30,7 @@ type Client struct {
 
 var (
 	_ keyward.KeyService       = (*Client)(nil)
+	_ keyward.UsageService     = (*Client)(nil)
 	_ keyward.APIService       = (*Client)(nil)
 	_ keyward.PlanService      = (*Client)(nil)
 	_ keyward.SecretService    = (*Client)(nil)

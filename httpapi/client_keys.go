@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/keyward/keyward"
 )
@@ -50,6 +51,23 @@ func (c *Client) ReadKeyValue(ctx context.Context, id string) (string, error) {
 		return "", err
 	}
 	return out.Value, nil
+}
+
+// GetKeyUsage calls GET /v1/keys/{id}/usage. A zero from or to is left
+// out of the query, for the server's default.
+func (c *Client) GetKeyUsage(ctx context.Context, id string, from, to time.Time) ([]keyward.UsageDay, error) {
+	pth, err := path("/v1/keys/", id, "/usage")
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	for name, t := range map[string]time.Time{"from": from, "to": to} {
+		if !t.IsZero() {
+			q.Set(name, t.UTC().Format(keyward.DayFormat))
+		}
+	}
+	items, _, err := list[keyward.UsageDay](ctx, c, pth, q)
+	return items, err
 }
 
 // CreateAPI calls POST /v1/apis.

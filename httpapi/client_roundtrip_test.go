@@ -82,6 +82,23 @@ var roundTrips = []roundTrip{
 		want(t, "id", f.last(t, "ReadKeyValue").Args[0], "key-5")
 		want(t, "value", v, "kw_recovered_value_for_key-5")
 	}},
+	{"GetKeyUsage", func(t *testing.T, c *httpapi.Client, f *fake) {
+		// Times travel as their UTC day: 01:00 at +02:00 is the day before.
+		east := time.FixedZone("EET", 2*3600)
+		rows, err := c.GetKeyUsage(ctx, "key-5", time.Date(2025, 3, 1, 1, 0, 0, 0, east), time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
+		must(t, err)
+		from, to := time.Date(2025, 2, 28, 0, 0, 0, 0, time.UTC), time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+		want(t, "args", f.last(t, "GetKeyUsage").Args, []any{"key-5", from, to})
+		want(t, "rows", rows, []keyward.UsageDay{
+			{KeyID: "key-5", Day: "2025-02-28", Requests: 1, TokensIn: 10, TokensOut: 100},
+			{KeyID: "key-5", Day: "2025-03-01", Requests: 2, TokensIn: 20, TokensOut: 200},
+		})
+		// Zero times are left out, for the server's defaults.
+		rows, err = c.GetKeyUsage(ctx, "key-5", time.Time{}, time.Time{})
+		must(t, err)
+		want(t, "args", f.last(t, "GetKeyUsage").Args, []any{"key-5", time.Time{}, time.Time{}})
+		want(t, "rows", len(rows), 0)
+	}},
 
 	// APIs.
 	{"CreateAPI", func(t *testing.T, c *httpapi.Client, f *fake) {
@@ -371,6 +388,10 @@ var errCalls = map[string]func(c *httpapi.Client) error{
 	"UpdateKey":    func(c *httpapi.Client) error { _, err := c.UpdateKey(ctx, "k", keyward.KeyUpdate{}); return err },
 	"DeleteKey":    func(c *httpapi.Client) error { return c.DeleteKey(ctx, "k") },
 	"ReadKeyValue": func(c *httpapi.Client) error { _, err := c.ReadKeyValue(ctx, "k"); return err },
+	"GetKeyUsage": func(c *httpapi.Client) error {
+		_, err := c.GetKeyUsage(ctx, "k", time.Time{}, time.Time{})
+		return err
+	},
 	"CreateAPI":    func(c *httpapi.Client) error { _, err := c.CreateAPI(ctx, keyward.APICreate{}); return err },
 	"GetAPI":       func(c *httpapi.Client) error { _, err := c.GetAPI(ctx, "a"); return err },
 	"ListAPIs":     func(c *httpapi.Client) error { _, _, err := c.ListAPIs(ctx, keyward.Page{}); return err },
@@ -435,7 +456,7 @@ func TestClientCoversEveryServiceMethod(t *testing.T) {
 	for _, iface := range []any{
 		(*keyward.KeyService)(nil), (*keyward.APIService)(nil), (*keyward.PlanService)(nil),
 		(*keyward.SecretService)(nil), (*keyward.PrincipalService)(nil), (*keyward.PolicyService)(nil),
-		(*keyward.AuditService)(nil),
+		(*keyward.AuditService)(nil), (*keyward.UsageService)(nil),
 	} {
 		it := reflect.TypeOf(iface).Elem()
 		for i := 0; i < it.NumMethod(); i++ {

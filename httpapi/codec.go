@@ -198,6 +198,21 @@ func (q *query) time(name string) *time.Time {
 	return &t
 }
 
+// day returns a UTC day given as YYYY-MM-DD (keyward.DayFormat), the zero
+// time when absent.
+func (q *query) day(name string) time.Time {
+	s := q.str(name)
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(keyward.DayFormat, s)
+	if err != nil {
+		q.fail(name, "a day as YYYY-MM-DD")
+		return time.Time{}
+	}
+	return t
+}
+
 // page reads limit and position.
 func (q *query) page() keyward.Page {
 	return keyward.Page{Limit: q.int("limit"), Position: q.str("position")}

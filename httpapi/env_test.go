@@ -136,7 +136,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 func (e *env) services() httpapi.Services {
 	f := e.fake
 	return httpapi.Services{
-		Keys: f, APIs: f, Plans: f, Secrets: f, Principals: f, Policies: f, Audit: f,
+		Keys: f, Usage: f, APIs: f, Plans: f, Secrets: f, Principals: f, Policies: f, Audit: f,
 		Auth: f, AuthFailures: e.failures,
 	}
 }

@@ -158,6 +158,21 @@ func (f *fake) ReadKeyValue(ctx context.Context, id string) (string, error) {
 	return "kw_recovered_value_for_" + id, nil
 }
 
+// UsageService.
+
+// GetKeyUsage answers one row per day from from to to (at most 3), or none
+// when from is zero.
+func (f *fake) GetKeyUsage(ctx context.Context, id string, from, to time.Time) ([]keyward.UsageDay, error) {
+	if err := f.enter(ctx, "GetKeyUsage", id, from, to); err != nil {
+		return nil, err
+	}
+	var out []keyward.UsageDay
+	for d, n := from, int64(1); !from.IsZero() && !d.After(to) && n <= 3; d, n = d.AddDate(0, 0, 1), n+1 {
+		out = append(out, keyward.UsageDay{KeyID: id, Day: d.Format(keyward.DayFormat), Requests: n, TokensIn: 10 * n, TokensOut: 100 * n})
+	}
+	return out, nil
+}
+
 // APIService.
 
 func (f *fake) CreateAPI(ctx context.Context, in keyward.APICreate) (*keyward.API, error) {

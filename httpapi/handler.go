@@ -15,9 +15,12 @@ import (
 )
 
 // Services are the domain services the admin API exposes. Every field but
-// AuthFailures must be set; a route whose service is nil answers 500.
+// AuthFailures must be set (Usage may be left nil when Keys also implements
+// keyward.UsageService, as the core does); a route whose service is nil
+// answers 500.
 type Services struct {
 	Keys       keyward.KeyService
+	Usage      keyward.UsageService
 	APIs       keyward.APIService
 	Plans      keyward.PlanService
 	Secrets    keyward.SecretService
@@ -69,6 +72,9 @@ type server struct {
 // its handler, behind request IDs, access logging, metrics and panic
 // recovery. Shutting down is the caller's business (http.Server.Shutdown).
 func NewHandler(s Services, o Options) http.Handler {
+	if s.Usage == nil {
+		s.Usage, _ = s.Keys.(keyward.UsageService)
+	}
 	srv := &server{
 		svc:            s,
 		log:            o.Logger,

@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unicode"
 
 	"github.com/keyward/keyward"
@@ -294,6 +296,11 @@ func TestQueryParameters(t *testing.T) {
 		"/v1/audit/records?afterSeq=1.5",
 		"/v1/audit/checkpoints?afterSeq=x",
 		"/v1/secrets/s/value?versionId=a&versionId=b",
+		"/v1/keys/k/usage?from=2025-3-01",
+		"/v1/keys/k/usage?from=2025-02-30",
+		"/v1/keys/k/usage?to=yesterday",
+		"/v1/keys/k/usage?to=2025-03-01T00:00:00Z",
+		"/v1/keys/k/usage?days=30",
 	} {
 		method := http.MethodGet
 		if strings.HasPrefix(q, "/v1/secrets/s?") {
@@ -548,6 +555,47 @@ func TestPublicEndpoints(t *testing.T) {
 	if resp, body := get("/v1/openapi.json"); resp.StatusCode != 200 || !strings.Contains(body, `"openapi": "3.1.0"`) {
 		t.Errorf("openapi: %d", resp.StatusCode)
 	}
+}
+
+func TestKeyUsageQuery(t *testing.T) {
+	e := newEnv(t)
+	resp := e.request(t, http.MethodGet, "/v1/keys/k1/usage?from=2025-02-27&to=2025-03-01", nil, nil)
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status = %d: %s", resp.StatusCode, body)
+	}
+	from, to := time.Date(2025, 2, 27, 0, 0, 0, 0, time.UTC), time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	if got := e.fake.last(t, "GetKeyUsage").Args; !reflect.DeepEqual(got, []any{"k1", from, to}) {
+		t.Errorf("args = %v", got)
+	}
+	if !strings.HasPrefix(string(body), `{"items":[{"keyId":"k1","day":"2025-02-27","requests":1,"tokensIn":10,"tokensOut":100},`) ||
+		strings.Contains(string(body), `"next"`) {
+		t.Errorf("body = %s", body)
+	}
+	// Without from and to the core picks the range; no usage is an empty list.
+	resp = e.request(t, http.MethodGet, "/v1/keys/k1/usage", nil, nil)
+	body, _ = io.ReadAll(resp.Body)
+	if got := e.fake.last(t, "GetKeyUsage").Args; !reflect.DeepEqual(got, []any{"k1", time.Time{}, time.Time{}}) {
+		t.Errorf("args = %v", got)
+	}
+	if strings.TrimSpace(string(body)) != `{"items":[]}` {
+		t.Errorf("body = %s", body)
+	}
+}
+
+// A Keys service that also reports usage serves the usage route when
+// Services.Usage is not set.
+func TestKeyUsageFromKeysService(t *testing.T) {
+	f := newFake()
+	h := httpapi.NewHandler(httpapi.Services{Keys: f, Auth: f}, httpapi.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	req := httptest.NewRequest(http.MethodGet, "/v1/keys/k1/usage", nil)
+	req.Header.Set("Authorization", "Bearer "+goodToken)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Errorf("got %d %s", rec.Code, rec.Body.String())
+	}
+	f.last(t, "GetKeyUsage")
 }
 
 func TestNilServiceAnswersInternal(t *testing.T) {

@@ -65,6 +65,22 @@ func (s *server) deleteKey(w http.ResponseWriter, r *http.Request) error {
 	return noContent(w)
 }
 
+// getKeyUsage answers {"items":[UsageDay...]}, one per day with use, in
+// day order; a range of at most 366 days has no further pages. from and to
+// left out take the core's defaults (the 30 days up to today, UTC).
+func (s *server) getKeyUsage(w http.ResponseWriter, r *http.Request) error {
+	q := newQuery(r)
+	from, to := q.day("from"), q.day("to")
+	if err := q.check(); err != nil {
+		return err
+	}
+	items, err := s.svc.Usage.GetKeyUsage(r.Context(), r.PathValue("id"), from, to)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, newList(items, ""))
+}
+
 func (s *server) readKeyValue(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	v, err := s.svc.Keys.ReadKeyValue(r.Context(), id)

@@ -46,6 +46,7 @@ var table = []route{
 	admin(http.MethodPatch, "/v1/keys/{id}", keyward.ActionKeyUpdate, (*server).updateKey),
 	admin(http.MethodDelete, "/v1/keys/{id}", keyward.ActionKeyDelete, (*server).deleteKey),
 	admin(http.MethodGet, "/v1/keys/{id}/value", keyward.ActionKeyReadValue, (*server).readKeyValue),
+	admin(http.MethodGet, "/v1/keys/{id}/usage", keyward.ActionKeyGetUsage, (*server).getKeyUsage),
 
 	admin(http.MethodPost, "/v1/apis", keyward.ActionAPICreate, (*server).createAPI),
 	admin(http.MethodGet, "/v1/apis", keyward.ActionAPIList, (*server).listAPIs),

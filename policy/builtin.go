@@ -63,7 +63,7 @@ var roles = []role{
 	},
 	{
 		name:        RoleReader,
-		description: "Read metadata of keys, APIs, plans, secrets, principals and policies; never a value, not the audit trail.",
+		description: "Read metadata of keys, APIs, plans, secrets, principals and policies, and key usage; never a value, not the audit trail.",
 		document: `{
   "Version": "2012-10-17",
   "Statement": [
@@ -101,8 +101,11 @@ var roles = []role{
 	},
 }
 
+// readerActions include a key's usage counts: like its metadata they say
+// how a key is used, never what opens it. rotator, which may read keys too,
+// is not given them: rotating needs no usage figures.
 const readerActions = `[
-      "apikeys:Get", "apikeys:List",
+      "apikeys:Get", "apikeys:List", "apikeys:GetUsage",
       "apis:Get", "apis:List",
       "plans:Get", "plans:List", "plans:ListKeys",
       "secrets:DescribeSecret", "secrets:ListSecrets",

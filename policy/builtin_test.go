@@ -21,6 +21,7 @@ apikeys:List                      A     A        A      A       A
 apikeys:Update                    A     A        -      -       A
 apikeys:Delete                    A     A        -      -       -
 apikeys:ReadValue                 A     D        -      -       -
+apikeys:GetUsage                  A     A        A      A       -
 apis:Create                       A     A        -      -       -
 apis:Get                          A     A        A      A       -
 apis:List                         A     A        A      A       -

@@ -18,18 +18,18 @@ import (
 // everything and is not listed.
 var allowed = map[string]map[keyward.Action]bool{
 	"deployer": set(
-		"apikeys:Create", "apikeys:Get", "apikeys:List", "apikeys:Update", "apikeys:Delete",
+		"apikeys:Create", "apikeys:Get", "apikeys:List", "apikeys:Update", "apikeys:Delete", "apikeys:GetUsage",
 		"apis:Create", "apis:Get", "apis:List", "apis:Update", "apis:Delete",
 		"plans:Create", "plans:Get", "plans:List", "plans:Update", "plans:Delete", "plans:AttachKey", "plans:DetachKey", "plans:ListKeys",
 		"secrets:CreateSecret", "secrets:PutSecretValue", "secrets:DescribeSecret", "secrets:ListSecrets",
 		"secrets:UpdateSecret", "secrets:UpdateSecretVersionStage", "secrets:DeleteSecret", "secrets:RestoreSecret",
 	),
 	"reader": set(
-		"apikeys:Get", "apikeys:List", "apis:Get", "apis:List", "plans:Get", "plans:List", "plans:ListKeys",
+		"apikeys:Get", "apikeys:List", "apikeys:GetUsage", "apis:Get", "apis:List", "plans:Get", "plans:List", "plans:ListKeys",
 		"secrets:DescribeSecret", "secrets:ListSecrets", "principals:Get", "principals:List", "policies:Get", "policies:List",
 	),
 	"auditor": set(
-		"apikeys:Get", "apikeys:List", "apis:Get", "apis:List", "plans:Get", "plans:List", "plans:ListKeys",
+		"apikeys:Get", "apikeys:List", "apikeys:GetUsage", "apis:Get", "apis:List", "plans:Get", "plans:List", "plans:ListKeys",
 		"secrets:DescribeSecret", "secrets:ListSecrets", "principals:Get", "principals:List", "policies:Get", "policies:List",
 		"audit:Read", "audit:Verify",
 	),

@@ -36,7 +36,7 @@ func BenchmarkCreateKeyAdminAPI(b *testing.B) {
 func startB(b *testing.B) *running {
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.Open(ctx, server.Config{DataDir: b.TempDir(), AdminAddr: "127.0.0.1:0", LogLevel: "warn"}, nil)
+	srv, err := server.Open(ctx, server.Config{DataDir: b.TempDir(), AdminAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", LogLevel: "warn"}, nil)
 	if err != nil {
 		cancel()
 		b.Fatal(err)

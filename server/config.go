@@ -22,8 +22,14 @@ type Config struct {
 	// CheckpointInterval is how often the audit chain head is signed.
 	CheckpointInterval time.Duration  // KEYWARD_AUDIT_CHECKPOINT_INTERVAL
 	TrustedProxies     []netip.Prefix // KEYWARD_TRUSTED_PROXIES
-	LogFormat          string         // KEYWARD_LOG_FORMAT: text or json
-	LogLevel           string         // KEYWARD_LOG_LEVEL: debug, info, warn, error
+	// GatewayKeyLabels adds a per-key-ID request counter to the metrics.
+	GatewayKeyLabels bool // KEYWARD_GATEWAY_KEY_LABELS
+	// GatewayMaxBody is the largest request body the gateway accepts.
+	GatewayMaxBody int // KEYWARD_GATEWAY_MAX_BODY (bytes)
+	// GatewayTimeout bounds one upstream exchange, streams included.
+	GatewayTimeout time.Duration // KEYWARD_GATEWAY_TIMEOUT
+	LogFormat      string        // KEYWARD_LOG_FORMAT: text or json
+	LogLevel       string        // KEYWARD_LOG_LEVEL: debug, info, warn, error
 }
 
 // Defaults fills unset fields with the embedded defaults. It does not
@@ -40,6 +46,12 @@ func (c Config) Defaults() Config {
 	}
 	if c.CheckpointInterval <= 0 {
 		c.CheckpointInterval = time.Minute
+	}
+	if c.GatewayMaxBody <= 0 {
+		c.GatewayMaxBody = 8 << 20
+	}
+	if c.GatewayTimeout <= 0 {
+		c.GatewayTimeout = 10 * time.Minute
 	}
 	if c.LogFormat == "" {
 		c.LogFormat = "text"

@@ -16,8 +16,10 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/audit"
+	"github.com/keyward/keyward/changefeed"
 	"github.com/keyward/keyward/core"
 	"github.com/keyward/keyward/envelope"
+	"github.com/keyward/keyward/gateway"
 	"github.com/keyward/keyward/httpapi"
 	"github.com/keyward/keyward/keyring"
 	"github.com/keyward/keyward/keyvalue"
@@ -36,6 +38,8 @@ type Server struct {
 	sinks   []io.Closer
 	admin   *http.Server
 	adminLn net.Listener
+	gateway *gateway.Gateway
+	gwLn    net.Listener
 
 	// BootstrapTokenPath is set when this start created the bootstrap admin.
 	BootstrapTokenPath string
@@ -82,9 +86,11 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 	if err != nil {
 		return nil, err
 	}
+	changes := &changefeed.Local{}
 	s.service = core.New(core.Config{
 		Store: s.store, Hasher: hasher, Sealer: envelope.NewSealer(s.keyring),
 		Authorizer: policy.Evaluator{}, Signer: signer, Sinks: sinks, Logger: s.log,
+		Changes: changes,
 	})
 	token, err := s.service.Bootstrap(ctx, func(token string) error {
 		return writeBootstrapToken(cfg.path(BootstrapTokenFile), token)
@@ -96,6 +102,14 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 		s.BootstrapTokenPath = cfg.path(BootstrapTokenFile)
 	}
 	metrics := prom.New()
+	s.gateway, err = gateway.New(ctx, gateway.Config{
+		Source: s.service, Changes: changes, Hasher: hasher, Logger: s.log,
+		Metrics:        metrics.NewGatewayMetrics(cfg.GatewayKeyLabels),
+		TrustedProxies: cfg.TrustedProxies, MaxBodyBytes: cfg.GatewayMaxBody, Timeout: cfg.GatewayTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
 	s.admin = &http.Server{
 		Handler: httpapi.NewHandler(httpapi.Services{
 			Keys: s.service, APIs: s.service, Plans: s.service, Secrets: s.service,
@@ -113,6 +127,9 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 	}
 	if s.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
 		return nil, fmt.Errorf("admin listener: %w", err)
+	}
+	if s.gwLn, err = net.Listen("tcp", cfg.GatewayAddr); err != nil {
+		return nil, fmt.Errorf("gateway listener: %w", err)
 	}
 	return s, nil
 }
@@ -194,6 +211,12 @@ func writePublicKey(path string, pub ed25519.PublicKey) error {
 // AdminURL is the base URL of the admin API, e.g. http://127.0.0.1:7070.
 func (s *Server) AdminURL() string { return "http://" + s.adminLn.Addr().String() }
 
+// GatewayURL is the base URL of the gateway listener.
+func (s *Server) GatewayURL() string { return "http://" + s.gwLn.Addr().String() }
+
+// Gateway is the data plane, for tests that need to wait on it.
+func (s *Server) Gateway() *gateway.Gateway { return s.gateway }
+
 // Service is the core service, for in-process callers such as quickstart.
 func (s *Server) Service() *core.Service { return s.service }
 
@@ -204,13 +227,15 @@ func (s *Server) Logger() *slog.Logger { return s.log }
 // requests finish (up to 10 s), the audit head is checkpointed, the store is
 // closed by Close.
 func (s *Server) Run(ctx context.Context) error {
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- s.admin.Serve(s.adminLn) }()
+	go func() { errc <- s.gateway.Serve(ctx, s.gwLn) }()
 	s.log.Info("keyward admin API listening", "addr", s.AdminURL())
+	s.log.Info("keyward gateway listening", "addr", s.GatewayURL())
 	go s.background(ctx)
 	select {
 	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
 		return nil
@@ -218,7 +243,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	err := s.admin.Shutdown(shutdownCtx)
+	err := errors.Join(s.admin.Shutdown(shutdownCtx), s.gateway.Shutdown(shutdownCtx))
 	if cerr := s.service.Checkpoint(shutdownCtx); cerr != nil {
 		s.log.Error("final audit checkpoint failed", "err", cerr)
 	}
@@ -255,6 +280,9 @@ func (s *Server) Close() error {
 	var errs []error
 	if s.adminLn != nil {
 		s.admin.Close()
+	}
+	if s.gwLn != nil {
+		s.gwLn.Close()
 	}
 	if s.store != nil {
 		errs = append(errs, s.store.Close())

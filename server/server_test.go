@@ -48,6 +48,9 @@ func start(t *testing.T, cfg server.Config) *running {
 		cfg.DataDir = t.TempDir()
 	}
 	cfg.AdminAddr = "127.0.0.1:0"
+	if cfg.GatewayAddr == "" {
+		cfg.GatewayAddr = "127.0.0.1:0"
+	}
 	cfg.LogLevel = "debug"
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -206,7 +209,7 @@ func TestFailedBootstrapLeavesNoOrphanAdmin(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, server.BootstrapTokenFile, "x"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := server.Open(context.Background(), server.Config{DataDir: dir, AdminAddr: "127.0.0.1:0"}, io.Discard); err == nil {
+	if _, err := server.Open(context.Background(), server.Config{DataDir: dir, AdminAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0"}, io.Discard); err == nil {
 		t.Fatal("Open succeeded without writing the bootstrap token")
 	}
 	os.RemoveAll(filepath.Join(dir, server.BootstrapTokenFile))

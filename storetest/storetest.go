@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"Policies", policyTests},
 		{"Audit", auditTests},
 		{"Idempotency", idempotencyTests},
+		{"Usage", usageTests},
 		{"Transactions", txTests},
 	}
 	for _, g := range groups {

@@ -143,7 +143,7 @@ var listening = regexp.MustCompile(`keyward admin API: http://`)
 // startProcess runs `keyward server` and waits until it says it listens.
 func startProcess(t *testing.T, bin, dir, addr string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, "server", "--data-dir", dir, "--admin-addr", addr, "--log-level", "error")
+	cmd := exec.Command(bin, "server", "--data-dir", dir, "--admin-addr", addr, "--gateway-addr", "127.0.0.1:0", "--log-level", "error")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -29,7 +29,7 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			dir := filepath.Join(env.WorkDir, ".keyward-data")
 			ctx, cancel := context.WithCancel(context.Background())
-			srv, err := server.Open(ctx, server.Config{DataDir: dir, AdminAddr: "127.0.0.1:0", LogLevel: "error",
+			srv, err := server.Open(ctx, server.Config{DataDir: dir, AdminAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", LogLevel: "error",
 				CheckpointInterval: 100 * time.Millisecond}, nil)
 			if err != nil {
 				cancel()

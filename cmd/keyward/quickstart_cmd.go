@@ -20,7 +20,7 @@ import (
 )
 
 func quickstartCommand() *cobra.Command {
-	var dataDir, adminAddr string
+	var dataDir, adminAddr, gatewayAddr string
 	var once bool
 	cmd := &cobra.Command{
 		Use:   "quickstart",
@@ -41,16 +41,17 @@ nothing touches ./keyward-data.`,
 				defer os.RemoveAll(dir)
 				dataDir = dir
 			}
-			return quickstart(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), dataDir, adminAddr, once)
+			return quickstart(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), server.Config{DataDir: dataDir, AdminAddr: adminAddr, GatewayAddr: gatewayAddr, LogLevel: "warn"}, once)
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory (default: a new temporary directory, removed on exit)")
 	cmd.Flags().StringVar(&adminAddr, "admin-addr", "127.0.0.1:7070", "admin API listen address (use 127.0.0.1:0 for any free port)")
+	cmd.Flags().StringVar(&gatewayAddr, "gateway-addr", "127.0.0.1:8080", "gateway listen address (use 127.0.0.1:0 for any free port)")
 	cmd.Flags().BoolVar(&once, "once", false, "set everything up, print it, and exit instead of serving")
 	return cmd
 }
 
-func quickstart(ctx context.Context, out, logOut io.Writer, dataDir, adminAddr string, once bool) error {
+func quickstart(ctx context.Context, out, logOut io.Writer, cfg server.Config, once bool) error {
 	upstreamLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -60,10 +61,10 @@ func quickstart(ctx context.Context, out, logOut io.Writer, dataDir, adminAddr s
 	defer upstream.Close()
 	upstreamURL := "http://" + upstreamLn.Addr().String()
 
-	srv, err := server.Open(ctx, server.Config{DataDir: dataDir, AdminAddr: adminAddr, LogLevel: "warn"}, logOut)
+	srv, err := server.Open(ctx, cfg, logOut)
 	if err != nil {
 		if strings.Contains(err.Error(), "address already in use") {
-			return fmt.Errorf("%w (is another keyward running? --admin-addr 127.0.0.1:0 picks a free port)", err)
+			return fmt.Errorf("%w (is another keyward running? --admin-addr and --gateway-addr 127.0.0.1:0 pick free ports)", err)
 		}
 		return err
 	}
@@ -97,34 +98,93 @@ func quickstart(ctx context.Context, out, logOut io.Writer, dataDir, adminAddr s
 	if err != nil {
 		return err
 	}
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	runErr := make(chan error, 1)
+	go func() { runErr <- srv.Run(runCtx) }()
+	if err := srv.Gateway().Reload(ctx); err != nil {
+		return err
+	}
+	url := srv.GatewayURL() + "/demo/prod/v1/chat/completions"
 	tokenPath, _ := filepath.Abs(srv.BootstrapTokenPath)
 	fmt.Fprintf(out, `keyward quickstart is running.
 
   admin API      %s
+  gateway        %s
   mock upstream  %s (OpenAI-compatible: POST /v1/chat/completions)
   data dir       %s (temporary)
 
 Created:
   API   %s (%s), stage prod -> %s
   plan  %s (%s): 1 req/s, burst 2, 1000 req/day, 10k tokens/min
-  key   %s (%s), value (shown once): %s
+  key   %s (%s), model gpt-4o-mini only
+        value (shown once): %s
 
-Try, in another shell:
+Call the AI API through the gateway, in another shell:
+  export KEY='%s'
+  # with the key: 200, the mock upstream's completion
+  curl -s %s -H "x-api-key: $KEY" -H 'content-type: application/json' \
+       -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
+  # without it: 403
+  curl -s -w ' %%{http_code}\n' %s -d '{"model":"gpt-4o-mini"}'
+  # faster than 1 request a second with a burst of 2: the third gets 429
+  for i in 1 2 3; do curl -s -o /dev/null -w '%%{http_code}\n' %s -H "x-api-key: $KEY" -d '{"model":"gpt-4o-mini"}'; done
+
+Manage it:
   export KEYWARD_ADDR=%s KEYWARD_TOKEN_FILE=%s
   go run ./cmd/keyward keys list
-  go run ./cmd/keyward keys get %s -o json
+  go run ./cmd/keyward keys usage %s
   go run ./cmd/keyward plans get starter
-  echo -n 'sk-vendor-example' | go run ./cmd/keyward secrets create demo/upstream-key --stdin
-  go run ./cmd/keyward audit list
   go run ./cmd/keyward audit verify
-
-The gateway that checks that key in front of the upstream is the next piece of
-keyward (see the README); this quickstart already holds everything it will
-enforce. Stop with Ctrl-C.
-`, srv.AdminURL(), upstreamURL, dataDir, api.Name, api.ID, upstreamURL, plan.Name, plan.ID,
-		created.Key.Name, created.Key.ID, created.Value, srv.AdminURL(), tokenPath, created.Key.ID)
-	if once {
-		return nil
+`, srv.AdminURL(), srv.GatewayURL(), upstreamURL, cfg.DataDir, api.Name, api.ID, upstreamURL, plan.Name, plan.ID,
+		created.Key.Name, created.Key.ID, created.Value, created.Value, url, url, url,
+		srv.AdminURL(), tokenPath, created.Key.ID)
+	codes, err := demoCalls(ctx, url, created.Value)
+	if err != nil {
+		return err
 	}
-	return srv.Run(ctx)
+	fmt.Fprintf(out, "\nChecked just now: with the key %d, without %d, third call in a burst %d.\n", codes[0], codes[1], codes[2])
+	if once {
+		stopRun()
+		return <-runErr
+	}
+	fmt.Fprintln(out, "Stop with Ctrl-C.")
+	return <-runErr
+}
+
+// demoCalls makes the quickstart's three example calls: with the key,
+// without it, and a burst past the throttle.
+func demoCalls(ctx context.Context, url, key string) ([3]int, error) {
+	var codes [3]int
+	call := func(withKey bool) (int, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`))
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if withKey {
+			req.Header.Set("X-Api-Key", key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	var err error
+	if codes[0], err = call(true); err != nil {
+		return codes, err
+	}
+	if codes[1], err = call(false); err != nil {
+		return codes, err
+	}
+	// The first call took one of the burst of two; two more within the
+	// same second: the second of them is over the limit.
+	if _, err = call(true); err != nil {
+		return codes, err
+	}
+	codes[2], err = call(true)
+	return codes, err
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -37,6 +38,11 @@ func serverFlags(cmd *cobra.Command, cfg *server.Config, proxies *string, checkp
 	def, _ := time.ParseDuration(env("KEYWARD_AUDIT_CHECKPOINT_INTERVAL", "1m"))
 	f.DurationVar(checkpoint, "audit-checkpoint-interval", def, "how often the audit chain head is signed (KEYWARD_AUDIT_CHECKPOINT_INTERVAL)")
 	f.StringVar(proxies, "trusted-proxies", env("KEYWARD_TRUSTED_PROXIES", ""), "comma-separated CIDRs whose X-Forwarded-For is believed (KEYWARD_TRUSTED_PROXIES)")
+	f.BoolVar(&cfg.GatewayKeyLabels, "gateway-key-labels", env("KEYWARD_GATEWAY_KEY_LABELS", "") == "true", "label gateway request metrics by key ID too (KEYWARD_GATEWAY_KEY_LABELS)")
+	maxBody, _ := strconv.Atoi(env("KEYWARD_GATEWAY_MAX_BODY", strconv.Itoa(d.GatewayMaxBody)))
+	f.IntVar(&cfg.GatewayMaxBody, "gateway-max-body", maxBody, "largest request body the gateway accepts, in bytes (KEYWARD_GATEWAY_MAX_BODY)")
+	timeout, _ := time.ParseDuration(env("KEYWARD_GATEWAY_TIMEOUT", d.GatewayTimeout.String()))
+	f.DurationVar(&cfg.GatewayTimeout, "gateway-timeout", timeout, "limit on one upstream exchange, streams included (KEYWARD_GATEWAY_TIMEOUT)")
 	f.StringVar(&cfg.LogFormat, "log-format", env("KEYWARD_LOG_FORMAT", d.LogFormat), "text or json (KEYWARD_LOG_FORMAT)")
 	f.StringVar(&cfg.LogLevel, "log-level", env("KEYWARD_LOG_LEVEL", d.LogLevel), "debug, info, warn or error (KEYWARD_LOG_LEVEL)")
 }
@@ -70,7 +76,7 @@ func serverCommand() *cobra.Command {
 	var checkpoint time.Duration
 	cmd := &cobra.Command{
 		Use:   "server",
-		Short: "Run the keyward server (admin API, metrics, health)",
+		Short: "Run the keyward server (admin API, gateway, metrics, health)",
 		Long: `Run the keyward server. On first start with an empty data directory it
 creates the database, the master key, the pepper and the audit signing key
 (all 0600), and writes a bootstrap admin token to <data-dir>/bootstrap-token.`,

@@ -1,0 +1,148 @@
+package core
+
+import (
+	"context"
+	"sync"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/audit"
+)
+
+// DataPlaneSnapshot reads everything the gateway serves from: APIs, plans,
+// keys with their credential digests, and the CURRENT value of every secret
+// a stage sends upstream. It is a trusted in-process call, not an admin
+// one, so no policy applies; but handing out a secret value is audited the
+// first time this process loads each version, and fails closed when that
+// record cannot be written.
+func (s *Service) DataPlaneSnapshot(ctx context.Context) (*keyward.DataPlaneSnapshot, error) {
+	snap := &keyward.DataPlaneSnapshot{UpstreamSecrets: map[string][]byte{}}
+	type loaded struct{ name, versionID string }
+	var fresh []loaded
+	err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
+		var err error
+		if snap.APIs, err = allPages(func(p keyward.Page) ([]*keyward.API, string, error) { return tx.ListAPIs(ctx, p) }); err != nil {
+			return err
+		}
+		if snap.Plans, err = allPages(func(p keyward.Page) ([]*keyward.UsagePlan, string, error) { return tx.ListPlans(ctx, p) }); err != nil {
+			return err
+		}
+		if snap.Keys, err = allPages(func(p keyward.Page) ([]*keyward.APIKey, string, error) {
+			return tx.ListKeys(ctx, keyward.KeyFilter{Page: p})
+		}); err != nil {
+			return err
+		}
+		for _, a := range snap.APIs {
+			for _, st := range a.Stages {
+				name := st.UpstreamSecret
+				if name == "" || snap.UpstreamSecrets[name] != nil {
+					continue
+				}
+				sec, err := tx.GetSecret(ctx, name)
+				if isNotFound(err) || (err == nil && sec.DeletionDate != nil) {
+					continue // the gateway answers 502 for a stage whose credential is gone
+				}
+				if err != nil {
+					return err
+				}
+				v, err := tx.GetSecretVersionByStage(ctx, name, keyward.StageCurrent)
+				if isNotFound(err) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				plain, err := s.sealer.Open(ctx, secretBinding(name, v.ID), v.Sealed)
+				if err != nil {
+					return err
+				}
+				snap.UpstreamSecrets[name] = plain
+				if !s.upstreamAudited.seen(name, v.ID) {
+					fresh = append(fresh, loaded{name, v.ID})
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range fresh {
+		err := s.system(ctx, string(keyward.ActionSecretGetValue), map[string]any{"name": l.name, "versionId": l.versionID, "purpose": "gateway upstream credential"},
+			func(ctx context.Context, tx keyward.Tx, ev *keyward.AuditEvent) error {
+				ev.EventType = keyward.EventTypeValueRead
+				ev.Resources = []string{keyward.SecretARN(l.name)}
+				return nil
+			})
+		if err != nil {
+			return nil, err
+		}
+		s.upstreamAudited.remember(l.name, l.versionID)
+	}
+	return snap, nil
+}
+
+// allPages collects every page of a listing.
+func allPages[T any](list func(keyward.Page) ([]T, string, error)) ([]T, error) {
+	var out []T
+	p := keyward.Page{Limit: 500}
+	for {
+		items, next, err := list(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+		if next == "" {
+			return out, nil
+		}
+		p.Position = next
+	}
+}
+
+// versionSet remembers which secret versions were already handed to the
+// gateway (and audited as such) by this process.
+type versionSet struct {
+	mu sync.Mutex
+	m  map[string]string // secret name -> version ID
+}
+
+func (v *versionSet) seen(name, id string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.m[name] == id
+}
+
+func (v *versionSet) remember(name, id string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil {
+		v.m = map[string]string{}
+	}
+	v.m[name] = id
+}
+
+// RecordAuthFailures audits refused gateway requests, one record per
+// source, reason and API for the window the gateway aggregated over. The
+// reason is a fixed word chosen by the gateway, never the key.
+func (s *Service) RecordAuthFailures(ctx context.Context, counts []keyward.AuthFailureCount) error {
+	for _, c := range counts {
+		ev := s.newEvent(keyward.Caller{SourceIP: c.SourceIP}, call{
+			action: "gateway:Invoke",
+			params: map[string]any{"authFailure": c.Reason, "failures": c.Count, "api": c.API},
+		})
+		ev.ErrorCode = keyward.ErrorCode(errUnauthenticated)
+		ev.ErrorMessage = "gateway refused the request's API key"
+		var rec *keyward.AuditRecord
+		err := s.store.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
+			var err error
+			rec, err = audit.Append(ctx, tx, ev)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		s.toSinks(ctx, rec)
+	}
+	return nil
+}
+
+var _ keyward.DataPlaneSource = (*Service)(nil)

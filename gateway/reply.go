@@ -1,0 +1,54 @@
+package gateway
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Fixed reply bodies: nothing a client sent (least of all its key) is
+// ever echoed back.
+var (
+	bodyForbidden    = []byte(`{"message":"Forbidden"}`)
+	bodyNotFound     = []byte(`{"message":"Not Found"}`)
+	bodyTooMany      = []byte(`{"message":"Too Many Requests"}`)
+	bodyQuota        = []byte(`{"message":"Limit Exceeded"}`)
+	bodyBadRequest   = []byte(`{"message":"Bad Request"}`)
+	bodyBadGateway   = []byte(`{"message":"Bad Gateway"}`)
+	bodyTimeout      = []byte(`{"message":"Gateway Timeout"}`)
+	bodyUnavailable  = []byte(`{"message":"Service Unavailable"}`)
+	openAIForbidden  = []byte(`{"error":{"message":"Incorrect or missing API key, or the key may not be used for this request.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`)
+	openAITooMany    = []byte(`{"error":{"message":"Rate limit reached for this API key. Retry after the time in the Retry-After header.","type":"requests","param":null,"code":"rate_limit_exceeded"}}`)
+	openAIQuota      = []byte(`{"error":{"message":"You exceeded your current quota.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}`)
+	openAITokens     = []byte(`{"error":{"message":"Token budget reached for this API key. Retry after the time in the Retry-After header.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}`)
+	openAIBadRequest = []byte(`{"error":{"message":"The request body must be one JSON object that names its model once, in the body only.","type":"invalid_request_error","param":null,"code":null}}`)
+	openAIModel      = []byte(`{"error":{"message":"This API key may not use the requested model.","type":"invalid_request_error","param":"model","code":"model_not_allowed"}}`)
+)
+
+var contentTypeJSON = []byte("application/json")
+
+func reply(ctx *fasthttp.RequestCtx, status int, body []byte) {
+	ctx.Response.Reset()
+	ctx.SetStatusCode(status)
+	ctx.Response.Header.SetContentTypeBytes(contentTypeJSON)
+	ctx.Response.SetBodyRaw(body)
+}
+
+func pick(openai bool, plain, oa []byte) []byte {
+	if openai {
+		return oa
+	}
+	return plain
+}
+
+// replyLimited answers 429 with Retry-After in whole seconds, rounded up.
+func replyLimited(ctx *fasthttp.RequestCtx, body []byte, after time.Duration) {
+	reply(ctx, fasthttp.StatusTooManyRequests, body)
+	secs := int64((after + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	var buf [20]byte
+	ctx.Response.Header.SetBytesV("Retry-After", strconv.AppendInt(buf[:0], secs, 10))
+}

@@ -1,0 +1,192 @@
+package gateway
+
+import (
+	"net/netip"
+	"time"
+	"unsafe"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/keyvalue"
+	"github.com/keyward/keyward/limit"
+	"github.com/keyward/keyward/llmwire"
+	"github.com/valyala/fasthttp"
+)
+
+// exchange is the state of one request, pooled: the hot path allocates
+// nothing of its own.
+type exchange struct {
+	start    time.Time
+	now      time.Time
+	st       *stageEntry
+	key      *keyEntry
+	charge   limit.Charge
+	charged  bool
+	reserved int64 // LLM tokens reserved in charge
+	sse      llmwire.SSEUsage
+	buf      [32 << 10]byte // copy buffer for streams
+}
+
+// b2s views b as a string without copying, for lookups and matches that
+// do not retain it.
+func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// serve is the fasthttp handler: route, authenticate, authorize, limit,
+// proxy. Every refusal is a fixed body: nothing the client sent is echoed.
+func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
+	t := g.table.Load()
+	apiName, stageName, rest, ok := splitPath(ctx.Path())
+	var st *stageEntry
+	if ok {
+		if a := t.apis[b2s(apiName)]; a != nil {
+			st = a.stage(stageName)
+		}
+	}
+	if st == nil {
+		reply(ctx, fasthttp.StatusNotFound, bodyNotFound)
+		return
+	}
+	x := g.pool.Get().(*exchange)
+	x.start, x.now, x.st = time.Now(), g.cfg.Clock.Now(), st
+	if status, done := g.admit(ctx, t, x, rest); done {
+		st.metrics.Request(status, time.Since(x.start))
+		if x.key != nil {
+			x.key.keyStats.Request(status)
+		}
+		g.release(x)
+		return
+	}
+	g.forward(ctx, x, rest) // releases x, now or when a stream ends
+}
+
+func (g *Gateway) release(x *exchange) {
+	x.st, x.key, x.charged, x.reserved = nil, nil, false, 0
+	x.charge = limit.Charge{}
+	g.pool.Put(x)
+}
+
+// admit runs every check in order and charges the limits. It answers and
+// returns done when the request must not go upstream.
+func (g *Gateway) admit(ctx *fasthttp.RequestCtx, t *table, x *exchange, rest []byte) (status int, done bool) {
+	st := x.st
+	openai := st.api.openai
+	raw, reason := extractKey(&ctx.Request.Header)
+	var ce *credEntry
+	if reason == "" {
+		var res keyvalue.Result
+		ce, res = t.verifier.Verify(b2s(raw))
+		switch res {
+		case keyvalue.Malformed:
+			reason = reasonMalformed
+		case keyvalue.Unknown:
+			reason = reasonUnknown
+		}
+	}
+	if reason == "" {
+		reason = g.check(ce, x, rest, ctx)
+	}
+	if reason != "" {
+		return g.refuse(ctx, x, reason), true
+	}
+	k := ce.key
+	x.key = k
+	ks := k.stages[st]
+
+	// What the upstream will read: the JSON body of an OpenAI-compatible
+	// request, parsed strictly, and nothing in the query string.
+	maxTokens := int64(-1)
+	body := ctx.Request.Body()
+	if openai {
+		if hasModelQuery(ctx.QueryArgs()) || (len(body) > 0 && len(ctx.Request.Header.ContentEncoding()) > 0) {
+			reply(ctx, fasthttp.StatusBadRequest, openAIBadRequest)
+			return fasthttp.StatusBadRequest, true
+		}
+		if len(body) > 0 && (k.scoped || isJSON(ctx.Request.Header.ContentType())) {
+			req, err := llmwire.ParseRequest(body)
+			if err != nil {
+				reply(ctx, fasthttp.StatusBadRequest, openAIBadRequest)
+				return fasthttp.StatusBadRequest, true
+			}
+			if k.scoped && (!req.HasModel || !k.allowedModel(b2s(req.Model))) {
+				return g.refuse(ctx, x, reasonModel), true
+			}
+			maxTokens = req.MaxTokens
+		}
+	} else if k.scoped && len(body) > 0 {
+		// Model scopes cannot be checked on an API whose bodies keyward does
+		// not read: refuse rather than let any model through.
+		return g.refuse(ctx, x, reasonModel), true
+	}
+
+	if openai {
+		x.reserved = ks.reservation(maxTokens, len(body))
+	}
+	method := b2s(ctx.Method())
+	for _, r := range ks.plans {
+		r.counters(&x.charge, method, b2s(rest), x.reserved)
+	}
+	if x.charge.N > 0 {
+		d := g.limiter.Charge(x.now, &x.charge)
+		if !d.OK {
+			st.metrics.Refused(d.Refused.String())
+			switch d.Refused {
+			case limit.Throttle:
+				replyLimited(ctx, pick(openai, bodyTooMany, openAITooMany), d.RetryAfter)
+			case limit.Quota:
+				replyLimited(ctx, pick(openai, bodyQuota, openAIQuota), d.RetryAfter)
+			default:
+				replyLimited(ctx, pick(openai, bodyTooMany, openAITokens), d.RetryAfter)
+			}
+			return fasthttp.StatusTooManyRequests, true
+		}
+		x.charged = true
+	}
+	return 0, false
+}
+
+// check applies the key's state and scopes, returning a refusal reason or
+// "".
+func (g *Gateway) check(ce *credEntry, x *exchange, rest []byte, ctx *fasthttp.RequestCtx) string {
+	k := ce.key
+	switch {
+	case !k.enabled:
+		return reasonDisabled
+	case !k.expires.IsZero() && !x.now.Before(k.expires):
+		return reasonExpired
+	}
+	switch ce.label {
+	case keyward.LabelCurrent:
+	case keyward.LabelPrevious:
+		if ce.graceUntil.IsZero() || !x.now.Before(ce.graceUntil) {
+			return reasonRevoked
+		}
+	default:
+		return reasonRevoked
+	}
+	if k.stages[x.st] == nil {
+		return reasonStage
+	}
+	if !k.allowedRoute(b2s(ctx.Method()), b2s(rest)) {
+		return reasonRoute
+	}
+	return ""
+}
+
+// refuse answers 403 and counts the failure for metrics and the audit
+// trail (aggregated per source, reason and API).
+func (g *Gateway) refuse(ctx *fasthttp.RequestCtx, x *exchange, reason string) int {
+	g.cfg.Metrics.AuthFailure(reason)
+	g.fails.add(g.clientIP(ctx).String(), reason, x.st.api.name)
+	reply(ctx, fasthttp.StatusForbidden, pick(x.st.api.openai, bodyForbidden, openAIForbidden))
+	return fasthttp.StatusForbidden
+}
+
+// clientIP is the socket's peer, or the nearest untrusted address in
+// X-Forwarded-For when the peer is a trusted proxy.
+func (g *Gateway) clientIP(ctx *fasthttp.RequestCtx) netip.Addr {
+	peer, _ := netip.AddrFromSlice(ctx.RemoteIP())
+	peer = peer.Unmap()
+	if len(g.cfg.TrustedProxies) == 0 || !trusted(peer, g.cfg.TrustedProxies) {
+		return peer
+	}
+	return forwardedFor(peer, ctx.Request.Header.Peek("X-Forwarded-For"), g.cfg.TrustedProxies)
+}

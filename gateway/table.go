@@ -1,0 +1,334 @@
+package gateway
+
+import (
+	"fmt"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/keyvalue"
+	"github.com/keyward/keyward/limit"
+)
+
+// table is one immutable view of the configuration the gateway serves
+// from, built from a DataPlaneSnapshot. Requests read the current table
+// through an atomic pointer; a change builds a new one and swaps it in, so
+// a request never sees half an update.
+type table struct {
+	apis     map[string]*apiEntry // by API name, as it appears in the path
+	verifier keyvalue.Verifier[*credEntry]
+	keyIDs   map[string]bool
+}
+
+type apiEntry struct {
+	id, name string
+	openai   bool
+	stages   []*stageEntry
+}
+
+func (a *apiEntry) stage(name []byte) *stageEntry {
+	for _, s := range a.stages {
+		if s.name == string(name) {
+			return s
+		}
+	}
+	return nil
+}
+
+// stageEntry is where requests for one API stage go.
+type stageEntry struct {
+	api      *apiEntry
+	name     string
+	ref      string // "apiID/stage"
+	up       *upstream
+	basePath string // upstream URL path without its trailing slash
+	// auth is the Authorization header value sent upstream ("" for none);
+	// authMissing means the stage names a secret the gateway cannot use,
+	// so requests fail with 502 rather than go out without credentials.
+	auth        []byte
+	authMissing bool
+	metrics     StageMetrics
+}
+
+// keyEntry is what the gateway knows of one API key.
+type keyEntry struct {
+	id       string
+	enabled  bool
+	expires  time.Time // zero: never
+	stages   map[*stageEntry]*keyStage
+	models   []string
+	routes   []keyward.RoutePattern
+	scoped   bool // has model scopes
+	keyStats KeyMetrics
+}
+
+// keyStage is one stage a key may call, with the limits that apply there.
+type keyStage struct {
+	plans []*planRule
+}
+
+// planRule is one usage plan's limits as they apply to one API stage.
+type planRule struct {
+	throttle       *keyward.Throttle
+	throttleScope  string
+	routeThrottles []routeThrottle
+	quota          *keyward.Quota
+	quotaScope     string
+	tokens         *keyward.TokenLimits
+	tokensScope    string
+}
+
+// routeThrottle overrides the throttle for requests matching method and a
+// path glob; keys of PlanStage.RouteThrottles are "/path/METHOD", as AWS
+// writes them.
+type routeThrottle struct {
+	method, path string
+	throttle     keyward.Throttle
+	scope        string
+}
+
+// credEntry is one accepted value of a key.
+type credEntry struct {
+	key        *keyEntry
+	label      keyward.CredentialLabel
+	graceUntil time.Time
+}
+
+// builder turns snapshots into tables, reusing upstream connection pools
+// and metric handles across rebuilds.
+type builder struct {
+	hasher    *keyvalue.Hasher
+	upstreams *upstreams
+	metrics   Metrics
+}
+
+func (b *builder) build(snap *keyward.DataPlaneSnapshot) (*table, error) {
+	t := &table{apis: map[string]*apiEntry{}, keyIDs: map[string]bool{}}
+	t.verifier = keyvalue.Verifier[*credEntry]{Hasher: b.hasher, Index: &keyvalue.Index[*credEntry]{}}
+	stages := map[string]*stageEntry{} // by "apiID/stage"
+	for _, a := range snap.APIs {
+		ae := &apiEntry{id: a.ID, name: a.Name, openai: a.OpenAICompatible}
+		for _, st := range a.Stages {
+			u, err := url.Parse(st.UpstreamURL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return nil, fmt.Errorf("api %s stage %s: bad upstream URL", a.ID, st.Name)
+			}
+			se := &stageEntry{
+				api: ae, name: st.Name, ref: a.ID + "/" + st.Name,
+				up:       b.upstreams.get(u.Scheme == "https", u.Host),
+				basePath: strings.TrimSuffix(u.EscapedPath(), "/"),
+				metrics:  b.metrics.Stage(a.Name, st.Name),
+			}
+			if st.UpstreamSecret != "" {
+				v, ok := snap.UpstreamSecrets[st.UpstreamSecret]
+				if ok && validHeaderValue(v) {
+					se.auth = append([]byte("Bearer "), v...)
+				} else {
+					se.authMissing = true
+				}
+			}
+			ae.stages = append(ae.stages, se)
+			stages[se.ref] = se
+		}
+		t.apis[a.Name] = ae
+	}
+	plans := map[string]*keyward.UsagePlan{}
+	for _, p := range snap.Plans {
+		plans[p.ID] = p
+	}
+	for _, k := range snap.Keys {
+		ke := &keyEntry{
+			id: k.ID, enabled: k.Enabled, stages: map[*stageEntry]*keyStage{},
+			models: k.Scopes.Models, routes: k.Scopes.Routes, scoped: len(k.Scopes.Models) > 0,
+			keyStats: b.metrics.Key(k.ID),
+		}
+		if k.ExpiresAt != nil {
+			ke.expires = *k.ExpiresAt
+		}
+		// A key may call the stages it names and the stages of the plans
+		// it is attached to (as with API Gateway usage plans).
+		for _, sk := range k.StageKeys {
+			if se := stages[sk.String()]; se != nil {
+				ke.stages[se] = &keyStage{}
+			}
+		}
+		for _, pid := range k.PlanIDs {
+			p := plans[pid]
+			if p == nil {
+				continue
+			}
+			for _, ps := range p.APIStages {
+				if se := stages[ps.APIID+"/"+ps.Stage]; se != nil && ke.stages[se] == nil {
+					ke.stages[se] = &keyStage{}
+				}
+			}
+		}
+		for se, ks := range ke.stages {
+			for _, pid := range k.PlanIDs {
+				if p := plans[pid]; p != nil {
+					if r, ok := planRuleFor(p, se); ok {
+						ks.plans = append(ks.plans, r)
+					}
+				}
+			}
+		}
+		t.keyIDs[k.ID] = true
+		for _, c := range k.Credentials {
+			ce := &credEntry{key: ke, label: c.Label}
+			if c.GraceUntil != nil {
+				ce.graceUntil = *c.GraceUntil
+			}
+			t.verifier.Index.Put(keyvalue.Digest(c.Digest), ce)
+		}
+	}
+	return t, nil
+}
+
+// planRuleFor returns plan p's limits for stage se: a plan with no API
+// stages applies everywhere its keys go; otherwise only on its stages,
+// where a stage's own throttle overrides the plan's.
+func planRuleFor(p *keyward.UsagePlan, se *stageEntry) (*planRule, bool) {
+	r := &planRule{throttle: p.Throttle, quota: p.Quota, tokens: p.Tokens}
+	if len(p.APIStages) > 0 {
+		var ps *keyward.PlanStage
+		for i := range p.APIStages {
+			if p.APIStages[i].APIID+"/"+p.APIStages[i].Stage == se.ref {
+				ps = &p.APIStages[i]
+			}
+		}
+		if ps == nil {
+			return nil, false
+		}
+		if ps.Throttle != nil {
+			r.throttle = ps.Throttle
+			r.throttleScope = p.ID + "|" + se.ref
+		}
+		for k, th := range ps.RouteThrottles {
+			i := strings.LastIndexByte(k, '/')
+			if i < 0 {
+				continue
+			}
+			r.routeThrottles = append(r.routeThrottles, routeThrottle{
+				method: strings.ToUpper(k[i+1:]), path: k[:i], throttle: th,
+				scope: p.ID + "|" + se.ref + "|" + k,
+			})
+		}
+	}
+	if r.throttleScope == "" {
+		r.throttleScope = p.ID // one bucket across the plan's stages, as API Gateway does
+	}
+	r.quotaScope = p.ID
+	r.tokensScope = p.ID
+	return r, true
+}
+
+// counters adds the plan's counters for one request to c; cost is the
+// tokens reserved (0 when the request does not go to an LLM).
+func (r *planRule) counters(c *limit.Charge, method, p string, tokens int64) {
+	th, scope := r.throttle, r.throttleScope
+	for i := range r.routeThrottles {
+		rt := &r.routeThrottles[i]
+		if (rt.method == "*" || rt.method == "ANY" || rt.method == method) && globMatch(rt.path, p) {
+			th, scope = &rt.throttle, rt.scope
+			break
+		}
+	}
+	if th != nil {
+		c.Add(limit.Counter{Kind: limit.Throttle, Scope: scope, Rate: th.RateLimit, Burst: int64(th.BurstLimit), Cost: 1})
+	}
+	if q := r.quota; q != nil {
+		c.Add(limit.Counter{Kind: limit.Quota, Scope: r.quotaScope, Limit: q.Limit, Period: q.Period, Offset: q.Offset, Cost: 1})
+	}
+	if tl := r.tokens; tl != nil && tokens > 0 {
+		if tl.PerMinute > 0 {
+			c.Add(limit.Counter{Kind: limit.TokensPerMinute, Scope: r.tokensScope, Limit: tl.PerMinute, Cost: tokens})
+		}
+		if tl.PerDay > 0 {
+			c.Add(limit.Counter{Kind: limit.TokensPerDay, Scope: r.tokensScope, Limit: tl.PerDay, Cost: tokens})
+		}
+	}
+}
+
+// defaultMaxTokens is reserved for a request that names no max_tokens when
+// its plan sets no default either.
+const defaultMaxTokens = 4096
+
+// reservation is how many LLM tokens a request may consume, for plans with
+// token limits: its completion cap plus an upper bound on its prompt (a
+// token is at least one byte of the body).
+func (ks *keyStage) reservation(maxTokens int64, bodyLen int) int64 {
+	var need bool
+	def := int64(0)
+	for _, r := range ks.plans {
+		if r.tokens != nil && (r.tokens.PerMinute > 0 || r.tokens.PerDay > 0) {
+			need = true
+			def = max(def, r.tokens.DefaultMaxTokens)
+		}
+	}
+	if !need {
+		return 0
+	}
+	if maxTokens < 0 {
+		maxTokens = def
+		if maxTokens == 0 {
+			maxTokens = defaultMaxTokens
+		}
+	}
+	return maxTokens + int64(bodyLen)
+}
+
+// allowedRoute reports whether the key's route scopes admit method and p.
+func (k *keyEntry) allowedRoute(method, p string) bool {
+	if len(k.routes) == 0 {
+		return true
+	}
+	for _, r := range k.routes {
+		if (r.Method == "*" || strings.EqualFold(r.Method, method)) && globMatch(r.Path, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// allowedModel reports whether the key's model scopes admit model.
+func (k *keyEntry) allowedModel(model string) bool {
+	for _, m := range k.models {
+		if globMatch(m, model) {
+			return true
+		}
+	}
+	return false
+}
+
+// globMatch matches with path.Match: "*" stays within one path segment.
+// A trailing "/*" or "*" alone also match deeper paths, so "/v1/*" admits
+// "/v1/chat/completions". Malformed patterns match nothing.
+func globMatch(pattern, s string) bool {
+	if pattern == "*" {
+		return true
+	}
+	if ok, err := path.Match(pattern, s); ok && err == nil {
+		return true
+	}
+	if strings.HasSuffix(pattern, "/*") {
+		prefix := pattern[:len(pattern)-1]
+		return strings.HasPrefix(s, prefix) && !strings.ContainsAny(prefix, "*?[\\")
+	}
+	return false
+}
+
+// validHeaderValue reports whether v can go into a header line as is: no
+// control characters, so a secret cannot smuggle a header upstream.
+func validHeaderValue(v []byte) bool {
+	if len(v) == 0 {
+		return false
+	}
+	for _, c := range v {
+		if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
