@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -73,7 +72,8 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) {
 	if n < 0 || n > maxBufferedBody {
 		// Unsized or large: stream it through; usage cannot be read, so a
 		// token reservation stays charged as reserved.
-		ctx.Response.SetBodyStream(&upstreamBody{g: g, x: x, resp: resp, status: status}, n)
+		x.body = upstreamBody{g: g, x: x, resp: resp, status: status}
+		ctx.Response.SetBodyStream(&x.body, n)
 		return
 	}
 	ctx.Response.ResetBody()
@@ -140,71 +140,61 @@ func (g *Gateway) peerTrusted(ctx *fasthttp.RequestCtx) bool {
 }
 
 // relayEvents streams server-sent events to the client as they arrive:
-// each read from the upstream is written and flushed at once. A client
-// that goes away makes the next flush fail, which closes the upstream
+// fasthttp writes each Read of the body as one chunk and flushes it, with
+// no goroutine or pipe in between. A client that goes away makes a write
+// fail; fasthttp then closes the body, which closes the upstream
 // connection and so cancels the upstream call.
 func (g *Gateway) relayEvents(ctx *fasthttp.RequestCtx, x *exchange, resp *fasthttp.Response, status int) {
 	ctx.Response.Header.Del("Content-Length")
 	x.sse.Reset()
-	ctx.SetBodyStreamWriter(func(w *bufio.Writer) {
-		stream := resp.BodyStream()
-		var failed error
-		for {
-			n, err := stream.Read(x.buf[:])
-			if n > 0 {
-				x.sse.Write(x.buf[:n])
-				if _, werr := w.Write(x.buf[:n]); werr != nil {
-					failed = werr
-					break
-				}
-				if werr := w.Flush(); werr != nil {
-					failed = werr
-					break
-				}
-			}
-			if err != nil {
-				if err != io.EOF {
-					failed = err
-				}
-				break
-			}
-		}
-		if rc, ok := stream.(fasthttp.ReadCloserWithError); ok && failed != nil {
-			rc.CloseWithError(failed)
-		} else {
-			resp.CloseBodyStream()
-		}
-		fasthttp.ReleaseResponse(resp)
-		var in, out int64
-		if u, ok := x.sse.Usage(); ok {
-			in, out = u.PromptTokens, u.CompletionTokens
-		}
-		g.done(x, status, in, out)
-	})
+	x.body = upstreamBody{g: g, x: x, resp: resp, status: status, events: true}
+	if x.pending == nil {
+		x.pending = make([]byte, 0, 4096)
+	}
+	x.pump.start(resp.BodyStream(), x.buf[:], x.pending)
+	ctx.Response.SetBodyStream(&x.body, -1)
 }
 
-// upstreamBody streams a large or unsized response through and settles
-// the exchange when fasthttp closes it.
+// upstreamBody streams an upstream body through (server-sent events, large
+// or unsized bodies) and settles the exchange when fasthttp closes it.
 type upstreamBody struct {
 	g      *Gateway
 	x      *exchange
 	resp   *fasthttp.Response
 	status int
-	err    error
+	events bool // read usage from the final event
+	closed bool
 }
 
 func (b *upstreamBody) Read(p []byte) (int, error) {
-	n, err := b.resp.BodyStream().Read(p)
-	if err != nil && err != io.EOF {
-		b.err = err
+	if !b.events {
+		return b.resp.BodyStream().Read(p)
+	}
+	n, err := b.x.pump.Read(p)
+	if n > 0 {
+		b.x.sse.Write(p[:n])
 	}
 	return n, err
 }
 
 func (b *upstreamBody) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	if b.events {
+		b.x.pump.stop(func() { b.resp.CloseBodyStream() })
+		b.x.pending = b.x.pump.pending[:0]
+	}
 	b.resp.CloseBodyStream()
 	fasthttp.ReleaseResponse(b.resp)
-	b.g.done(b.x, b.status, 0, 0)
+	var in, out int64
+	if b.events {
+		if u, ok := b.x.sse.Usage(); ok {
+			in, out = u.PromptTokens, u.CompletionTokens
+		}
+	}
+	b.g.done(b.x, b.status, in, out)
 	return nil
 }
 

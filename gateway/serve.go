@@ -23,6 +23,9 @@ type exchange struct {
 	charged  bool
 	reserved int64 // LLM tokens reserved in charge
 	sse      llmwire.SSEUsage
+	body     upstreamBody // the response body when it streams through
+	pump     pump         // reads server-sent events ahead of the writer
+	pending  []byte       // the pump's buffer, kept across requests
 	buf      [32 << 10]byte // copy buffer for streams
 }
 
@@ -61,6 +64,7 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 func (g *Gateway) release(x *exchange) {
 	x.st, x.key, x.charged, x.reserved = nil, nil, false, 0
 	x.charge = limit.Charge{}
+	x.body = upstreamBody{}
 	g.pool.Put(x)
 }
 

@@ -47,8 +47,6 @@ func (u *upstreams) get(https bool, host string) *upstream {
 		IsTLS:                         https,
 		MaxConns:                      4096,
 		MaxIdleConnDuration:           90 * time.Second,
-		ReadTimeout:                   u.timeout,
-		WriteTimeout:                  u.timeout,
 		StreamResponseBody:            true, // server-sent events pass through as they arrive
 		NoDefaultUserAgentHeader:      true,
 		DisableHeaderNamesNormalizing: false,

@@ -156,6 +156,12 @@ func (u *SSEUsage) eventUsage() (Usage, bool) {
 	if !u.hasData || u.overflow || string(u.data) == "[DONE]" {
 		return Usage{}, false
 	}
+	// Most events are content deltas: skip the parse unless the event can
+	// hold a usage object. An upstream that escapes the key's letters is
+	// not read, which leaves its reservation charged: never an undercount.
+	if !bytes.Contains(u.data, usageKey) {
+		return Usage{}, false
+	}
 	return ParseUsage(u.data)
 }
 
@@ -175,4 +181,7 @@ func (u *SSEUsage) Reset() {
 	*u = SSEUsage{data: u.data[:0]}
 }
 
-var newline = []byte{'\n'}
+var (
+	newline  = []byte{'\n'}
+	usageKey = []byte(`usage"`)
+)
