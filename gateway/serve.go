@@ -23,9 +23,9 @@ type exchange struct {
 	charged  bool
 	reserved int64 // LLM tokens reserved in charge
 	sse      llmwire.SSEUsage
-	body     upstreamBody // the response body when it streams through
-	pump     pump         // reads server-sent events ahead of the writer
-	pending  []byte       // the pump's buffer, kept across requests
+	body     upstreamBody   // the response body when it streams through
+	pump     pump           // reads server-sent events ahead of the writer
+	pending  []byte         // the pump's buffer, kept across requests
 	buf      [32 << 10]byte // copy buffer for streams
 }
 
