@@ -8,10 +8,13 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/mockupstream"
 	"github.com/keyward/keyward/server"
 )
 
@@ -22,7 +25,7 @@ import (
 // every value it issued or was given.
 func TestNothingWrittenHoldsAnIssuedValue(t *testing.T) {
 	auditFile := filepath.Join(t.TempDir(), "audit.jsonl")
-	r := start(t, server.Config{AuditFile: auditFile})
+	r := start(t, server.Config{AuditFile: auditFile, GatewayKeyLabels: true})
 	ctx := context.Background()
 	c := r.client
 	var values [][]byte
@@ -89,6 +92,62 @@ func TestNothingWrittenHoldsAnIssuedValue(t *testing.T) {
 	}
 	issued(tok)
 	issued(r.token)
+
+	// Gateway traffic: good keys, bad keys, keys in odd places, and an
+	// upstream that receives the vendor key from a secret.
+	up := httptest.NewServer(mockupstream.Handler())
+	defer up.Close()
+	if _, err := c.CreateSecret(ctx, keyward.SecretCreate{Name: "vendor/live", Value: []byte("sk-live-upstream-0002-xyzzy")}); err != nil {
+		t.Fatal(err)
+	}
+	issued("sk-live-upstream-0002-xyzzy")
+	live, err := c.CreateAPI(ctx, keyward.APICreate{Name: "live", OpenAICompatible: true,
+		Stages: []keyward.Stage{{Name: "prod", UpstreamURL: up.URL, UpstreamSecret: "vendor/live"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gk, err := c.CreateKey(ctx, keyward.KeyCreate{Name: "gateway-user", StageKeys: []keyward.StageKey{{APIID: live.ID, Stage: "prod"}},
+		Scopes: keyward.Scopes{Models: []string{"gpt-4o-mini"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued(gk.Value)
+	if err := r.srv.Gateway().Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	gw := r.srv.GatewayURL() + "/live/prod/v1/chat/completions"
+	for i, tc := range []struct {
+		hdr  [2]string
+		url  string
+		body string
+		want int
+	}{
+		{[2]string{"X-Api-Key", gk.Value}, gw, `{"model":"gpt-4o-mini","stream":true,"stream_options":{"include_usage":true}}`, 200},
+		{[2]string{"Authorization", "Bearer " + gk.Value}, gw, `{"model":"gpt-4o-mini"}`, 200},
+		{[2]string{"X-Api-Key", gk.Value}, gw, `{"model":"gpt-5"}`, 403},
+		{[2]string{"X-Api-Key", gk.Value}, gw, `{"model":"gpt-4o-mini","model":"x"}`, 400},
+		{[2]string{"X-Api-Key", gk.Value[:len(gk.Value)-2]}, gw, `{"model":"gpt-4o-mini"}`, 403},
+		{[2]string{"X-Api-Key", "imported-custom-value-Zq81x"}, gw, `{"model":"gpt-4o-mini"}`, 403},
+		{[2]string{"X-Api-Key", gk.Value + "\tjunk"}, gw, `{"model":"gpt-4o-mini"}`, 403},
+		{[2]string{"X-Other", "x"}, gw + "?api_key=" + gk.Value, `{"model":"gpt-4o-mini"}`, 403},
+		{[2]string{"X-Api-Key", gk.Value}, r.srv.GatewayURL() + "/nope/prod/" + gk.Value, ``, 404},
+	} {
+		req, _ := http.NewRequest("POST", tc.url, strings.NewReader(tc.body))
+		req.Header.Set(tc.hdr[0], tc.hdr[1])
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("gateway call %d: %d %s, want %d", i, resp.StatusCode, body, tc.want)
+		}
+		if bytes.Contains(body, []byte(gk.Value)) || bytes.Contains(body, []byte("sk-live-upstream")) {
+			t.Errorf("gateway call %d echoes a value", i)
+		}
+	}
 
 	var metrics []byte
 	if resp, err := http.Get(r.srv.AdminURL() + "/metrics"); err == nil {

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,7 +49,35 @@ func TestScripts(t *testing.T) {
 			env.Setenv("KEYWARD_ADDR_HOSTPORT", strings.TrimPrefix(srv.AdminURL(), "http://"))
 			env.Setenv("KEYWARD_TOKEN", strings.TrimSpace(string(token)))
 			env.Setenv("DATA_DIR", dir)
+			env.Setenv("KEYWARD_GATEWAY", srv.GatewayURL())
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"call": callCmd},
 	})
+}
+
+// callCmd is `call URL [HEADER=VALUE-FILE...]`: one GET, printing the
+// status code and body to stdout. A header's value is read from a file in
+// the work directory, so that scripts never put a key value in argv.
+func callCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 {
+		ts.Fatalf("usage: call URL [HEADER=VALUE-FILE...]")
+	}
+	req, err := http.NewRequest(http.MethodGet, args[0], nil)
+	ts.Check(err)
+	for _, h := range args[1:] {
+		name, file, ok := strings.Cut(h, "=")
+		if !ok {
+			ts.Fatalf("header %q is not NAME=FILE", h)
+		}
+		req.Header.Set(name, strings.TrimSpace(ts.ReadFile(file)))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	ts.Check(err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Fprintf(ts.Stdout(), "%d %s\n", resp.StatusCode, body)
+	if neg == (resp.StatusCode < 400) {
+		ts.Fatalf("status %d", resp.StatusCode)
+	}
 }
