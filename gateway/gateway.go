@@ -80,14 +80,15 @@ func (c Config) defaults() Config {
 
 // Gateway serves the data plane.
 type Gateway struct {
-	cfg     Config
-	table   atomic.Pointer[table]
-	builder builder
-	limiter limit.Limiter
-	usage   *usageRecorder
-	fails   *failureCounter
-	server  *fasthttp.Server
-	pool    sync.Pool // *exchange
+	cfg         Config
+	systemClock bool // cfg.Clock is the system clock: one time.Now per request serves both
+	table       atomic.Pointer[table]
+	builder     builder
+	limiter     limit.Limiter
+	usage       *usageRecorder
+	fails       *failureCounter
+	server      *fasthttp.Server
+	pool        sync.Pool // *exchange
 
 	changes <-chan keyward.Change
 	stopSub func()
@@ -103,7 +104,8 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	cfg = cfg.defaults()
 	g := &Gateway{cfg: cfg}
-	g.builder = builder{hasher: cfg.Hasher, upstreams: &upstreams{timeout: cfg.Timeout}, metrics: cfg.Metrics}
+	_, g.systemClock = cfg.Clock.(keyward.SystemClock)
+	g.builder = builder{hasher: cfg.Hasher, upstreams: &upstreams{}, metrics: cfg.Metrics}
 	g.usage = newUsageRecorder()
 	g.fails = &failureCounter{}
 	g.limiter = cfg.Limiter
@@ -124,6 +126,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	g.server = &fasthttp.Server{
 		Handler:                       g.serve,
+		ErrorHandler:                  replyUnreadable,
 		Name:                          "keyward",
 		NoDefaultServerHeader:         true,
 		MaxRequestBodySize:            cfg.MaxBodyBytes,

@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/netip"
@@ -31,66 +33,136 @@ var (
 )
 
 // forward sends the admitted request upstream and relays the answer:
-// buffered for ordinary responses (so usage can be read), event by event
-// for server-sent events.
+// buffered when it is small and sized (so usage can be read from it),
+// streamed otherwise — server-sent events event by event.
 func (g *Gateway) forward(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) {
 	st := x.st
 	if st.authMissing {
 		g.finish(ctx, x, fasthttp.StatusBadGateway, bodyBadGateway, 0, 0)
 		return
 	}
-	req := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
+	req := &x.req
+	req.Reset()
 	g.buildRequest(ctx, x, req, rest)
-	err := st.up.client.DoTimeout(req, resp, g.cfg.Timeout)
-	fasthttp.ReleaseRequest(req)
+	uc, err := g.exchange(x, req)
 	if err != nil {
-		fasthttp.ReleaseResponse(resp)
-		if errors.Is(err, fasthttp.ErrTimeout) {
+		var te interface{ Timeout() bool } // net.Error, fasthttp.ErrTimeout
+		if errors.As(err, &te) && te.Timeout() {
 			g.finish(ctx, x, fasthttp.StatusGatewayTimeout, bodyTimeout, 0, 0)
 		} else {
 			g.finish(ctx, x, fasthttp.StatusBadGateway, bodyBadGateway, 0, 0)
 		}
 		return
 	}
-	resp.Header.CopyTo(&ctx.Response.Header)
-	for _, h := range responseHopHeaders {
-		ctx.Response.Header.Del(h)
+	h := &x.resp
+	h.CopyTo(&ctx.Response.Header)
+	for _, name := range responseHopHeaders {
+		ctx.Response.Header.Del(name)
 	}
-	status := resp.StatusCode()
-	stream := resp.BodyStream()
-	if stream == nil { // no body (HEAD, 204, 304)
-		fasthttp.ReleaseResponse(resp)
+	status := h.StatusCode()
+	n := h.ContentLength()
+	if req.Header.IsHead() || status == fasthttp.StatusNoContent || status == fasthttp.StatusNotModified || status < 200 {
+		if h.ConnectionClose() {
+			uc.discard()
+		} else {
+			uc.release()
+		}
+		ctx.Response.SkipBody = req.Header.IsHead()
 		g.done(x, status, 0, 0)
 		return
 	}
-	if bytes.HasPrefix(resp.Header.ContentType(), sseType) {
-		g.relayEvents(ctx, x, resp, status)
-		return
-	}
-	n := resp.Header.ContentLength()
-	if n < 0 || n > maxBufferedBody {
-		// Unsized or large: stream it through; usage cannot be read, so a
-		// token reservation stays charged as reserved.
-		x.body = upstreamBody{g: g, x: x, resp: resp, status: status}
+	events := bytes.HasPrefix(h.ContentType(), sseType)
+	if events || n < 0 || n > maxBufferedBody {
+		// Streamed: events as they arrive; large or unsized bodies without
+		// holding them. Usage is read from a final event; otherwise a token
+		// reservation stays charged as reserved.
+		ctx.Response.Header.Del("Content-Length")
+		x.body = upstreamBody{g: g, x: x, uc: uc, status: status, events: events, reuse: !h.ConnectionClose()}
+		x.body.r.reset(uc.br, n)
+		if events {
+			x.sse.Reset()
+		}
 		ctx.Response.SetBodyStream(&x.body, n)
 		return
 	}
-	ctx.Response.ResetBody()
-	_, rerr := io.CopyBuffer(ctx.Response.BodyWriter(), stream, x.buf[:])
-	resp.CloseBodyStream()
-	fasthttp.ReleaseResponse(resp)
-	if rerr != nil {
+	if cap(x.respBody) < n {
+		x.respBody = make([]byte, n)
+	}
+	body := x.respBody[:n]
+	if _, err := io.ReadFull(uc.br, body); err != nil {
+		uc.discard()
+		ctx.Response.Header.Reset()
 		g.finish(ctx, x, fasthttp.StatusBadGateway, bodyBadGateway, 0, 0)
 		return
 	}
+	if h.ConnectionClose() {
+		uc.discard()
+	} else {
+		uc.release()
+	}
+	ctx.Response.SetBody(body)
 	var in, out int64
 	if st.api.openai {
-		if u, ok := llmwire.ParseUsage(ctx.Response.Body()); ok {
+		if u, ok := llmwire.ParseUsage(body); ok {
 			in, out = u.PromptTokens, u.CompletionTokens
 		}
 	}
 	g.done(x, status, in, out)
+}
+
+// exchange writes req on a pooled connection and reads the response
+// header into x.resp, skipping informational (1xx) responses. A request
+// that finds its reused connection closed by the upstream is sent again
+// on a new one when it cannot have been acted on: the write failed, or the
+// method is idempotent.
+func (g *Gateway) exchange(x *exchange, req *fasthttp.Request) (*upConn, error) {
+	up := x.st.up
+	deadline := x.start.Add(g.cfg.Timeout)
+	for attempt := 0; ; attempt++ {
+		uc, err := up.acquire(context.Background(), x.start)
+		if err != nil {
+			return nil, err
+		}
+		uc.setDeadline(deadline)
+		werr := req.Write(uc.bw)
+		if werr == nil {
+			werr = uc.bw.Flush()
+		}
+		rerr := werr
+		if werr == nil {
+			rerr = readResponseHeader(&x.resp, uc.br)
+		}
+		if rerr == nil {
+			return uc, nil
+		}
+		uc.discard()
+		stale := uc.reused && (werr != nil || (errors.Is(rerr, io.EOF) && idempotent(req)))
+		if !stale || attempt > 0 {
+			return nil, rerr
+		}
+	}
+}
+
+// readResponseHeader reads a response header, skipping 1xx responses
+// (100 Continue, 103 Early Hints) but not 101.
+func readResponseHeader(h *fasthttp.ResponseHeader, br *bufio.Reader) error {
+	for {
+		h.Reset()
+		if err := h.Read(br); err != nil {
+			return err
+		}
+		if s := h.StatusCode(); s >= 200 || s == fasthttp.StatusSwitchingProtocols {
+			return nil
+		}
+	}
+}
+
+func idempotent(req *fasthttp.Request) bool {
+	switch string(req.Header.Method()) {
+	case "GET", "HEAD", "OPTIONS", "TRACE":
+		return true
+	}
+	return false
 }
 
 // buildRequest copies the caller's request for the upstream: the stage's
@@ -103,12 +175,8 @@ func (g *Gateway) buildRequest(ctx *fasthttp.RequestCtx, x *exchange, req *fasth
 	for _, h := range hopHeaders {
 		req.Header.Del(h)
 	}
+	req.Header.Del("Expect") // the gateway has the whole body already
 	u := req.URI()
-	if st.up.https {
-		u.SetScheme("https")
-	} else {
-		u.SetScheme("http")
-	}
 	u.SetHost(st.up.host)
 	req.Header.SetHost(st.up.host)
 	path := append(x.buf[:0], st.basePath...)
@@ -139,39 +207,26 @@ func (g *Gateway) peerTrusted(ctx *fasthttp.RequestCtx) bool {
 	return trusted(peer.Unmap(), g.cfg.TrustedProxies)
 }
 
-// relayEvents streams server-sent events to the client as they arrive:
-// fasthttp writes each Read of the body as one chunk and flushes it, with
-// no goroutine or pipe in between. A client that goes away makes a write
-// fail; fasthttp then closes the body, which closes the upstream
-// connection and so cancels the upstream call.
-func (g *Gateway) relayEvents(ctx *fasthttp.RequestCtx, x *exchange, resp *fasthttp.Response, status int) {
-	ctx.Response.Header.Del("Content-Length")
-	x.sse.Reset()
-	x.body = upstreamBody{g: g, x: x, resp: resp, status: status, events: true}
-	if x.pending == nil {
-		x.pending = make([]byte, 0, 4096)
-	}
-	x.pump.start(resp.BodyStream(), x.buf[:], x.pending)
-	ctx.Response.SetBodyStream(&x.body, -1)
-}
-
-// upstreamBody streams an upstream body through (server-sent events, large
-// or unsized bodies) and settles the exchange when fasthttp closes it.
+// upstreamBody streams an upstream body to the client and settles the
+// exchange when fasthttp closes it. fasthttp writes each Read as one chunk
+// and flushes it; bodyReader hands over whatever has arrived, so events
+// are relayed as they come and a burst goes out in one write. A client
+// that goes away fails a write; fasthttp then closes the body, which
+// closes the upstream connection and so cancels the upstream call.
 type upstreamBody struct {
 	g      *Gateway
 	x      *exchange
-	resp   *fasthttp.Response
+	uc     *upConn
+	r      bodyReader
 	status int
 	events bool // read usage from the final event
+	reuse  bool // the upstream did not ask to close the connection
 	closed bool
 }
 
 func (b *upstreamBody) Read(p []byte) (int, error) {
-	if !b.events {
-		return b.resp.BodyStream().Read(p)
-	}
-	n, err := b.x.pump.Read(p)
-	if n > 0 {
+	n, err := b.r.Read(p)
+	if b.events && n > 0 {
 		b.x.sse.Write(p[:n])
 	}
 	return n, err
@@ -182,12 +237,12 @@ func (b *upstreamBody) Close() error {
 		return nil
 	}
 	b.closed = true
-	if b.events {
-		b.x.pump.stop(func() { b.resp.CloseBodyStream() })
-		b.x.pending = b.x.pump.pending[:0]
+	if b.r.done && b.reuse {
+		b.uc.idleSince = time.Now() // a stream may have run for minutes
+		b.uc.release()
+	} else {
+		b.uc.discard()
 	}
-	b.resp.CloseBodyStream()
-	fasthttp.ReleaseResponse(b.resp)
 	var in, out int64
 	if b.events {
 		if u, ok := b.x.sse.Usage(); ok {

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"errors"
+	"net"
 	"strconv"
 	"time"
 
@@ -15,6 +17,7 @@ var (
 	bodyTooMany      = []byte(`{"message":"Too Many Requests"}`)
 	bodyQuota        = []byte(`{"message":"Limit Exceeded"}`)
 	bodyBadRequest   = []byte(`{"message":"Bad Request"}`)
+	bodyTooLarge     = []byte(`{"message":"Request Entity Too Large"}`)
 	bodyBadGateway   = []byte(`{"message":"Bad Gateway"}`)
 	bodyTimeout      = []byte(`{"message":"Gateway Timeout"}`)
 	bodyUnavailable  = []byte(`{"message":"Service Unavailable"}`)
@@ -51,4 +54,23 @@ func replyLimited(ctx *fasthttp.RequestCtx, body []byte, after time.Duration) {
 	}
 	var buf [20]byte
 	ctx.Response.Header.SetBytesV("Retry-After", strconv.AppendInt(buf[:0], secs, 10))
+}
+
+// replyUnreadable answers a request fasthttp could not read (the server's
+// ErrorHandler): 413 for a body over MaxBodyBytes, as documented, where
+// fasthttp's default says 400; otherwise fasthttp's default statuses.
+// Fixed bodies: nothing of the request is echoed.
+func replyUnreadable(ctx *fasthttp.RequestCtx, err error) {
+	var small *fasthttp.ErrSmallBuffer
+	var netErr *net.OpError
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		reply(ctx, fasthttp.StatusRequestEntityTooLarge, bodyTooLarge)
+	case errors.As(err, &small):
+		ctx.Error("Too big request header", fasthttp.StatusRequestHeaderFieldsTooLarge)
+	case errors.As(err, &netErr) && netErr.Timeout():
+		ctx.Error("Request timeout", fasthttp.StatusRequestTimeout)
+	default:
+		ctx.Error("Error when parsing request", fasthttp.StatusBadRequest)
+	}
 }

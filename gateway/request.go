@@ -98,11 +98,30 @@ func pickKey(fromHeader []byte, nHeader int, auth []byte, nAuth int) ([]byte, st
 		if len(k) == 0 {
 			return nil, reasonMissing
 		}
+		if !keyBytes(k) {
+			return nil, reasonMalformed
+		}
 		return k, ""
 	case bearer != nil:
+		if !keyBytes(bearer) {
+			return nil, reasonMalformed
+		}
 		return bearer, ""
 	}
 	return nil, reasonMissing
+}
+
+// keyBytes reports whether k is printable ASCII without spaces, as every
+// key value is (keyvalue.ValidImported): a value with a folded line's
+// space, a control byte or non-ASCII in it is refused as malformed here
+// rather than handed on.
+func keyBytes(k []byte) bool {
+	for _, c := range k {
+		if c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // parseBearer returns the token of "Bearer <token>" (scheme in any case,

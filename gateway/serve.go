@@ -23,10 +23,11 @@ type exchange struct {
 	charged  bool
 	reserved int64 // LLM tokens reserved in charge
 	sse      llmwire.SSEUsage
-	body     upstreamBody   // the response body when it streams through
-	pump     pump           // reads server-sent events ahead of the writer
-	pending  []byte         // the pump's buffer, kept across requests
-	buf      [32 << 10]byte // copy buffer for streams
+	req      fasthttp.Request        // what goes upstream
+	resp     fasthttp.ResponseHeader // what came back
+	respBody []byte                  // a buffered response body
+	body     upstreamBody            // the response body when it streams through
+	buf      [4 << 10]byte           // scratch: the upstream path
 }
 
 // b2s views b as a string without copying, for lookups and matches that
@@ -49,7 +50,11 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	x := g.pool.Get().(*exchange)
-	x.start, x.now, x.st = time.Now(), g.cfg.Clock.Now(), st
+	x.start, x.st = time.Now(), st
+	x.now = x.start
+	if !g.systemClock {
+		x.now = g.cfg.Clock.Now()
+	}
 	if status, done := g.admit(ctx, t, x, rest); done {
 		st.metrics.Request(status, time.Since(x.start))
 		if x.key != nil {
@@ -65,6 +70,7 @@ func (g *Gateway) release(x *exchange) {
 	x.st, x.key, x.charged, x.reserved = nil, nil, false, 0
 	x.charge = limit.Charge{}
 	x.body = upstreamBody{}
+	x.req.Reset() // drops the reference to the caller's body
 	g.pool.Put(x)
 }
 

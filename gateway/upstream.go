@@ -1,24 +1,72 @@
 package gateway
 
 import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"os"
 	"sync"
 	"time"
-
-	"github.com/valyala/fasthttp"
 )
 
-// upstream is a connection pool to one upstream host. Pools outlive table
-// rebuilds, so a configuration change does not drop warm connections.
+// upstream is a pool of HTTP/1.1 connections to one upstream host. The
+// gateway speaks HTTP/1.1 to upstreams itself (fasthttp parses and writes
+// the messages; this file owns the connections): it can then see how a
+// response is framed before deciding to buffer or stream it, and see what
+// its read buffer holds, so a stream of events is relayed in as few writes
+// as the upstream's timing allows. Pools outlive table rebuilds, so a
+// configuration change does not drop warm connections.
 type upstream struct {
-	host   string
-	https  bool
-	client *fasthttp.HostClient
+	host  string // as in the URL: Host header and TLS server name
+	addr  string // host:port to dial
+	https bool
+
+	mu   sync.Mutex
+	idle []*upConn // most recently used last
 }
 
+// upConn is one connection to an upstream.
+type upConn struct {
+	c         net.Conn
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	up        *upstream
+	idleSince time.Time // when it was last taken from or put in the pool
+	reused    bool
+	deadline  time.Time // last deadline set on c
+}
+
+// setDeadline bounds the exchange about to run. Deadlines are rounded up
+// to the next second and set only when that changes: under load most
+// exchanges on a connection then skip the call, for a bound at most a
+// second looser.
+func (uc *upConn) setDeadline(d time.Time) {
+	d = d.Truncate(time.Second).Add(time.Second)
+	if !d.Equal(uc.deadline) {
+		uc.c.SetDeadline(d)
+		uc.deadline = d
+	}
+}
+
+const (
+	// maxIdleTime is how long an idle connection is kept: under the
+	// keep-alive timeouts of common upstream servers (uvicorn and Node 5 s),
+	// so that the gateway rarely sends a request on a connection the
+	// upstream is closing.
+	maxIdleTime = 4 * time.Second
+	// probeAfter: a connection idle longer than this is checked for a
+	// close from the upstream before it is reused.
+	probeAfter  = 500 * time.Millisecond
+	maxIdle     = 1024
+	dialTimeout = 5 * time.Second
+	bufSize     = 16 << 10
+)
+
 type upstreams struct {
-	mu      sync.Mutex
-	m       map[string]*upstream
-	timeout time.Duration
+	mu sync.Mutex
+	m  map[string]*upstream
 }
 
 func (u *upstreams) get(https bool, host string) *upstream {
@@ -35,41 +83,112 @@ func (u *upstreams) get(https bool, host string) *upstream {
 		u.m = map[string]*upstream{}
 	}
 	addr := host
-	if _, _, ok := splitHostPort(host); !ok {
+	if _, _, err := net.SplitHostPort(host); err != nil {
 		if https {
-			addr += ":443"
+			addr = net.JoinHostPort(trimBrackets(host), "443")
 		} else {
-			addr += ":80"
+			addr = net.JoinHostPort(trimBrackets(host), "80")
 		}
 	}
-	up := &upstream{host: host, https: https, client: &fasthttp.HostClient{
-		Addr:                          addr,
-		IsTLS:                         https,
-		MaxConns:                      4096,
-		MaxIdleConnDuration:           90 * time.Second,
-		StreamResponseBody:            true, // server-sent events pass through as they arrive
-		NoDefaultUserAgentHeader:      true,
-		DisableHeaderNamesNormalizing: false,
-		RetryIfErr: func(req *fasthttp.Request, attempts int, err error) (bool, bool) {
-			// Retry only when a pooled connection turned out dead before
-			// anything was sent; never resend a request the upstream may have
-			// acted on (an LLM call costs money).
-			return false, attempts < 2 && err == fasthttp.ErrConnectionClosed && req.Header.IsGet()
-		},
-	}}
+	up := &upstream{host: host, addr: addr, https: https}
 	u.m[k] = up
 	return up
 }
 
-// splitHostPort reports whether host has a port.
-func splitHostPort(host string) (string, string, bool) {
-	for i := len(host) - 1; i >= 0; i-- {
-		switch host[i] {
-		case ':':
-			return host[:i], host[i+1:], true
-		case ']':
-			return host, "", false
-		}
+func trimBrackets(h string) string {
+	if len(h) > 1 && h[0] == '[' && h[len(h)-1] == ']' {
+		return h[1 : len(h)-1]
 	}
-	return host, "", false
+	return h
 }
+
+// acquire returns an idle connection that is still open, or a new one.
+func (u *upstream) acquire(ctx context.Context, now time.Time) (*upConn, error) {
+	for {
+		u.mu.Lock()
+		n := len(u.idle)
+		if n == 0 {
+			u.mu.Unlock()
+			break
+		}
+		uc := u.idle[n-1]
+		u.idle[n-1] = nil
+		u.idle = u.idle[:n-1]
+		u.mu.Unlock()
+		idle := now.Sub(uc.idleSince)
+		if idle > maxIdleTime || (idle > probeAfter && !uc.alive()) {
+			uc.c.Close()
+			continue
+		}
+		uc.reused, uc.idleSince = true, now
+		return uc, nil
+	}
+	return u.dial(ctx)
+}
+
+func (u *upstream) dial(ctx context.Context) (*upConn, error) {
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", u.addr)
+	now := time.Now()
+	if err != nil {
+		return nil, err
+	}
+	if u.https {
+		tc := tls.Client(c, &tls.Config{ServerName: trimBrackets(hostOnly(u.host)), NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12})
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+		c = tc
+	}
+	return &upConn{c: c, br: bufio.NewReaderSize(c, bufSize), bw: bufio.NewWriterSize(c, bufSize), up: u, idleSince: now}, nil
+}
+
+func hostOnly(h string) string {
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		return host
+	}
+	return h
+}
+
+// alive reports whether the upstream has not closed the connection while
+// it sat idle: a read that times out at once means nothing is pending.
+func (uc *upConn) alive() bool {
+	if uc.br.Buffered() > 0 {
+		return false // bytes nobody asked for: the connection is out of step
+	}
+	uc.c.SetReadDeadline(time.Now())
+	_, err := uc.br.Peek(1)
+	uc.c.SetReadDeadline(uc.deadline)
+	return errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// release puts a connection whose last exchange ended cleanly back in the
+// pool.
+func (uc *upConn) release() {
+	u := uc.up
+	u.mu.Lock()
+	if len(u.idle) >= maxIdle {
+		u.mu.Unlock()
+		uc.c.Close()
+		return
+	}
+	u.idle = append(u.idle, uc)
+	// Close the oldest idle connections once they are past use, so that a
+	// burst does not leave hundreds of sockets the upstream has given up on.
+	var stale []*upConn
+	for len(u.idle) > 1 && uc.idleSince.Sub(u.idle[0].idleSince) > maxIdleTime {
+		stale = append(stale, u.idle[0])
+		u.idle[0] = nil
+		u.idle = u.idle[1:]
+	}
+	u.mu.Unlock()
+	for _, s := range stale {
+		s.c.Close()
+	}
+}
+
+// discard closes a connection that cannot be reused.
+func (uc *upConn) discard() { uc.c.Close() }
