@@ -88,6 +88,7 @@ type Gateway struct {
 	usage       *usageRecorder
 	fails       *failureCounter
 	server      *fasthttp.Server
+	reloadMu    sync.Mutex
 	pool        sync.Pool // *exchange
 
 	changes <-chan keyward.Change
@@ -218,6 +219,10 @@ func (g *Gateway) reloadLogged(ctx context.Context) {
 // reload reads a snapshot and swaps in a table built from it. Keys that
 // disappeared have their limit state dropped.
 func (g *Gateway) reload(ctx context.Context) error {
+	// One reload at a time: two interleaved ones could swap in the older
+	// snapshot last and undo a change.
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
 	snap, err := g.cfg.Source.DataPlaneSnapshot(ctx)
 	if err != nil {
 		return err

@@ -13,12 +13,41 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// hopHeaders are connection-level headers (RFC 9110 section 7.6.1) plus
-// the caller's credentials: none of them goes upstream.
-var hopHeaders = []string{
-	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization",
-	"Proxy-Authenticate", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
-	"X-Api-Key", "Authorization",
+// notForwarded reports whether a request header stays at the gateway:
+// connection-level headers (RFC 9110 section 7.6.1), the caller's
+// credentials, and what the gateway sets itself (Host, Content-Length,
+// X-Forwarded-For; Expect, as the gateway has the whole body already).
+func notForwarded(k []byte) bool {
+	eq := func(s string) bool { return bytes.EqualFold(k, []byte(s)) }
+	switch len(k) {
+	case 2:
+		return eq("te")
+	case 4:
+		return eq("host")
+	case 6:
+		return eq("expect")
+	case 7:
+		return eq("trailer") || eq("upgrade")
+	case 9:
+		return eq("x-api-key")
+	case 10:
+		return eq("connection") || eq("keep-alive")
+	case 13:
+		return eq("authorization")
+	case 14:
+		return eq("content-length")
+	case 15:
+		return eq("x-forwarded-for")
+	case 16:
+		return eq("proxy-connection")
+	case 17:
+		return eq("transfer-encoding")
+	case 18:
+		return eq("proxy-authenticate")
+	case 19:
+		return eq("proxy-authorization")
+	}
+	return false
 }
 
 // responseHopHeaders are dropped from upstream responses.
@@ -79,9 +108,7 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) {
 		ctx.Response.Header.Del("Content-Length")
 		x.body = upstreamBody{g: g, x: x, uc: uc, status: status, events: events, reuse: !h.ConnectionClose()}
 		x.body.r.reset(uc.br, n)
-		if events {
-			x.sse.Reset()
-		}
+		x.tail, x.tailCut = x.tail[:0], false
 		ctx.Response.SetBodyStream(&x.body, n)
 		return
 	}
@@ -171,11 +198,13 @@ func idempotent(req *fasthttp.Request) bool {
 // and without the caller's key, and the stage's own credential.
 func (g *Gateway) buildRequest(ctx *fasthttp.RequestCtx, x *exchange, req *fasthttp.Request, rest []byte) {
 	st := x.st
-	ctx.Request.Header.CopyTo(&req.Header)
-	for _, h := range hopHeaders {
-		req.Header.Del(h)
+	req.Header.SetMethodBytes(ctx.Request.Header.Method())
+	req.Header.SetNoDefaultContentType(true) // send what the caller sent, no more
+	for k, v := range ctx.Request.Header.All() {
+		if !notForwarded(k) {
+			req.Header.AddBytesKV(k, v)
+		}
 	}
-	req.Header.Del("Expect") // the gateway has the whole body already
 	u := req.URI()
 	u.SetHost(st.up.host)
 	req.Header.SetHost(st.up.host)
@@ -227,7 +256,7 @@ type upstreamBody struct {
 func (b *upstreamBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	if b.events && n > 0 {
-		b.x.sse.Write(p[:n])
+		b.x.tail, b.x.tailCut = keepTail(b.x.tail, p[:n], b.x.tailCut)
 	}
 	return n, err
 }
@@ -245,7 +274,7 @@ func (b *upstreamBody) Close() error {
 	}
 	var in, out int64
 	if b.events {
-		if u, ok := b.x.sse.Usage(); ok {
+		if u, ok := tailUsage(&b.x.sse, b.x.tail, b.x.tailCut); ok {
 			in, out = u.PromptTokens, u.CompletionTokens
 		}
 	}

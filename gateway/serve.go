@@ -23,6 +23,8 @@ type exchange struct {
 	charged  bool
 	reserved int64 // LLM tokens reserved in charge
 	sse      llmwire.SSEUsage
+	tail     []byte                  // the end of a server-sent-events stream, for its usage
+	tailCut  bool                    // tail lost its beginning
 	req      fasthttp.Request        // what goes upstream
 	resp     fasthttp.ResponseHeader // what came back
 	respBody []byte                  // a buffered response body
