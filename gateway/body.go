@@ -180,27 +180,9 @@ func (b *bodyReader) chunkHeader() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if i := bytes.IndexByte(line, ';'); i >= 0 {
-		line = line[:i]
-	}
-	line = bytes.TrimRight(line, " \t")
-	if len(line) == 0 || len(line) > 15 {
+	size, ok := parseChunkSize(line)
+	if !ok {
 		return 0, errBadChunk
-	}
-	var size int64
-	for _, c := range line {
-		var d byte
-		switch {
-		case '0' <= c && c <= '9':
-			d = c - '0'
-		case 'a' <= c && c <= 'f':
-			d = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			d = c - 'A' + 10
-		default:
-			return 0, errBadChunk
-		}
-		size = size<<4 | int64(d)
 	}
 	return size, nil
 }
@@ -248,4 +230,70 @@ func (b *bodyReader) line() ([]byte, error) {
 		line = line[:n-1]
 	}
 	return line, nil
+}
+
+// arrivedWhole reports whether br's buffer holds a whole chunked body,
+// last chunk and trailer included, and its decoded size. It reads
+// nothing.
+func arrivedWhole(br *bufio.Reader) (int, bool) {
+	buf, _ := br.Peek(br.Buffered())
+	size := 0
+	for {
+		i := bytes.IndexByte(buf, '\n')
+		if i < 0 {
+			return 0, false
+		}
+		line := buf[:i]
+		if lastChunk(line) {
+			rest := buf[i+1:]
+			complete := bytes.HasPrefix(rest, []byte("\r\n")) || bytes.HasPrefix(rest, []byte("\n")) ||
+				bytes.Contains(rest, []byte("\n\r\n")) || bytes.Contains(rest, []byte("\n\n"))
+			return size, complete
+		}
+		n, ok := parseChunkSize(line)
+		if !ok || n > int64(len(buf)) {
+			return 0, false
+		}
+		buf = buf[i+1:]
+		if int64(len(buf)) < n+1 {
+			return 0, false
+		}
+		size += int(n)
+		buf = buf[n:]
+		switch {
+		case bytes.HasPrefix(buf, []byte("\r\n")):
+			buf = buf[2:]
+		case bytes.HasPrefix(buf, []byte("\n")):
+			buf = buf[1:]
+		default:
+			return 0, false // malformed or not all here: let the reader decide
+		}
+	}
+}
+
+// parseChunkSize parses a chunk-size line (without its "\n").
+func parseChunkSize(line []byte) (int64, bool) {
+	if i := bytes.IndexByte(line, ';'); i >= 0 {
+		line = line[:i]
+	}
+	line = bytes.TrimRight(line, " \t\r")
+	if len(line) == 0 || len(line) > 15 {
+		return 0, false
+	}
+	var size int64
+	for _, c := range line {
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		size = size<<4 | int64(d)
+	}
+	return size, true
 }

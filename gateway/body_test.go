@@ -91,6 +91,17 @@ func FuzzBodyReader(f *testing.F) {
 		f.Add([]byte(s), uint8(7))
 	}
 	f.Fuzz(func(t *testing.T, wire []byte, step uint8) {
+		// arrivedWhole on a buffer holding all of wire agrees with the reader.
+		whole := bufio.NewReaderSize(bytes.NewReader(wire), len(wire)+16)
+		whole.Peek(len(wire))
+		if size, ok := arrivedWhole(whole); ok {
+			var b bodyReader
+			b.reset(whole, -1)
+			got, err := readAllIn(&b, 64)
+			if err != nil || !b.done || len(got) != size {
+				t.Fatalf("arrivedWhole says %d bytes; the reader got %d, %v, done %v", size, len(got), err, b.done)
+			}
+		}
 		var b bodyReader
 		b.reset(bufio.NewReaderSize(bytes.NewReader(wire), 16), -1)
 		got, err := readAllIn(&b, int(step)%32+1)

@@ -101,6 +101,16 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) {
 		return
 	}
 	events := bytes.HasPrefix(h.ContentType(), sseType)
+	if n == -1 {
+		// A chunked body that has arrived whole (a short stream, or an
+		// upstream faster than the gateway) goes out as one sized body, in
+		// the same write as the header: nothing is gained by relaying
+		// chunks that are all here already.
+		if size, ok := arrivedWhole(uc.br); ok && size <= maxBufferedBody {
+			g.relayWhole(ctx, x, uc, status, size, events)
+			return
+		}
+	}
 	if events || n < 0 || n > maxBufferedBody {
 		// Streamed: events as they arrive; large or unsized bodies without
 		// holding them. Usage is read from a final event; otherwise a token
@@ -133,6 +143,52 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) {
 		if u, ok := llmwire.ParseUsage(body); ok {
 			in, out = u.PromptTokens, u.CompletionTokens
 		}
+	}
+	g.done(x, status, in, out)
+}
+
+// relayWhole answers with a chunked body that is already in uc's buffer,
+// decoded, as a sized body.
+func (g *Gateway) relayWhole(ctx *fasthttp.RequestCtx, x *exchange, uc *upConn, status, size int, events bool) {
+	if cap(x.respBody) < size {
+		x.respBody = make([]byte, size)
+	}
+	body := x.respBody[:size]
+	var r bodyReader
+	r.reset(uc.br, -1)
+	var one [1]byte
+	_, err := io.ReadFull(&r, body)
+	if err == nil {
+		var m int
+		if m, err = r.Read(one[:]); m == 0 && err == io.EOF {
+			err = nil // the body ended where arrivedWhole said it would
+		} else if err == nil {
+			err = errBadChunk
+		}
+	}
+	if err != nil || !r.done {
+		uc.discard()
+		ctx.Response.Header.Reset()
+		g.finish(ctx, x, fasthttp.StatusBadGateway, bodyBadGateway, 0, 0)
+		return
+	}
+	if x.resp.ConnectionClose() {
+		uc.discard()
+	} else {
+		uc.release()
+	}
+	ctx.Response.SetBody(body)
+	var in, out int64
+	var u llmwire.Usage
+	var ok bool
+	switch {
+	case events:
+		u, ok = tailUsage(&x.sse, body, false)
+	case x.st.api.openai:
+		u, ok = llmwire.ParseUsage(body)
+	}
+	if ok {
+		in, out = u.PromptTokens, u.CompletionTokens
 	}
 	g.done(x, status, in, out)
 }
