@@ -186,8 +186,15 @@ type result struct {
 	body   string
 }
 
-// call sends one request to the gateway.
+// call sends one request to the gateway, with a JSON Content-Type when
+// it has a body.
 func (e *env) call(method, path, key, body string, hdr ...string) result {
+	e.t.Helper()
+	return e.callCT(method, path, key, body, "application/json", hdr...)
+}
+
+// callCT is call with the Content-Type given ("" for none).
+func (e *env) callCT(method, path, key, body, ct string, hdr ...string) result {
 	e.t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -200,8 +207,8 @@ func (e *env) call(method, path, key, body string, hdr ...string) result {
 	if key != "" {
 		req.Header.Set("X-Api-Key", key)
 	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
+	if body != "" && ct != "" {
+		req.Header.Set("Content-Type", ct)
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Add(hdr[i], hdr[i+1])

@@ -94,6 +94,7 @@ type Gateway struct {
 	changes <-chan keyward.Change
 	stopSub func()
 	wg      sync.WaitGroup
+	ctx     context.Context // the background loops' lifetime, ended by Shutdown
 	cancel  context.CancelFunc
 }
 
@@ -105,6 +106,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	cfg = cfg.defaults()
 	g := &Gateway{cfg: cfg}
+	g.ctx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	_, g.systemClock = cfg.Clock.(keyward.SystemClock)
 	g.builder = builder{hasher: cfg.Hasher, upstreams: &upstreams{}, metrics: cfg.Metrics}
 	g.usage = newUsageRecorder()
@@ -146,9 +148,13 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 // Serve accepts connections on ln until Shutdown, and runs the reload and
 // usage-flush loops meanwhile.
 func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
-	ctx, g.cancel = context.WithCancel(ctx)
 	g.wg.Add(1)
-	go func() { defer g.wg.Done(); g.background(ctx) }()
+	go func() {
+		defer g.wg.Done()
+		stop := context.AfterFunc(ctx, g.cancel)
+		defer stop()
+		g.background(g.ctx)
+	}()
 	return g.server.Serve(ln)
 }
 
@@ -156,9 +162,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 // included) until ctx ends, and writes the usage counted so far.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	err := g.server.ShutdownWithContext(ctx)
-	if g.cancel != nil {
-		g.cancel()
-	}
+	g.cancel()
 	g.wg.Wait()
 	g.stopSub()
 	g.flush(context.WithoutCancel(ctx))

@@ -13,6 +13,17 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
+// proxyClaim reports whether a header states where a request came from,
+// which only a trusted proxy may tell the upstream.
+func proxyClaim(k []byte) bool {
+	for _, h := range []string{"forwarded", "x-real-ip", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-client-ip"} {
+		if bytes.EqualFold(k, []byte(h)) {
+			return true
+		}
+	}
+	return false
+}
+
 // notForwarded reports whether a request header stays at the gateway:
 // connection-level headers (RFC 9110 section 7.6.1), the caller's
 // credentials, and what the gateway sets itself (Host, Content-Length,
@@ -91,7 +102,7 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) {
 	status := h.StatusCode()
 	n := h.ContentLength()
 	if req.Header.IsHead() || status == fasthttp.StatusNoContent || status == fasthttp.StatusNotModified || status < 200 {
-		if h.ConnectionClose() {
+		if h.ConnectionClose() || status == fasthttp.StatusSwitchingProtocols {
 			uc.discard()
 		} else {
 			uc.release()
@@ -256,10 +267,15 @@ func (g *Gateway) buildRequest(ctx *fasthttp.RequestCtx, x *exchange, req *fasth
 	st := x.st
 	req.Header.SetMethodBytes(ctx.Request.Header.Method())
 	req.Header.SetNoDefaultContentType(true) // send what the caller sent, no more
+	trustedPeer := g.peerTrusted(ctx)
 	for k, v := range ctx.Request.Header.All() {
-		if !notForwarded(k) {
+		if !notForwarded(k) && (trustedPeer || !proxyClaim(k)) {
 			req.Header.AddBytesKV(k, v)
 		}
+	}
+	if st.api.openai {
+		// Usage is read from the response: ask for it uncompressed.
+		req.Header.Set("Accept-Encoding", "identity")
 	}
 	u := req.URI()
 	u.SetHost(st.up.host)
@@ -274,7 +290,7 @@ func (g *Gateway) buildRequest(ctx *fasthttp.RequestCtx, x *exchange, req *fasth
 	var ipbuf [64]byte
 	ip := g.clientIP(ctx)
 	xff := ipbuf[:0]
-	if prior := ctx.Request.Header.Peek("X-Forwarded-For"); len(prior) > 0 && g.peerTrusted(ctx) {
+	if prior := ctx.Request.Header.Peek("X-Forwarded-For"); len(prior) > 0 && trustedPeer {
 		xff = append(append(xff, prior...), ", "...)
 		ip, _ = netip.AddrFromSlice(ctx.RemoteIP())
 		ip = ip.Unmap()
@@ -323,7 +339,6 @@ func (b *upstreamBody) Close() error {
 	}
 	b.closed = true
 	if b.r.done && b.reuse {
-		b.uc.idleSince = time.Now() // a stream may have run for minutes
 		b.uc.release()
 	} else {
 		b.uc.discard()

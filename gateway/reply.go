@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/keyward/keyward/limit"
 	"github.com/valyala/fasthttp"
 )
 
@@ -20,13 +21,11 @@ var (
 	bodyTooLarge     = []byte(`{"message":"Request Entity Too Large"}`)
 	bodyBadGateway   = []byte(`{"message":"Bad Gateway"}`)
 	bodyTimeout      = []byte(`{"message":"Gateway Timeout"}`)
-	bodyUnavailable  = []byte(`{"message":"Service Unavailable"}`)
 	openAIForbidden  = []byte(`{"error":{"message":"Incorrect or missing API key, or the key may not be used for this request.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`)
 	openAITooMany    = []byte(`{"error":{"message":"Rate limit reached for this API key. Retry after the time in the Retry-After header.","type":"requests","param":null,"code":"rate_limit_exceeded"}}`)
 	openAIQuota      = []byte(`{"error":{"message":"You exceeded your current quota.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}`)
 	openAITokens     = []byte(`{"error":{"message":"Token budget reached for this API key. Retry after the time in the Retry-After header.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}`)
 	openAIBadRequest = []byte(`{"error":{"message":"The request body must be one JSON object that names its model once, in the body only.","type":"invalid_request_error","param":null,"code":null}}`)
-	openAIModel      = []byte(`{"error":{"message":"This API key may not use the requested model.","type":"invalid_request_error","param":"model","code":"model_not_allowed"}}`)
 )
 
 var contentTypeJSON = []byte("application/json")
@@ -48,6 +47,9 @@ func pick(openai bool, plain, oa []byte) []byte {
 // replyLimited answers 429 with Retry-After in whole seconds, rounded up.
 func replyLimited(ctx *fasthttp.RequestCtx, body []byte, after time.Duration) {
 	reply(ctx, fasthttp.StatusTooManyRequests, body)
+	if after >= limit.Never-time.Second || after > 31*24*time.Hour {
+		return // waiting cannot help (the request exceeds the limit itself): no Retry-After to loop on
+	}
 	secs := int64((after + time.Second - 1) / time.Second)
 	if secs < 1 {
 		secs = 1

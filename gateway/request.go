@@ -47,6 +47,7 @@ const (
 	reasonStage     = "stage"
 	reasonRoute     = "route"
 	reasonModel     = "model"
+	reasonLimits    = "limits" // more plan limits apply than one charge holds
 )
 
 var (
@@ -149,6 +150,12 @@ func hasModelQuery(args *fasthttp.Args) bool {
 		}
 	}
 	return false
+}
+
+// isMultipart reports whether a Content-Type is a multipart upload (audio
+// transcriptions, files), which is passed on unread.
+func isMultipart(ct []byte) bool {
+	return len(ct) >= 10 && bytes.EqualFold(ct[:10], []byte("multipart/"))
 }
 
 // isJSON reports whether a Content-Type names JSON.

@@ -102,17 +102,36 @@ func (g *Gateway) admit(ctx *fasthttp.RequestCtx, t *table, x *exchange, rest []
 	k := ce.key
 	x.key = k
 	ks := k.stages[st]
+	if ks.tooManyLimits {
+		// More counters apply than one charge can hold: refuse rather than
+		// leave some limits unenforced.
+		return g.refuse(ctx, x, reasonLimits), true
+	}
 
 	// What the upstream will read: the JSON body of an OpenAI-compatible
 	// request, parsed strictly, and nothing in the query string.
 	maxTokens := int64(-1)
 	body := ctx.Request.Body()
+	ct := ctx.Request.Header.ContentType()
+	if k.scoped && hasModelQuery(ctx.QueryArgs()) {
+		reply(ctx, fasthttp.StatusBadRequest, pick(openai, bodyBadRequest, openAIBadRequest))
+		return fasthttp.StatusBadRequest, true
+	}
 	if openai {
 		if hasModelQuery(ctx.QueryArgs()) || (len(body) > 0 && len(ctx.Request.Header.ContentEncoding()) > 0) {
 			reply(ctx, fasthttp.StatusBadRequest, openAIBadRequest)
 			return fasthttp.StatusBadRequest, true
 		}
-		if len(body) > 0 && (k.scoped || isJSON(ctx.Request.Header.ContentType())) {
+		// A model-scoped key sends JSON, declared as such: an upstream that
+		// reads forms could otherwise see another model in the same bytes.
+		if len(body) > 0 && k.scoped && !isJSON(ct) {
+			reply(ctx, fasthttp.StatusBadRequest, openAIBadRequest)
+			return fasthttp.StatusBadRequest, true
+		}
+		// Every body but a multipart upload is read: upstreams parse JSON
+		// without a Content-Type too, and its max_tokens sizes the
+		// reservation.
+		if len(body) > 0 && !isMultipart(ct) {
 			req, err := llmwire.ParseRequest(body)
 			if err != nil {
 				reply(ctx, fasthttp.StatusBadRequest, openAIBadRequest)
@@ -133,6 +152,7 @@ func (g *Gateway) admit(ctx *fasthttp.RequestCtx, t *table, x *exchange, rest []
 		x.reserved = ks.reservation(maxTokens, len(body))
 	}
 	method := b2s(ctx.Method())
+	x.charge.Key = k.id // every key has its own counters on a shared plan
 	for _, r := range ks.plans {
 		r.counters(&x.charge, method, b2s(rest), x.reserved)
 	}

@@ -67,6 +67,10 @@ type keyEntry struct {
 // keyStage is one stage a key may call, with the limits that apply there.
 type keyStage struct {
 	plans []*planRule
+	// tooManyLimits: the plans' counters for one request (a throttle, a
+	// quota and two token windows each) exceed what one atomic charge
+	// holds; such a key is refused on this stage, never half-limited.
+	tooManyLimits bool
 }
 
 // planRule is one usage plan's limits as they apply to one API stage.
@@ -166,13 +170,16 @@ func (b *builder) build(snap *keyward.DataPlaneSnapshot) (*table, error) {
 			}
 		}
 		for se, ks := range ke.stages {
+			counters := 0
 			for _, pid := range k.PlanIDs {
 				if p := plans[pid]; p != nil {
 					if r, ok := planRuleFor(p, se); ok {
 						ks.plans = append(ks.plans, r)
+						counters += r.maxCounters()
 					}
 				}
 			}
+			ks.tooManyLimits = counters > limit.MaxCounters
 		}
 		t.keyIDs[k.ID] = true
 		for _, c := range k.Credentials {
@@ -222,6 +229,21 @@ func planRuleFor(p *keyward.UsagePlan, se *stageEntry) (*planRule, bool) {
 	r.quotaScope = p.ID
 	r.tokensScope = p.ID
 	return r, true
+}
+
+// maxCounters is how many counters the rule can add to one charge.
+func (r *planRule) maxCounters() int {
+	n := 0
+	if r.throttle != nil || len(r.routeThrottles) > 0 {
+		n++
+	}
+	if r.quota != nil {
+		n++
+	}
+	if r.tokens != nil {
+		n += 2
+	}
+	return n
 }
 
 // counters adds the plan's counters for one request to c; cost is the

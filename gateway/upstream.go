@@ -169,6 +169,7 @@ func (uc *upConn) alive() bool {
 // pool.
 func (uc *upConn) release() {
 	u := uc.up
+	uc.idleSince = time.Now()
 	u.mu.Lock()
 	if len(u.idle) >= maxIdle {
 		u.mu.Unlock()
