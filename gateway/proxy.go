@@ -16,10 +16,16 @@ import (
 // proxyClaim reports whether a header states where a request came from,
 // which only a trusted proxy may tell the upstream.
 func proxyClaim(k []byte) bool {
-	for _, h := range []string{"forwarded", "x-real-ip", "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-client-ip"} {
-		if bytes.EqualFold(k, []byte(h)) {
-			return true
-		}
+	eq := func(s string) bool { return bytes.EqualFold(k, []byte(s)) }
+	switch len(k) {
+	case 9:
+		return eq("forwarded") || eq("x-real-ip")
+	case 11:
+		return eq("x-client-ip")
+	case 16:
+		return eq("x-forwarded-host") || eq("x-forwarded-port")
+	case 17:
+		return eq("x-forwarded-proto")
 	}
 	return false
 }
