@@ -25,7 +25,7 @@ var (
 	openAITooMany    = []byte(`{"error":{"message":"Rate limit reached for this API key. Retry after the time in the Retry-After header.","type":"requests","param":null,"code":"rate_limit_exceeded"}}`)
 	openAIQuota      = []byte(`{"error":{"message":"You exceeded your current quota.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}`)
 	openAITokens     = []byte(`{"error":{"message":"Token budget reached for this API key. Retry after the time in the Retry-After header.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}`)
-	openAIBadRequest = []byte(`{"error":{"message":"The request body must be one JSON object that names its model once, in the body only.","type":"invalid_request_error","param":null,"code":null}}`)
+	openAIBadRequest = []byte(`{"error":{"message":"The request body must be one JSON object (sent as application/json when the key is limited to models) that names its model once, in the body only.","type":"invalid_request_error","param":null,"code":null}}`)
 )
 
 var contentTypeJSON = []byte("application/json")

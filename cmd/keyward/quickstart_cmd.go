@@ -128,7 +128,8 @@ Call the AI API through the gateway, in another shell:
   # without it: 403
   curl -s -w ' %%{http_code}\n' %s -d '{"model":"gpt-4o-mini"}'
   # faster than 1 request a second with a burst of 2: the third gets 429
-  for i in 1 2 3; do curl -s -o /dev/null -w '%%{http_code}\n' %s -H "x-api-key: $KEY" -d '{"model":"gpt-4o-mini"}'; done
+  for i in 1 2 3; do curl -s -o /dev/null -w '%%{http_code}\n' %s -H "x-api-key: $KEY" \
+       -H 'content-type: application/json' -d '{"model":"gpt-4o-mini"}'; done
 
 Manage it:
   export KEYWARD_ADDR=%s KEYWARD_TOKEN_FILE=%s
