@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
 # pulumi.sh - print the directory whose bin/ holds the Pulumi CLI (pulumi)
 # and the YAML language host (pulumi-language-yaml) at the pinned versions
-# (the layout the Automation API's PulumiCommandOptions.Root expects), building
-# them from the Go module proxy when that directory does not hold them yet.
-# The directory is a cache outside the clone (KEYWARD_CI_CACHE, default
-# ~/.cache/keyward-ci), keyed by version: a fresh clone reuses it.
+# (the layout the Automation API's PulumiCommandOptions.Root expects),
+# building them from the Go module proxy the first time.
+#
+# The binaries live in a folder keyed by both versions, under the
+# git-ignored .ci/cache of the clone; that folder is a link to the same one
+# under KEYWARD_CI_CACHE (default ~/.cache/keyward-ci), so that a fresh
+# clone of the repository reuses what an earlier one built.
 set -euo pipefail
-cd "$(dirname "$0")/pulumi-tools"
+repo="$(cd "$(dirname "$0")/.." && pwd)"
 PULUMI_VERSION=v3.274.1
 YAML_VERSION=v1.25.0
-dir="${KEYWARD_CI_CACHE:-$HOME/.cache/keyward-ci}/pulumi-$PULUMI_VERSION-yaml-$YAML_VERSION"
-mkdir -p "$dir/bin"
-if [ ! -x "$dir/bin/pulumi" ]; then
+name="pulumi-$PULUMI_VERSION-yaml-$YAML_VERSION"
+shared="${KEYWARD_CI_CACHE:-$HOME/.cache/keyward-ci}/$name"
+mkdir -p "$shared/bin" "$repo/.ci/cache"
+if [ ! -x "$shared/bin/pulumi" ]; then
   # Without the version stamped in, the Automation API refuses the CLI.
-  go build -o "$dir/bin/pulumi.tmp" \
+  (cd "$repo/.ci/pulumi-tools" && go build -o "$shared/bin/pulumi.tmp" \
     -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
-    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi >&2
-  mv "$dir/bin/pulumi.tmp" "$dir/bin/pulumi"
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi) >&2
+  mv "$shared/bin/pulumi.tmp" "$shared/bin/pulumi"
 fi
-if [ ! -x "$dir/bin/pulumi-language-yaml" ]; then
-  GOBIN="$dir/bin" go install "github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml@$YAML_VERSION" >&2
+if [ ! -x "$shared/bin/pulumi-language-yaml" ]; then
+  GOBIN="$shared/bin" go install "github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml@$YAML_VERSION" >&2
 fi
-echo "$dir"
+ln -sfn "$shared" "$repo/.ci/cache/$name"
+echo "$repo/.ci/cache/$name"
