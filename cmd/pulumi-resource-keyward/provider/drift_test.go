@@ -295,3 +295,25 @@ func TestDriftIsRepaired(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A read from state alone (no inputs, as `pulumi refresh` of an old state
+// or a resource `get`) keeps a key value secret: it must not reach the
+// state unmarked.
+func TestReadFromStateKeepsValuesSecret(t *testing.T) {
+	h := start(t)
+	c := h.create(provider.TypeAPIKey, "plain", pm(map[string]any{"name": "plain"}))
+	if v, ok := c.props.GetOk("value"); !ok || !v.Secret() {
+		t.Fatalf("created value: %v %v", ok, v.Secret())
+	}
+	// The state as an old provider might have left it: the value unmarked.
+	plainProps := c.props.Set("value", property.New(c.props.Get("value").AsString()))
+	r, err := h.prov.Read(p.ReadRequest{ID: c.id, Urn: c.urn, Properties: plainProps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, m := range map[string]property.Map{"inputs": r.Inputs, "properties": r.Properties} {
+		if v, ok := m.GetOk("value"); ok && !v.IsNull() && !v.Secret() {
+			t.Errorf("read returned the key value unmarked in %s", what)
+		}
+	}
+}

@@ -328,12 +328,16 @@ func TestSecretLifecycle(t *testing.T) {
 				}
 			},
 		}, {
-			// Removing the value replaces the secret (same name: deleted first).
+			// Removing the value stops managing it: the secret and its versions
+			// stay (a key's value or an upstream credential may live there).
 			Inputs: pm(map[string]any{"name": "vendor/openai"}),
-			Hook: func(_, _ property.Map) {
+			Hook: func(_, out property.Map) {
 				sec := must[*keyward.Secret](t)(h.client.DescribeSecret(h.ctx, "vendor/openai"))
-				if len(sec.VersionIDsToStages) != 0 || sec.Description != "" {
-					t.Errorf("replacement %+v", sec)
+				if len(sec.VersionIDsToStages) != 2 || sec.Description != "" || get() != "sk-two-0123456789" {
+					t.Errorf("after removing the value: %+v", sec)
+				}
+				if v, ok := out.GetOk("value"); ok && !v.IsNull() {
+					t.Errorf("value still in the outputs")
 				}
 			},
 		}},

@@ -236,8 +236,21 @@ func dropUnsetStrings(prov *p.Provider) {
 	prov.Read = func(ctx context.Context, req p.ReadRequest) (p.ReadResponse, error) {
 		resp, err := read(ctx, req)
 		resp.Properties, resp.Inputs = withoutEmptyStrings(resp.Properties), withoutEmptyStrings(resp.Inputs)
+		// A read from state alone (no inputs to take secret marks from)
+		// must not write a value back unmarked.
+		resp.Properties, resp.Inputs = valuesSecret(resp.Properties), valuesSecret(resp.Inputs)
 		return resp, err
 	}
+}
+
+// valuesSecret marks the fields that hold key or secret values as secret.
+func valuesSecret(m property.Map) property.Map {
+	for _, k := range []string{"value", "importValue"} {
+		if v, ok := m.GetOk(k); ok && !v.Secret() && !v.IsNull() {
+			m = m.Set(k, v.WithSecret(true))
+		}
+	}
+	return m
 }
 
 func withoutEmptyStrings(m property.Map) property.Map {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 
-	p "github.com/pulumi/pulumi-go-provider"
 	"github.com/pulumi/pulumi-go-provider/infer"
 
 	"github.com/keyward/keyward"
@@ -117,9 +116,10 @@ func createSecret(ctx context.Context, c *httpapi.Client, sc keyward.SecretCreat
 	return ref, nil
 }
 
-// Diff compares the normalized inputs. A new name replaces the secret;
-// removing the value replaces it too (versions cannot be removed), deleting
-// the old one first since the name stays.
+// Diff compares the normalized inputs. A new name replaces the secret.
+// Removing the value only stops managing it: the secret and its versions
+// stay, since a key's value or a stage's upstream credential may live
+// there, and deleting it would take them away.
 func (*Secret) Diff(_ context.Context, req infer.DiffRequest[SecretArgs, SecretState]) (infer.DiffResponse, error) {
 	o, n := normSecret(req.State.SecretArgs), normSecret(req.Inputs)
 	d := newDiffer(TypeSecret)
@@ -127,11 +127,8 @@ func (*Secret) Diff(_ context.Context, req infer.DiffRequest[SecretArgs, SecretS
 	d.field("description", o.Description, n.Description)
 	d.field("tags", o.Tags, n.Tags)
 	d.field("value", o.Value, n.Value)
-	if o.Value != nil && n.Value == nil {
-		d.diff["value"] = p.PropertyDiff{Kind: p.DeleteReplace, InputDiff: true}
-	}
 	resp := d.response()
-	resp.DeleteBeforeReplace = (d.replaces() || d.diff["value"].Kind == p.DeleteReplace) && o.Name == n.Name
+	resp.DeleteBeforeReplace = d.replaces() && o.Name == n.Name
 	return resp, nil
 }
 
