@@ -156,19 +156,8 @@ func (b *bodyReader) bufferedAhead() bool {
 // lastChunk reports whether a chunk-size line (without its "\n") announces
 // the zero-length last chunk.
 func lastChunk(line []byte) bool {
-	if i := bytes.IndexByte(line, ';'); i >= 0 {
-		line = line[:i]
-	}
-	line = bytes.TrimRight(line, " \t\r")
-	if len(line) == 0 {
-		return false
-	}
-	for _, c := range line {
-		if c != '0' {
-			return false
-		}
-	}
-	return true
+	n, ok := parseChunkSize(line)
+	return ok && n == 0
 }
 
 // maxChunkLine bounds a chunk-size line (hex size plus extensions).
