@@ -17,13 +17,15 @@ shared="${KEYWARD_CI_CACHE:-$HOME/.cache/keyward-ci}/$name"
 mkdir -p "$shared/bin" "$repo/.ci/cache"
 if [ ! -x "$shared/bin/pulumi" ]; then
   # Without the version stamped in, the Automation API refuses the CLI.
+  # No symbol tables or DWARF (-s -w): linking a 170 MB binary with them
+  # is a good part of a cold build.
   (cd "$repo/.ci/pulumi-tools" && go build -o "$shared/bin/pulumi.tmp" \
-    -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
     github.com/pulumi/pulumi/pkg/v3/cmd/pulumi) >&2
   mv "$shared/bin/pulumi.tmp" "$shared/bin/pulumi"
 fi
 if [ ! -x "$shared/bin/pulumi-language-yaml" ]; then
-  GOBIN="$shared/bin" go install "github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml@$YAML_VERSION" >&2
+  GOBIN="$shared/bin" go install -ldflags "-s -w" "github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml@$YAML_VERSION" >&2
 fi
 ln -sfn "$shared" "$repo/.ci/cache/$name"
 echo "$repo/.ci/cache/$name"

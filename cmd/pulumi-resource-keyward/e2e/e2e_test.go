@@ -65,7 +65,7 @@ func providerDir(t *testing.T) string {
 		if provErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", filepath.Join(provDir, "pulumi-resource-keyward"), ".")
+		cmd := exec.Command("go", "build", "-ldflags", "-s -w", "-o", filepath.Join(provDir, "pulumi-resource-keyward"), ".")
 		cmd.Dir = ".."
 		if out, err := cmd.CombinedOutput(); err != nil {
 			provErr = err
