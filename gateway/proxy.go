@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net/netip"
 	"time"
 
 	"github.com/keyward/keyward/llmwire"
@@ -124,7 +123,7 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) {
 		// the same write as the header: nothing is gained by relaying
 		// chunks that are all here already.
 		if size, ok := arrivedWhole(uc.br); ok && size <= maxBufferedBody {
-			g.relayWhole(ctx, x, uc, status, size, events)
+			g.relayBuffered(ctx, x, uc, status, -1, size, events)
 			return
 		}
 	}
@@ -139,46 +138,26 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) {
 		ctx.Response.SetBodyStream(&x.body, n)
 		return
 	}
-	if cap(x.respBody) < n {
-		x.respBody = make([]byte, n)
-	}
-	body := x.respBody[:n]
-	if _, err := io.ReadFull(uc.br, body); err != nil {
-		uc.discard()
-		ctx.Response.Header.Reset()
-		g.finish(ctx, x, fasthttp.StatusBadGateway, bodyBadGateway, 0, 0)
-		return
-	}
-	if h.ConnectionClose() {
-		uc.discard()
-	} else {
-		uc.release()
-	}
-	ctx.Response.SetBody(body)
-	var in, out int64
-	if st.api.openai {
-		if u, ok := llmwire.ParseUsage(body); ok {
-			in, out = u.PromptTokens, u.CompletionTokens
-		}
-	}
-	g.done(x, status, in, out)
+	g.relayBuffered(ctx, x, uc, status, n, n, false)
 }
 
-// relayWhole answers with a chunked body that is already in uc's buffer,
-// decoded, as a sized body.
-func (g *Gateway) relayWhole(ctx *fasthttp.RequestCtx, x *exchange, uc *upConn, status, size int, events bool) {
+// relayBuffered answers with an upstream body of known size as a sized
+// body: framed by the upstream's Content-Length (framing = size), or
+// chunked (framing = -1) and already whole in uc's buffer. Usage is read
+// from it: the last event of a stream, or an OpenAI-compatible JSON body.
+func (g *Gateway) relayBuffered(ctx *fasthttp.RequestCtx, x *exchange, uc *upConn, status, framing, size int, events bool) {
 	if cap(x.respBody) < size {
 		x.respBody = make([]byte, size)
 	}
 	body := x.respBody[:size]
 	var r bodyReader
-	r.reset(uc.br, -1)
+	r.reset(uc.br, framing)
 	var one [1]byte
 	_, err := io.ReadFull(&r, body)
 	if err == nil {
 		var m int
 		if m, err = r.Read(one[:]); m == 0 && err == io.EOF {
-			err = nil // the body ended where arrivedWhole said it would
+			err = nil // the body ended where its framing said it would
 		} else if err == nil {
 			err = errBadChunk
 		}
@@ -273,7 +252,7 @@ func (g *Gateway) buildRequest(ctx *fasthttp.RequestCtx, x *exchange, req *fasth
 	st := x.st
 	req.Header.SetMethodBytes(ctx.Request.Header.Method())
 	req.Header.SetNoDefaultContentType(true) // send what the caller sent, no more
-	trustedPeer := g.peerTrusted(ctx)
+	trustedPeer := len(g.cfg.TrustedProxies) > 0 && trusted(g.peer(ctx), g.cfg.TrustedProxies)
 	for k, v := range ctx.Request.Header.All() {
 		if !notForwarded(k) && (trustedPeer || !proxyClaim(k)) {
 			req.Header.AddBytesKV(k, v)
@@ -293,25 +272,16 @@ func (g *Gateway) buildRequest(ctx *fasthttp.RequestCtx, x *exchange, req *fasth
 	if st.auth != nil {
 		req.Header.SetBytesV("Authorization", st.auth)
 	}
+	// X-Forwarded-For: a trusted proxy's chain with the proxy appended,
+	// else the socket's peer alone.
 	var ipbuf [64]byte
-	ip := g.clientIP(ctx)
 	xff := ipbuf[:0]
 	if prior := ctx.Request.Header.Peek("X-Forwarded-For"); len(prior) > 0 && trustedPeer {
 		xff = append(append(xff, prior...), ", "...)
-		ip, _ = netip.AddrFromSlice(ctx.RemoteIP())
-		ip = ip.Unmap()
 	}
-	xff = ip.AppendTo(xff)
+	xff = g.peer(ctx).AppendTo(xff)
 	req.Header.SetBytesV("X-Forwarded-For", xff)
 	req.SetBodyRaw(ctx.Request.Body())
-}
-
-func (g *Gateway) peerTrusted(ctx *fasthttp.RequestCtx) bool {
-	if len(g.cfg.TrustedProxies) == 0 {
-		return false
-	}
-	peer, _ := netip.AddrFromSlice(ctx.RemoteIP())
-	return trusted(peer.Unmap(), g.cfg.TrustedProxies)
 }
 
 // upstreamBody streams an upstream body to the client and settles the

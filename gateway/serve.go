@@ -215,10 +215,15 @@ func (g *Gateway) refuse(ctx *fasthttp.RequestCtx, x *exchange, reason string) i
 // clientIP is the socket's peer, or the nearest untrusted address in
 // X-Forwarded-For when the peer is a trusted proxy.
 func (g *Gateway) clientIP(ctx *fasthttp.RequestCtx) netip.Addr {
-	peer, _ := netip.AddrFromSlice(ctx.RemoteIP())
-	peer = peer.Unmap()
+	peer := g.peer(ctx)
 	if len(g.cfg.TrustedProxies) == 0 || !trusted(peer, g.cfg.TrustedProxies) {
 		return peer
 	}
 	return forwardedFor(peer, ctx.Request.Header.Peek("X-Forwarded-For"), g.cfg.TrustedProxies)
+}
+
+// peer is the socket's remote address.
+func (g *Gateway) peer(ctx *fasthttp.RequestCtx) netip.Addr {
+	a, _ := netip.AddrFromSlice(ctx.RemoteIP())
+	return a.Unmap()
 }
