@@ -148,9 +148,7 @@ func (b *bodyReader) bufferedAhead() bool {
 	}
 	// The last chunk: go on only when its trailer section, which ends in an
 	// empty line, is buffered too.
-	rest := buf[i+1:]
-	return bytes.HasPrefix(rest, []byte("\r\n")) || bytes.HasPrefix(rest, []byte("\n")) ||
-		bytes.Contains(rest, []byte("\n\r\n")) || bytes.Contains(rest, []byte("\n\n"))
+	return trailerArrived(buf[i+1:])
 }
 
 // lastChunk reports whether a chunk-size line (without its "\n") announces
@@ -232,12 +230,12 @@ func arrivedWhole(br *bufio.Reader) (int, bool) {
 		if i < 0 {
 			return 0, false
 		}
+		if i+1 > maxChunkLine {
+			return 0, false // the reader refuses a line this long
+		}
 		line := buf[:i]
 		if lastChunk(line) {
-			rest := buf[i+1:]
-			complete := bytes.HasPrefix(rest, []byte("\r\n")) || bytes.HasPrefix(rest, []byte("\n")) ||
-				bytes.Contains(rest, []byte("\n\r\n")) || bytes.Contains(rest, []byte("\n\n"))
-			return size, complete
+			return size, trailerArrived(buf[i+1:])
 		}
 		n, ok := parseChunkSize(line)
 		if !ok || n > int64(len(buf)) {
@@ -257,6 +255,21 @@ func arrivedWhole(br *bufio.Reader) (int, bool) {
 		default:
 			return 0, false // malformed or not all here: let the reader decide
 		}
+	}
+}
+
+// trailerArrived reports whether buf starts with a whole trailer section
+// (up to its empty line) that the reader accepts: no line over maxChunkLine.
+func trailerArrived(buf []byte) bool {
+	for {
+		i := bytes.IndexByte(buf, '\n')
+		if i < 0 || i+1 > maxChunkLine {
+			return false
+		}
+		if i == 0 || (i == 1 && buf[0] == '\r') {
+			return true
+		}
+		buf = buf[i+1:]
 	}
 }
 
