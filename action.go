@@ -14,6 +14,10 @@ const (
 	ActionKeyReadValue Action = "apikeys:ReadValue"
 	ActionKeyGetUsage  Action = "apikeys:GetUsage"
 
+	ActionKeyRotate         Action = "apikeys:Rotate"
+	ActionKeyRevokePrevious Action = "apikeys:RevokePrevious"
+	ActionKeyListRotations  Action = "apikeys:ListRotations"
+
 	ActionAPICreate Action = "apis:Create"
 	ActionAPIGet    Action = "apis:Get"
 	ActionAPIList   Action = "apis:List"
@@ -39,6 +43,16 @@ const (
 	ActionSecretDelete      Action = "secrets:DeleteSecret"
 	ActionSecretRestore     Action = "secrets:RestoreSecret"
 
+	ActionSecretRotate         Action = "secrets:RotateSecret"
+	ActionSecretCancelRotation Action = "secrets:CancelRotateSecret"
+	ActionSecretListRotations  Action = "secrets:ListRotations"
+
+	ActionWebhookCreate         Action = "webhooks:Create"
+	ActionWebhookGet            Action = "webhooks:Get"
+	ActionWebhookList           Action = "webhooks:List"
+	ActionWebhookDelete         Action = "webhooks:Delete"
+	ActionWebhookListDeliveries Action = "webhooks:ListDeliveries"
+
 	ActionPrincipalCreate      Action = "principals:Create"
 	ActionPrincipalGet         Action = "principals:Get"
 	ActionPrincipalList        Action = "principals:List"
@@ -59,6 +73,8 @@ const (
 // readOnlyActions are the actions that change nothing; the audit record says so.
 var readOnlyActions = map[Action]bool{
 	ActionKeyGet: true, ActionKeyList: true, ActionKeyReadValue: true, ActionKeyGetUsage: true,
+	ActionKeyListRotations: true, ActionSecretListRotations: true,
+	ActionWebhookGet: true, ActionWebhookList: true, ActionWebhookListDeliveries: true,
 	ActionAPIGet: true, ActionAPIList: true,
 	ActionPlanGet: true, ActionPlanList: true, ActionPlanListKeys: true,
 	ActionSecretGetValue: true, ActionSecretDescribe: true, ActionSecretList: true,
@@ -71,11 +87,14 @@ var readOnlyActions = map[Action]bool{
 func Actions() []Action {
 	return []Action{
 		ActionKeyCreate, ActionKeyGet, ActionKeyList, ActionKeyUpdate, ActionKeyDelete, ActionKeyReadValue, ActionKeyGetUsage,
+		ActionKeyRotate, ActionKeyRevokePrevious, ActionKeyListRotations,
 		ActionAPICreate, ActionAPIGet, ActionAPIList, ActionAPIUpdate, ActionAPIDelete,
 		ActionPlanCreate, ActionPlanGet, ActionPlanList, ActionPlanUpdate, ActionPlanDelete,
 		ActionPlanAttachKey, ActionPlanDetachKey, ActionPlanListKeys,
 		ActionSecretCreate, ActionSecretPut, ActionSecretGetValue, ActionSecretDescribe, ActionSecretList,
 		ActionSecretUpdate, ActionSecretUpdateStage, ActionSecretDelete, ActionSecretRestore,
+		ActionSecretRotate, ActionSecretCancelRotation, ActionSecretListRotations,
+		ActionWebhookCreate, ActionWebhookGet, ActionWebhookList, ActionWebhookDelete, ActionWebhookListDeliveries,
 		ActionPrincipalCreate, ActionPrincipalGet, ActionPrincipalList, ActionPrincipalDelete, ActionPrincipalCreateToken,
 		ActionPolicyCreate, ActionPolicyGet, ActionPolicyList, ActionPolicyDelete, ActionPolicyAttach, ActionPolicyDetach,
 		ActionAuditRead, ActionAuditVerify,

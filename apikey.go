@@ -24,6 +24,7 @@ type APIKey struct {
 	Imported    bool              `json:"imported,omitempty"`    // the value was supplied by the caller
 	ValueSecret string            `json:"valueSecret,omitempty"` // secret the value is delivered to, if any
 	PlanIDs     []string          `json:"planIds,omitempty"`     // usage plans it is attached to (derived)
+	Rotation    *RotationPolicy   `json:"rotation,omitempty"`    // scheduled rotation; nil: the plans' or none
 	Credentials []Credential      `json:"credentials,omitempty"` // metadata only, never digests or values
 	CreatedAt   time.Time         `json:"createdAt"`
 	UpdatedAt   time.Time         `json:"updatedAt"`
@@ -89,6 +90,7 @@ type KeyCreate struct {
 	Recoverable bool              `json:"recoverable,omitempty"`
 	PlanIDs     []string          `json:"planIds,omitempty"`     // plan IDs or names to attach to
 	StoreSecret string            `json:"storeSecret,omitempty"` // write the value to this secret (CURRENT) and do not return it
+	Rotation    *RotationPolicy   `json:"rotation,omitempty"`
 	Value       string            `json:"value,omitempty"`       // import a custom value (>= 20 chars) instead of generating one
 	ClientToken string            `json:"clientToken,omitempty"` // idempotency token
 }
@@ -111,6 +113,8 @@ type KeyUpdate struct {
 	StageKeys   *[]StageKey        `json:"stageKeys,omitempty"`
 	Scopes      *Scopes            `json:"scopes,omitempty"`
 	Tags        *map[string]string `json:"tags,omitempty"`
+	Rotation    *RotationPolicy    `json:"rotation,omitempty"`
+	NoRotation  bool               `json:"noRotation,omitempty"` // clear Rotation
 }
 
 // KeyFilter selects keys in ListKeys.

@@ -14,8 +14,10 @@ type UsagePlan struct {
 	Quota       *Quota       `json:"quota,omitempty"`
 	Tokens      *TokenLimits `json:"tokens,omitempty"`
 	APIStages   []PlanStage  `json:"apiStages,omitempty"`
-	CreatedAt   time.Time    `json:"createdAt"`
-	UpdatedAt   time.Time    `json:"updatedAt"`
+	// Rotation rotates the attached keys that have no policy of their own.
+	Rotation  *RotationPolicy `json:"rotation,omitempty"`
+	CreatedAt time.Time       `json:"createdAt"`
+	UpdatedAt time.Time       `json:"updatedAt"`
 }
 
 // Throttle is a token bucket: a steady rate per second and a burst.
@@ -60,26 +62,29 @@ type PlanStage struct {
 
 // PlanCreate is the input of CreatePlan.
 type PlanCreate struct {
-	Name        string       `json:"name"`
-	Description string       `json:"description,omitempty"`
-	Throttle    *Throttle    `json:"throttle,omitempty"`
-	Quota       *Quota       `json:"quota,omitempty"`
-	Tokens      *TokenLimits `json:"tokens,omitempty"`
-	APIStages   []PlanStage  `json:"apiStages,omitempty"` // APIID may be an API name
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Throttle    *Throttle       `json:"throttle,omitempty"`
+	Quota       *Quota          `json:"quota,omitempty"`
+	Tokens      *TokenLimits    `json:"tokens,omitempty"`
+	APIStages   []PlanStage     `json:"apiStages,omitempty"` // APIID may be an API name
+	Rotation    *RotationPolicy `json:"rotation,omitempty"`
 }
 
 // PlanUpdate changes fields of a plan; nil fields are left alone. A Clear*
 // flag removes the corresponding limit.
 type PlanUpdate struct {
-	Name          *string      `json:"name,omitempty"`
-	Description   *string      `json:"description,omitempty"`
-	Throttle      *Throttle    `json:"throttle,omitempty"`
-	Quota         *Quota       `json:"quota,omitempty"`
-	Tokens        *TokenLimits `json:"tokens,omitempty"`
-	APIStages     *[]PlanStage `json:"apiStages,omitempty"`
-	ClearThrottle bool         `json:"clearThrottle,omitempty"`
-	ClearQuota    bool         `json:"clearQuota,omitempty"`
-	ClearTokens   bool         `json:"clearTokens,omitempty"`
+	Name          *string         `json:"name,omitempty"`
+	Description   *string         `json:"description,omitempty"`
+	Throttle      *Throttle       `json:"throttle,omitempty"`
+	Quota         *Quota          `json:"quota,omitempty"`
+	Tokens        *TokenLimits    `json:"tokens,omitempty"`
+	APIStages     *[]PlanStage    `json:"apiStages,omitempty"`
+	ClearThrottle bool            `json:"clearThrottle,omitempty"`
+	ClearQuota    bool            `json:"clearQuota,omitempty"`
+	ClearTokens   bool            `json:"clearTokens,omitempty"`
+	Rotation      *RotationPolicy `json:"rotation,omitempty"`
+	ClearRotation bool            `json:"clearRotation,omitempty"`
 }
 
 // PlanService manages usage plans and which keys they apply to. Wherever a plan

@@ -19,6 +19,7 @@ type Secret struct {
 	LastAccessedAt     *time.Time          `json:"lastAccessedAt,omitempty"`
 	DeletionDate       *time.Time          `json:"deletionDate,omitempty"` // set while pending deletion
 	VersionIDsToStages map[string][]string `json:"versionIdsToStages,omitempty"`
+	Rotation           *SecretRotation     `json:"rotation,omitempty"` // nil: not rotated by keyward
 }
 
 // SecretARN returns the resource name of a secret.

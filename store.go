@@ -34,6 +34,8 @@ type Tx interface {
 	AuditStore
 	IdempotencyStore
 	UsageStore
+	RotationStore
+	WebhookStore
 }
 
 // KeyStore keeps API keys and their credentials.
@@ -46,7 +48,7 @@ type KeyStore interface {
 	// the position of the next page ("" when none).
 	ListKeys(ctx context.Context, f KeyFilter) ([]*APIKey, string, error)
 	// UpdateKey stores k's mutable fields (everything but ID, CreatedAt,
-	// credentials and plans). ENOTFOUND.
+	// credentials and plans; Rotation included). ENOTFOUND.
 	UpdateKey(ctx context.Context, k *APIKey) error
 	DeleteKey(ctx context.Context, id string) error // removes credentials and plan attachments too; ENOTFOUND
 	// InsertCredential adds a credential. ECONFLICT when the key already has
@@ -95,8 +97,8 @@ type SecretStore interface {
 	// only when f.IncludeDeleted. TagKey/TagValue match when both match one
 	// tag (an empty one matches any).
 	ListSecrets(ctx context.Context, f SecretFilter) ([]*Secret, string, error)
-	// UpdateSecret stores Description, Tags, UpdatedAt, LastAccessedAt and
-	// DeletionDate. ENOTFOUND.
+	// UpdateSecret stores Description, Tags, UpdatedAt, LastAccessedAt,
+	// DeletionDate and Rotation. ENOTFOUND.
 	UpdateSecret(ctx context.Context, s *Secret) error
 	DeleteSecret(ctx context.Context, name string) error // removes versions; ENOTFOUND
 	// InsertSecretVersion adds a version (Stages ignored: use MoveStage).
