@@ -32,11 +32,13 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 type env struct {
-	svc   *core.Service
-	store keyward.Store
-	clock *fakeClock
-	admin context.Context
-	dir   string
+	svc    *core.Service
+	store  keyward.Store
+	clock  *fakeClock
+	admin  context.Context
+	dir    string
+	hasher *keyvalue.Hasher
+	cfg    core.Config
 }
 
 // newEnv wires a Service from the real parts (SQLite in a temp dir, a file
@@ -48,6 +50,26 @@ func newEnv(t *testing.T) *env {
 }
 
 func newEnvWithStore(t *testing.T, wrap func(keyward.Store) keyward.Store) *env {
+	t.Helper()
+	return newEnvWith(t, wrap, core.Hooks{})
+}
+
+// newEnvWithHooks is newEnv with core hooks (rotation steps, metrics).
+func newEnvWithHooks(t *testing.T, hooks core.Hooks) *env {
+	t.Helper()
+	return newEnvWith(t, nil, hooks)
+}
+
+// restart replaces the service with a new one on the same store, keyring
+// and pepper, as a server restart does; the admin context stays valid.
+func (e *env) restart(t *testing.T, hooks core.Hooks) {
+	t.Helper()
+	e.cfg.Hooks = hooks
+	e.svc = core.New(e.cfg)
+	t.Cleanup(e.svc.Stop)
+}
+
+func newEnvWith(t *testing.T, wrap func(keyward.Store) keyward.Store, hooks core.Hooks) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -70,13 +92,15 @@ func newEnvWithStore(t *testing.T, wrap func(keyward.Store) keyward.Store) *env 
 	}
 	_, priv, _ := ed25519.GenerateKey(nil)
 	clock := &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
-	svc := core.New(core.Config{Store: store, Clock: clock, Hasher: h, Sealer: envelope.NewSealer(kr),
-		Authorizer: policy.Evaluator{}, Signer: audit.NewSigner(priv)})
+	cfg := core.Config{Store: store, Clock: clock, Hasher: h, Sealer: envelope.NewSealer(kr),
+		Authorizer: policy.Evaluator{}, Signer: audit.NewSigner(priv), Hooks: hooks}
+	svc := core.New(cfg)
+	t.Cleanup(svc.Stop)
 	token, err := svc.Bootstrap(ctx, nil)
 	if err != nil || token == "" {
 		t.Fatalf("bootstrap: %q %v", token, err)
 	}
-	e := &env{svc: svc, store: store, clock: clock, dir: dir}
+	e := &env{svc: svc, store: store, clock: clock, dir: dir, hasher: h, cfg: cfg}
 	e.admin = e.login(t, token)
 	return e
 }

@@ -96,6 +96,9 @@ func validateKeyCreate(in keyward.KeyCreate, now time.Time) error {
 	if len(in.PlanIDs) > maxListItems {
 		return invalid("at most %d plans", maxListItems)
 	}
+	if err := checkRotationPolicy(in.Rotation); err != nil {
+		return err
+	}
 	if err := checkScopes(in.Scopes); err != nil {
 		return err
 	}
@@ -115,7 +118,7 @@ func (s *Service) insertKey(ctx context.Context, tx keyward.Tx, o *op, in keywar
 		ID: newID("key"), Name: in.Name, Description: in.Description, CustomerID: in.CustomerID,
 		Enabled: in.Enabled == nil || *in.Enabled, Prefix: in.Prefix, ExpiresAt: in.ExpiresAt,
 		StageKeys: stageKeys, Scopes: in.Scopes, Tags: in.Tags, Recoverable: in.Recoverable,
-		Imported: in.Value != "", ValueSecret: in.StoreSecret, CreatedAt: now, UpdatedAt: now,
+		Imported: in.Value != "", ValueSecret: in.StoreSecret, Rotation: in.Rotation, CreatedAt: now, UpdatedAt: now,
 	}
 	if k.Prefix == "" {
 		k.Prefix = keyvalue.DefaultPrefix

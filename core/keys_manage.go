@@ -56,6 +56,7 @@ func (s *Service) UpdateKey(ctx context.Context, id string, u keyward.KeyUpdate)
 		"name": u.Name != nil, "description": u.Description != nil, "customerId": u.CustomerID != nil,
 		"enabled": u.Enabled != nil, "expiresAt": u.ExpiresAt != nil, "noExpiry": u.NoExpiry,
 		"stageKeys": u.StageKeys != nil, "scopes": u.Scopes != nil, "tags": u.Tags != nil,
+		"rotation": u.Rotation != nil, "noRotation": u.NoRotation,
 	} {
 		if set {
 			params[name] = true // which fields changed; values are in the store's history
@@ -116,6 +117,18 @@ func (s *Service) applyKeyUpdate(ctx context.Context, tx keyward.Tx, k *keyward.
 	}
 	if u.NoExpiry {
 		k.ExpiresAt = nil
+	}
+	if u.Rotation != nil && u.NoRotation {
+		return invalid("rotation and noRotation are mutually exclusive")
+	}
+	if u.Rotation != nil {
+		if err := checkRotationPolicy(u.Rotation); err != nil {
+			return err
+		}
+		k.Rotation = u.Rotation
+	}
+	if u.NoRotation {
+		k.Rotation = nil
 	}
 	if u.StageKeys != nil {
 		sks, _, err := resolveStageKeys(ctx, tx, *u.StageKeys)

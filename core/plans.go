@@ -23,7 +23,7 @@ func (s *Service) CreatePlan(ctx context.Context, in keyward.PlanCreate) (*keywa
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
 			now := s.clock.Now()
 			p = &keyward.UsagePlan{ID: newID("plan"), Name: in.Name, Description: in.Description,
-				Throttle: in.Throttle, Quota: in.Quota, Tokens: in.Tokens, CreatedAt: now, UpdatedAt: now}
+				Throttle: in.Throttle, Quota: in.Quota, Tokens: in.Tokens, Rotation: in.Rotation, CreatedAt: now, UpdatedAt: now}
 			stages, err := resolvePlanStages(ctx, tx, in.APIStages)
 			if err != nil {
 				return err
@@ -109,6 +109,9 @@ func validatePlan(p *keyward.UsagePlan) error {
 	if t := p.Tokens; t != nil && (t.PerMinute < 0 || t.PerDay < 0 || t.DefaultMaxTokens < 0) {
 		return invalid("token limits must not be negative")
 	}
+	if err := checkRotationPolicy(p.Rotation); err != nil {
+		return err
+	}
 	for _, ps := range p.APIStages {
 		if err := validateThrottle("stage throttle", ps.Throttle); err != nil {
 			return err
@@ -178,7 +181,8 @@ func (s *Service) UpdatePlan(ctx context.Context, ref string, u keyward.PlanUpda
 }
 
 func applyPlanUpdate(ctx context.Context, tx keyward.Tx, p *keyward.UsagePlan, u keyward.PlanUpdate) error {
-	if (u.ClearThrottle && u.Throttle != nil) || (u.ClearQuota && u.Quota != nil) || (u.ClearTokens && u.Tokens != nil) {
+	if (u.ClearThrottle && u.Throttle != nil) || (u.ClearQuota && u.Quota != nil) || (u.ClearTokens && u.Tokens != nil) ||
+		(u.ClearRotation && u.Rotation != nil) {
 		return invalid("a limit cannot be both set and cleared")
 	}
 	if u.Name != nil {
@@ -195,6 +199,9 @@ func applyPlanUpdate(ctx context.Context, tx keyward.Tx, p *keyward.UsagePlan, u
 	}
 	if u.Tokens != nil || u.ClearTokens {
 		p.Tokens = u.Tokens
+	}
+	if u.Rotation != nil || u.ClearRotation {
+		p.Rotation = u.Rotation
 	}
 	if u.APIStages != nil {
 		stages, err := resolvePlanStages(ctx, tx, *u.APIStages)

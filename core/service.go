@@ -10,6 +10,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"log/slog"
+	"net/http"
+	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/audit"
@@ -34,6 +36,10 @@ type Config struct {
 	Sinks      []audit.Sink       // copies of committed audit records (JSONL, stdout)
 	Changes    keyward.ChangeFeed // told after each committed change; nil: nobody listens
 	Logger     *slog.Logger
+	Hooks      Hooks
+	// WebhookClient calls rotator endpoints; default: 30 s timeout, no
+	// redirects followed.
+	WebhookClient *http.Client
 }
 
 // Service implements the domain's services over a Store.
@@ -48,6 +54,10 @@ type Service struct {
 	log    *slog.Logger
 
 	changes keyward.ChangeFeed
+	hooks   Hooks
+
+	webhookClient *http.Client
+	bg            background
 
 	authFailures    failureFolder
 	auth            authCache
@@ -63,6 +73,8 @@ var (
 	_ keyward.PolicyService    = (*Service)(nil)
 	_ keyward.AuditService     = (*Service)(nil)
 	_ keyward.Authenticator    = (*Service)(nil)
+	_ keyward.RotationService  = (*Service)(nil)
+	_ keyward.WebhookService   = (*Service)(nil)
 )
 
 // New returns a Service. Store, Hasher, Sealer, Authorizer and Signer are
@@ -74,11 +86,16 @@ func New(c Config) *Service {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.WebhookClient == nil {
+		c.WebhookClient = &http.Client{Timeout: 30 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
 	return &Service{
 		store: c.Store, clock: c.Clock, hasher: c.Hasher, sealer: c.Sealer,
 		authz: c.Authorizer, signer: c.Signer, log: c.Logger,
 		sinks:   &sinkQueue{sinks: c.Sinks, log: c.Logger.WarnContext},
-		changes: c.Changes,
+		changes: c.Changes, hooks: c.Hooks, webhookClient: c.WebhookClient,
+		bg: background{running: map[string]context.CancelFunc{}},
 	}
 }
 

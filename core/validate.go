@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/keyward/keyward"
@@ -92,6 +93,21 @@ func checkTags(tags map[string]string) error {
 		if err := checkText("tag value", v, maxTagValueLen, false); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkRotationPolicy: rotate every 1 minute to 1000 days, with a grace
+// period of 0 to MaxGrace.
+func checkRotationPolicy(p *keyward.RotationPolicy) error {
+	if p == nil {
+		return nil
+	}
+	if p.Every.Std() < time.Minute || p.Every.Std() > 1000*24*time.Hour {
+		return invalid("rotation.every must be between 1m and 1000d")
+	}
+	if p.Grace < 0 || p.Grace.Std() > MaxGrace {
+		return invalid("rotation.grace must be between 0 and %s", keyward.Duration(MaxGrace))
 	}
 	return nil
 }
