@@ -5,9 +5,12 @@
 package server
 
 import (
+	"context"
 	"net/netip"
 	"path/filepath"
 	"time"
+
+	"github.com/keyward/keyward"
 )
 
 // Config is every setting of a keyward server. Each has a flag and a
@@ -28,8 +31,14 @@ type Config struct {
 	GatewayMaxBody int // KEYWARD_GATEWAY_MAX_BODY (bytes)
 	// GatewayTimeout bounds one upstream exchange, streams included.
 	GatewayTimeout time.Duration // KEYWARD_GATEWAY_TIMEOUT
-	LogFormat      string        // KEYWARD_LOG_FORMAT: text or json
-	LogLevel       string        // KEYWARD_LOG_LEVEL: debug, info, warn, error
+	// RotationCheckInterval is how often the scheduler looks for due
+	// rotations, deadlines to announce and PREVIOUS values past their grace.
+	RotationCheckInterval time.Duration // KEYWARD_ROTATION_CHECK_INTERVAL
+	// AfterRotationStep is a test hook called after each rotation step
+	// commits (the crash tests stop the process there). No flag.
+	AfterRotationStep func(ctx context.Context, r *keyward.Rotation)
+	LogFormat         string // KEYWARD_LOG_FORMAT: text or json
+	LogLevel          string // KEYWARD_LOG_LEVEL: debug, info, warn, error
 }
 
 // Defaults fills unset fields with the embedded defaults. It does not
@@ -52,6 +61,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.GatewayTimeout <= 0 {
 		c.GatewayTimeout = 10 * time.Minute
+	}
+	if c.RotationCheckInterval <= 0 {
+		c.RotationCheckInterval = 30 * time.Second
 	}
 	if c.LogFormat == "" {
 		c.LogFormat = "text"

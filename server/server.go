@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -26,6 +27,7 @@ import (
 	"github.com/keyward/keyward/policy"
 	"github.com/keyward/keyward/prom"
 	"github.com/keyward/keyward/sqlite"
+	"github.com/keyward/keyward/webhook"
 )
 
 // Server is a running keyward: open it, Run it, Close it.
@@ -40,6 +42,9 @@ type Server struct {
 	adminLn net.Listener
 	gateway *gateway.Gateway
 	gwLn    net.Listener
+
+	dispatcher *webhook.Dispatcher
+	workers    sync.WaitGroup // scheduler and dispatcher loops
 
 	// BootstrapTokenPath is set when this start created the bootstrap admin.
 	BootstrapTokenPath string
@@ -87,10 +92,26 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 		return nil, err
 	}
 	changes := &changefeed.Local{}
+	metrics := prom.New()
+	rotationMetrics := metrics.NewRotationMetrics(s.deadlines, time.Now)
+	s.dispatcher, err = webhook.NewDispatcher(webhook.Config{
+		Store: s.store, Logger: s.log, OnAttempt: rotationMetrics.WebhookAttempt,
+		Secret: func(ctx context.Context, w *keyward.Webhook) ([]byte, error) { return s.service.WebhookSecret(ctx, w) },
+	})
+	if err != nil {
+		return nil, err
+	}
 	s.service = core.New(core.Config{
 		Store: s.store, Hasher: hasher, Sealer: envelope.NewSealer(s.keyring),
 		Authorizer: policy.Evaluator{}, Signer: signer, Sinks: sinks, Logger: s.log,
 		Changes: changes,
+		Hooks: core.Hooks{
+			AfterStep: cfg.AfterRotationStep,
+			OnRotation: func(r *keyward.Rotation) {
+				rotationMetrics.Rotation(string(r.Kind), string(r.State), r.Trigger)
+			},
+			Notified: s.dispatcher.Kick,
+		},
 	})
 	token, err := s.service.Bootstrap(ctx, func(token string) error {
 		return writeBootstrapToken(cfg.path(BootstrapTokenFile), token)
@@ -101,7 +122,6 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 	if token != "" {
 		s.BootstrapTokenPath = cfg.path(BootstrapTokenFile)
 	}
-	metrics := prom.New()
 	s.gateway, err = gateway.New(ctx, gateway.Config{
 		Source: s.service, Changes: changes, Hasher: hasher, Logger: s.log,
 		Metrics:        metrics.NewGatewayMetrics(cfg.GatewayKeyLabels),
@@ -114,6 +134,7 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 		Handler: httpapi.NewHandler(httpapi.Services{
 			Keys: s.service, APIs: s.service, Plans: s.service, Secrets: s.service,
 			Principals: s.service, Policies: s.service, Audit: s.service,
+			Rotations: s.service, Webhooks: s.service,
 			Auth: s.service, AuthFailures: s.service,
 		}, httpapi.Options{
 			Logger: s.log, Metrics: metrics, MetricsHandler: metrics.Handler(),
@@ -208,6 +229,19 @@ func writePublicKey(path string, pub ed25519.PublicKey) error {
 	return nil
 }
 
+// deadlines adapts the scheduler's key deadlines to the metrics.
+func (s *Server) deadlines() []prom.KeyDeadline {
+	if s.service == nil {
+		return nil
+	}
+	ds := s.service.Deadlines()
+	out := make([]prom.KeyDeadline, len(ds))
+	for i, d := range ds {
+		out[i] = prom.KeyDeadline(d)
+	}
+	return out
+}
+
 // AdminURL is the base URL of the admin API, e.g. http://127.0.0.1:7070.
 func (s *Server) AdminURL() string { return "http://" + s.adminLn.Addr().String() }
 
@@ -233,6 +267,9 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("keyward admin API listening", "addr", s.AdminURL())
 	s.log.Info("keyward gateway listening", "addr", s.GatewayURL())
 	go s.background(ctx)
+	s.workers.Add(2)
+	go func() { defer s.workers.Done(); s.service.RunScheduler(ctx, s.cfg.RotationCheckInterval) }()
+	go func() { defer s.workers.Done(); s.dispatcher.Run(ctx) }()
 	select {
 	case err := <-errc:
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -244,6 +281,8 @@ func (s *Server) Run(ctx context.Context) error {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	err := errors.Join(s.admin.Shutdown(shutdownCtx), s.gateway.Shutdown(shutdownCtx))
+	s.service.Stop() // background rotations: an interrupted one resumes on the next start
+	s.workers.Wait()
 	if cerr := s.service.Checkpoint(shutdownCtx); cerr != nil {
 		s.log.Error("final audit checkpoint failed", "err", cerr)
 	}

@@ -143,7 +143,21 @@ var listening = regexp.MustCompile(`keyward admin API: http://`)
 // startProcess runs `keyward server` and waits until it says it listens.
 func startProcess(t *testing.T, bin, dir, addr string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, "server", "--data-dir", dir, "--admin-addr", addr, "--gateway-addr", "127.0.0.1:0", "--log-level", "error")
+	return startProcessGateway(t, bin, dir, addr, "127.0.0.1:0")
+}
+
+// startProcessGateway is startProcess with the gateway on a given address.
+func startProcessGateway(t *testing.T, bin, dir, addr, gw string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, "server", "--data-dir", dir, "--admin-addr", addr, "--gateway-addr", gw, "--log-level", "error")
+	waitListening(t, cmd)
+	return cmd
+}
+
+// waitListening starts cmd and waits until it says it listens; the test's
+// cleanup kills it.
+func waitListening(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -166,5 +180,4 @@ func startProcess(t *testing.T, bin, dir, addr string) *exec.Cmd {
 	case <-time.After(20 * time.Second):
 		t.Fatal("server did not start")
 	}
-	return cmd
 }

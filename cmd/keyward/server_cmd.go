@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/netip"
 	"net/url"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/server"
 	"github.com/spf13/cobra"
 )
@@ -43,6 +45,8 @@ func serverFlags(cmd *cobra.Command, cfg *server.Config, proxies *string, checkp
 	f.IntVar(&cfg.GatewayMaxBody, "gateway-max-body", maxBody, "largest request body the gateway accepts, in bytes (KEYWARD_GATEWAY_MAX_BODY)")
 	timeout, _ := time.ParseDuration(env("KEYWARD_GATEWAY_TIMEOUT", d.GatewayTimeout.String()))
 	f.DurationVar(&cfg.GatewayTimeout, "gateway-timeout", timeout, "limit on one upstream exchange, streams included (KEYWARD_GATEWAY_TIMEOUT)")
+	rotCheck, _ := time.ParseDuration(env("KEYWARD_ROTATION_CHECK_INTERVAL", "30s"))
+	f.DurationVar(&cfg.RotationCheckInterval, "rotation-check-interval", rotCheck, "how often the scheduler looks for due rotations and deadlines to announce (KEYWARD_ROTATION_CHECK_INTERVAL)")
 	f.StringVar(&cfg.LogFormat, "log-format", env("KEYWARD_LOG_FORMAT", d.LogFormat), "text or json (KEYWARD_LOG_FORMAT)")
 	f.StringVar(&cfg.LogLevel, "log-level", env("KEYWARD_LOG_LEVEL", d.LogLevel), "debug, info, warn or error (KEYWARD_LOG_LEVEL)")
 }
@@ -99,7 +103,25 @@ creates the database, the master key, the pepper and the audit signing key
 	return cmd
 }
 
+// stallEnv names a fault-injection hook for the crash tests: with
+// KEYWARD_TEST_STALL_AFTER_ROTATION_STEP=setSecret, the server announces
+// on stderr and then hangs right after a key rotation's setSecret step
+// commits, so that a test can kill -9 it between two steps.
+const stallEnv = "KEYWARD_TEST_STALL_AFTER_ROTATION_STEP"
+
+func stallAfter(step string, stderr io.Writer) func(context.Context, *keyward.Rotation) {
+	return func(ctx context.Context, r *keyward.Rotation) {
+		if r.Kind == keyward.RotationKey && string(r.Step) == step {
+			fmt.Fprintf(stderr, "keyward: stalled after %s of %s\n", step, r.ID)
+			select {}
+		}
+	}
+}
+
 func serve(ctx context.Context, cfg server.Config, cmd *cobra.Command) error {
+	if step := os.Getenv(stallEnv); step != "" {
+		cfg.AfterRotationStep = stallAfter(step, cmd.ErrOrStderr())
+	}
 	srv, err := server.Open(ctx, cfg, cmd.ErrOrStderr())
 	if err != nil {
 		return err
