@@ -279,6 +279,7 @@ func (s *Service) keyStep(ctx context.Context, caller keyward.Caller, rot *keywa
 	if step == keyward.StepFinish {
 		s.publish(ctx, keyward.ActionKeyRotate, keyward.KeyARN(rot.Target))
 		s.kickWebhooks()
+		s.kickScheduler()
 	}
 	return out, nil
 }
@@ -533,6 +534,7 @@ func (s *Service) RevokePrevious(ctx context.Context, id string) (*keyward.APIKe
 	if err != nil {
 		return nil, err
 	}
+	s.kickScheduler()
 	return publicKey(k), nil
 }
 

@@ -225,10 +225,10 @@ func (s *Service) callRotator(ctx context.Context, rot *keyward.Rotation, step k
 		switch {
 		case err == nil && status/100 == 2:
 			return nil
-		case err != nil:
-			last = keyward.Errorf(keyward.EUNAVAILABLE, "%s: rotator unreachable", step)
-		default:
+		case status != 0:
 			last = keyward.Errorf(keyward.EPRECONDITION, "%s: rotator answered %d", step, status)
+		default:
+			last = keyward.Errorf(keyward.EUNAVAILABLE, "%s: rotator unreachable", step)
 		}
 		if attempt < rotatorAttempts {
 			select {

@@ -18,6 +18,17 @@ type background struct {
 
 	deadlines sync.Mutex
 	keys      []KeyDeadlines
+
+	kick chan struct{} // asks the scheduler loop for a pass now
+}
+
+// kickScheduler asks for a scheduler pass soon, so that the deadlines
+// behind the metrics follow a rotation at once.
+func (s *Service) kickScheduler() {
+	select {
+	case s.bg.kick <- struct{}{}:
+	default:
+	}
 }
 
 // KeyDeadlines are the times a key's gauges count down to; zero: none.
@@ -68,6 +79,7 @@ func (s *Service) RunScheduler(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-s.bg.kick:
 		}
 	}
 }

@@ -95,7 +95,7 @@ func New(c Config) *Service {
 		authz: c.Authorizer, signer: c.Signer, log: c.Logger,
 		sinks:   &sinkQueue{sinks: c.Sinks, log: c.Logger.WarnContext},
 		changes: c.Changes, hooks: c.Hooks, webhookClient: c.WebhookClient,
-		bg: background{running: map[string]context.CancelFunc{}},
+		bg: background{running: map[string]context.CancelFunc{}, kick: make(chan struct{}, 1)},
 	}
 }
 

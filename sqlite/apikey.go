@@ -11,7 +11,7 @@ import (
 )
 
 const keyCols = `id, name, description, customer_id, enabled, prefix, expires_at,
-	stage_keys, scopes, tags, recoverable, imported, value_secret, created_at, updated_at`
+	stage_keys, scopes, tags, recoverable, imported, value_secret, rotation, created_at, updated_at`
 
 const credCols = `id, key_id, label, hint, grace_until, created_at, digest, sealed_value`
 
@@ -20,11 +20,11 @@ var (
 	// then updated_at and id (then created_at for an insert).
 	qInsertKey = register(`INSERT INTO api_keys (name, description, customer_id, enabled,
 		prefix, expires_at, stage_keys, scopes, tags, recoverable, imported, value_secret,
-		updated_at, id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		rotation, updated_at, id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	qGetKey    = register(`SELECT ` + keyCols + ` FROM api_keys WHERE id = ?`)
 	qUpdateKey = register(`UPDATE api_keys SET name = ?, description = ?, customer_id = ?,
 		enabled = ?, prefix = ?, expires_at = ?, stage_keys = ?, scopes = ?, tags = ?,
-		recoverable = ?, imported = ?, value_secret = ?, updated_at = ? WHERE id = ?`)
+		recoverable = ?, imported = ?, value_secret = ?, rotation = ?, updated_at = ? WHERE id = ?`)
 	qDeleteKey = register(`DELETE FROM api_keys WHERE id = ?`)
 
 	// The credentials and plans of a set of keys, given as a JSON array of IDs.
@@ -68,15 +68,20 @@ func keyArgs(k *keyward.APIKey) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	rotation, err := jsonArg(k.Rotation)
+	if err != nil {
+		return nil, err
+	}
 	return []any{k.Name, k.Description, k.CustomerID, k.Enabled, k.Prefix, nullTime(k.ExpiresAt),
-		stageKeys, string(scopes), tags, k.Recoverable, k.Imported, k.ValueSecret}, nil
+		stageKeys, string(scopes), tags, k.Recoverable, k.Imported, k.ValueSecret, rotation}, nil
 }
 
 func scanKey(s scanner) (*keyward.APIKey, error) {
 	k := &keyward.APIKey{}
 	err := s.Scan(&k.ID, &k.Name, &k.Description, &k.CustomerID, &k.Enabled, &k.Prefix,
 		nullTimeCol{&k.ExpiresAt}, jsonCol{&k.StageKeys}, jsonCol{&k.Scopes}, jsonCol{&k.Tags},
-		&k.Recoverable, &k.Imported, &k.ValueSecret, timeCol{&k.CreatedAt}, timeCol{&k.UpdatedAt})
+		&k.Recoverable, &k.Imported, &k.ValueSecret, jsonCol{&k.Rotation}, timeCol{&k.CreatedAt},
+		timeCol{&k.UpdatedAt})
 	return k, err
 }
 

@@ -96,7 +96,7 @@ func (t *tx) ListAudit(ctx context.Context, f keyward.AuditFilter) ([]*keyward.A
 		args = append(args, formatTime(*f.Until))
 	}
 	q.WriteString(` ORDER BY seq LIMIT ?`)
-	args = append(args, auditLimit(f.Limit))
+	args = append(args, boundedLimit(f.Limit))
 	rows, err := t.tx.QueryContext(ctx, q.String(), args...)
 	records, err := collect(rows, err, func(s scanner) (*keyward.AuditRecord, error) {
 		r := &keyward.AuditRecord{}
@@ -111,8 +111,9 @@ func (t *tx) ListAudit(ctx context.Context, f keyward.AuditFilter) ([]*keyward.A
 	return records, nil
 }
 
-// auditLimit clamps a limit to 1..1000, 100 by default.
-func auditLimit(n int) int {
+// boundedLimit clamps the limit of a list without pages (audit records,
+// checkpoints, due deliveries) to 1..1000, 100 by default.
+func boundedLimit(n int) int {
 	switch {
 	case n <= 0:
 		return 100
@@ -138,7 +139,7 @@ func (t *tx) InsertCheckpoint(ctx context.Context, c *keyward.AuditCheckpoint) e
 // ListCheckpoints returns the checkpoints with Seq > afterSeq, ordered by Seq;
 // limit defaults to 100 and is at most 1000.
 func (t *tx) ListCheckpoints(ctx context.Context, afterSeq int64, limit int) ([]*keyward.AuditCheckpoint, error) {
-	rows, err := t.query(ctx, qListCheckpoints, afterSeq, auditLimit(limit))
+	rows, err := t.query(ctx, qListCheckpoints, afterSeq, boundedLimit(limit))
 	cps, err := collect(rows, err, func(s scanner) (*keyward.AuditCheckpoint, error) {
 		c := &keyward.AuditCheckpoint{}
 		err := s.Scan(&c.Seq, &c.KeyID, &c.Hash, timeCol{&c.Time}, &c.PublicKey, &c.Signature)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -136,6 +137,27 @@ func listPage[T any](p keyward.Page, key func(T) string, list func(after string,
 	}
 	items, next := pageOf(items, p.Limit, key)
 	return items, next, nil
+}
+
+// Lists ordered newest first (rotations, deliveries) order by (created_at,
+// id) descending, and their position holds both: the time as stored (which
+// has no space), a space, then the ID.
+
+func newestKey(created time.Time, id string) string { return formatTime(created) + " " + id }
+
+// newestAfter returns the condition, and its arguments, that a row comes
+// after the position key after in such a list: none for the first page. A
+// key that is not of that form is EINVALID.
+func newestAfter(after string) (string, []any, error) {
+	if after == "" {
+		return "", nil, nil
+	}
+	created, id, ok := strings.Cut(after, " ")
+	t, err := time.Parse(time.RFC3339Nano, created)
+	if !ok || err != nil {
+		return "", nil, keyward.Errorf(keyward.EINVALID, "invalid page position")
+	}
+	return ` AND (created_at, id) < (?, ?)`, []any{formatTime(t), id}, nil
 }
 
 // Errors. Constraint failures become domain errors whose messages name the

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -169,6 +170,30 @@ func TestBadPagePosition(t *testing.T) {
 	})
 	if keyward.ErrorCode(err) != keyward.EINVALID {
 		t.Errorf("ListKeys(bad position): %v, want invalid", err)
+	}
+
+	// Lists newest first take a time and an ID: a position without both is
+	// invalid too.
+	for _, pos := range []string{
+		"!!",
+		base64.RawURLEncoding.EncodeToString([]byte("r-1")),
+		base64.RawURLEncoding.EncodeToString([]byte("yesterday r-1")),
+		base64.RawURLEncoding.EncodeToString([]byte("2025-01-02T03:04:05.000000006Z")),
+	} {
+		err := db.View(t.Context(), func(ctx context.Context, tx keyward.Tx) error {
+			_, _, err := tx.ListRotations(ctx, keyward.RotationFilter{Page: keyward.Page{Position: pos}})
+			return err
+		})
+		if keyward.ErrorCode(err) != keyward.EINVALID {
+			t.Errorf("ListRotations(position %q): %v, want invalid", pos, err)
+		}
+		err = db.View(t.Context(), func(ctx context.Context, tx keyward.Tx) error {
+			_, _, err := tx.ListDeliveries(ctx, keyward.DeliveryFilter{Page: keyward.Page{Position: pos}})
+			return err
+		})
+		if keyward.ErrorCode(err) != keyward.EINVALID {
+			t.Errorf("ListDeliveries(position %q): %v, want invalid", pos, err)
+		}
 	}
 }
 

@@ -9,15 +9,16 @@ import (
 	"github.com/keyward/keyward"
 )
 
-const planCols = `id, name, description, throttle, quota, tokens, api_stages, created_at, updated_at`
+const planCols = `id, name, description, throttle, quota, tokens, api_stages, rotation,
+	created_at, updated_at`
 
 var (
 	// Insert and update take their arguments in the same order: planArgs,
 	// then updated_at and id (then created_at for an insert).
 	qInsertPlan = register(`INSERT INTO usage_plans (name, description, throttle, quota, tokens,
-		api_stages, updated_at, id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		api_stages, rotation, updated_at, id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	qUpdatePlan = register(`UPDATE usage_plans SET name = ?, description = ?, throttle = ?,
-		quota = ?, tokens = ?, api_stages = ?, updated_at = ? WHERE id = ?`)
+		quota = ?, tokens = ?, api_stages = ?, rotation = ?, updated_at = ? WHERE id = ?`)
 	qGetPlan       = register(`SELECT ` + planCols + ` FROM usage_plans WHERE id = ?`)
 	qGetPlanByName = register(`SELECT ` + planCols + ` FROM usage_plans WHERE name = ?`)
 	qListPlans     = register(`SELECT ` + planCols + ` FROM usage_plans WHERE name > ? ORDER BY name LIMIT ?`)
@@ -50,7 +51,7 @@ func (t *tx) InsertPlan(ctx context.Context, p *keyward.UsagePlan) error {
 
 func planArgs(p *keyward.UsagePlan) ([]any, error) {
 	args := []any{p.Name, p.Description}
-	for _, v := range []any{p.Throttle, p.Quota, p.Tokens, p.APIStages} {
+	for _, v := range []any{p.Throttle, p.Quota, p.Tokens, p.APIStages, p.Rotation} {
 		col, err := jsonArg(v)
 		if err != nil {
 			return nil, err
@@ -63,7 +64,8 @@ func planArgs(p *keyward.UsagePlan) ([]any, error) {
 func scanPlan(s scanner) (*keyward.UsagePlan, error) {
 	p := &keyward.UsagePlan{}
 	err := s.Scan(&p.ID, &p.Name, &p.Description, jsonCol{&p.Throttle}, jsonCol{&p.Quota},
-		jsonCol{&p.Tokens}, jsonCol{&p.APIStages}, timeCol{&p.CreatedAt}, timeCol{&p.UpdatedAt})
+		jsonCol{&p.Tokens}, jsonCol{&p.APIStages}, jsonCol{&p.Rotation}, timeCol{&p.CreatedAt},
+		timeCol{&p.UpdatedAt})
 	return p, err
 }
 

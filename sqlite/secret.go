@@ -9,18 +9,19 @@ import (
 	"github.com/keyward/keyward"
 )
 
-const secretCols = `name, description, tags, created_at, updated_at, last_accessed_at, deletion_date`
+const secretCols = `name, description, tags, rotation, created_at, updated_at, last_accessed_at,
+	deletion_date`
 
 const versionCols = `secret_name, version_id, binary, created_at, sealed, value_mac`
 
 var (
 	// Insert and update take their arguments in the same order: description,
-	// tags, updated_at, last_accessed_at, deletion_date, name (then
+	// tags, rotation, updated_at, last_accessed_at, deletion_date, name (then
 	// created_at for an insert).
-	qInsertSecret = register(`INSERT INTO secrets (description, tags, updated_at,
-		last_accessed_at, deletion_date, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-	qUpdateSecret = register(`UPDATE secrets SET description = ?, tags = ?, updated_at = ?,
-		last_accessed_at = ?, deletion_date = ? WHERE name = ?`)
+	qInsertSecret = register(`INSERT INTO secrets (description, tags, rotation, updated_at,
+		last_accessed_at, deletion_date, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	qUpdateSecret = register(`UPDATE secrets SET description = ?, tags = ?, rotation = ?,
+		updated_at = ?, last_accessed_at = ?, deletion_date = ? WHERE name = ?`)
 	qGetSecret    = register(`SELECT ` + secretCols + ` FROM secrets WHERE name = ?`)
 	qDeleteSecret = register(`DELETE FROM secrets WHERE name = ?`)
 	qSecretExists = register(`SELECT EXISTS (SELECT 1 FROM secrets WHERE name = ?)`)
@@ -66,14 +67,19 @@ func secretArgs(s *keyward.Secret) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{s.Description, tags, formatTime(s.UpdatedAt), nullTime(s.LastAccessedAt),
+	rotation, err := jsonArg(s.Rotation)
+	if err != nil {
+		return nil, err
+	}
+	return []any{s.Description, tags, rotation, formatTime(s.UpdatedAt), nullTime(s.LastAccessedAt),
 		nullTime(s.DeletionDate), s.Name}, nil
 }
 
 func scanSecret(sc scanner) (*keyward.Secret, error) {
 	s := &keyward.Secret{}
-	err := sc.Scan(&s.Name, &s.Description, jsonCol{&s.Tags}, timeCol{&s.CreatedAt},
-		timeCol{&s.UpdatedAt}, nullTimeCol{&s.LastAccessedAt}, nullTimeCol{&s.DeletionDate})
+	err := sc.Scan(&s.Name, &s.Description, jsonCol{&s.Tags}, jsonCol{&s.Rotation},
+		timeCol{&s.CreatedAt}, timeCol{&s.UpdatedAt}, nullTimeCol{&s.LastAccessedAt},
+		nullTimeCol{&s.DeletionDate})
 	s.ARN = keyward.SecretARN(s.Name)
 	return s, err
 }

@@ -21,6 +21,8 @@ func at(d time.Duration) time.Time { return t0.Add(d) }
 
 func ptr[T any](v T) *T { return &v }
 
+func days(n int) keyward.Duration { return keyward.Duration(time.Duration(n) * 24 * time.Hour) }
+
 // digest is a fixture digest, derived from a name so that tests can find the
 // same one again.
 func digest(name string) []byte {
@@ -48,6 +50,7 @@ func newKey(id string) *keyward.APIKey {
 		Recoverable: true,
 		Imported:    false,
 		ValueSecret: "keys/" + id,
+		Rotation:    &keyward.RotationPolicy{Every: days(30), Grace: keyward.Duration(90 * time.Minute)},
 		CreatedAt:   t0,
 		UpdatedAt:   at(time.Second),
 	}
@@ -105,6 +108,7 @@ func newPlan(id, name string) *keyward.UsagePlan {
 			},
 			{APIID: "api-2", Stage: "dev"},
 		},
+		Rotation:  &keyward.RotationPolicy{Every: days(90), Grace: days(1)},
 		CreatedAt: t0,
 		UpdatedAt: at(time.Hour),
 	}
@@ -116,6 +120,7 @@ func newSecret(name string) *keyward.Secret {
 		ARN:         keyward.SecretARN(name),
 		Description: "a secret for tests",
 		Tags:        map[string]string{"env": "prod"},
+		Rotation:    &keyward.SecretRotation{RotatorID: "wh-rotator", Every: days(7)},
 		CreatedAt:   t0,
 		UpdatedAt:   t0,
 	}

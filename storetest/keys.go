@@ -75,6 +75,7 @@ func testKeyUpdate(h *harness) {
 	u.Recoverable = false
 	u.Imported = true
 	u.ValueSecret = ""
+	u.Rotation = &keyward.RotationPolicy{Every: days(7)}
 	u.UpdatedAt = at(time.Hour).In(paris)
 	u.CreatedAt = at(99 * time.Hour) // not mutable: ignored
 	u.Credentials = nil              // not stored by UpdateKey
@@ -89,6 +90,18 @@ func testKeyUpdate(h *harness) {
 			return err
 		}
 		h.equal("GetKey after UpdateKey", got, &want)
+		return nil
+	})
+
+	// A policy taken off comes back as none.
+	u.Rotation = nil
+	h.do(func(ctx context.Context, tx keyward.Tx) error { return tx.UpdateKey(ctx, &u) })
+	h.read(func(ctx context.Context, tx keyward.Tx) error {
+		got, err := tx.GetKey(ctx, "k1")
+		if err != nil {
+			return err
+		}
+		h.equal("GetKey after UpdateKey(no rotation)", got.Rotation, (*keyward.RotationPolicy)(nil))
 		return nil
 	})
 	h.expect(keyward.ENOTFOUND, "UpdateKey(missing)", func(ctx context.Context, tx keyward.Tx) error {
@@ -332,6 +345,7 @@ func testKeyPagination(h *harness) {
 					wantPlans = []string{"p1"}
 				}
 				h.equal("ListKeys: PlanIDs of "+k.ID, k.PlanIDs, wantPlans)
+				h.equal("ListKeys: Rotation of "+k.ID, k.Rotation, newKey(k.ID).Rotation)
 			}
 			if next == "" {
 				break

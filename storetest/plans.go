@@ -59,6 +59,7 @@ func testPlanCRUD(h *harness) {
 	u.Throttle = nil
 	u.Quota = &keyward.Quota{Limit: 5, Period: keyward.PeriodDay}
 	u.APIStages = u.APIStages[:1]
+	u.Rotation = &keyward.RotationPolicy{Every: days(1), Grace: keyward.Duration(time.Minute)}
 	u.UpdatedAt = at(2 * time.Hour)
 	h.do(func(ctx context.Context, tx keyward.Tx) error { return tx.UpdatePlan(ctx, &u) })
 	h.read(func(ctx context.Context, tx keyward.Tx) error {
@@ -67,6 +68,17 @@ func testPlanCRUD(h *harness) {
 			return err
 		}
 		h.equal("GetPlan after UpdatePlan", got, &u)
+		return nil
+	})
+	cleared := u
+	cleared.Rotation = nil
+	h.do(func(ctx context.Context, tx keyward.Tx) error { return tx.UpdatePlan(ctx, &cleared) })
+	h.read(func(ctx context.Context, tx keyward.Tx) error {
+		got, err := tx.GetPlan(ctx, "p1")
+		if err != nil {
+			return err
+		}
+		h.equal("GetPlan after UpdatePlan(no rotation)", got, &cleared)
 		return nil
 	})
 	taken := u
@@ -102,6 +114,7 @@ func testPlanList(h *harness) {
 			}
 			for _, pl := range plans {
 				got = append(got, pl.Name)
+				h.equal("ListPlans: Rotation of "+pl.Name, pl.Rotation, newPlan(pl.ID, pl.Name).Rotation)
 			}
 			if next == "" {
 				return nil

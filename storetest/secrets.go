@@ -41,6 +41,7 @@ func testSecretCRUD(h *harness) {
 
 	u := *s
 	u.Description = "rotated monthly"
+	u.Rotation = &keyward.SecretRotation{RotatorID: "wh-other"}
 	u.Tags = map[string]string{"env": "dev", "team": "data"}
 	u.UpdatedAt = at(time.Hour)
 	u.LastAccessedAt = ptr(at(2 * time.Hour).In(paris))
@@ -53,6 +54,7 @@ func testSecretCRUD(h *harness) {
 
 	u.DeletionDate = nil // restored
 	u.Tags = nil
+	u.Rotation = nil
 	h.do(func(ctx context.Context, tx keyward.Tx) error { return tx.UpdateSecret(ctx, &u) })
 	want = u
 	want.CreatedAt = s.CreatedAt
@@ -270,6 +272,7 @@ func testSecretList(h *harness) {
 				}
 				for _, s := range page {
 					got = append(got, s.Name)
+					h.equal("ListSecrets: Rotation of "+s.Name, s.Rotation, newSecret(s.Name).Rotation)
 				}
 				if next == "" {
 					return nil

@@ -39,6 +39,8 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"Audit", auditTests},
 		{"Idempotency", idempotencyTests},
 		{"Usage", usageTests},
+		{"Rotations", rotationTests},
+		{"Webhooks", webhookTests},
 		{"Transactions", txTests},
 	}
 	for _, g := range groups {

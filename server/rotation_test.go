@@ -1,0 +1,146 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/mockupstream"
+	"github.com/keyward/keyward/server"
+	"github.com/keyward/keyward/webhook/webhooktest"
+)
+
+// chat sends one chat completion through the gateway with value.
+func chat(t *testing.T, gatewayURL, value string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, gatewayURL+"/chat/prod/v1/chat/completions",
+		strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Authorization", "Bearer "+value)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// eventually polls cond until it holds or 10 s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("%s: not within 10 s", what)
+}
+
+// TestRotationEndToEnd rotates a key behind a running gateway: both values
+// work during the grace period, the old one stops after it, a signed
+// webhook tells of the rotation, and the metrics count down by key ID.
+func TestRotationEndToEnd(t *testing.T) {
+	r := start(t, server.Config{})
+	ctx := context.Background()
+	c := r.client
+	up := httptest.NewServer(mockupstream.Handler())
+	defer up.Close()
+	if _, err := c.CreateAPI(ctx, keyward.APICreate{Name: "chat", OpenAICompatible: true,
+		Stages: []keyward.Stage{{Name: "prod", UpstreamURL: up.URL}}}); err != nil {
+		t.Fatal(err)
+	}
+	recv := webhooktest.NewReceiver(t, nil)
+	hook, err := c.CreateWebhook(ctx, keyward.WebhookCreate{URL: recv.URL() + "/events", Events: []string{keyward.EventKeyRotated}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv.SetSecret([]byte(hook.Secret))
+
+	ck, err := c.CreateKey(ctx, keyward.KeyCreate{Name: "pipeline", StoreSecret: "ci/key",
+		StageKeys: []keyward.StageKey{{APIID: "chat", Stage: "prod"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(stage string) string {
+		v, err := c.GetSecretValue(ctx, "ci/key", keyward.SecretSelector{Stage: stage})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(v.Value)
+	}
+	old := read(keyward.StageCurrent)
+	eventually(t, "the key works", func() bool { return chat(t, r.srv.GatewayURL(), old) == http.StatusOK })
+
+	grace := keyward.Duration(2 * time.Second)
+	rk, err := c.RotateKey(ctx, ck.Key.ID, keyward.KeyRotate{Grace: &grace, ClientToken: "deploy-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rk.Key.ID != ck.Key.ID || rk.Value != "" {
+		t.Fatal("same ID; the value went to the secret, not into the answer")
+	}
+	cur := read(keyward.StageCurrent)
+	eventually(t, "the new value works", func() bool { return chat(t, r.srv.GatewayURL(), cur) == http.StatusOK })
+	if got := chat(t, r.srv.GatewayURL(), old); got != http.StatusOK {
+		t.Fatalf("old value within its grace: %d", got)
+	}
+	eventually(t, "the old value stops after its grace", func() bool { return chat(t, r.srv.GatewayURL(), old) == http.StatusForbidden })
+	if got := chat(t, r.srv.GatewayURL(), cur); got != http.StatusOK {
+		t.Fatalf("new value after the grace: %d", got)
+	}
+
+	evs := recv.WaitEvents(1, 10*time.Second)
+	if len(evs) != 1 || evs[0].Type != keyward.EventKeyRotated {
+		t.Fatalf("webhook events: %+v", evs)
+	}
+	var ev keyward.Event
+	if err := json.Unmarshal(evs[0].Body, &ev); err != nil || ev.Data["keyId"] != ck.Key.ID {
+		t.Fatalf("event body %s: %v", evs[0].Body, err)
+	}
+	if strings.Contains(string(evs[0].Body), cur) || strings.Contains(string(evs[0].Body), old) {
+		t.Fatal("a key value in a webhook body")
+	}
+	eventually(t, "the delivery is recorded", func() bool {
+		dls, _, err := c.ListDeliveries(ctx, hook.Webhook.ID, keyward.DeliveryFilter{})
+		return err == nil && len(dls) == 1 && dls[0].State == keyward.DeliveryDelivered &&
+			len(dls[0].Attempts) == 1 && dls[0].Attempts[0].StatusCode == http.StatusOK
+	})
+
+	// The scheduler retires the expired PREVIOUS and the gauges follow.
+	if _, err := c.UpdateKey(ctx, ck.Key.ID, keyward.KeyUpdate{Rotation: &keyward.RotationPolicy{
+		Every: keyward.Duration(24 * time.Hour), Grace: keyward.Duration(time.Hour)}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RotateKey(ctx, ck.Key.ID, keyward.KeyRotate{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "rotation gauges on /metrics", func() bool {
+		m := scrape(t, r.srv.AdminURL())
+		return strings.Contains(m, `keyward_key_previous_grace_seconds{key_id="`+ck.Key.ID+`"}`) &&
+			strings.Contains(m, `keyward_key_next_rotation_seconds{key_id="`+ck.Key.ID+`"}`) &&
+			strings.Contains(m, `keyward_rotations_total{kind="apikey",outcome="SUCCEEDED",trigger="manual"} 2`)
+	})
+	// A replay of the first rotation answers it again, without rotating.
+	again, err := c.RotateKey(ctx, ck.Key.ID, keyward.KeyRotate{Grace: &grace, ClientToken: "deploy-1"})
+	if err != nil || !again.Replayed || again.Rotation.ID != rk.Rotation.ID {
+		t.Fatalf("replay: %+v %v", again, err)
+	}
+}
+
+func scrape(t *testing.T, adminURL string) string {
+	t.Helper()
+	resp, err := http.Get(adminURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
