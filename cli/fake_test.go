@@ -45,6 +45,18 @@ type fakeClient struct {
 	checks     []*keyward.AuditCheckpoint
 	verify     *keyward.AuditVerification
 	auditReads bool // ListAudit appends a record, as the server does
+
+	keyRotate   *keyward.KeyRotate
+	rotated     *keyward.RotatedKey
+	rotFilter   *keyward.RotationFilter
+	rotations   []*keyward.Rotation
+	secRotate   *keyward.SecretRotate
+	whCreate    *keyward.WebhookCreate
+	createdWh   *keyward.CreatedWebhook
+	webhooks    []*keyward.Webhook
+	delFilter   *keyward.DeliveryFilter
+	deliveries  []*keyward.Delivery
+	noRotateRet bool // RotateSecret answers no rotation, as with rotateImmediately false
 }
 
 var _ Client = (*fakeClient)(nil)
@@ -328,6 +340,102 @@ func (f *fakeClient) VerifyAudit(context.Context) (*keyward.AuditVerification, e
 		return nil, err
 	}
 	return f.verify, nil
+}
+
+// RotationService.
+
+func (f *fakeClient) RotateKey(_ context.Context, id string, in keyward.KeyRotate) (*keyward.RotatedKey, error) {
+	f.keyRotate = &in
+	if err := f.call("RotateKey " + id); err != nil {
+		return nil, err
+	}
+	if f.rotated != nil {
+		return f.rotated, nil
+	}
+	grace := t0.Add(24 * time.Hour)
+	rot := &keyward.Rotation{ID: "rot_1", Kind: keyward.RotationKey, Target: id, State: keyward.RotationSucceeded,
+		Step: keyward.StepFinish, Trigger: keyward.TriggerManual, StoreSecret: in.StoreSecret, CreatedAt: t0}
+	out := &keyward.RotatedKey{Key: &keyward.APIKey{ID: id, Name: "k", Enabled: true, Credentials: []keyward.Credential{
+		{ID: "c2", KeyID: id, Label: keyward.LabelCurrent, Hint: "kw_…new1", CreatedAt: t0},
+		{ID: "c1", KeyID: id, Label: keyward.LabelPrevious, Hint: "kw_…old1", GraceUntil: &grace, CreatedAt: t0},
+	}}, Rotation: rot}
+	if in.StoreSecret == "" {
+		out.Value = "kw_rotatedvalue0123456789abcdef"
+	}
+	return out, nil
+}
+func (f *fakeClient) RevokePrevious(_ context.Context, id string) (*keyward.APIKey, error) {
+	if err := f.call("RevokePrevious " + id); err != nil {
+		return nil, err
+	}
+	return &keyward.APIKey{ID: id, Name: "k"}, nil
+}
+func (f *fakeClient) ListKeyRotations(_ context.Context, id string, rf keyward.RotationFilter) ([]*keyward.Rotation, string, error) {
+	f.rotFilter = &rf
+	if err := f.call("ListKeyRotations " + id); err != nil {
+		return nil, "", err
+	}
+	return f.rotations, "", nil
+}
+func (f *fakeClient) RotateSecret(_ context.Context, n string, in keyward.SecretRotate) (*keyward.Rotation, error) {
+	f.secRotate = &in
+	if err := f.call("RotateSecret " + n); err != nil {
+		return nil, err
+	}
+	if f.noRotateRet {
+		return nil, nil
+	}
+	return &keyward.Rotation{ID: "rot_2", Kind: keyward.RotationSecret, Target: n, State: keyward.RotationInProgress,
+		Trigger: keyward.TriggerManual, ClientToken: in.ClientToken, StartedBy: "pr_1", CreatedAt: t0}, nil
+}
+func (f *fakeClient) CancelSecretRotation(_ context.Context, n string) (*keyward.Rotation, error) {
+	if err := f.call("CancelSecretRotation " + n); err != nil {
+		return nil, err
+	}
+	return &keyward.Rotation{ID: "rot_2", Kind: keyward.RotationSecret, Target: n, State: keyward.RotationCancelled, CreatedAt: t0}, nil
+}
+func (f *fakeClient) ListSecretRotations(_ context.Context, n string, rf keyward.RotationFilter) ([]*keyward.Rotation, string, error) {
+	f.rotFilter = &rf
+	if err := f.call("ListSecretRotations " + n); err != nil {
+		return nil, "", err
+	}
+	return f.rotations, "", nil
+}
+
+// WebhookService.
+
+func (f *fakeClient) CreateWebhook(_ context.Context, in keyward.WebhookCreate) (*keyward.CreatedWebhook, error) {
+	f.whCreate = &in
+	if err := f.call("CreateWebhook"); err != nil {
+		return nil, err
+	}
+	if f.createdWh != nil {
+		return f.createdWh, nil
+	}
+	return &keyward.CreatedWebhook{Webhook: &keyward.Webhook{ID: "wh_1", Kind: in.Kind, URL: in.URL, Events: in.Events, CreatedAt: t0},
+		Secret: "whsec_signingsecret0123456789"}, nil
+}
+func (f *fakeClient) GetWebhook(_ context.Context, id string) (*keyward.Webhook, error) {
+	if err := f.call("GetWebhook " + id); err != nil {
+		return nil, err
+	}
+	return &keyward.Webhook{ID: id, Kind: keyward.WebhookNotify, URL: "https://hooks.example/k", CreatedAt: t0}, nil
+}
+func (f *fakeClient) ListWebhooks(_ context.Context, p keyward.Page) ([]*keyward.Webhook, string, error) {
+	if err := f.call("ListWebhooks"); err != nil {
+		return nil, "", err
+	}
+	return f.webhooks, "", nil
+}
+func (f *fakeClient) DeleteWebhook(_ context.Context, id string) error {
+	return f.call("DeleteWebhook " + id)
+}
+func (f *fakeClient) ListDeliveries(_ context.Context, id string, df keyward.DeliveryFilter) ([]*keyward.Delivery, string, error) {
+	f.delFilter = &df
+	if err := f.call("ListDeliveries " + id); err != nil {
+		return nil, "", err
+	}
+	return f.deliveries, "", nil
 }
 
 // result is what one run of the command printed and returned.

@@ -22,6 +22,9 @@ func newKeysCmd() *cobra.Command {
 		newKeysDeleteCmd(),
 		newKeysValueCmd(),
 		newKeysUsageCmd(),
+		newKeysRotateCmd(),
+		newKeysRevokePreviousCmd(),
+		newKeysRotationsCmd(),
 	)
 }
 
@@ -36,6 +39,7 @@ func newKeysCreateCmd() *cobra.Command {
 		routes      = newListFlag("ROUTE", parseRoute)
 		tags        tagsFlag
 		importValue string
+		rotation    rotationFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "create --name NAME [flags]",
@@ -48,11 +52,15 @@ APIs and plans may be named by name or ID. A custom value (at least 20
 characters) may be imported from a file or stdin with
 --import-value-from-file; never on the command line.`,
 		Example: `  keyward keys create --name ci-bot --stage chat/prod --plan gold --expires 90d
-  keyward keys create --name svc --stage chat/prod --store-secret chat/prod/svc-key -o json`,
+  keyward keys create --name svc --stage chat/prod --store-secret chat/prod/svc-key -o json
+  keyward keys create --name svc --stage chat/prod --rotate-every 30d --rotation-grace 2d`,
 		Args: exactArgs(),
 		RunE: run(func(e *env, _ []string) error {
 			if strings.TrimSpace(in.Name) == "" {
 				return usagef("--name is required")
+			}
+			if err := rotation.check(); err != nil {
+				return err
 			}
 			if disabled {
 				f := false
@@ -66,6 +74,11 @@ characters) may be imported from a file or stdin with
 			in.PlanIDs = plans.items
 			in.Scopes = keyward.Scopes{Models: models.items, Routes: routes.items}
 			in.Tags = tags.m
+			rot, err := rotation.policy(nil, "key")
+			if err != nil {
+				return err
+			}
+			in.Rotation = rot
 			if importValue != "" {
 				b, err := readLimited(importValue, e.stdin, 4096)
 				if err != nil {
@@ -112,6 +125,7 @@ characters) may be imported from a file or stdin with
 	f.Var(&tags, "tag", "tag as key=value (repeatable)")
 	f.StringVar(&importValue, "import-value-from-file", "", "import the key value from this file (- for stdin) instead of generating one")
 	f.StringVar(&in.ClientToken, "client-token", "", "idempotency token: retrying with the same token creates one key")
+	rotation.register(cmd)
 	return cmd
 }
 
@@ -179,6 +193,7 @@ func printKey(w io.Writer, k *keyward.APIKey) error {
 	if k.ValueSecret != "" {
 		f.add("Value secret", k.ValueSecret)
 	}
+	f.add("Rotation", fmtRotationPolicy(k.Rotation, "none of its own"))
 	for _, c := range k.Credentials {
 		desc := c.Hint + " since " + fmtTime(c.CreatedAt)
 		if c.GraceUntil != nil {
@@ -242,13 +257,17 @@ func newKeysUpdateCmd() *cobra.Command {
 		noExpiry                    bool
 		stages                      = newListFlag("API/STAGE", parseStageKey)
 		tags                        tagsFlag
+		rotation                    rotationFlags
+		noRotation                  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "update KEY_ID [flags]",
 		Short: "Change a key's fields",
 		Long: `Change a key's fields; fields whose flags are not given are left alone.
 --stage and --tag replace the whole list or map: give them once with an
-empty value (--stage '') to clear it.`,
+empty value (--stage '') to clear it. --rotate-every or --rotation-grace
+alone keeps the other value of the key's schedule; --no-rotation removes
+the key's own schedule (its plans' then apply).`,
 		Args: exactArgs("KEY_ID"),
 		RunE: run(func(e *env, args []string) error {
 			var u keyward.KeyUpdate
@@ -280,8 +299,34 @@ empty value (--stage '') to clear it.`,
 				m := tags.m
 				u.Tags = &m
 			}
-			if u == (keyward.KeyUpdate{}) {
+			if noRotation && rotation.given() {
+				return usagef("--no-rotation cannot be used with --rotate-every or --rotation-grace")
+			}
+			if err := rotation.check(); err != nil {
+				return err
+			}
+			u.NoRotation = noRotation
+			if u == (keyward.KeyUpdate{}) && !rotation.given() {
 				return usagef("nothing to update: give at least one flag")
+			}
+			if rotation.given() {
+				var cur *keyward.RotationPolicy
+				if rotation.partial() {
+					c, err := e.client()
+					if err != nil {
+						return err
+					}
+					k, err := c.GetKey(e.ctx, args[0])
+					if err != nil {
+						return err
+					}
+					cur = k.Rotation
+				}
+				rot, err := rotation.policy(cur, "key")
+				if err != nil {
+					return err
+				}
+				u.Rotation = rot
 			}
 			return updateKey(e, args[0], u, "")
 		}),
@@ -294,6 +339,8 @@ empty value (--stage '') to clear it.`,
 	f.BoolVar(&noExpiry, "no-expiry", false, "remove the expiry")
 	f.Var(stages, "stage", "API stage as API/STAGE; replaces the list (repeatable)")
 	f.Var(&tags, "tag", "tag as key=value; replaces the tags (repeatable)")
+	rotation.register(cmd)
+	f.BoolVar(&noRotation, "no-rotation", false, "remove the key's own rotation schedule")
 	return cmd
 }
 

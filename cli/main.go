@@ -23,6 +23,8 @@ type Client interface {
 	keyward.PrincipalService
 	keyward.PolicyService
 	keyward.AuditService
+	keyward.RotationService
+	keyward.WebhookService
 }
 
 // clientFactory builds a Client for an admin API address and token.

@@ -154,6 +154,40 @@ func (f *durationFlag) Set(s string) error {
 	return nil
 }
 
+// policyDurationFlag is a duration that the server keeps as text (a
+// rotation schedule, a grace period): a whole number of days ("30d") or a Go
+// duration ("36h"), read by keyward.ParseDuration. Zero is allowed; whether
+// it makes sense is the flag's business. set tells whether it was given.
+type policyDurationFlag struct {
+	d   keyward.Duration
+	set bool
+}
+
+func (f *policyDurationFlag) String() string {
+	if !f.set {
+		return ""
+	}
+	return f.d.String()
+}
+func (f *policyDurationFlag) Type() string { return "DURATION" }
+func (f *policyDurationFlag) Set(s string) error {
+	d, err := keyward.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: want whole days (30d) or a Go duration (36h, 90m)", s)
+	}
+	if d < 0 {
+		return fmt.Errorf("duration %q must not be negative", s)
+	}
+	f.d, f.set = d, true
+	return nil
+}
+
+// ptr returns a pointer to a copy of the flag's value.
+func (f *policyDurationFlag) ptr() *keyward.Duration {
+	d := f.d
+	return &d
+}
+
 // dayFlag is a --from/--to style flag: a UTC day as YYYY-MM-DD.
 type dayFlag struct{ t time.Time }
 

@@ -26,10 +26,11 @@ func newPlansCmd() *cobra.Command {
 func newPlansCreateCmd() *cobra.Command {
 	var l limitFlags
 	cmd := &cobra.Command{
-		Use:     "create NAME [flags]",
-		Short:   "Create a usage plan",
-		Example: `  keyward plans create gold --rate 10 --burst 20 --quota 100000/MONTH --stage chat/prod`,
-		Args:    exactArgs("NAME"),
+		Use:   "create NAME [flags]",
+		Short: "Create a usage plan",
+		Example: `  keyward plans create gold --rate 10 --burst 20 --quota 100000/MONTH --stage chat/prod
+  keyward plans create rotated --rotate-every 30d --rotation-grace 2d`,
+		Args: exactArgs("NAME"),
 		RunE: run(func(e *env, args []string) error {
 			cmd := e.cmd
 			if err := l.check(cmd); err != nil {
@@ -56,6 +57,11 @@ func newPlansCreateCmd() *cobra.Command {
 			if l.anyTokens(cmd) {
 				in.Tokens = l.tokens(cmd, nil)
 			}
+			rot, err := l.rotation.policy(nil, "plan")
+			if err != nil {
+				return err
+			}
+			in.Rotation = rot
 			c, err := e.client()
 			if err != nil {
 				return err
@@ -87,6 +93,7 @@ func printPlan(w io.Writer, p *keyward.UsagePlan) error {
 		}
 	}
 	f.add("Stages", strings.Join(stages, ", "))
+	f.add("Rotation", fmtRotationPolicy(p.Rotation, "none"))
 	f.add("Created", fmtTime(p.CreatedAt))
 	f.add("Updated", fmtTime(p.UpdatedAt))
 	return f.flush()

@@ -8,7 +8,8 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// limitFlags are the limit flags shared by plans create and plans update.
+// limitFlags are the limit flags shared by plans create and plans update,
+// and the rotation schedule of the plan's keys.
 type limitFlags struct {
 	rate        float64
 	burst       int
@@ -19,6 +20,7 @@ type limitFlags struct {
 	defaultMax  int64
 	stages      *listFlag[keyward.StageKey]
 	description string
+	rotation    rotationFlags
 }
 
 func (l *limitFlags) register(cmd *cobra.Command) {
@@ -33,10 +35,15 @@ func (l *limitFlags) register(cmd *cobra.Command) {
 	f.Int64Var(&l.defaultMax, "default-max-tokens", 0, "tokens reserved for a request that names no max_tokens")
 	f.Var(l.stages, "stage", "API stage the plan applies to, as API/STAGE (repeatable)")
 	f.StringVar(&l.description, "description", "", "description")
+	l.rotation.register(cmd)
 }
 
-// check validates the values of the limit flags that were given.
+// check validates the values of the limit and rotation flags that were
+// given.
 func (l *limitFlags) check(cmd *cobra.Command) error {
+	if err := l.rotation.check(); err != nil {
+		return err
+	}
 	if changed(cmd, "rate") && l.rate <= 0 {
 		return usagef("--rate must be positive")
 	}
@@ -86,8 +93,8 @@ func (l *limitFlags) anyTokens(cmd *cobra.Command) bool {
 
 func newPlansUpdateCmd() *cobra.Command {
 	var (
-		l                             limitFlags
-		noThrottle, noQuota, noTokens bool
+		l                                         limitFlags
+		noThrottle, noQuota, noTokens, noRotation bool
 	)
 	cmd := &cobra.Command{
 		Use:   "update PLAN [flags]",
@@ -95,7 +102,9 @@ func newPlansUpdateCmd() *cobra.Command {
 		Long: `Change a plan; limits whose flags are not given are left alone. A limit
 given in part (only --rate, only --quota-offset, one token flag) keeps the
 plan's other values. --no-throttle, --no-quota and --no-tokens remove a
-limit. --stage replaces the list (--stage '' clears it).`,
+limit. --stage replaces the list (--stage '' clears it). --rotate-every or
+--rotation-grace alone keeps the other value of the plan's schedule;
+--clear-rotation removes it.`,
 		Args: exactArgs("PLAN"),
 		RunE: run(func(e *env, args []string) error {
 			cmd := e.cmd
@@ -109,8 +118,10 @@ limit. --stage replaces the list (--stage '' clears it).`,
 				return usagef("--no-quota cannot be used with --quota or --quota-offset")
 			case noTokens && l.anyTokens(cmd):
 				return usagef("--no-tokens cannot be used with the token flags")
+			case noRotation && l.rotation.given():
+				return usagef("--clear-rotation cannot be used with --rotate-every or --rotation-grace")
 			}
-			u := keyward.PlanUpdate{ClearThrottle: noThrottle, ClearQuota: noQuota, ClearTokens: noTokens}
+			u := keyward.PlanUpdate{ClearThrottle: noThrottle, ClearQuota: noQuota, ClearTokens: noTokens, ClearRotation: noRotation}
 			if changed(cmd, "description") {
 				u.Description = &l.description
 			}
@@ -118,7 +129,7 @@ limit. --stage replaces the list (--stage '' clears it).`,
 				s := l.planStages()
 				u.APIStages = &s
 			}
-			if !l.setsThrottle(cmd) && !l.setsQuota(cmd) && !l.anyTokens(cmd) && u == (keyward.PlanUpdate{}) {
+			if !l.setsThrottle(cmd) && !l.setsQuota(cmd) && !l.anyTokens(cmd) && !l.rotation.given() && u == (keyward.PlanUpdate{}) {
 				return usagef("nothing to update: give at least one flag")
 			}
 			c, err := e.client()
@@ -145,6 +156,7 @@ limit. --stage replaces the list (--stage '' clears it).`,
 	cmd.Flags().BoolVar(&noThrottle, "no-throttle", false, "remove the throttle")
 	cmd.Flags().BoolVar(&noQuota, "no-quota", false, "remove the quota")
 	cmd.Flags().BoolVar(&noTokens, "no-tokens", false, "remove the token limits")
+	cmd.Flags().BoolVar(&noRotation, "clear-rotation", false, "remove the rotation schedule")
 	return cmd
 }
 
@@ -161,6 +173,7 @@ func (l *limitFlags) setsQuota(cmd *cobra.Command) bool {
 func (l *limitFlags) partial(cmd *cobra.Command) bool {
 	return (l.setsThrottle(cmd) && !(changed(cmd, "rate") && changed(cmd, "burst"))) ||
 		(l.setsQuota(cmd) && l.quota.q == nil) ||
+		l.rotation.partial() ||
 		(l.anyTokens(cmd) && !(changed(cmd, "tokens-per-minute") && changed(cmd, "tokens-per-day") && changed(cmd, "default-max-tokens")))
 }
 
@@ -207,5 +220,10 @@ func (l *limitFlags) merge(cmd *cobra.Command, cur *keyward.UsagePlan, u *keywar
 	if l.anyTokens(cmd) {
 		u.Tokens = l.tokens(cmd, cur.Tokens)
 	}
+	rot, err := l.rotation.policy(cur.Rotation, "plan")
+	if err != nil {
+		return err
+	}
+	u.Rotation = rot
 	return nil
 }

@@ -28,13 +28,13 @@ const (
 const DefaultAddr = "http://127.0.0.1:7070"
 
 // NewRoot returns the "keyward" command with its global flags and every noun
-// (apis, keys, plans, secrets, principals, policies, audit). extra commands
-// (the server, quickstart) are added at the top level; they see the same
-// stdin, stdout and stderr, and their errors are printed the same way.
+// (apis, keys, plans, secrets, webhooks, principals, policies, audit). extra
+// commands (the server, quickstart) are added at the top level; they see the
+// same stdin, stdout and stderr, and their errors are printed the same way.
 func NewRoot(extra ...*cobra.Command) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "keyward",
-		Short: "Manage API keys, usage plans, secrets and the audit trail of a keyward server",
+		Short: "Manage API keys, usage plans, secrets, webhooks and the audit trail of a keyward server",
 		Long: `keyward manages a keyward server over its admin API.
 
 The server address comes from --addr or KEYWARD_ADDR (default ` + DefaultAddr + `).
@@ -64,6 +64,7 @@ Exit codes: 0 ok, 1 error, 2 usage or invalid input, 3 not found,
 		newKeysCmd(),
 		newPlansCmd(),
 		newSecretsCmd(),
+		newWebhooksCmd(),
 		newPrincipalsCmd(),
 		newPoliciesCmd(),
 		newAuditCmd(),

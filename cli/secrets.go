@@ -21,6 +21,9 @@ func newSecretsCmd() *cobra.Command {
 		newSecretsDeleteCmd(),
 		newSecretsRestoreCmd(),
 		newSecretsMoveStageCmd(),
+		newSecretsRotateCmd(),
+		newSecretsCancelRotationCmd(),
+		newSecretsRotationsCmd(),
 	)
 }
 
@@ -221,6 +224,7 @@ func printSecret(w io.Writer, s *keyward.Secret) error {
 	if s.DeletionDate != nil {
 		f.add("Deletion date", fmtTime(*s.DeletionDate))
 	}
+	f.add("Rotation", fmtSecretRotation(s.Rotation))
 	ids := make([]string, 0, len(s.VersionIDsToStages))
 	for id := range s.VersionIDsToStages {
 		ids = append(ids, id)

@@ -419,4 +419,12 @@ func TestNotificationsRespectPrincipalEndpoints(t *testing.T) {
 	wantCode(t, err, keyward.EINVALID)
 	_, err = e.svc.CreateWebhook(e.as(t, "reader"), keyward.WebhookCreate{URL: "http://127.0.0.1:9/"})
 	wantCode(t, err, keyward.EFORBIDDEN)
+	// A deployer may register its own endpoint, not one for another
+	// principal (it may not even look principals up).
+	deployer := e.as(t, "deployer")
+	if _, err := e.svc.CreateWebhook(deployer, keyward.WebhookCreate{URL: "http://127.0.0.1:9/e", Principal: "self"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.CreateWebhook(deployer, keyward.WebhookCreate{URL: "http://127.0.0.1:9/f", Principal: auditor.Principal.ID})
+	wantCode(t, err, keyward.EFORBIDDEN)
 }

@@ -33,6 +33,16 @@ func (s *Service) CreateWebhook(ctx context.Context, in keyward.WebhookCreate) (
 				Events: in.Events, CreatedAt: s.clock.Now()}
 			switch in.Principal {
 			case "":
+				// A global endpoint hears of every key and secret: only a
+				// caller who may read them all may create one.
+				if in.Kind == keyward.WebhookNotify {
+					if err := o.authorize(ctx, keyward.ActionKeyGet, keyward.KeyARN("*")); err != nil {
+						return err
+					}
+					if err := o.authorize(ctx, keyward.ActionSecretDescribe, keyward.SecretARN("*")); err != nil {
+						return err
+					}
+				}
 			case "self":
 				w.PrincipalID = o.caller.Principal.ID
 			default:
@@ -41,6 +51,9 @@ func (s *Service) CreateWebhook(ctx context.Context, in keyward.WebhookCreate) (
 					p, err = tx.GetPrincipalByName(ctx, in.Principal)
 				}
 				if err != nil {
+					return err
+				}
+				if err := o.authorize(ctx, keyward.ActionPrincipalGet, keyward.PrincipalARN(p.ID)); err != nil {
 					return err
 				}
 				w.PrincipalID = p.ID

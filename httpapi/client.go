@@ -37,6 +37,8 @@ var (
 	_ keyward.PrincipalService = (*Client)(nil)
 	_ keyward.PolicyService    = (*Client)(nil)
 	_ keyward.AuditService     = (*Client)(nil)
+	_ keyward.RotationService  = (*Client)(nil)
+	_ keyward.WebhookService   = (*Client)(nil)
 )
 
 // maxResponseBytes bounds what the client reads from one answer.

@@ -9,7 +9,8 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// KeyService, APIService and PlanService over HTTP.
+// KeyService (with the key half of RotationService), APIService and
+// PlanService over HTTP.
 
 // CreateKey calls POST /v1/keys.
 func (c *Client) CreateKey(ctx context.Context, in keyward.KeyCreate) (*keyward.CreatedKey, error) {
@@ -68,6 +69,43 @@ func (c *Client) GetKeyUsage(ctx context.Context, id string, from, to time.Time)
 	}
 	items, _, err := list[keyward.UsageDay](ctx, c, pth, q)
 	return items, err
+}
+
+// RotateKey calls POST /v1/keys/{id}/rotate. The answer's Value, when
+// set, is the new value: shown once.
+func (c *Client) RotateKey(ctx context.Context, id string, in keyward.KeyRotate) (*keyward.RotatedKey, error) {
+	var out keyward.RotatedKey
+	if err := c.call(ctx, http.MethodPost, in, &out, "/v1/keys/", id, "/rotate"); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RevokePrevious calls POST /v1/keys/{id}/revoke-previous.
+func (c *Client) RevokePrevious(ctx context.Context, id string) (*keyward.APIKey, error) {
+	var out keyward.APIKey
+	if err := c.call(ctx, http.MethodPost, nil, &out, "/v1/keys/", id, "/revoke-previous"); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ListKeyRotations calls GET /v1/keys/{id}/rotations. f.Kind and f.Target
+// are not sent: the key ID says both.
+func (c *Client) ListKeyRotations(ctx context.Context, id string, f keyward.RotationFilter) ([]*keyward.Rotation, string, error) {
+	pth, err := path("/v1/keys/", id, "/rotations")
+	if err != nil {
+		return nil, "", err
+	}
+	return list[*keyward.Rotation](ctx, c, pth, rotationValues(f))
+}
+
+// rotationValues is the query of the rotation lists.
+func rotationValues(f keyward.RotationFilter) url.Values {
+	q := url.Values{}
+	setIf(q, "state", string(f.State))
+	setIf(q, "clientToken", f.ClientToken)
+	return pageQuery(q, f.Page)
 }
 
 // CreateAPI calls POST /v1/apis.

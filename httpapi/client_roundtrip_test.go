@@ -100,6 +100,50 @@ var roundTrips = []roundTrip{
 		want(t, "rows", len(rows), 0)
 	}},
 
+	// Key rotations.
+	{"RotateKey", func(t *testing.T, c *httpapi.Client, f *fake) {
+		grace := keyward.Duration(36 * time.Hour)
+		in := keyward.KeyRotate{Grace: &grace, ClientToken: "ct-rot"}
+		out, err := c.RotateKey(ctx, "key/1", in)
+		must(t, err)
+		want(t, "args", f.last(t, "RotateKey").Args, []any{"key/1", in})
+		want(t, "value", out.Value, rotatedValue)
+		want(t, "rotation", out.Rotation.ClientToken, "ct-rot")
+		want(t, "grace", *out.Rotation, func() keyward.Rotation {
+			r := fakeRotation(keyward.RotationKey, "key/1")
+			r.ClientToken, r.Hint = "ct-rot", "kw_…once"
+			return *r
+		}())
+		want(t, "previous", out.Key.Credentials[1].GraceUntil.Equal(t0.Add(24*time.Hour)), true)
+
+		// Delivered to a secret: no value comes back.
+		in = keyward.KeyRotate{StoreSecret: "prod/key"}
+		out, err = c.RotateKey(ctx, "key-1", in)
+		must(t, err)
+		want(t, "args", f.last(t, "RotateKey").Args, []any{"key-1", in})
+		want(t, "no value", out.Value, "")
+		want(t, "stored in", out.Rotation.StoreSecret, "prod/key")
+	}},
+	{"RevokePrevious", func(t *testing.T, c *httpapi.Client, f *fake) {
+		k, err := c.RevokePrevious(ctx, "key-1")
+		must(t, err)
+		want(t, "id", f.last(t, "RevokePrevious").Args[0], "key-1")
+		want(t, "credentials", len(k.Credentials), 1)
+	}},
+	{"ListKeyRotations", func(t *testing.T, c *httpapi.Client, f *fake) {
+		fl := keyward.RotationFilter{State: keyward.RotationFailed, ClientToken: "ct & co", Page: keyward.Page{Limit: 5, Position: "p/2"}}
+		items, next, err := c.ListKeyRotations(ctx, "key-1", fl)
+		must(t, err)
+		want(t, "args", f.last(t, "ListKeyRotations").Args, []any{"key-1", fl})
+		want(t, "rotation", *items[0], *fakeRotation(keyward.RotationKey, "key-1"))
+		want(t, "next", next, "next-rotations")
+
+		// Kind and Target are the path's business.
+		_, _, err = c.ListKeyRotations(ctx, "key-1", keyward.RotationFilter{Kind: keyward.RotationSecret, Target: "other"})
+		must(t, err)
+		want(t, "filter", f.last(t, "ListKeyRotations").Args, []any{"key-1", keyward.RotationFilter{}})
+	}},
+
 	// APIs.
 	{"CreateAPI", func(t *testing.T, c *httpapi.Client, f *fake) {
 		in := keyward.APICreate{Name: "chat", OpenAICompatible: true, KeyPrefix: "chat",
@@ -266,6 +310,83 @@ var roundTrips = []roundTrip{
 		want(t, "restored", s.DeletionDate == nil, true)
 	}},
 
+	// Secret rotations.
+	{"RotateSecret", func(t *testing.T, c *httpapi.Client, f *fake) {
+		every := keyward.Duration(30 * 24 * time.Hour)
+		for _, in := range []keyward.SecretRotate{
+			{RotatorID: "wh-1", Every: &every, Now: ptr(true), ClientToken: "ct"},
+			{},
+		} {
+			rot, err := c.RotateSecret(ctx, "prod/openai", in)
+			must(t, err)
+			want(t, "args", f.last(t, "RotateSecret").Args, []any{"prod/openai", in})
+			want(t, "state", rot.State, keyward.RotationInProgress)
+			want(t, "finished", rot.FinishedAt == nil, true)
+		}
+		// Configured only: no rotation comes back.
+		in := keyward.SecretRotate{Every: ptr(keyward.Duration(0)), Now: ptr(false)}
+		rot, err := c.RotateSecret(ctx, "prod/openai", in)
+		must(t, err)
+		want(t, "args", f.last(t, "RotateSecret").Args, []any{"prod/openai", in})
+		want(t, "no rotation", rot == nil, true)
+	}},
+	{"CancelSecretRotation", func(t *testing.T, c *httpapi.Client, f *fake) {
+		rot, err := c.CancelSecretRotation(ctx, "prod/openai")
+		must(t, err)
+		want(t, "name", f.last(t, "CancelSecretRotation").Args[0], "prod/openai")
+		want(t, "state", rot.State, keyward.RotationCancelled)
+	}},
+	{"ListSecretRotations", func(t *testing.T, c *httpapi.Client, f *fake) {
+		fl := keyward.RotationFilter{State: keyward.RotationInProgress, Page: keyward.Page{Limit: 1}}
+		items, next, err := c.ListSecretRotations(ctx, "team/a/b", fl)
+		must(t, err)
+		want(t, "args", f.last(t, "ListSecretRotations").Args, []any{"team/a/b", fl})
+		want(t, "rotation", *items[0], *fakeRotation(keyward.RotationSecret, "team/a/b"))
+		want(t, "next", next, "")
+	}},
+
+	// Webhooks.
+	{"CreateWebhook", func(t *testing.T, c *httpapi.Client, f *fake) {
+		in := keyward.WebhookCreate{Kind: keyward.WebhookNotify, URL: "https://hooks.internal/k?a=1&b=2", Description: "d",
+			Events: []string{keyward.EventKeyRotated, keyward.EventRotationFailed}, Principal: "self"}
+		out, err := c.CreateWebhook(ctx, in)
+		must(t, err)
+		want(t, "input", f.last(t, "CreateWebhook").Args[0], in)
+		want(t, "secret", out.Secret, signingSecret)
+		want(t, "webhook", *out.Webhook, keyward.Webhook{ID: "wh-1", Kind: keyward.WebhookNotify, URL: in.URL, Description: "d",
+			Events: in.Events, PrincipalID: "self", CreatedAt: t0}) // SealedSecret never travels
+	}},
+	{"GetWebhook", func(t *testing.T, c *httpapi.Client, f *fake) {
+		wh, err := c.GetWebhook(ctx, "wh-9")
+		must(t, err)
+		want(t, "id", f.last(t, "GetWebhook").Args[0], "wh-9")
+		want(t, "webhook", *wh, keyward.Webhook{ID: "wh-9", Kind: keyward.WebhookRotator, URL: "https://rotator.internal/hook", CreatedAt: t0})
+	}},
+	{"ListWebhooks", func(t *testing.T, c *httpapi.Client, f *fake) {
+		items, next, err := c.ListWebhooks(ctx, keyward.Page{Limit: 3, Position: "q"})
+		must(t, err)
+		want(t, "page", f.last(t, "ListWebhooks").Args[0], keyward.Page{Limit: 3, Position: "q"})
+		want(t, "events", items[0].Events, []string{keyward.EventKeyRotated})
+		want(t, "next", next, "next-webhooks")
+	}},
+	{"DeleteWebhook", func(t *testing.T, c *httpapi.Client, f *fake) {
+		must(t, c.DeleteWebhook(ctx, "wh-1"))
+		want(t, "id", f.last(t, "DeleteWebhook").Args[0], "wh-1")
+	}},
+	{"ListDeliveries", func(t *testing.T, c *httpapi.Client, f *fake) {
+		fl := keyward.DeliveryFilter{EventType: keyward.EventKeyRotated, State: keyward.DeliveryFailed, Page: keyward.Page{Limit: 10}}
+		items, _, err := c.ListDeliveries(ctx, "wh-1", fl)
+		must(t, err)
+		want(t, "args", f.last(t, "ListDeliveries").Args, []any{"wh-1", fl})
+		d := items[0]
+		want(t, "payload", string(d.Payload), `{"id":"ev-1","type":"key.rotated"}`)
+		want(t, "attempts", d.Attempts, []keyward.DeliveryAttempt{{At: t0, StatusCode: 500, Error: "HTTP 500", Millis: 12}, {At: t0.Add(time.Minute), StatusCode: 204, Millis: 8}})
+
+		_, _, err = c.ListDeliveries(ctx, "wh-1", keyward.DeliveryFilter{WebhookID: "other"})
+		must(t, err)
+		want(t, "filter", f.last(t, "ListDeliveries").Args, []any{"wh-1", keyward.DeliveryFilter{}})
+	}},
+
 	// Principals.
 	{"CreatePrincipal", func(t *testing.T, c *httpapi.Client, f *fake) {
 		in := keyward.PrincipalCreate{Name: "deployer-bot", Type: "service", Roles: []string{"deployer"}}
@@ -423,8 +544,31 @@ var errCalls = map[string]func(c *httpapi.Client) error{
 	"UpdateSecretVersionStage": func(c *httpapi.Client) error {
 		return c.UpdateSecretVersionStage(ctx, "s", keyward.StageMove{Stage: "CURRENT"})
 	},
-	"DeleteSecret":    func(c *httpapi.Client) error { _, err := c.DeleteSecret(ctx, "s", keyward.SecretDelete{}); return err },
-	"RestoreSecret":   func(c *httpapi.Client) error { _, err := c.RestoreSecret(ctx, "s"); return err },
+	"DeleteSecret":   func(c *httpapi.Client) error { _, err := c.DeleteSecret(ctx, "s", keyward.SecretDelete{}); return err },
+	"RestoreSecret":  func(c *httpapi.Client) error { _, err := c.RestoreSecret(ctx, "s"); return err },
+	"RotateKey":      func(c *httpapi.Client) error { _, err := c.RotateKey(ctx, "k", keyward.KeyRotate{}); return err },
+	"RevokePrevious": func(c *httpapi.Client) error { _, err := c.RevokePrevious(ctx, "k"); return err },
+	"ListKeyRotations": func(c *httpapi.Client) error {
+		_, _, err := c.ListKeyRotations(ctx, "k", keyward.RotationFilter{})
+		return err
+	},
+	"RotateSecret": func(c *httpapi.Client) error { _, err := c.RotateSecret(ctx, "s", keyward.SecretRotate{}); return err },
+	"CancelSecretRotation": func(c *httpapi.Client) error {
+		_, err := c.CancelSecretRotation(ctx, "s")
+		return err
+	},
+	"ListSecretRotations": func(c *httpapi.Client) error {
+		_, _, err := c.ListSecretRotations(ctx, "s", keyward.RotationFilter{})
+		return err
+	},
+	"CreateWebhook": func(c *httpapi.Client) error { _, err := c.CreateWebhook(ctx, keyward.WebhookCreate{}); return err },
+	"GetWebhook":    func(c *httpapi.Client) error { _, err := c.GetWebhook(ctx, "w"); return err },
+	"ListWebhooks":  func(c *httpapi.Client) error { _, _, err := c.ListWebhooks(ctx, keyward.Page{}); return err },
+	"DeleteWebhook": func(c *httpapi.Client) error { return c.DeleteWebhook(ctx, "w") },
+	"ListDeliveries": func(c *httpapi.Client) error {
+		_, _, err := c.ListDeliveries(ctx, "w", keyward.DeliveryFilter{})
+		return err
+	},
 	"CreatePrincipal": func(c *httpapi.Client) error { _, err := c.CreatePrincipal(ctx, keyward.PrincipalCreate{}); return err },
 	"GetPrincipal":    func(c *httpapi.Client) error { _, err := c.GetPrincipal(ctx, "p"); return err },
 	"ListPrincipals":  func(c *httpapi.Client) error { _, _, err := c.ListPrincipals(ctx, keyward.Page{}); return err },
@@ -457,6 +601,7 @@ func TestClientCoversEveryServiceMethod(t *testing.T) {
 		(*keyward.KeyService)(nil), (*keyward.APIService)(nil), (*keyward.PlanService)(nil),
 		(*keyward.SecretService)(nil), (*keyward.PrincipalService)(nil), (*keyward.PolicyService)(nil),
 		(*keyward.AuditService)(nil), (*keyward.UsageService)(nil),
+		(*keyward.RotationService)(nil), (*keyward.WebhookService)(nil),
 	} {
 		it := reflect.TypeOf(iface).Elem()
 		for i := 0; i < it.NumMethod(); i++ {

@@ -9,8 +9,8 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// SecretService over HTTP. Names may contain '/': they travel path-escaped
-// as one segment.
+// SecretService, and the secret half of RotationService, over HTTP. Names
+// may contain '/': they travel path-escaped as one segment.
 
 // CreateSecret calls POST /v1/secrets.
 func (c *Client) CreateSecret(ctx context.Context, in keyward.SecretCreate) (*keyward.SecretVersionRef, error) {
@@ -128,4 +128,34 @@ func (c *Client) RestoreSecret(ctx context.Context, name string) (*keyward.Secre
 		return nil, err
 	}
 	return &out, nil
+}
+
+// RotateSecret calls POST /v1/secrets/{name}/rotate. The server answers
+// as soon as the rotation has started (202): poll ListSecretRotations for
+// its outcome. The rotation is nil when none was started (in.Now false).
+func (c *Client) RotateSecret(ctx context.Context, name string, in keyward.SecretRotate) (*keyward.Rotation, error) {
+	var out *keyward.Rotation // stays nil for a 204
+	if err := c.call(ctx, http.MethodPost, in, &out, "/v1/secrets/", name, "/rotate"); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CancelSecretRotation calls POST /v1/secrets/{name}/cancel-rotation.
+func (c *Client) CancelSecretRotation(ctx context.Context, name string) (*keyward.Rotation, error) {
+	var out keyward.Rotation
+	if err := c.call(ctx, http.MethodPost, nil, &out, "/v1/secrets/", name, "/cancel-rotation"); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ListSecretRotations calls GET /v1/secrets/{name}/rotations. f.Kind and
+// f.Target are not sent: the name says both.
+func (c *Client) ListSecretRotations(ctx context.Context, name string, f keyward.RotationFilter) ([]*keyward.Rotation, string, error) {
+	pth, err := path("/v1/secrets/", name, "/rotations")
+	if err != nil {
+		return nil, "", err
+	}
+	return list[*keyward.Rotation](ctx, c, pth, rotationValues(f))
 }

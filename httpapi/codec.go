@@ -70,7 +70,11 @@ func isTooLarge(err error) bool {
 func decodeBody(r *http.Request, v any) error { return decodeJSON(r.Body, v) }
 
 // decodeEmpty accepts a route that takes no input: an empty body or "{}".
-func decodeEmpty(r *http.Request) error {
+func decodeEmpty(r *http.Request) error { return decodeOptional(r, &struct{}{}) }
+
+// decodeOptional decodes the body into v like decodeBody, but leaves v as
+// it is when the body is empty: for routes whose every input is optional.
+func decodeOptional(r *http.Request, v any) error {
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
 		if isTooLarge(err) {
@@ -81,7 +85,7 @@ func decodeEmpty(r *http.Request) error {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil
 	}
-	return decodeJSON(bytes.NewReader(b), &struct{}{})
+	return decodeJSON(bytes.NewReader(b), v)
 }
 
 // writeJSON answers with status and v as JSON. Marshalling happens before

@@ -137,7 +137,7 @@ func (e *env) services() httpapi.Services {
 	f := e.fake
 	return httpapi.Services{
 		Keys: f, Usage: f, APIs: f, Plans: f, Secrets: f, Principals: f, Policies: f, Audit: f,
-		Auth: f, AuthFailures: e.failures,
+		Rotations: f, Webhooks: f, Auth: f, AuthFailures: e.failures,
 	}
 }
 

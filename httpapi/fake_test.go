@@ -432,3 +432,124 @@ func (f *fake) VerifyAudit(ctx context.Context) (*keyward.AuditVerification, err
 	}
 	return &keyward.AuditVerification{OK: true, Records: 12, Checkpoints: 2}, nil
 }
+
+// RotationService.
+
+// Values the fake hands out once, which must never reach a log.
+const (
+	rotatedValue  = "kw_rotated_value_shown_once"
+	signingSecret = "whsec_signing_secret_shown_once"
+)
+
+func fakeRotation(kind keyward.RotationKind, target string) *keyward.Rotation {
+	done := t0.Add(time.Minute)
+	return &keyward.Rotation{ID: "rot-1", Kind: kind, Target: target, State: keyward.RotationSucceeded,
+		Step: keyward.StepFinish, Trigger: keyward.TriggerManual, Grace: keyward.Duration(24 * time.Hour),
+		StartedBy: testPrincipal.ID, CreatedAt: t0, UpdatedAt: done, FinishedAt: &done}
+}
+
+func (f *fake) RotateKey(ctx context.Context, id string, in keyward.KeyRotate) (*keyward.RotatedKey, error) {
+	if err := f.enter(ctx, "RotateKey", id, in); err != nil {
+		return nil, err
+	}
+	grace := t0.Add(24 * time.Hour)
+	rot := fakeRotation(keyward.RotationKey, id)
+	rot.ClientToken, rot.StoreSecret, rot.Hint = in.ClientToken, in.StoreSecret, "kw_…once"
+	k := &keyward.APIKey{ID: id, Name: "k", Enabled: true, CreatedAt: t0, UpdatedAt: t0, Credentials: []keyward.Credential{
+		{ID: "cred-2", KeyID: id, Label: keyward.LabelCurrent, Hint: "kw_…once", CreatedAt: t0},
+		{ID: "cred-1", KeyID: id, Label: keyward.LabelPrevious, Hint: "kw_…old1", GraceUntil: &grace, CreatedAt: t0},
+	}}
+	out := &keyward.RotatedKey{Key: k, Rotation: rot}
+	if in.StoreSecret == "" {
+		out.Value = rotatedValue
+	}
+	return out, nil
+}
+
+func (f *fake) RevokePrevious(ctx context.Context, id string) (*keyward.APIKey, error) {
+	if err := f.enter(ctx, "RevokePrevious", id); err != nil {
+		return nil, err
+	}
+	return &keyward.APIKey{ID: id, Name: "k", Enabled: true, CreatedAt: t0, UpdatedAt: t0,
+		Credentials: []keyward.Credential{{ID: "cred-2", KeyID: id, Label: keyward.LabelCurrent, Hint: "kw_…once", CreatedAt: t0}}}, nil
+}
+
+func (f *fake) ListKeyRotations(ctx context.Context, id string, fl keyward.RotationFilter) ([]*keyward.Rotation, string, error) {
+	if err := f.enter(ctx, "ListKeyRotations", id, fl); err != nil {
+		return nil, "", err
+	}
+	return []*keyward.Rotation{fakeRotation(keyward.RotationKey, id)}, "next-rotations", nil
+}
+
+func (f *fake) RotateSecret(ctx context.Context, name string, in keyward.SecretRotate) (*keyward.Rotation, error) {
+	if err := f.enter(ctx, "RotateSecret", name, in); err != nil {
+		return nil, err
+	}
+	if in.Now != nil && !*in.Now {
+		return nil, nil // configured, not started
+	}
+	rot := fakeRotation(keyward.RotationSecret, name)
+	rot.State, rot.Step, rot.FinishedAt, rot.UpdatedAt = keyward.RotationInProgress, "", nil, t0
+	rot.ClientToken = in.ClientToken
+	return rot, nil
+}
+
+func (f *fake) CancelSecretRotation(ctx context.Context, name string) (*keyward.Rotation, error) {
+	if err := f.enter(ctx, "CancelSecretRotation", name); err != nil {
+		return nil, err
+	}
+	rot := fakeRotation(keyward.RotationSecret, name)
+	rot.State = keyward.RotationCancelled
+	return rot, nil
+}
+
+func (f *fake) ListSecretRotations(ctx context.Context, name string, fl keyward.RotationFilter) ([]*keyward.Rotation, string, error) {
+	if err := f.enter(ctx, "ListSecretRotations", name, fl); err != nil {
+		return nil, "", err
+	}
+	return []*keyward.Rotation{fakeRotation(keyward.RotationSecret, name)}, "", nil
+}
+
+// WebhookService.
+
+func (f *fake) CreateWebhook(ctx context.Context, in keyward.WebhookCreate) (*keyward.CreatedWebhook, error) {
+	if err := f.enter(ctx, "CreateWebhook", in); err != nil {
+		return nil, err
+	}
+	kind := in.Kind
+	if kind == "" {
+		kind = keyward.WebhookNotify
+	}
+	wh := &keyward.Webhook{ID: "wh-1", Kind: kind, URL: in.URL, Description: in.Description, Events: in.Events,
+		PrincipalID: in.Principal, CreatedAt: t0, SealedSecret: []byte("sealed-must-not-travel")}
+	return &keyward.CreatedWebhook{Webhook: wh, Secret: signingSecret}, nil
+}
+
+func (f *fake) GetWebhook(ctx context.Context, id string) (*keyward.Webhook, error) {
+	if err := f.enter(ctx, "GetWebhook", id); err != nil {
+		return nil, err
+	}
+	return &keyward.Webhook{ID: id, Kind: keyward.WebhookRotator, URL: "https://rotator.internal/hook", CreatedAt: t0,
+		SealedSecret: []byte("sealed-must-not-travel")}, nil
+}
+
+func (f *fake) ListWebhooks(ctx context.Context, p keyward.Page) ([]*keyward.Webhook, string, error) {
+	if err := f.enter(ctx, "ListWebhooks", p); err != nil {
+		return nil, "", err
+	}
+	return []*keyward.Webhook{{ID: "wh-1", Kind: keyward.WebhookNotify, URL: "https://hooks.internal/a", Events: []string{keyward.EventKeyRotated}, CreatedAt: t0}}, "next-webhooks", nil
+}
+
+func (f *fake) DeleteWebhook(ctx context.Context, id string) error {
+	return f.enter(ctx, "DeleteWebhook", id)
+}
+
+func (f *fake) ListDeliveries(ctx context.Context, id string, fl keyward.DeliveryFilter) ([]*keyward.Delivery, string, error) {
+	if err := f.enter(ctx, "ListDeliveries", id, fl); err != nil {
+		return nil, "", err
+	}
+	return []*keyward.Delivery{{ID: "dl-1", WebhookID: id, EventID: "ev-1", EventType: keyward.EventKeyRotated,
+		Payload: json.RawMessage(`{"id":"ev-1","type":"key.rotated"}`), State: keyward.DeliveryDelivered,
+		Attempts:      []keyward.DeliveryAttempt{{At: t0, StatusCode: 500, Error: "HTTP 500", Millis: 12}, {At: t0.Add(time.Minute), StatusCode: 204, Millis: 8}},
+		NextAttemptAt: t0.Add(time.Minute), CreatedAt: t0, UpdatedAt: t0.Add(time.Minute)}}, "", nil
+}

@@ -27,6 +27,8 @@ type Services struct {
 	Principals keyward.PrincipalService
 	Policies   keyward.PolicyService
 	Audit      keyward.AuditService
+	Rotations  keyward.RotationService
+	Webhooks   keyward.WebhookService
 	Auth       keyward.Authenticator
 
 	// AuthFailures records admin calls that failed authentication (the core

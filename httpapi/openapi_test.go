@@ -252,7 +252,12 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"PolicyCreate": keyward.PolicyCreate{}, "PolicyList": listBody[*keyward.Policy]{},
 		"AuditRecord": keyward.AuditRecord{}, "AuditEvent": keyward.AuditEvent{}, "UserIdentity": keyward.UserIdentity{},
 		"AuditCheckpoint": keyward.AuditCheckpoint{}, "AuditVerification": keyward.AuditVerification{},
-		"Error": errorBody{}, "Health": healthBody{},
+		"RotationPolicy": keyward.RotationPolicy{}, "SecretRotation": keyward.SecretRotation{},
+		"Rotation": keyward.Rotation{}, "RotationList": listBody[*keyward.Rotation]{}, "KeyRotate": keyward.KeyRotate{},
+		"RotatedKey": keyward.RotatedKey{}, "SecretRotate": keyward.SecretRotate{},
+		"Webhook": keyward.Webhook{}, "WebhookCreate": keyward.WebhookCreate{}, "CreatedWebhook": keyward.CreatedWebhook{},
+		"WebhookList": listBody[*keyward.Webhook]{}, "Delivery": keyward.Delivery{}, "DeliveryAttempt": keyward.DeliveryAttempt{},
+		"DeliveryList": listBody[*keyward.Delivery]{}, "Error": errorBody{}, "Health": healthBody{},
 	}
 	for name, v := range types {
 		s, ok := doc.Components.Schemas[name]

@@ -47,6 +47,9 @@ var table = []route{
 	admin(http.MethodDelete, "/v1/keys/{id}", keyward.ActionKeyDelete, (*server).deleteKey),
 	admin(http.MethodGet, "/v1/keys/{id}/value", keyward.ActionKeyReadValue, (*server).readKeyValue),
 	admin(http.MethodGet, "/v1/keys/{id}/usage", keyward.ActionKeyGetUsage, (*server).getKeyUsage),
+	admin(http.MethodPost, "/v1/keys/{id}/rotate", keyward.ActionKeyRotate, (*server).rotateKey),
+	admin(http.MethodPost, "/v1/keys/{id}/revoke-previous", keyward.ActionKeyRevokePrevious, (*server).revokePrevious),
+	admin(http.MethodGet, "/v1/keys/{id}/rotations", keyward.ActionKeyListRotations, (*server).listKeyRotations),
 
 	admin(http.MethodPost, "/v1/apis", keyward.ActionAPICreate, (*server).createAPI),
 	admin(http.MethodGet, "/v1/apis", keyward.ActionAPIList, (*server).listAPIs),
@@ -72,6 +75,15 @@ var table = []route{
 	admin(http.MethodPost, "/v1/secrets/{name}/versions", keyward.ActionSecretPut, (*server).putSecretValue),
 	admin(http.MethodGet, "/v1/secrets/{name}/value", keyward.ActionSecretGetValue, (*server).getSecretValue),
 	admin(http.MethodPost, "/v1/secrets/{name}/stages", keyward.ActionSecretUpdateStage, (*server).updateSecretStage),
+	admin(http.MethodPost, "/v1/secrets/{name}/rotate", keyward.ActionSecretRotate, (*server).rotateSecret),
+	admin(http.MethodPost, "/v1/secrets/{name}/cancel-rotation", keyward.ActionSecretCancelRotation, (*server).cancelSecretRotation),
+	admin(http.MethodGet, "/v1/secrets/{name}/rotations", keyward.ActionSecretListRotations, (*server).listSecretRotations),
+
+	admin(http.MethodPost, "/v1/webhooks", keyward.ActionWebhookCreate, (*server).createWebhook),
+	admin(http.MethodGet, "/v1/webhooks", keyward.ActionWebhookList, (*server).listWebhooks),
+	admin(http.MethodGet, "/v1/webhooks/{id}", keyward.ActionWebhookGet, (*server).getWebhook),
+	admin(http.MethodDelete, "/v1/webhooks/{id}", keyward.ActionWebhookDelete, (*server).deleteWebhook),
+	admin(http.MethodGet, "/v1/webhooks/{id}/deliveries", keyward.ActionWebhookListDeliveries, (*server).listDeliveries),
 
 	admin(http.MethodPost, "/v1/principals", keyward.ActionPrincipalCreate, (*server).createPrincipal),
 	admin(http.MethodGet, "/v1/principals", keyward.ActionPrincipalList, (*server).listPrincipals),

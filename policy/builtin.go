@@ -41,20 +41,21 @@ var roles = []role{
 	},
 	{
 		name: RoleDeployer,
-		description: "Manage API keys, APIs and usage plans and write secrets, " +
-			"but never read a key value or a secret value.",
+		description: "Manage API keys (rotation included), APIs, usage plans and webhook endpoints, " +
+			"write and rotate secrets, but never read a key value or a secret value.",
 		// The Deny is explicit, so it also holds when another attached policy
 		// would allow reading values: give a principal that needs both two
 		// separate identities.
 		document: `{
   "Version": "2012-10-17",
   "Statement": [
-    {"Sid": "ManageKeysApisPlans", "Effect": "Allow",
-     "Action": ["apikeys:*", "apis:*", "plans:*"], "Resource": "*"},
-    {"Sid": "WriteSecrets", "Effect": "Allow",
+    {"Sid": "ManageKeysApisPlansWebhooks", "Effect": "Allow",
+     "Action": ["apikeys:*", "apis:*", "plans:*", "webhooks:*"], "Resource": "*"},
+    {"Sid": "WriteAndRotateSecrets", "Effect": "Allow",
      "Action": ["secrets:CreateSecret", "secrets:PutSecretValue", "secrets:DescribeSecret",
                 "secrets:ListSecrets", "secrets:UpdateSecret", "secrets:UpdateSecretVersionStage",
-                "secrets:DeleteSecret", "secrets:RestoreSecret"],
+                "secrets:DeleteSecret", "secrets:RestoreSecret",
+                "secrets:RotateSecret", "secrets:CancelRotateSecret", "secrets:ListRotations"],
      "Resource": "*"},
     {"Sid": "NeverReadValues", "Effect": "Deny",
      "Action": ["apikeys:ReadValue", "secrets:GetSecretValue"], "Resource": "*"}
@@ -63,7 +64,7 @@ var roles = []role{
 	},
 	{
 		name:        RoleReader,
-		description: "Read metadata of keys, APIs, plans, secrets, principals and policies, and key usage; never a value, not the audit trail.",
+		description: "Read metadata of keys, APIs, plans, secrets, rotations, webhook endpoints and their deliveries, principals and policies, and key usage; never a value, not the audit trail.",
 		document: `{
   "Version": "2012-10-17",
   "Statement": [
@@ -86,15 +87,18 @@ var roles = []role{
 		name: RoleRotator,
 		description: "Rotate API keys and secrets. Reads the current value of secrets, " +
 			"because rotating a generic secret (an upstream vendor key) needs the current credential; " +
-			"never reads API key values, which keyward rotates itself.",
+			"never reads an existing API key value (keyward rotates keys itself): a new one is seen only " +
+			"as the answer to a rotation that does not deliver it to a secret.",
 		document: `{
   "Version": "2012-10-17",
   "Statement": [
     {"Sid": "RotateKeys", "Effect": "Allow",
-     "Action": ["apikeys:Get", "apikeys:List", "apikeys:Update"], "Resource": "*"},
+     "Action": ["apikeys:Get", "apikeys:List", "apikeys:Update",
+                "apikeys:Rotate", "apikeys:RevokePrevious", "apikeys:ListRotations"], "Resource": "*"},
     {"Sid": "RotateSecrets", "Effect": "Allow",
      "Action": ["secrets:PutSecretValue", "secrets:DescribeSecret", "secrets:ListSecrets",
-                "secrets:UpdateSecretVersionStage", "secrets:GetSecretValue"],
+                "secrets:UpdateSecretVersionStage", "secrets:GetSecretValue",
+                "secrets:RotateSecret", "secrets:CancelRotateSecret", "secrets:ListRotations"],
      "Resource": "*"}
   ]
 }`,
@@ -105,10 +109,11 @@ var roles = []role{
 // how a key is used, never what opens it. rotator, which may read keys too,
 // is not given them: rotating needs no usage figures.
 const readerActions = `[
-      "apikeys:Get", "apikeys:List", "apikeys:GetUsage",
+      "apikeys:Get", "apikeys:List", "apikeys:GetUsage", "apikeys:ListRotations",
       "apis:Get", "apis:List",
       "plans:Get", "plans:List", "plans:ListKeys",
-      "secrets:DescribeSecret", "secrets:ListSecrets",
+      "secrets:DescribeSecret", "secrets:ListSecrets", "secrets:ListRotations",
+      "webhooks:Get", "webhooks:List", "webhooks:ListDeliveries",
       "principals:Get", "principals:List",
       "policies:Get", "policies:List"
     ]`

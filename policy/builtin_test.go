@@ -22,6 +22,9 @@ apikeys:Update                    A     A        -      -       A
 apikeys:Delete                    A     A        -      -       -
 apikeys:ReadValue                 A     D        -      -       -
 apikeys:GetUsage                  A     A        A      A       -
+apikeys:Rotate                    A     A        -      -       A
+apikeys:RevokePrevious            A     A        -      -       A
+apikeys:ListRotations             A     A        A      A       A
 apis:Create                       A     A        -      -       -
 apis:Get                          A     A        A      A       -
 apis:List                         A     A        A      A       -
@@ -44,6 +47,14 @@ secrets:UpdateSecret              A     A        -      -       -
 secrets:UpdateSecretVersionStage  A     A        -      -       A
 secrets:DeleteSecret              A     A        -      -       -
 secrets:RestoreSecret             A     A        -      -       -
+secrets:RotateSecret              A     A        -      -       A
+secrets:CancelRotateSecret        A     A        -      -       A
+secrets:ListRotations             A     A        A      A       A
+webhooks:Create                   A     A        -      -       -
+webhooks:Get                      A     A        A      A       -
+webhooks:List                     A     A        A      A       -
+webhooks:Delete                   A     A        -      -       -
+webhooks:ListDeliveries           A     A        A      A       -
 principals:Create                 A     -        -      -       -
 principals:Get                    A     -        A      A       -
 principals:List                   A     -        A      A       -

@@ -12,10 +12,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/mockupstream"
 	"github.com/keyward/keyward/server"
+	"github.com/keyward/keyward/webhook/webhooktest"
 )
 
 // TestNothingWrittenHoldsAnIssuedValue issues keys (generated, recoverable,
@@ -56,7 +58,8 @@ func TestNothingWrittenHoldsAnIssuedValue(t *testing.T) {
 	if _, err := c.CreateKey(ctx, keyward.KeyCreate{Name: "dup", Value: "imported-custom-value-Zq81x"}); keyward.ErrorCode(err) != keyward.ECONFLICT {
 		t.Fatalf("duplicate import: %v", err)
 	}
-	if _, err := c.CreateKey(ctx, keyward.KeyCreate{Name: "pipeline", StoreSecret: "pipeline/key"}); err != nil {
+	pipeline, err := c.CreateKey(ctx, keyward.KeyCreate{Name: "pipeline", StoreSecret: "pipeline/key"})
+	if err != nil {
 		t.Fatal(err)
 	}
 	sv, err := c.GetSecretValue(ctx, "pipeline/key", keyward.SecretSelector{})
@@ -146,6 +149,38 @@ func TestNothingWrittenHoldsAnIssuedValue(t *testing.T) {
 		}
 		if bytes.Contains(body, []byte(gk.Value)) || bytes.Contains(body, []byte("sk-live-upstream")) {
 			t.Errorf("gateway call %d echoes a value", i)
+		}
+	}
+
+	// Rotation: a shown-once new value, a new value delivered to a secret,
+	// a webhook signing secret, and notifications sent for real.
+	recv := webhooktest.NewReceiver(t, nil)
+	wh, err := c.CreateWebhook(ctx, keyward.WebhookCreate{URL: recv.URL() + "/hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recv.SetSecret([]byte(wh.Secret))
+	issued(wh.Secret)
+	rk, err := c.RotateKey(ctx, gk.Key.ID, keyward.KeyRotate{ClientToken: "leak-1"})
+	if err != nil || rk.Value == "" {
+		t.Fatalf("rotate: %v", err)
+	}
+	issued(rk.Value)
+	if _, err := c.RotateKey(ctx, pipeline.Key.ID, keyward.KeyRotate{}); err != nil {
+		t.Fatal(err)
+	}
+	if sv, err = c.GetSecretValue(ctx, "pipeline/key", keyward.SecretSelector{}); err != nil {
+		t.Fatal(err)
+	}
+	issued(string(sv.Value))
+	if _, err := c.RotateKey(ctx, gk.Key.ID, keyward.KeyRotate{ClientToken: "leak-1"}); err != nil {
+		t.Fatal(err) // a replay: the value is not shown again, nor written anywhere
+	}
+	for _, ev := range recv.WaitEvents(2, 10*time.Second) {
+		for _, v := range values {
+			if bytes.Contains(ev.Body, v) {
+				t.Errorf("webhook %s carries an issued value", ev.Type)
+			}
 		}
 	}
 
