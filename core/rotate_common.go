@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/audit"
@@ -33,6 +34,9 @@ func (s *Service) commitEvent(ctx context.Context, ev *keyward.AuditEvent, body 
 		rec, err = audit.Append(ctx, tx, ev)
 		return err
 	})
+	if errors.Is(err, errNotDue) {
+		return err
+	}
 	if err != nil {
 		s.auditFailure(ctx, ev, err)
 		return s.internal(ctx, keyward.Action(ev.EventName), err)

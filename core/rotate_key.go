@@ -92,6 +92,16 @@ func (s *Service) createPending(ctx context.Context, tx keyward.Tx, o *op, k *ke
 	if store == "" {
 		store = k.ValueSecret
 	}
+	if store != "" {
+		running, _, err := tx.ListRotations(ctx, keyward.RotationFilter{Kind: keyward.RotationSecret, Target: store,
+			State: keyward.RotationInProgress, Page: keyward.Page{Limit: 1}})
+		if err != nil {
+			return nil, "", err
+		}
+		if len(running) > 0 {
+			return nil, "", keyward.Errorf(keyward.ECONFLICT, "secret %s is being rotated by its rotator", store)
+		}
+	}
 	if store != "" && o != nil {
 		if err := o.authorize(ctx, keyward.ActionSecretPut, keyward.SecretARN(store)); err != nil {
 			return nil, "", err
@@ -182,6 +192,14 @@ func (s *Service) effectivePolicy(ctx context.Context, tx keyward.Tx, k *keyward
 // it. Any failure rolls the rotation back.
 func (s *Service) completeKeyRotation(ctx context.Context, caller keyward.Caller, rot *keyward.Rotation, value string) (*keyward.RotatedKey, error) {
 	ctx = context.WithoutCancel(ctx) // a client gone away must not strand a half-done rotation
+	s.bg.mu.Lock()
+	s.bg.keys[rot.ID] = true
+	s.bg.mu.Unlock()
+	defer func() {
+		s.bg.mu.Lock()
+		delete(s.bg.keys, rot.ID)
+		s.bg.mu.Unlock()
+	}()
 	s.afterStep(ctx, rot)
 	var err error
 	for _, step := range []keyward.RotationStep{keyward.StepSet, keyward.StepTest, keyward.StepFinish} {
@@ -238,9 +256,15 @@ func (s *Service) keyStep(ctx context.Context, caller keyward.Caller, rot *keywa
 		if cur.State != keyward.RotationInProgress {
 			return keyward.Errorf(keyward.ECONFLICT, "rotation %s is %s", cur.ID, cur.State)
 		}
+		if stepIndex(cur.Step) != stepIndex(step)-1 {
+			return keyward.Errorf(keyward.ECONFLICT, "rotation %s is at %s, not before %s", cur.ID, cur.Step, step)
+		}
 		k, err := tx.GetKey(ctx, cur.Target)
 		if err != nil {
 			return err
+		}
+		if step == keyward.StepTest && cur.StoreSecret != "" {
+			value = "" // test what setSecret wrote, read back from the secret
 		}
 		if value == "" {
 			if value, err = s.pendingValue(ctx, tx, k, cur); err != nil {
@@ -362,11 +386,18 @@ func (s *Service) finishKey(ctx context.Context, tx keyward.Tx, k *keyward.APIKe
 		return keyward.Errorf(keyward.EPRECONDITION, "the PENDING credential of rotation %s is gone", rot.ID)
 	}
 	resp := map[string]any{"currentCredentialId": pend.ID, "hint": pend.Hint}
+	var cutShort string
 	if prev != nil {
 		if err := tx.DeleteCredential(ctx, prev.ID); err != nil {
 			return err
 		}
 		resp["droppedCredentialId"] = prev.ID
+		if prev.GraceUntil != nil && prev.GraceUntil.After(now) {
+			// A key holds one PREVIOUS: the value two back goes before its
+			// deadline. Say so, in the trail and in the notification.
+			cutShort = prev.ID
+			resp["droppedBeforeGraceUntil"] = *prev.GraceUntil
+		}
 	}
 	if cur != nil {
 		if rot.Grace <= 0 {
@@ -391,7 +422,7 @@ func (s *Service) finishKey(ctx context.Context, tx keyward.Tx, k *keyward.APIKe
 		if err := s.moveStage(ctx, tx, rot.StoreSecret, keyward.StageCurrent, rot.ID); err != nil {
 			return err
 		}
-		if err := tx.MoveStage(ctx, rot.StoreSecret, keyward.StagePending, ""); err != nil {
+		if err := s.dropPendingVersion(ctx, tx, &keyward.Rotation{Target: rot.StoreSecret, PendingID: rot.ID}); err != nil {
 			return err
 		}
 	}
@@ -409,6 +440,9 @@ func (s *Service) finishKey(ctx context.Context, tx keyward.Tx, k *keyward.APIKe
 	}
 	if rot.StoreSecret != "" {
 		data["valueSecret"] = rot.StoreSecret
+	}
+	if cutShort != "" {
+		data["previousDroppedBeforeGrace"] = cutShort
 	}
 	return s.notify(ctx, tx, keyward.EventKeyRotated, keyward.KeyARN(k.ID), data)
 }

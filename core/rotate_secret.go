@@ -63,6 +63,14 @@ func (s *Service) RotateSecret(ctx context.Context, name string, in keyward.Secr
 			if err != nil {
 				return err
 			}
+			if err := s.refuseKeyValueSecret(ctx, tx, sec); err != nil {
+				return err
+			}
+			running, _, err := tx.ListRotations(ctx, keyward.RotationFilter{Kind: keyward.RotationSecret, Target: name,
+				State: keyward.RotationInProgress, Page: keyward.Page{Limit: 1}})
+			if err != nil {
+				return err
+			}
 			cfg := keyward.SecretRotation{}
 			if sec.Rotation != nil {
 				cfg = *sec.Rotation
@@ -75,6 +83,9 @@ func (s *Service) RotateSecret(ctx context.Context, name string, in keyward.Secr
 			}
 			if cfg.RotatorID == "" {
 				return keyward.Errorf(keyward.EPRECONDITION, "secret %s has no rotator: give rotatorId", name)
+			}
+			if len(running) > 0 && sec.Rotation != nil && cfg.RotatorID != sec.Rotation.RotatorID {
+				return keyward.Errorf(keyward.ECONFLICT, "a rotation of secret %s is running: its rotator cannot change now", name)
 			}
 			w, err := tx.GetWebhook(ctx, cfg.RotatorID)
 			if isNotFound(err) || (err == nil && w.Kind != keyward.WebhookRotator) {
@@ -122,6 +133,27 @@ func (s *Service) RotateSecret(ctx context.Context, name string, in keyward.Secr
 		s.startSecretRotation(rot)
 	}
 	return rot, nil
+}
+
+// refuseKeyValueSecret refuses a generic rotation of a secret that holds
+// an API key's value: only a key rotation may change it, or the secret and
+// the key would no longer agree.
+func (s *Service) refuseKeyValueSecret(ctx context.Context, tx keyward.Tx, sec *keyward.Secret) error {
+	if id := sec.Tags["keyward:apikey"]; id != "" {
+		return keyward.Errorf(keyward.EPRECONDITION, "secret %s holds the value of API key %s: rotate the key instead", sec.Name, id)
+	}
+	keys, err := allPages(func(p keyward.Page) ([]*keyward.APIKey, string, error) {
+		return tx.ListKeys(ctx, keyward.KeyFilter{Page: p})
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if k.ValueSecret == sec.Name {
+			return keyward.Errorf(keyward.EPRECONDITION, "secret %s holds the value of API key %s: rotate the key instead", sec.Name, k.ID)
+		}
+	}
+	return nil
 }
 
 func (s *Service) insertSecretRotation(ctx context.Context, tx keyward.Tx, name, trigger, startedBy, token string) (*keyward.Rotation, error) {
@@ -254,6 +286,9 @@ func (s *Service) secretStep(ctx context.Context, rot *keyward.Rotation, step ke
 		if cur.State != keyward.RotationInProgress {
 			return keyward.Errorf(keyward.ECONFLICT, "rotation %s is %s", cur.ID, cur.State)
 		}
+		if stepIndex(cur.Step) != stepIndex(step)-1 {
+			return keyward.Errorf(keyward.ECONFLICT, "rotation %s is at %s, not before %s", cur.ID, cur.Step, step)
+		}
 		v, err := tx.GetSecretVersion(ctx, cur.Target, cur.PendingID)
 		if isNotFound(err) {
 			return keyward.Errorf(keyward.EPRECONDITION, "%s: the rotator did not put version %s", step, cur.PendingID)
@@ -362,6 +397,10 @@ func (s *Service) CancelSecretRotation(ctx context.Context, name string) (*keywa
 				return keyward.Errorf(keyward.EPRECONDITION, "secret %s has no rotation in progress", name)
 			}
 			rot = rots[0]
+			if stepIndex(rot.Step) >= stepIndex(keyward.StepSet) {
+				return keyward.Errorf(keyward.EPRECONDITION,
+					"rotation %s is past setSecret: the rotator may already use the new value; let it finish or fail", rot.ID)
+			}
 			if err := s.dropPendingVersion(ctx, tx, rot); err != nil {
 				return err
 			}

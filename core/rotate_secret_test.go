@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -190,5 +191,47 @@ func TestCancelSecretRotation(t *testing.T) {
 	}
 	if waitRotation(t, e, "vendor").State != keyward.RotationCancelled || secretValue(t, e, "vendor", keyward.StageCurrent) != "v1" {
 		t.Fatal("a cancelled rotation must leave CURRENT alone")
+	}
+}
+
+// TestSecretRotationResumesAfterStop stops the service while the rotator
+// is answering a step; a new service on the same store resumes the
+// rotation with the next step and the same client request token.
+func TestSecretRotationResumesAfterStop(t *testing.T) {
+	defer core.SetRotatorBackoff(time.Millisecond)()
+	e := newEnv(t)
+	rot := newTestRotator(t, e)
+	inSet := make(chan struct{})
+	var once sync.Once
+	inner := rot.srv.Config.Handler
+	rot.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if strings.Contains(req.Header.Get("Keyward-Event"), "setSecret") {
+			once.Do(func() { close(inSet) })
+			select {
+			case <-req.Context().Done(): // the first service stopping
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		inner.ServeHTTP(w, req)
+	})
+	must[*keyward.SecretVersionRef](t)(e.svc.CreateSecret(e.admin, keyward.SecretCreate{Name: "vendor", Value: []byte("vendor-key-v1")}))
+	started := must[*keyward.Rotation](t)(e.svc.RotateSecret(e.admin, "vendor", keyward.SecretRotate{RotatorID: rot.id}))
+	<-inSet
+	e.svc.Stop()
+	rots, _, _ := e.svc.ListSecretRotations(e.admin, "vendor", keyward.RotationFilter{})
+	if rots[0].State != keyward.RotationInProgress || rots[0].Step != keyward.StepCreate {
+		t.Fatalf("after stop: %s at %s", rots[0].State, rots[0].Step)
+	}
+	e.restart(t, core.Hooks{})
+	if err := e.svc.ResumeRotations(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	done := waitRotation(t, e, "vendor")
+	if done.ID != started.ID || done.State != keyward.RotationSucceeded {
+		t.Fatalf("resumed: %+v", done)
+	}
+	if secretValue(t, e, "vendor", keyward.StageCurrent) != "vendor-key-v2" {
+		t.Fatal("CURRENT did not move after the resumed rotation")
 	}
 }

@@ -428,3 +428,78 @@ func TestNotificationsRespectPrincipalEndpoints(t *testing.T) {
 	_, err = e.svc.CreateWebhook(deployer, keyward.WebhookCreate{URL: "http://127.0.0.1:9/f", Principal: auditor.Principal.ID})
 	wantCode(t, err, keyward.EFORBIDDEN)
 }
+
+func TestRotationPolicyGraceShorterThanInterval(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "k", StoreSecret: "s",
+		Rotation: &keyward.RotationPolicy{Every: keyward.Duration(time.Hour), Grace: keyward.Duration(24 * time.Hour)}})
+	wantCode(t, err, keyward.EINVALID)
+	_, err = e.svc.CreatePlan(e.admin, keyward.PlanCreate{Name: "p",
+		Rotation: &keyward.RotationPolicy{Every: keyward.Duration(time.Second), Grace: 0}})
+	wantCode(t, err, keyward.EINVALID)
+}
+
+func TestKeyAndSecretRotationsDoNotShareASecret(t *testing.T) {
+	defer core.SetRotatorBackoff(time.Millisecond)()
+	e := newEnv(t)
+	rot := newTestRotator(t, e)
+	ck := must[*keyward.CreatedKey](t)(e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "k", StoreSecret: "ci/key"}))
+	_, err := e.svc.RotateSecret(e.admin, "ci/key", keyward.SecretRotate{RotatorID: rot.id})
+	wantCode(t, err, keyward.EPRECONDITION)
+	// A secret the key was not created with, but delivers to after a rotation.
+	must[*keyward.SecretVersionRef](t)(e.svc.CreateSecret(e.admin, keyward.SecretCreate{Name: "shared", Value: []byte("x")}))
+	must[*keyward.RotatedKey](t)(e.svc.RotateKey(e.admin, ck.Key.ID, keyward.KeyRotate{StoreSecret: "shared"}))
+	_, err = e.svc.RotateSecret(e.admin, "shared", keyward.SecretRotate{RotatorID: rot.id})
+	wantCode(t, err, keyward.EPRECONDITION)
+}
+
+func TestScheduledRotationBacksOffAfterFailures(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ck := must[*keyward.CreatedKey](t)(e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "k", StoreSecret: "gone",
+		Rotation: &keyward.RotationPolicy{Every: keyward.Duration(time.Hour), Grace: keyward.Duration(time.Minute)}}))
+	must[*keyward.Secret](t)(e.svc.DeleteSecret(e.admin, "gone", keyward.SecretDelete{RecoveryWindowDays: 7}))
+	failed := func() int {
+		rots, _, err := e.svc.ListKeyRotations(e.admin, ck.Key.ID, keyward.RotationFilter{State: keyward.RotationFailed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(rots)
+	}
+	e.clock.Advance(2 * time.Hour)
+	for i, step := range []struct {
+		advance time.Duration
+		want    int
+	}{{0, 1}, {time.Minute, 1}, {5 * time.Minute, 2}, {6 * time.Minute, 2}, {5 * time.Minute, 3}} {
+		e.clock.Advance(step.advance)
+		e.svc.SchedulePass(ctx)
+		if got := failed(); got != step.want {
+			t.Fatalf("pass %d: %d failed rotations, want %d (5 min, then 10 min between tries)", i, got, step.want)
+		}
+	}
+	if _, ok := labels(t, e, ck.Key.ID)[keyward.LabelPending]; ok {
+		t.Fatal("a failed rotation left its PENDING credential")
+	}
+}
+
+func TestStaleRotationIsTakenOverWithoutRestart(t *testing.T) {
+	hooks, wg := crashAfter(keyward.StepSet)
+	e := newEnvWithHooks(t, hooks)
+	ck := must[*keyward.CreatedKey](t)(e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "k", StoreSecret: "s"}))
+	wg.Add(1)
+	go func() { _, _ = e.svc.RotateKey(e.admin, ck.Key.ID, keyward.KeyRotate{}) }()
+	wg.Wait()
+	// The goroutine that ran it is gone but this process still counts it as
+	// its own until its deferred clean-up ran: it has.
+	e.svc.SchedulePass(context.Background())
+	rots, _, _ := e.svc.ListKeyRotations(e.admin, ck.Key.ID, keyward.RotationFilter{})
+	if rots[0].State != keyward.RotationInProgress {
+		t.Fatal("a fresh rotation must be left to its runner")
+	}
+	e.clock.Advance(6 * time.Minute)
+	e.svc.SchedulePass(context.Background())
+	rots, _, _ = e.svc.ListKeyRotations(e.admin, ck.Key.ID, keyward.RotationFilter{})
+	if rots[0].State != keyward.RotationSucceeded {
+		t.Fatalf("stale rotation after a pass: %s", rots[0].State)
+	}
+}

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -12,12 +13,13 @@ import (
 // rotations waiting on their rotator, and the scheduler loop.
 type background struct {
 	mu      sync.Mutex
-	running map[string]context.CancelFunc // rotation ID → cancel
+	running map[string]context.CancelFunc // secret rotation ID → cancel
+	keys    map[string]bool               // key rotations running in this process
 	stopped bool
 	wg      sync.WaitGroup
 
-	deadlines sync.Mutex
-	keys      []KeyDeadlines
+	deadlines    sync.Mutex
+	keyDeadlines []KeyDeadlines
 
 	kick chan struct{} // asks the scheduler loop for a pass now
 }
@@ -43,7 +45,7 @@ type KeyDeadlines struct {
 func (s *Service) Deadlines() []KeyDeadlines {
 	s.bg.deadlines.Lock()
 	defer s.bg.deadlines.Unlock()
-	return s.bg.keys
+	return s.bg.keyDeadlines
 }
 
 // NoticeBefore is how long before a deadline (expiry, end of grace, next
@@ -62,13 +64,10 @@ func (s *Service) Stop() {
 	s.bg.wg.Wait()
 }
 
-// RunScheduler resumes interrupted rotations, then runs a scheduler pass
-// at once (so rotations missed while the server was down run on start)
-// and every interval until ctx is done.
+// RunScheduler runs a scheduler pass at once (so rotations missed while
+// the server was down run on start) and every interval until ctx is done.
+// Call ResumeRotations before serving, then this.
 func (s *Service) RunScheduler(ctx context.Context, interval time.Duration) {
-	if err := s.ResumeRotations(ctx); err != nil {
-		s.log.ErrorContext(ctx, "resuming rotations", "err", err)
-	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -102,26 +101,97 @@ func (s *Service) ResumeRotations(ctx context.Context) error {
 		return err
 	}
 	for _, rot := range rots {
-		switch rot.Kind {
-		case keyward.RotationSecret:
-			s.startSecretRotation(rot)
-		case keyward.RotationKey:
-			resumable, err := s.keyRotationResumable(ctx, rot)
-			if err != nil {
-				return err
-			}
-			if !resumable {
-				if err := s.rollBackKey(ctx, keyward.Caller{}, rot, nil); err != nil {
-					return err
-				}
-				continue
-			}
-			if _, err := s.completeKeyRotation(ctx, keyward.Caller{}, rot, ""); err != nil {
-				s.log.ErrorContext(ctx, "resumed rotation failed", "rotation", rot.ID, "err", err)
+		if err := s.resume(ctx, rot); err != nil {
+			s.log.ErrorContext(ctx, "resuming a rotation", "rotation", rot.ID, "err", err)
+		}
+	}
+	return nil
+}
+
+// resume takes over one interrupted rotation, unless this process is
+// running it.
+func (s *Service) resume(ctx context.Context, rot *keyward.Rotation) error {
+	s.bg.mu.Lock()
+	_, secretRunning := s.bg.running[rot.ID]
+	keyRunning := s.bg.keys[rot.ID]
+	s.bg.mu.Unlock()
+	if secretRunning || keyRunning {
+		return nil
+	}
+	switch rot.Kind {
+	case keyward.RotationSecret:
+		s.startSecretRotation(rot)
+	case keyward.RotationKey:
+		resumable, err := s.keyRotationResumable(ctx, rot)
+		if err != nil {
+			return err
+		}
+		if !resumable {
+			return s.rollBackKey(ctx, keyward.Caller{}, rot, nil)
+		}
+		_, err = s.completeKeyRotation(ctx, keyward.Caller{}, rot, "")
+		return err
+	}
+	return nil
+}
+
+// staleAfter is how long a rotation may sit IN_PROGRESS without a step
+// before a scheduler pass takes it over (a roll back that failed, say).
+// It is well above the longest a running step may take (a rotator call:
+// three tries of at most 30 s).
+const staleAfter = 5 * time.Minute
+
+// sweepStale resumes or rolls back rotations left IN_PROGRESS that nobody
+// in this process is running.
+func (s *Service) sweepStale(ctx context.Context, now time.Time) error {
+	var rots []*keyward.Rotation
+	err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
+		var err error
+		rots, err = allPages(func(p keyward.Page) ([]*keyward.Rotation, string, error) {
+			return tx.ListRotations(ctx, keyward.RotationFilter{State: keyward.RotationInProgress, Page: p})
+		})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, rot := range rots {
+		if now.Sub(rot.UpdatedAt) >= staleAfter {
+			if err := s.resume(ctx, rot); err != nil {
+				s.log.ErrorContext(ctx, "taking over a stale rotation", "rotation", rot.ID, "err", err)
 			}
 		}
 	}
 	return nil
+}
+
+// retryAfterFailures is how long the scheduler waits before rotating a
+// target again after its last scheduled rotations failed: 5 min after one
+// failure, doubling per failure in a row, at most a day. Each failure is
+// told (rotation.failed); a target failing for good is not retried every
+// pass.
+func (s *Service) retryAfterFailures(ctx context.Context, kind keyward.RotationKind, target string, now time.Time) (bool, error) {
+	var rots []*keyward.Rotation
+	err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
+		var err error
+		rots, _, err = tx.ListRotations(ctx, keyward.RotationFilter{Kind: kind, Target: target, Page: keyward.Page{Limit: 8}})
+		return err
+	})
+	if err != nil || len(rots) == 0 {
+		return false, err
+	}
+	failures := 0
+	for _, r := range rots {
+		if r.State != keyward.RotationFailed && r.State != keyward.RotationRolledBack {
+			break
+		}
+		failures++
+	}
+	if failures == 0 || rots[0].FinishedAt == nil {
+		return false, nil
+	}
+	wait := min(5*time.Minute<<(failures-1), 24*time.Hour)
+	return now.Before(rots[0].FinishedAt.Add(wait)), nil
 }
 
 func (s *Service) keyRotationResumable(ctx context.Context, rot *keyward.Rotation) (bool, error) {
@@ -186,6 +256,7 @@ func (s *Service) SchedulePass(ctx context.Context) error {
 			firstErr = err
 		}
 	}
+	keep(s.sweepStale(ctx, now))
 	for _, k := range keys {
 		d := KeyDeadlines{KeyID: k.ID}
 		if k.ExpiresAt != nil {
@@ -216,7 +287,11 @@ func (s *Service) SchedulePass(ctx context.Context) error {
 			deliverable := k.ValueSecret != "" || k.Recoverable
 			switch {
 			case !now.Before(d.NextRotation) && deliverable:
-				keep(s.scheduledKeyRotation(ctx, k.ID, policy))
+				wait, err := s.retryAfterFailures(ctx, keyward.RotationKey, k.ID, now)
+				keep(err)
+				if !wait {
+					keep(s.scheduledKeyRotation(ctx, k.ID, policy))
+				}
 			case now.Add(NoticeBefore).After(d.NextRotation):
 				data := map[string]any{"dueAt": d.NextRotation, "automatic": deliverable}
 				keep(s.notice(ctx, keyward.EventKeyRotationDue, k, d.NextRotation, data))
@@ -237,11 +312,15 @@ func (s *Service) SchedulePass(ctx context.Context) error {
 			}
 		}
 		if !now.Before(last.Add(sec.Rotation.Every.Std())) {
-			keep(s.scheduledSecretRotation(ctx, sec.Name))
+			wait, err := s.retryAfterFailures(ctx, keyward.RotationSecret, sec.Name, now)
+			keep(err)
+			if !wait {
+				keep(s.scheduledSecretRotation(ctx, sec.Name))
+			}
 		}
 	}
 	s.bg.deadlines.Lock()
-	s.bg.keys = deadlines
+	s.bg.keyDeadlines = deadlines
 	s.bg.deadlines.Unlock()
 	return firstErr
 }
@@ -288,14 +367,21 @@ func (s *Service) scheduledKeyRotation(ctx context.Context, keyID string, policy
 		if err != nil {
 			return err
 		}
+		// Due still? A manual rotation may have landed since the pass read
+		// the keys; rotating again would cut its PREVIOUS short.
+		for _, c := range k.Credentials {
+			if c.Label == keyward.LabelCurrent && s.clock.Now().Before(c.CreatedAt.Add(policy.Every.Std())) {
+				return errNotDue
+			}
+		}
 		rot, value, err = s.createPending(ctx, tx, nil, k, keyward.KeyRotate{Grace: &grace}, keyward.TriggerSchedule)
 		if err == nil {
 			ev.ResponseElements = map[string]any{"rotationId": rot.ID, "pendingCredentialId": rot.PendingID, "hint": rot.Hint}
 		}
 		return err
 	})
-	if keyward.ErrorCode(err) == keyward.ECONFLICT {
-		return nil // one is running already
+	if keyward.ErrorCode(err) == keyward.ECONFLICT || errors.Is(err, errNotDue) {
+		return nil // one is running already, or one just ran
 	}
 	if err != nil {
 		return err
@@ -303,6 +389,10 @@ func (s *Service) scheduledKeyRotation(ctx context.Context, keyID string, policy
 	_, err = s.completeKeyRotation(ctx, keyward.Caller{}, rot, value)
 	return err
 }
+
+// errNotDue ends a scheduled rotation's transaction without a change and
+// without an audit record: there was nothing to do.
+var errNotDue = errors.New("not due")
 
 // scheduledSecretRotation starts a secret's rotation, as the server.
 func (s *Service) scheduledSecretRotation(ctx context.Context, name string) error {

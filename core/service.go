@@ -17,6 +17,7 @@ import (
 	"github.com/keyward/keyward/audit"
 	"github.com/keyward/keyward/envelope"
 	"github.com/keyward/keyward/keyvalue"
+	"github.com/keyward/keyward/webhook"
 )
 
 // Sealer encrypts values under envelope encryption (package envelope).
@@ -37,8 +38,8 @@ type Config struct {
 	Changes    keyward.ChangeFeed // told after each committed change; nil: nobody listens
 	Logger     *slog.Logger
 	Hooks      Hooks
-	// WebhookClient calls rotator endpoints; default: 30 s timeout, no
-	// redirects followed.
+	// WebhookClient calls rotator endpoints; default webhook.NewClient:
+	// 30 s timeout, no redirects, no link-local destinations.
 	WebhookClient *http.Client
 }
 
@@ -87,15 +88,14 @@ func New(c Config) *Service {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.WebhookClient == nil {
-		c.WebhookClient = &http.Client{Timeout: 30 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		c.WebhookClient = webhook.NewClient(30 * time.Second)
 	}
 	return &Service{
 		store: c.Store, clock: c.Clock, hasher: c.Hasher, sealer: c.Sealer,
 		authz: c.Authorizer, signer: c.Signer, log: c.Logger,
 		sinks:   &sinkQueue{sinks: c.Sinks, log: c.Logger.WarnContext},
 		changes: c.Changes, hooks: c.Hooks, webhookClient: c.WebhookClient,
-		bg: background{running: map[string]context.CancelFunc{}, kick: make(chan struct{}, 1)},
+		bg: background{running: map[string]context.CancelFunc{}, keys: map[string]bool{}, kick: make(chan struct{}, 1)},
 	}
 }
 

@@ -109,6 +109,11 @@ func checkRotationPolicy(p *keyward.RotationPolicy) error {
 	if p.Grace < 0 || p.Grace.Std() > MaxGrace {
 		return invalid("rotation.grace must be between 0 and %s", keyward.Duration(MaxGrace))
 	}
+	if p.Grace >= p.Every {
+		// A key holds one PREVIOUS: the next rotation would end the grace
+		// of the value before it early.
+		return invalid("rotation.grace must be shorter than rotation.every")
+	}
 	return nil
 }
 

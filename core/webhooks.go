@@ -53,7 +53,9 @@ func (s *Service) CreateWebhook(ctx context.Context, in keyward.WebhookCreate) (
 				if err != nil {
 					return err
 				}
-				if err := o.authorize(ctx, keyward.ActionPrincipalGet, keyward.PrincipalARN(p.ID)); err != nil {
+				// The endpoint hears what that principal may read: only a
+				// caller who could act as it (mint its tokens) may set one up.
+				if err := o.authorize(ctx, keyward.ActionPrincipalCreateToken, keyward.PrincipalARN(p.ID)); err != nil {
 					return err
 				}
 				w.PrincipalID = p.ID

@@ -96,6 +96,7 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 	rotationMetrics := metrics.NewRotationMetrics(s.deadlines, time.Now)
 	s.dispatcher, err = webhook.NewDispatcher(webhook.Config{
 		Store: s.store, Logger: s.log, OnAttempt: rotationMetrics.WebhookAttempt,
+		Client: webhook.NewClient(30 * time.Second),
 		Secret: func(ctx context.Context, w *keyward.Webhook) ([]byte, error) { return s.service.WebhookSecret(ctx, w) },
 	})
 	if err != nil {
@@ -261,6 +262,11 @@ func (s *Server) Logger() *slog.Logger { return s.log }
 // requests finish (up to 10 s), the audit head is checkpointed, the store is
 // closed by Close.
 func (s *Server) Run(ctx context.Context) error {
+	// Interrupted rotations are resumed or rolled back before any admin
+	// call can start a new one.
+	if err := s.service.ResumeRotations(ctx); err != nil {
+		s.log.Error("resuming rotations", "err", err)
+	}
 	errc := make(chan error, 2)
 	go func() { errc <- s.admin.Serve(s.adminLn) }()
 	go func() { errc <- s.gateway.Serve(ctx, s.gwLn) }()

@@ -33,19 +33,24 @@ func TestRotationSurvivesKill9AtEachStep(t *testing.T) {
 	upstream := httptest.NewServer(mockupstream.Handler())
 	t.Cleanup(upstream.Close)
 	cases := []struct {
-		step      keyward.RotationStep
-		toSecret  bool
-		wantState keyward.RotationState
+		step        keyward.RotationStep
+		toSecret    bool
+		recoverable bool
+		wantState   keyward.RotationState
 	}{
-		{keyward.StepCreate, true, keyward.RotationRolledBack},
-		{keyward.StepSet, true, keyward.RotationSucceeded},
-		{keyward.StepTest, true, keyward.RotationSucceeded},
-		{keyward.StepFinish, true, keyward.RotationSucceeded},
-		{keyward.StepSet, false, keyward.RotationRolledBack}, // shown once: nobody got the new value
+		{keyward.StepCreate, true, false, keyward.RotationRolledBack},
+		{keyward.StepSet, true, false, keyward.RotationSucceeded},
+		{keyward.StepTest, true, false, keyward.RotationSucceeded},
+		{keyward.StepFinish, true, false, keyward.RotationSucceeded},
+		{keyward.StepSet, false, false, keyward.RotationRolledBack}, // shown once: nobody got the new value
+		{keyward.StepTest, false, true, keyward.RotationSucceeded},  // recoverable: the value is sealed in the store
 	}
 	for _, tc := range cases {
 		name := string(tc.step)
-		if !tc.toSecret {
+		switch {
+		case tc.recoverable:
+			name += "/recoverable"
+		case !tc.toSecret:
 			name += "/shown-once"
 		}
 		t.Run(name, func(t *testing.T) {
@@ -58,7 +63,7 @@ func TestRotationSurvivesKill9AtEachStep(t *testing.T) {
 				Stages: []keyward.Stage{{Name: "prod", UpstreamURL: upstream.URL}}}); err != nil {
 				t.Fatal(err)
 			}
-			in := keyward.KeyCreate{Name: "pipeline", StageKeys: []keyward.StageKey{{APIID: "chat", Stage: "prod"}}}
+			in := keyward.KeyCreate{Name: "pipeline", StageKeys: []keyward.StageKey{{APIID: "chat", Stage: "prod"}}, Recoverable: tc.recoverable}
 			if tc.toSecret {
 				in.StoreSecret = "ci/key"
 			}
@@ -100,9 +105,17 @@ func TestRotationSurvivesKill9AtEachStep(t *testing.T) {
 				t.Fatalf("credentials after restart: %+v", k.Credentials)
 			}
 			if tc.wantState == keyward.RotationSucceeded {
-				newValue := secretString(t, c, "ci/key", keyward.StageCurrent)
-				if newValue == oldValue || secretString(t, c, "ci/key", keyward.StagePrevious) != oldValue {
-					t.Fatal("the secret's labels did not move with the key's")
+				var newValue string
+				if tc.toSecret {
+					newValue = secretString(t, c, "ci/key", keyward.StageCurrent)
+					if secretString(t, c, "ci/key", keyward.StagePrevious) != oldValue {
+						t.Fatal("the secret's labels did not move with the key's")
+					}
+				} else if newValue, err = c.ReadKeyValue(ctx, ck.Key.ID); err != nil {
+					t.Fatal(err)
+				}
+				if newValue == oldValue {
+					t.Fatal("no new value")
 				}
 				waitGateway(t, gw, newValue, http.StatusOK)
 				waitGateway(t, gw, oldValue, http.StatusOK) // PREVIOUS, within its grace
