@@ -160,7 +160,8 @@ func run(fn func(e *env, args []string) error) func(*cobra.Command, []string) er
 func newEnv(cmd *cobra.Command) (*env, error) {
 	st := stateFrom(cmd.Context())
 	if f := cmd.Flags().Lookup("token"); f != nil && f.Changed {
-		return nil, usagef("--token is not supported: tokens are never read from the command line; set %s or use --token-file", EnvToken)
+		return nil, usagef("--token is not supported: admin tokens are never read from the command line; set %s or use --token-file "+
+			"(an idempotency token is --client-token)", EnvToken)
 	}
 	format, err := setting(cmd, st, "output", EnvOutput)
 	if err != nil {

@@ -144,3 +144,45 @@ func scrape(t *testing.T, adminURL string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// TestRotationKeepsBudgets: counters belong to the key ID, so a rotation
+// resets neither the quota nor the usage history.
+func TestRotationKeepsBudgets(t *testing.T) {
+	r := start(t, server.Config{})
+	ctx := context.Background()
+	c := r.client
+	up := httptest.NewServer(mockupstream.Handler())
+	defer up.Close()
+	if _, err := c.CreateAPI(ctx, keyward.APICreate{Name: "chat", OpenAICompatible: true,
+		Stages: []keyward.Stage{{Name: "prod", UpstreamURL: up.URL}}}); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := c.CreatePlan(ctx, keyward.PlanCreate{Name: "three", Quota: &keyward.Quota{Limit: 3, Period: keyward.PeriodDay},
+		APIStages: []keyward.PlanStage{{APIID: "chat", Stage: "prod"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := c.CreateKey(ctx, keyward.KeyCreate{Name: "k", PlanIDs: []string{plan.ID},
+		StageKeys: []keyward.StageKey{{APIID: "chat", Stage: "prod"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the key works", func() bool { return chat(t, r.srv.GatewayURL(), ck.Value) == http.StatusOK })
+	if got := chat(t, r.srv.GatewayURL(), ck.Value); got != http.StatusOK {
+		t.Fatalf("second request: %d", got)
+	}
+	rk, err := c.RotateKey(ctx, ck.Key.ID, keyward.KeyRotate{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the new value works", func() bool { return chat(t, r.srv.GatewayURL(), rk.Value) != http.StatusForbidden })
+	for _, v := range []string{rk.Value, ck.Value} {
+		if got := chat(t, r.srv.GatewayURL(), v); got != http.StatusTooManyRequests {
+			t.Fatalf("after 3 requests on the key, whatever its value: %d, want 429", got)
+		}
+	}
+	eventually(t, "usage recorded across the rotation", func() bool {
+		days, err := c.GetKeyUsage(ctx, ck.Key.ID, time.Now().Add(-24*time.Hour), time.Now().Add(24*time.Hour))
+		return err == nil && len(days) == 1 && days[0].Requests == 3
+	})
+}
