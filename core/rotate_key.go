@@ -574,15 +574,23 @@ func (s *Service) RevokePrevious(ctx context.Context, id string) (*keyward.APIKe
 
 // ListKeyRotations lists a key's rotations, newest first.
 func (s *Service) ListKeyRotations(ctx context.Context, id string, f keyward.RotationFilter) ([]*keyward.Rotation, string, error) {
+	exists := func(ctx context.Context, tx keyward.Tx) error { _, err := tx.GetKey(ctx, id); return err }
+	return s.listRotations(ctx, keyward.ActionKeyListRotations, keyward.KeyARN(id), keyward.RotationKey, id, exists, f)
+}
+
+// listRotations lists the rotations of one target, newest first, after
+// exists says the target is there.
+func (s *Service) listRotations(ctx context.Context, action keyward.Action, resource string, kind keyward.RotationKind, target string,
+	exists func(ctx context.Context, tx keyward.Tx) error, f keyward.RotationFilter) ([]*keyward.Rotation, string, error) {
 	var out []*keyward.Rotation
 	var next string
-	params := map[string]any{"keyId": id, "state": string(f.State), "clientToken": f.ClientToken, "limit": f.Limit}
-	err := s.run(ctx, call{action: keyward.ActionKeyListRotations, resource: keyward.KeyARN(id), params: params},
+	params := map[string]any{"target": target, "state": string(f.State), "clientToken": f.ClientToken, "limit": f.Limit}
+	err := s.run(ctx, call{action: action, resource: resource, params: params},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
-			if _, err := tx.GetKey(ctx, id); err != nil {
+			if err := exists(ctx, tx); err != nil {
 				return err
 			}
-			f.Kind, f.Target, f.Page = keyward.RotationKey, id, f.Page.Normalized()
+			f.Kind, f.Target, f.Page = kind, target, f.Page.Normalized()
 			var err error
 			out, next, err = tx.ListRotations(ctx, f)
 			return err

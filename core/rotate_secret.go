@@ -423,18 +423,6 @@ func (s *Service) CancelSecretRotation(ctx context.Context, name string) (*keywa
 
 // ListSecretRotations lists a secret's rotations, newest first.
 func (s *Service) ListSecretRotations(ctx context.Context, name string, f keyward.RotationFilter) ([]*keyward.Rotation, string, error) {
-	var out []*keyward.Rotation
-	var next string
-	params := map[string]any{"name": name, "state": string(f.State), "clientToken": f.ClientToken, "limit": f.Limit}
-	err := s.run(ctx, call{action: keyward.ActionSecretListRotations, resource: keyward.SecretARN(name), params: params},
-		func(ctx context.Context, tx keyward.Tx, o *op) error {
-			if _, err := tx.GetSecret(ctx, name); err != nil {
-				return err
-			}
-			f.Kind, f.Target, f.Page = keyward.RotationSecret, name, f.Page.Normalized()
-			var err error
-			out, next, err = tx.ListRotations(ctx, f)
-			return err
-		})
-	return out, next, err
+	exists := func(ctx context.Context, tx keyward.Tx) error { _, err := tx.GetSecret(ctx, name); return err }
+	return s.listRotations(ctx, keyward.ActionSecretListRotations, keyward.SecretARN(name), keyward.RotationSecret, name, exists, f)
 }

@@ -89,14 +89,7 @@ func (s *Service) RunScheduler(ctx context.Context, interval time.Duration) {
 // nobody holds the value, and it rolls back. Secret rotations continue
 // with their next step.
 func (s *Service) ResumeRotations(ctx context.Context) error {
-	var rots []*keyward.Rotation
-	err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
-		var err error
-		rots, err = allPages(func(p keyward.Page) ([]*keyward.Rotation, string, error) {
-			return tx.ListRotations(ctx, keyward.RotationFilter{State: keyward.RotationInProgress, Page: p})
-		})
-		return err
-	})
+	rots, err := s.inProgress(ctx)
 	if err != nil {
 		return err
 	}
@@ -106,6 +99,19 @@ func (s *Service) ResumeRotations(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// inProgress lists every rotation IN_PROGRESS.
+func (s *Service) inProgress(ctx context.Context) ([]*keyward.Rotation, error) {
+	var rots []*keyward.Rotation
+	err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
+		var err error
+		rots, err = allPages(func(p keyward.Page) ([]*keyward.Rotation, string, error) {
+			return tx.ListRotations(ctx, keyward.RotationFilter{State: keyward.RotationInProgress, Page: p})
+		})
+		return err
+	})
+	return rots, err
 }
 
 // resume takes over one interrupted rotation, unless this process is
@@ -144,14 +150,7 @@ const staleAfter = 5 * time.Minute
 // sweepStale resumes or rolls back rotations left IN_PROGRESS that nobody
 // in this process is running.
 func (s *Service) sweepStale(ctx context.Context, now time.Time) error {
-	var rots []*keyward.Rotation
-	err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
-		var err error
-		rots, err = allPages(func(p keyward.Page) ([]*keyward.Rotation, string, error) {
-			return tx.ListRotations(ctx, keyward.RotationFilter{State: keyward.RotationInProgress, Page: p})
-		})
-		return err
-	})
+	rots, err := s.inProgress(ctx)
 	if err != nil {
 		return err
 	}
