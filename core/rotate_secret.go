@@ -66,6 +66,19 @@ func (s *Service) RotateSecret(ctx context.Context, name string, in keyward.Secr
 			if err := s.refuseKeyValueSecret(ctx, tx, sec); err != nil {
 				return err
 			}
+			if now && in.ClientToken != "" {
+				// A retry: the same rotation, and nothing else changes.
+				rots, _, err := tx.ListRotations(ctx, keyward.RotationFilter{Kind: keyward.RotationSecret, Target: name,
+					ClientToken: in.ClientToken, Page: keyward.Page{Limit: 1}})
+				if err != nil {
+					return err
+				}
+				if len(rots) > 0 {
+					rot, replayed = rots[0], true
+					o.respond("rotationId", rot.ID, "replayed", true)
+					return nil
+				}
+			}
 			running, _, err := tx.ListRotations(ctx, keyward.RotationFilter{Kind: keyward.RotationSecret, Target: name,
 				State: keyward.RotationInProgress, Page: keyward.Page{Limit: 1}})
 			if err != nil {
@@ -103,18 +116,6 @@ func (s *Service) RotateSecret(ctx context.Context, name string, in keyward.Secr
 			if !now {
 				return nil
 			}
-			if in.ClientToken != "" {
-				rots, _, err := tx.ListRotations(ctx, keyward.RotationFilter{Kind: keyward.RotationSecret, Target: name,
-					ClientToken: in.ClientToken, Page: keyward.Page{Limit: 1}})
-				if err != nil {
-					return err
-				}
-				if len(rots) > 0 {
-					rot, replayed = rots[0], true
-					o.respond("rotationId", rot.ID, "replayed", true)
-					return nil
-				}
-			}
 			startedBy := "system"
 			if o.caller.Principal != nil {
 				startedBy = o.caller.Principal.ID
@@ -130,7 +131,8 @@ func (s *Service) RotateSecret(ctx context.Context, name string, in keyward.Secr
 		return nil, err
 	}
 	if rot != nil && !replayed {
-		s.startSecretRotation(rot)
+		caller, _ := keyward.CallerFrom(ctx)
+		s.startSecretRotation(rot, caller)
 	}
 	return rot, nil
 }
@@ -170,8 +172,9 @@ func (s *Service) insertSecretRotation(ctx context.Context, tx keyward.Tx, name,
 }
 
 // startSecretRotation runs a secret rotation's remaining steps in the
-// background. Stop cancels it; it is resumed on the next start.
-func (s *Service) startSecretRotation(rot *keyward.Rotation) {
+// background, audited on behalf of caller (the zero Caller: the server).
+// Stop cancels it; it is resumed on the next start.
+func (s *Service) startSecretRotation(rot *keyward.Rotation, caller keyward.Caller) {
 	s.bg.mu.Lock()
 	defer s.bg.mu.Unlock()
 	if s.bg.stopped {
@@ -191,12 +194,12 @@ func (s *Service) startSecretRotation(rot *keyward.Rotation) {
 			s.bg.mu.Unlock()
 			cancel()
 		}()
-		s.runSecretRotation(ctx, rot)
+		s.runSecretRotation(ctx, rot, caller)
 	}()
 }
 
 // runSecretRotation calls the rotator for each step not yet done.
-func (s *Service) runSecretRotation(ctx context.Context, rot *keyward.Rotation) {
+func (s *Service) runSecretRotation(ctx context.Context, rot *keyward.Rotation, caller keyward.Caller) {
 	for _, step := range keyward.RotationSteps() {
 		if stepIndex(rot.Step) >= stepIndex(step) {
 			continue
@@ -207,7 +210,7 @@ func (s *Service) runSecretRotation(ctx context.Context, rot *keyward.Rotation) 
 		}
 		if err == nil {
 			var next *keyward.Rotation
-			next, err = s.secretStep(ctx, rot, step)
+			next, err = s.secretStep(ctx, caller, rot, step)
 			if next != nil {
 				rot = next
 			}
@@ -216,7 +219,7 @@ func (s *Service) runSecretRotation(ctx context.Context, rot *keyward.Rotation) 
 			if keyward.ErrorCode(err) == keyward.ECONFLICT {
 				return // cancelled meanwhile
 			}
-			if ferr := s.failSecretRotation(ctx, rot, step, err); ferr != nil {
+			if ferr := s.failSecretRotation(ctx, caller, rot, step, err); ferr != nil {
 				s.log.ErrorContext(ctx, "marking a failed rotation failed", "rotation", rot.ID, "err", ferr)
 			}
 			return
@@ -275,8 +278,8 @@ func (s *Service) callRotator(ctx context.Context, rot *keyward.Rotation, step k
 
 // secretStep records a step the rotator completed; after finishSecret it
 // moves CURRENT onto the new version.
-func (s *Service) secretStep(ctx context.Context, rot *keyward.Rotation, step keyward.RotationStep) (*keyward.Rotation, error) {
-	ev := s.rotationEvent(keyward.Caller{}, keyward.ActionSecretRotate, keyward.SecretARN(rot.Target), rot, step)
+func (s *Service) secretStep(ctx context.Context, caller keyward.Caller, rot *keyward.Rotation, step keyward.RotationStep) (*keyward.Rotation, error) {
+	ev := s.rotationEvent(caller, keyward.ActionSecretRotate, keyward.SecretARN(rot.Target), rot, step)
 	var out *keyward.Rotation
 	err := s.commitEvent(ctx, ev, func(ctx context.Context, tx keyward.Tx) error {
 		cur, err := tx.GetRotation(ctx, rot.ID)
@@ -334,8 +337,8 @@ func (s *Service) secretStep(ctx context.Context, rot *keyward.Rotation, step ke
 
 // failSecretRotation marks a rotation FAILED and takes PENDING off the new
 // version: CURRENT never moved.
-func (s *Service) failSecretRotation(ctx context.Context, rot *keyward.Rotation, step keyward.RotationStep, cause error) error {
-	ev := s.rotationEvent(keyward.Caller{}, keyward.ActionSecretRotate, keyward.SecretARN(rot.Target), rot, "fail")
+func (s *Service) failSecretRotation(ctx context.Context, caller keyward.Caller, rot *keyward.Rotation, step keyward.RotationStep, cause error) error {
+	ev := s.rotationEvent(caller, keyward.ActionSecretRotate, keyward.SecretARN(rot.Target), rot, "fail")
 	var done *keyward.Rotation
 	err := s.commitEvent(ctx, ev, func(ctx context.Context, tx keyward.Tx) error {
 		cur, err := tx.GetRotation(ctx, rot.ID)

@@ -119,6 +119,19 @@ func TestSecretRotationThroughRotator(t *testing.T) {
 	if again.ID != started.ID {
 		t.Fatal("same client token, same rotation")
 	}
+	// Every step is audited, on behalf of whoever started the rotation.
+	var steps []string
+	for _, ev := range e.auditEvents(t) {
+		if ev.EventName == string(keyward.ActionSecretRotate) && ev.RequestParameters["rotationId"] == started.ID {
+			if ev.UserIdentity.Type != "Principal" {
+				t.Fatalf("step %v audited as %s", ev.RequestParameters["step"], ev.UserIdentity.Type)
+			}
+			steps = append(steps, ev.RequestParameters["step"].(string))
+		}
+	}
+	if strings.Join(steps, ",") != "createSecret,setSecret,testSecret,finishSecret" {
+		t.Fatalf("audited steps: %v", steps)
+	}
 	sec := must[*keyward.Secret](t)(e.svc.DescribeSecret(e.admin, "vendor"))
 	if sec.Rotation == nil || sec.Rotation.RotatorID != rot.id {
 		t.Fatalf("rotation config: %+v", sec.Rotation)

@@ -126,7 +126,7 @@ func (s *Service) resume(ctx context.Context, rot *keyward.Rotation) error {
 	}
 	switch rot.Kind {
 	case keyward.RotationSecret:
-		s.startSecretRotation(rot)
+		s.startSecretRotation(rot, keyward.Caller{})
 	case keyward.RotationKey:
 		resumable, err := s.keyRotationResumable(ctx, rot)
 		if err != nil {
@@ -413,7 +413,7 @@ func (s *Service) scheduledSecretRotation(ctx context.Context, name string) erro
 	if err != nil {
 		return err
 	}
-	s.startSecretRotation(rot)
+	s.startSecretRotation(rot, keyward.Caller{})
 	return nil
 }
 
