@@ -136,10 +136,12 @@ Manage it:
   go run ./cmd/keyward keys list
   go run ./cmd/keyward keys usage %s
   go run ./cmd/keyward plans get starter
+  # a new value, same key ID; the old one keeps working for an hour
+  go run ./cmd/keyward keys rotate %s --grace 1h
   go run ./cmd/keyward audit verify
 `, srv.AdminURL(), srv.GatewayURL(), upstreamURL, cfg.DataDir, api.Name, api.ID, upstreamURL, plan.Name, plan.ID,
 		created.Key.Name, created.Key.ID, created.Value, created.Value, url, url, url,
-		srv.AdminURL(), tokenPath, created.Key.ID)
+		srv.AdminURL(), tokenPath, created.Key.ID, created.Key.ID)
 	codes, err := demoCalls(ctx, url, created.Value)
 	if err != nil {
 		return err
