@@ -53,6 +53,8 @@ type APIKeyArgs struct {
 	Tags               map[string]string `pulumi:"tags,optional"`
 	StoreValueInSecret string            `pulumi:"storeValueInSecret,optional" provider:"replaceOnChanges"`
 	ImportValue        *string           `pulumi:"importValue,optional" provider:"secret,replaceOnChanges"`
+	RotateEvery        string            `pulumi:"rotateEvery,optional"`
+	RotationGrace      string            `pulumi:"rotationGrace,optional"`
 }
 
 // APIKeyState is the state of an ApiKey: its inputs, the value prefix and,
@@ -97,6 +99,11 @@ func (a *APIKeyArgs) Annotate(an infer.Annotator) {
 	an.Describe(&a.StoreValueInSecret, "Name of a keyward secret the value is written to (as its CURRENT version, "+
 		"creating the secret if needed). The value is then never returned. Changing it replaces the key.")
 	an.Describe(&a.ImportValue, "A value to import instead of generating one (20-256 printable characters). Changing it replaces the key.")
+	an.Describe(&a.RotateEvery, "Rotate the key's value on a schedule, e.g. \"30d\" or \"720h\" (1m to 1000d); the key ID stays. "+
+		"Requires rotationGrace. Unset: the policy of the key's usage plans, if any. Changing or removing it updates in place. "+
+		"The server rotates keys whose value goes to storeValueInSecret; for a key whose value is the `value` output "+
+		"it only gives a key.rotation_due notice.")
+	an.Describe(&a.RotationGrace, docRotationGrace)
 }
 
 // Annotate describes the outputs.
@@ -128,6 +135,7 @@ func (*APIKey) Check(ctx context.Context, req infer.CheckRequest) (infer.CheckRe
 				Reason: "expiresAt must be an RFC 3339 time such as 2030-01-02T15:04:05Z"})
 		}
 	}
+	failures = append(failures, checkRotation(req.NewInputs, args.RotateEvery, args.RotationGrace)...)
 	return infer.CheckResponse[APIKeyArgs]{Inputs: args, Failures: failures}, nil
 }
 
@@ -157,6 +165,9 @@ func (*APIKey) Create(ctx context.Context, req infer.CreateRequest[APIKeyArgs]) 
 			return infer.CreateResponse[APIKeyState]{}, fmt.Errorf("expiresAt: %w", err)
 		}
 		kc.ExpiresAt = &t
+	}
+	if kc.Rotation, err = toRotation(in.RotateEvery, in.RotationGrace); err != nil {
+		return infer.CreateResponse[APIKeyState]{}, fmt.Errorf("rotation: %w", err)
 	}
 	created, err := createKey(ctx, c, kc, req.Name)
 	if err != nil {
@@ -233,6 +244,8 @@ func (*APIKey) Diff(_ context.Context, req infer.DiffRequest[APIKeyArgs, APIKeyS
 	d.field("tags", o.Tags, n.Tags)
 	d.field("storeValueInSecret", o.StoreValueInSecret, n.StoreValueInSecret)
 	d.field("importValue", o.ImportValue, n.ImportValue)
+	d.field("rotateEvery", o.RotateEvery, n.RotateEvery)
+	d.field("rotationGrace", o.RotationGrace, n.RotationGrace)
 	resp := d.response()
 	// One imported value cannot belong to two keys: when a key keeping its
 	// imported value is replaced, the old one goes first.
@@ -253,6 +266,7 @@ func normKey(a APIKeyArgs) APIKeyArgs {
 	if deref(a.ImportValue) == "" {
 		a.ImportValue = nil
 	}
+	a.RotateEvery, a.RotationGrace = normDuration(a.RotateEvery), normDuration(a.RotationGrace)
 	return a
 }
 
@@ -381,6 +395,13 @@ func keyUpdate(old, in APIKeyArgs) (keyward.KeyUpdate, bool, error) {
 		}
 		u.Tags, changed = &tags, true
 	}
+	if o.RotateEvery != n.RotateEvery || o.RotationGrace != n.RotationGrace {
+		r, err := toRotation(n.RotateEvery, n.RotationGrace)
+		if err != nil {
+			return u, false, fmt.Errorf("rotation: %w", err)
+		}
+		u.Rotation, u.NoRotation, changed = r, r == nil, true
+	}
 	return u, changed, nil
 }
 
@@ -437,6 +458,7 @@ func (*APIKey) Read(ctx context.Context, req infer.ReadRequest[APIKeyArgs, APIKe
 	if k.ExpiresAt != nil {
 		expires = k.ExpiresAt.UTC().Format(time.RFC3339Nano)
 	}
+	every, grace := fromRotation(k.Rotation, old.RotateEvery, old.RotationGrace)
 	in := APIKeyArgs{
 		Name:               k.Name,
 		Description:        k.Description,
@@ -449,6 +471,8 @@ func (*APIKey) Read(ctx context.Context, req infer.ReadRequest[APIKeyArgs, APIKe
 		Tags:               keep(old.Tags, k.Tags, normMap),
 		StoreValueInSecret: k.ValueSecret,
 		ImportValue:        old.ImportValue,
+		RotateEvery:        every,
+		RotationGrace:      grace,
 	}
 	state := APIKeyState{APIKeyArgs: in, Prefix: k.Prefix}
 	if in.StoreValueInSecret == "" {

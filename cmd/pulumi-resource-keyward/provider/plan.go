@@ -47,12 +47,14 @@ type PlanStage struct {
 
 // UsagePlanArgs are the inputs of a UsagePlan.
 type UsagePlanArgs struct {
-	Name        string       `pulumi:"name,optional"`
-	Description string       `pulumi:"description,optional"`
-	Throttle    *Throttle    `pulumi:"throttle,optional"`
-	Quota       *Quota       `pulumi:"quota,optional"`
-	Tokens      *TokenLimits `pulumi:"tokens,optional"`
-	ApiStages   []PlanStage  `pulumi:"apiStages,optional"`
+	Name          string       `pulumi:"name,optional"`
+	Description   string       `pulumi:"description,optional"`
+	Throttle      *Throttle    `pulumi:"throttle,optional"`
+	Quota         *Quota       `pulumi:"quota,optional"`
+	Tokens        *TokenLimits `pulumi:"tokens,optional"`
+	ApiStages     []PlanStage  `pulumi:"apiStages,optional"`
+	RotateEvery   string       `pulumi:"rotateEvery,optional"`
+	RotationGrace string       `pulumi:"rotationGrace,optional"`
 }
 
 // UsagePlanState is the state of a UsagePlan: its inputs.
@@ -81,15 +83,23 @@ func (u *UsagePlanArgs) Annotate(a infer.Annotator) {
 	a.Describe(&u.Quota, "Requests per DAY, WEEK or MONTH (offset: WEEK 0-6 from Sunday, MONTH 0-27).")
 	a.Describe(&u.Tokens, "LLM token budgets per minute and per day, and the max_tokens reserved when a request names none.")
 	a.Describe(&u.ApiStages, "API stages (apiId: an API ID or name) the plan opens to its keys.")
+	a.Describe(&u.RotateEvery, "Rotate the values of the attached keys that have no rotation policy of their own, "+
+		"e.g. \"30d\" or \"720h\" (1m to 1000d). Requires rotationGrace. Changing or removing it updates in place.")
+	a.Describe(&u.RotationGrace, docRotationGrace)
 }
 
-// Check fills the name from the resource name.
+// Check fills the name from the resource name and checks the rotation
+// inputs.
 func (*UsagePlan) Check(ctx context.Context, req infer.CheckRequest) (infer.CheckResponse[UsagePlanArgs], error) {
 	args, failures, err := infer.DefaultCheck[UsagePlanArgs](ctx, req.NewInputs)
-	if err == nil && len(failures) == 0 && args.Name == "" {
+	if err != nil || len(failures) > 0 {
+		return infer.CheckResponse[UsagePlanArgs]{Inputs: args, Failures: failures}, err
+	}
+	if args.Name == "" {
 		args.Name = req.Name
 	}
-	return infer.CheckResponse[UsagePlanArgs]{Inputs: args, Failures: failures}, err
+	failures = checkRotation(req.NewInputs, args.RotateEvery, args.RotationGrace)
+	return infer.CheckResponse[UsagePlanArgs]{Inputs: args, Failures: failures}, nil
 }
 
 // Create creates the plan.
@@ -103,9 +113,14 @@ func (*UsagePlan) Create(ctx context.Context, req infer.CreateRequest[UsagePlanA
 	if err != nil {
 		return infer.CreateResponse[UsagePlanState]{}, err
 	}
+	rotation, err := toRotation(in.RotateEvery, in.RotationGrace)
+	if err != nil {
+		return infer.CreateResponse[UsagePlanState]{}, fmt.Errorf("rotation: %w", err)
+	}
 	pl, err := c.CreatePlan(ctx, keyward.PlanCreate{
 		Name: in.Name, Description: in.Description, Throttle: toThrottle(in.Throttle),
 		Quota: toQuota(in.Quota), Tokens: toTokens(in.Tokens), APIStages: toPlanStages(in.ApiStages),
+		Rotation: rotation,
 	})
 	if err != nil {
 		return infer.CreateResponse[UsagePlanState]{}, fmt.Errorf("creating usage plan: %w", err)
@@ -123,12 +138,15 @@ func (*UsagePlan) Diff(_ context.Context, req infer.DiffRequest[UsagePlanArgs, U
 	d.field("quota", o.Quota, n.Quota)
 	d.field("tokens", o.Tokens, n.Tokens)
 	d.field("apiStages", o.ApiStages, n.ApiStages)
+	d.field("rotateEvery", o.RotateEvery, n.RotateEvery)
+	d.field("rotationGrace", o.RotationGrace, n.RotationGrace)
 	return d.response(), nil
 }
 
 func normPlan(a UsagePlanArgs) UsagePlanArgs {
 	a.Tokens = normTokens(a.Tokens)
 	a.ApiStages = normPlanStages(a.ApiStages)
+	a.RotateEvery, a.RotationGrace = normDuration(a.RotateEvery), normDuration(a.RotationGrace)
 	return a
 }
 
@@ -192,6 +210,13 @@ func (*UsagePlan) Update(ctx context.Context, req infer.UpdateRequest[UsagePlanA
 		}
 		u.APIStages = &stages
 	}
+	if o.RotateEvery != n.RotateEvery || o.RotationGrace != n.RotationGrace {
+		r, err := toRotation(n.RotateEvery, n.RotationGrace)
+		if err != nil {
+			return infer.UpdateResponse[UsagePlanState]{}, fmt.Errorf("rotation: %w", err)
+		}
+		u.Rotation, u.ClearRotation = r, r == nil
+	}
 	if _, err := c.UpdatePlan(ctx, req.ID, u); err != nil {
 		return infer.UpdateResponse[UsagePlanState]{}, fmt.Errorf("updating usage plan %s: %w", req.ID, err)
 	}
@@ -231,13 +256,16 @@ func (*UsagePlan) Read(ctx context.Context, req infer.ReadRequest[UsagePlanArgs,
 			Throttle: fromThrottle(ps.Throttle), RouteThrottles: fromRouteThrottles(ps.RouteThrottles),
 		})
 	}
+	every, grace := fromRotation(pl.Rotation, old.RotateEvery, old.RotationGrace)
 	in := UsagePlanArgs{
-		Name:        pl.Name,
-		Description: pl.Description,
-		Throttle:    fromThrottle(pl.Throttle),
-		Quota:       fromQuota(pl.Quota),
-		Tokens:      keep(old.Tokens, fromTokens(pl.Tokens), normTokens),
-		ApiStages:   keep(old.ApiStages, stages, normPlanStages),
+		Name:          pl.Name,
+		Description:   pl.Description,
+		Throttle:      fromThrottle(pl.Throttle),
+		Quota:         fromQuota(pl.Quota),
+		Tokens:        keep(old.Tokens, fromTokens(pl.Tokens), normTokens),
+		ApiStages:     keep(old.ApiStages, stages, normPlanStages),
+		RotateEvery:   every,
+		RotationGrace: grace,
 	}
 	return infer.ReadResponse[UsagePlanArgs, UsagePlanState]{ID: pl.ID, Inputs: in, State: UsagePlanState{in}}, nil
 }
