@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -215,16 +216,17 @@ func TestSecretRotationResumesAfterStop(t *testing.T) {
 	e := newEnv(t)
 	rot := newTestRotator(t, e)
 	inSet := make(chan struct{})
-	var once sync.Once
+	var first atomic.Bool
 	inner := rot.srv.Config.Handler
 	rot.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if strings.Contains(req.Header.Get("Keyward-Event"), "setSecret") {
-			once.Do(func() { close(inSet) })
-			select {
-			case <-req.Context().Done(): // the first service stopping
-				return
-			case <-time.After(50 * time.Millisecond):
-			}
+		if strings.Contains(req.Header.Get("Keyward-Event"), "setSecret") && first.CompareAndSwap(false, true) {
+			// The first setSecret hangs until the first service stops. The
+			// body is read first: net/http notices a client gone only once
+			// the request body has been consumed.
+			_, _ = io.Copy(io.Discard, req.Body)
+			close(inSet)
+			<-req.Context().Done()
+			return
 		}
 		inner.ServeHTTP(w, req)
 	})
