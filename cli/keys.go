@@ -146,14 +146,7 @@ func printCreatedKey(e *env, k *keyward.APIKey, value, storedIn string) error {
 	f := newFields(e.stdout)
 	f.add("ID", k.ID)
 	f.add("Name", k.Name)
-	switch {
-	case value != "":
-		f.add("Value", value)
-	case storedIn != "":
-		f.add("Value", "stored in secret "+storedIn)
-	default:
-		f.add("Value", "not returned by the server")
-	}
+	addValue(f, value, storedIn)
 	if err := f.flush(); err != nil {
 		return err
 	}
@@ -445,4 +438,17 @@ func printUsage(w io.Writer, rows []keyward.UsageDay) error {
 		t.row(r.Day, strconv.FormatInt(r.Requests, 10), strconv.FormatInt(r.TokensIn, 10), strconv.FormatInt(r.TokensOut, 10))
 	}
 	return t.flush()
+}
+
+// addValue shows where a key's value is: the value itself (shown once), the
+// secret it went to, or neither.
+func addValue(f *fields, value, storedIn string) {
+	switch {
+	case value != "":
+		f.add("Value", value)
+	case storedIn != "":
+		f.add("Value", "stored in secret "+storedIn)
+	default:
+		f.add("Value", "not returned by the server")
+	}
 }

@@ -181,14 +181,7 @@ func printRotatedKey(e *env, out *keyward.RotatedKey, value, storedIn string) er
 		}
 	}
 	f.add("Previous until", previous)
-	switch {
-	case value != "":
-		f.add("Value", value)
-	case storedIn != "":
-		f.add("Value", "stored in secret "+storedIn)
-	default:
-		f.add("Value", "not returned by the server")
-	}
+	addValue(f, value, storedIn)
 	if err := f.flush(); err != nil {
 		return err
 	}

@@ -45,6 +45,23 @@ func (s *Service) commitEvent(ctx context.Context, ev *keyward.AuditEvent, body 
 	return nil
 }
 
+// nextStep reads a rotation about to run step: it must still be
+// IN_PROGRESS and have just completed the step before (ECONFLICT
+// otherwise: cancelled, finished, or run by someone else meanwhile).
+func nextStep(ctx context.Context, tx keyward.Tx, id string, step keyward.RotationStep) (*keyward.Rotation, error) {
+	cur, err := tx.GetRotation(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if cur.State != keyward.RotationInProgress {
+		return nil, keyward.Errorf(keyward.ECONFLICT, "rotation %s is %s", cur.ID, cur.State)
+	}
+	if stepIndex(cur.Step) != stepIndex(step)-1 {
+		return nil, keyward.Errorf(keyward.ECONFLICT, "rotation %s is at %s, not before %s", cur.ID, cur.Step, step)
+	}
+	return cur, nil
+}
+
 // afterStep calls the test hook, if any, once a step has committed.
 func (s *Service) afterStep(ctx context.Context, rot *keyward.Rotation) {
 	if s.hooks.AfterStep != nil {

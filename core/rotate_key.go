@@ -249,15 +249,9 @@ func (s *Service) keyStep(ctx context.Context, caller keyward.Caller, rot *keywa
 	ev := s.rotationEvent(caller, keyward.ActionKeyRotate, keyward.KeyARN(rot.Target), rot, step)
 	var out *keyward.Rotation
 	err := s.commitEvent(ctx, ev, func(ctx context.Context, tx keyward.Tx) error {
-		cur, err := tx.GetRotation(ctx, rot.ID)
+		cur, err := nextStep(ctx, tx, rot.ID, step)
 		if err != nil {
 			return err
-		}
-		if cur.State != keyward.RotationInProgress {
-			return keyward.Errorf(keyward.ECONFLICT, "rotation %s is %s", cur.ID, cur.State)
-		}
-		if stepIndex(cur.Step) != stepIndex(step)-1 {
-			return keyward.Errorf(keyward.ECONFLICT, "rotation %s is at %s, not before %s", cur.ID, cur.Step, step)
 		}
 		k, err := tx.GetKey(ctx, cur.Target)
 		if err != nil {
