@@ -16,6 +16,20 @@ import (
 	"github.com/keyward/keyward/webhook/webhooktest"
 )
 
+// startWithChat starts a server with an OpenAI-compatible API "chat",
+// stage "prod", in front of a mock upstream.
+func startWithChat(t *testing.T) *running {
+	t.Helper()
+	r := start(t, server.Config{})
+	up := httptest.NewServer(mockupstream.Handler())
+	t.Cleanup(up.Close)
+	if _, err := r.client.CreateAPI(context.Background(), keyward.APICreate{Name: "chat", OpenAICompatible: true,
+		Stages: []keyward.Stage{{Name: "prod", UpstreamURL: up.URL}}}); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // chat sends one chat completion through the gateway with value.
 func chat(t *testing.T, gatewayURL, value string) int {
 	t.Helper()
@@ -47,15 +61,9 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // work during the grace period, the old one stops after it, a signed
 // webhook tells of the rotation, and the metrics count down by key ID.
 func TestRotationEndToEnd(t *testing.T) {
-	r := start(t, server.Config{})
+	r := startWithChat(t)
 	ctx := context.Background()
 	c := r.client
-	up := httptest.NewServer(mockupstream.Handler())
-	defer up.Close()
-	if _, err := c.CreateAPI(ctx, keyward.APICreate{Name: "chat", OpenAICompatible: true,
-		Stages: []keyward.Stage{{Name: "prod", UpstreamURL: up.URL}}}); err != nil {
-		t.Fatal(err)
-	}
 	recv := webhooktest.NewReceiver(t, nil)
 	hook, err := c.CreateWebhook(ctx, keyward.WebhookCreate{URL: recv.URL() + "/events", Events: []string{keyward.EventKeyRotated}})
 	if err != nil {
@@ -148,15 +156,9 @@ func scrape(t *testing.T, adminURL string) string {
 // TestRotationKeepsBudgets: counters belong to the key ID, so a rotation
 // resets neither the quota nor the usage history.
 func TestRotationKeepsBudgets(t *testing.T) {
-	r := start(t, server.Config{})
+	r := startWithChat(t)
 	ctx := context.Background()
 	c := r.client
-	up := httptest.NewServer(mockupstream.Handler())
-	defer up.Close()
-	if _, err := c.CreateAPI(ctx, keyward.APICreate{Name: "chat", OpenAICompatible: true,
-		Stages: []keyward.Stage{{Name: "prod", UpstreamURL: up.URL}}}); err != nil {
-		t.Fatal(err)
-	}
 	plan, err := c.CreatePlan(ctx, keyward.PlanCreate{Name: "three", Quota: &keyward.Quota{Limit: 3, Period: keyward.PeriodDay},
 		APIStages: []keyward.PlanStage{{APIID: "chat", Stage: "prod"}}})
 	if err != nil {
