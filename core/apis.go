@@ -8,7 +8,7 @@ import (
 )
 
 // CreateAPI registers an API and its stages.
-func (s *Service) CreateAPI(ctx context.Context, in keyward.APICreate) (*keyward.API, error) {
+func (s *APIs) CreateAPI(ctx context.Context, in keyward.APICreate) (*keyward.API, error) {
 	params := map[string]any{"name": in.Name, "openaiCompatible": in.OpenAICompatible, "stages": stageNames(in.Stages)}
 	var a *keyward.API
 	err := s.run(ctx, call{action: keyward.ActionAPICreate, resource: keyward.APIARN("*"), params: params},
@@ -94,7 +94,7 @@ func stageNames(st []keyward.Stage) []string {
 }
 
 // GetAPI returns an API by ID or name.
-func (s *Service) GetAPI(ctx context.Context, ref string) (*keyward.API, error) {
+func (s *APIs) GetAPI(ctx context.Context, ref string) (*keyward.API, error) {
 	var a *keyward.API
 	err := s.run(ctx, call{action: keyward.ActionAPIGet, resource: keyward.APIARN(ref), resolve: apiResolver(ref), params: map[string]any{"api": ref}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
@@ -106,7 +106,7 @@ func (s *Service) GetAPI(ctx context.Context, ref string) (*keyward.API, error) 
 }
 
 // ListAPIs returns a page of APIs.
-func (s *Service) ListAPIs(ctx context.Context, p keyward.Page) ([]*keyward.API, string, error) {
+func (s *APIs) ListAPIs(ctx context.Context, p keyward.Page) ([]*keyward.API, string, error) {
 	var out []*keyward.API
 	var next string
 	err := s.run(ctx, call{action: keyward.ActionAPIList, resource: keyward.APIARN("*"), params: map[string]any{"limit": p.Limit}},
@@ -119,7 +119,7 @@ func (s *Service) ListAPIs(ctx context.Context, p keyward.Page) ([]*keyward.API,
 }
 
 // UpdateAPI changes an API in place.
-func (s *Service) UpdateAPI(ctx context.Context, ref string, u keyward.APIUpdate) (*keyward.API, error) {
+func (s *APIs) UpdateAPI(ctx context.Context, ref string, u keyward.APIUpdate) (*keyward.API, error) {
 	var a *keyward.API
 	err := s.run(ctx, call{action: keyward.ActionAPIUpdate, resource: keyward.APIARN(ref), resolve: apiResolver(ref), params: map[string]any{"api": ref}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
@@ -158,7 +158,7 @@ func (s *Service) UpdateAPI(ctx context.Context, ref string, u keyward.APIUpdate
 
 // DeleteAPI removes an API. Keys that named its stages keep their stage keys,
 // which then match nothing.
-func (s *Service) DeleteAPI(ctx context.Context, ref string) error {
+func (s *APIs) DeleteAPI(ctx context.Context, ref string) error {
 	return s.run(ctx, call{action: keyward.ActionAPIDelete, resource: keyward.APIARN(ref), resolve: apiResolver(ref), params: map[string]any{"api": ref}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
 			a, err := resolveAPI(ctx, tx, ref)

@@ -27,13 +27,13 @@ func TestAuditFailureFailsTheCall(t *testing.T) {
 	broken := false
 	e := newEnvWithStore(t, func(s keyward.Store) keyward.Store { return &switchable{Store: s, broken: &broken} })
 	broken = true
-	_, err := e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "k"})
+	_, err := e.svc.Keys.CreateKey(e.admin, keyward.KeyCreate{Name: "k"})
 	if err == nil {
 		t.Fatal("a call whose audit record could not be written succeeded")
 	}
 	wantCode(t, err, keyward.EINTERNAL)
 	broken = false
-	keys, _, err := e.svc.ListKeys(e.admin, keyward.KeyFilter{})
+	keys, _, err := e.svc.Keys.ListKeys(e.admin, keyward.KeyFilter{})
 	if err != nil || len(keys) != 0 {
 		t.Fatalf("the change survived its failed audit record: %d keys (%v)", len(keys), err)
 	}
@@ -55,10 +55,10 @@ func TestEveryCallIsAudited(t *testing.T) {
 	e := newEnv(t)
 	reader := e.as(t, "reader")
 	before := len(e.auditEvents(t))
-	_, _ = e.svc.CreateKey(reader, keyward.KeyCreate{Name: "denied"})
-	_, _ = e.svc.GetKey(e.admin, "key_missing")
-	_, _, _ = e.svc.ListKeys(e.admin, keyward.KeyFilter{})
-	_, _ = e.svc.CreateKey(context.Background(), keyward.KeyCreate{Name: "anonymous"})
+	_, _ = e.svc.Keys.CreateKey(reader, keyward.KeyCreate{Name: "denied"})
+	_, _ = e.svc.Keys.GetKey(e.admin, "key_missing")
+	_, _, _ = e.svc.Keys.ListKeys(e.admin, keyward.KeyFilter{})
+	_, _ = e.svc.Keys.CreateKey(context.Background(), keyward.KeyCreate{Name: "anonymous"})
 	evs := e.auditEvents(t)[before:]
 	if len(evs) != 4 {
 		t.Fatalf("%d records for 4 calls", len(evs))
@@ -80,18 +80,18 @@ func TestEveryCallIsAudited(t *testing.T) {
 func TestAuditChainVerifiesAndCheckpoints(t *testing.T) {
 	e := newEnv(t)
 	for i := 0; i < 20; i++ {
-		must[*keyward.CreatedKey](t)(e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "k"}))
+		must[*keyward.CreatedKey](t)(e.svc.Keys.CreateKey(e.admin, keyward.KeyCreate{Name: "k"}))
 	}
-	if err := e.svc.Checkpoint(context.Background()); err != nil {
+	if err := e.svc.Audit.Checkpoint(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	v, err := e.svc.VerifyAudit(e.admin)
+	v, err := e.svc.Audit.VerifyAudit(e.admin)
 	if err != nil || !v.OK || v.Checkpoints != 1 || v.Records < 21 {
 		t.Fatalf("verify = %+v, %v", v, err)
 	}
-	_, err = e.svc.VerifyAudit(e.as(t, "deployer"))
+	_, err = e.svc.Audit.VerifyAudit(e.as(t, "deployer"))
 	wantCode(t, err, keyward.EFORBIDDEN)
-	if _, err := e.svc.VerifyAudit(e.as(t, "auditor")); err != nil {
+	if _, err := e.svc.Audit.VerifyAudit(e.as(t, "auditor")); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -103,9 +103,9 @@ func TestAuthFailuresAreFolded(t *testing.T) {
 	ctx := keyward.WithCaller(context.Background(), keyward.Caller{SourceIP: "192.0.2.7"})
 	before := len(e.auditEvents(t))
 	for range 50 {
-		e.svc.RecordAuthFailure(ctx, keyward.ActionKeyList, "unknown")
+		e.svc.Access.RecordAuthFailure(ctx, keyward.ActionKeyList, "unknown")
 	}
-	e.svc.RecordAuthFailure(keyward.WithCaller(context.Background(), keyward.Caller{SourceIP: "192.0.2.8"}), keyward.ActionKeyList, "unknown")
+	e.svc.Access.RecordAuthFailure(keyward.WithCaller(context.Background(), keyward.Caller{SourceIP: "192.0.2.8"}), keyward.ActionKeyList, "unknown")
 	evs := e.auditEvents(t)[before:]
 	if len(evs) != 2 {
 		t.Fatalf("%d records for a flood from one address and one failure from another", len(evs))

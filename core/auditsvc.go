@@ -8,7 +8,7 @@ import (
 )
 
 // ListAudit returns audit records. Reading the trail is itself audited.
-func (s *Service) ListAudit(ctx context.Context, f keyward.AuditFilter) ([]*keyward.AuditRecord, error) {
+func (s *Audit) ListAudit(ctx context.Context, f keyward.AuditFilter) ([]*keyward.AuditRecord, error) {
 	if f.Limit <= 0 || f.Limit > 1000 {
 		f.Limit = 100
 	}
@@ -24,7 +24,7 @@ func (s *Service) ListAudit(ctx context.Context, f keyward.AuditFilter) ([]*keyw
 }
 
 // ListCheckpoints returns signed checkpoints of the chain head.
-func (s *Service) ListCheckpoints(ctx context.Context, afterSeq int64, limit int) ([]*keyward.AuditCheckpoint, error) {
+func (s *Audit) ListCheckpoints(ctx context.Context, afterSeq int64, limit int) ([]*keyward.AuditCheckpoint, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
@@ -40,7 +40,7 @@ func (s *Service) ListCheckpoints(ctx context.Context, afterSeq int64, limit int
 
 // VerifyAudit walks the whole chain in the store and checks every hash and
 // every checkpoint signature against the server's key.
-func (s *Service) VerifyAudit(ctx context.Context) (*keyward.AuditVerification, error) {
+func (s *Audit) VerifyAudit(ctx context.Context) (*keyward.AuditVerification, error) {
 	var out *keyward.AuditVerification
 	verify := func(ctx context.Context) error {
 		var err error
@@ -60,7 +60,7 @@ func (s *Service) VerifyAudit(ctx context.Context) (*keyward.AuditVerification, 
 // stdout) it signs the last record they received, so that the checkpoint
 // sits right after its record in every copy of the trail; at shutdown, with
 // no call in flight, that is the head.
-func (s *Service) Checkpoint(ctx context.Context) error {
+func (s *Audit) Checkpoint(ctx context.Context) error {
 	now := s.clock.Now()
 	delivered := s.sinks.signDelivered(context.WithoutCancel(ctx), func(seq int64, hash string) *keyward.AuditCheckpoint {
 		return s.signer.Checkpoint(seq, hash, now)

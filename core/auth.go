@@ -15,7 +15,7 @@ var errUnauthenticated = keyward.Errorf(keyward.EUNAUTHORIZED, "missing, malform
 // checked before any lookup; the lookup is by HMAC digest, never by value.
 // Every failure is the same EUNAUTHORIZED error, so a caller learns nothing
 // about which part was wrong.
-func (s *Service) Authenticate(ctx context.Context, token string) (*keyward.Principal, *keyward.AdminToken, error) {
+func (s *Access) Authenticate(ctx context.Context, token string) (*keyward.Principal, *keyward.AdminToken, error) {
 	if keyvalue.Check(token) != keyvalue.Valid || keyvalue.Prefix(token) != keyward.AdminTokenPrefix {
 		return nil, nil, errUnauthenticated
 	}
@@ -56,7 +56,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*keyward.Prin
 // never the token. Failures are folded per source address and reason: at
 // most one record a second each, carrying how many failures it stands for,
 // so a flood of bad tokens cannot monopolize the writer or bloat the chain.
-func (s *Service) RecordAuthFailure(ctx context.Context, action keyward.Action, reason string) {
+func (s *Access) RecordAuthFailure(ctx context.Context, action keyward.Action, reason string) {
 	caller, _ := keyward.CallerFrom(ctx)
 	caller.Principal = nil
 	n, ok := s.authFailures.admit(caller.SourceIP+"|"+reason, time.Now())

@@ -90,7 +90,7 @@ func (c *authCache) putPolicies(gen uint64, principalID string, p []*keyward.Pol
 }
 
 // loadPolicies returns the policies attached to a principal, cached.
-func (s *Service) loadPolicies(ctx context.Context, tx keyward.Tx, principalID string) ([]*keyward.Policy, error) {
+func (s *base) loadPolicies(ctx context.Context, tx keyward.Tx, principalID string) ([]*keyward.Policy, error) {
 	now := time.Now()
 	if p, ok := s.auth.policiesOf(principalID, now); ok {
 		return p, nil

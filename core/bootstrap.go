@@ -18,7 +18,7 @@ const BootstrapAdminName = "bootstrap-admin"
 // nil it is handed the token inside the transaction: if it fails (the
 // server could not write the token file), the admin is not created either,
 // so a failed first start never leaves an admin whose token nobody has.
-func (s *Service) Bootstrap(ctx context.Context, deliver func(token string) error) (string, error) {
+func (s *Access) Bootstrap(ctx context.Context, deliver func(token string) error) (string, error) {
 	if err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
 		seq, _, err := tx.AuditHead(ctx)
 		s.sinks.start(seq + 1) // sinks continue the trail from here

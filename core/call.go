@@ -33,7 +33,7 @@ type call struct {
 // event it will be audited as, and an authorizer for the extra checks some
 // operations need once they know the IDs involved.
 type op struct {
-	s        *Service
+	s        *base
 	caller   keyward.Caller
 	policies []*keyward.Policy
 	ev       *keyward.AuditEvent
@@ -61,7 +61,7 @@ func (o *op) respond(kv ...any) {
 // transaction that also appends the call's audit record: the change and its
 // record commit together or not at all (fail closed). A denied or failed call
 // is audited in a transaction of its own.
-func (s *Service) run(ctx context.Context, c call, body func(ctx context.Context, tx keyward.Tx, o *op) error) error {
+func (s *base) run(ctx context.Context, c call, body func(ctx context.Context, tx keyward.Tx, o *op) error) error {
 	caller, _ := keyward.CallerFrom(ctx)
 	o := &op{s: s, caller: caller, ev: s.newEvent(caller, c)}
 	if caller.Principal == nil {
@@ -158,7 +158,7 @@ var changeKinds = map[string]keyward.ChangeKind{
 
 // publish tells the change feed, after commit, that a data-plane object
 // changed. The ID is the resource's last ARN segment, a hint only.
-func (s *Service) publish(ctx context.Context, a keyward.Action, resource string) {
+func (s *base) publish(ctx context.Context, a keyward.Action, resource string) {
 	if s.changes == nil || a.ReadOnly() {
 		return
 	}
@@ -178,7 +178,7 @@ func changesAuth(a keyward.Action) bool {
 
 // auditFailure records a call that did not happen. The change (if any) was
 // rolled back; the record says why, with a client-safe message only.
-func (s *Service) auditFailure(ctx context.Context, ev *keyward.AuditEvent, cause error) {
+func (s *base) auditFailure(ctx context.Context, ev *keyward.AuditEvent, cause error) {
 	ev.ErrorCode = keyward.ErrorCode(cause)
 	ev.ErrorMessage = keyward.ErrorMessage(cause)
 	ev.ResponseElements = nil
@@ -197,7 +197,7 @@ func (s *Service) auditFailure(ctx context.Context, ev *keyward.AuditEvent, caus
 
 // system runs body with an audit record of type System (bootstrap, purges):
 // things the server does by itself.
-func (s *Service) system(ctx context.Context, name string, params map[string]any, body func(ctx context.Context, tx keyward.Tx, ev *keyward.AuditEvent) error) error {
+func (s *base) system(ctx context.Context, name string, params map[string]any, body func(ctx context.Context, tx keyward.Tx, ev *keyward.AuditEvent) error) error {
 	ev := s.newEvent(keyward.Caller{}, call{action: keyward.Action(name), params: params})
 	ev.EventType = keyward.EventTypeSystem
 	ev.UserIdentity = keyward.UserIdentity{Type: "System"}
@@ -218,7 +218,7 @@ func (s *Service) system(ctx context.Context, name string, params map[string]any
 	return err
 }
 
-func (s *Service) newEvent(caller keyward.Caller, c call) *keyward.AuditEvent {
+func (s *base) newEvent(caller keyward.Caller, c call) *keyward.AuditEvent {
 	ev := &keyward.AuditEvent{
 		EventVersion:      keyward.AuditEventVersion,
 		EventID:           uuid.NewString(),
@@ -245,13 +245,13 @@ func (s *Service) newEvent(caller keyward.Caller, c call) *keyward.AuditEvent {
 	return ev
 }
 
-func (s *Service) toSinks(ctx context.Context, rec *keyward.AuditRecord) {
+func (s *base) toSinks(ctx context.Context, rec *keyward.AuditRecord) {
 	s.sinks.record(context.WithoutCancel(ctx), rec)
 }
 
 // internal logs errors that are not domain errors and returns them
 // unchanged; the HTTP adapter turns them into a generic "internal error".
-func (s *Service) internal(ctx context.Context, action keyward.Action, err error) error {
+func (s *base) internal(ctx context.Context, action keyward.Action, err error) error {
 	var e *keyward.Error
 	if !errors.As(err, &e) {
 		s.log.ErrorContext(ctx, "internal error", "action", string(action), "err", err)

@@ -14,7 +14,7 @@ import (
 // one, so no policy applies; but handing out a secret value is audited the
 // first time this process loads each version, and fails closed when that
 // record cannot be written.
-func (s *Service) DataPlaneSnapshot(ctx context.Context) (*keyward.DataPlaneSnapshot, error) {
+func (s *DataPlane) DataPlaneSnapshot(ctx context.Context) (*keyward.DataPlaneSnapshot, error) {
 	snap := &keyward.DataPlaneSnapshot{UpstreamSecrets: map[string][]byte{}}
 	type loaded struct{ name, versionID string }
 	var fresh []loaded
@@ -123,7 +123,7 @@ func (v *versionSet) remember(name, id string) {
 // RecordAuthFailures audits refused gateway requests, one record per
 // source, reason and API for the window the gateway aggregated over. The
 // reason is a fixed word chosen by the gateway, never the key.
-func (s *Service) RecordAuthFailures(ctx context.Context, counts []keyward.AuthFailureCount) error {
+func (s *DataPlane) RecordAuthFailures(ctx context.Context, counts []keyward.AuthFailureCount) error {
 	for _, c := range counts {
 		ev := s.newEvent(keyward.Caller{SourceIP: c.SourceIP}, call{
 			action: "gateway:Invoke",
@@ -144,5 +144,3 @@ func (s *Service) RecordAuthFailures(ctx context.Context, counts []keyward.AuthF
 	}
 	return nil
 }
-
-var _ keyward.DataPlaneSource = (*Service)(nil)

@@ -13,8 +13,8 @@ import (
 func TestCiphertextMovedToAnotherRecordFails(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	must[*keyward.SecretVersionRef](t)(e.svc.CreateSecret(e.admin, keyward.SecretCreate{Name: "a", Value: []byte("alpha")}))
-	must[*keyward.SecretVersionRef](t)(e.svc.CreateSecret(e.admin, keyward.SecretCreate{Name: "b", Value: []byte("beta")}))
+	must[*keyward.SecretVersionRef](t)(e.svc.Secrets.CreateSecret(e.admin, keyward.SecretCreate{Name: "a", Value: []byte("alpha")}))
+	must[*keyward.SecretVersionRef](t)(e.svc.Secrets.CreateSecret(e.admin, keyward.SecretCreate{Name: "b", Value: []byte("beta")}))
 	err := e.store.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
 		b, err := tx.GetSecretVersionByStage(ctx, "b", keyward.StageCurrent)
 		if err != nil {
@@ -29,14 +29,14 @@ func TestCiphertextMovedToAnotherRecordFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := e.svc.GetSecretValue(e.admin, "a", keyward.SecretSelector{})
+	v, err := e.svc.Secrets.GetSecretValue(e.admin, "a", keyward.SecretSelector{})
 	if err == nil {
 		t.Fatalf("a moved ciphertext opened as %q", v.Value)
 	}
 	wantCode(t, err, keyward.EINTERNAL)
 
-	k1 := must[*keyward.CreatedKey](t)(e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "one", Recoverable: true}))
-	k2 := must[*keyward.CreatedKey](t)(e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "two", Recoverable: true}))
+	k1 := must[*keyward.CreatedKey](t)(e.svc.Keys.CreateKey(e.admin, keyward.KeyCreate{Name: "one", Recoverable: true}))
+	k2 := must[*keyward.CreatedKey](t)(e.svc.Keys.CreateKey(e.admin, keyward.KeyCreate{Name: "two", Recoverable: true}))
 	err = e.store.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
 		one, err := tx.GetKey(ctx, k1.Key.ID)
 		if err != nil {
@@ -56,7 +56,7 @@ func TestCiphertextMovedToAnotherRecordFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := e.svc.ReadKeyValue(e.admin, k2.Key.ID); err == nil {
+	if got, err := e.svc.Keys.ReadKeyValue(e.admin, k2.Key.ID); err == nil {
 		t.Fatalf("key two revealed a value (first's: %v)", got == k1.Value)
 	}
 }

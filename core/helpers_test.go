@@ -32,7 +32,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 type env struct {
-	svc    *core.Service
+	svc    *core.Services
 	store  keyward.Store
 	clock  *fakeClock
 	admin  context.Context
@@ -96,7 +96,7 @@ func newEnvWith(t *testing.T, wrap func(keyward.Store) keyward.Store, hooks core
 		Authorizer: policy.Evaluator{}, Signer: audit.NewSigner(priv), Hooks: hooks}
 	svc := core.New(cfg)
 	t.Cleanup(svc.Stop)
-	token, err := svc.Bootstrap(ctx, nil)
+	token, err := svc.Access.Bootstrap(ctx, nil)
 	if err != nil || token == "" {
 		t.Fatalf("bootstrap: %q %v", token, err)
 	}
@@ -108,7 +108,7 @@ func newEnvWith(t *testing.T, wrap func(keyward.Store) keyward.Store, hooks core
 // login authenticates token and returns a context carrying its caller.
 func (e *env) login(t *testing.T, token string) context.Context {
 	t.Helper()
-	p, tok, err := e.svc.Authenticate(context.Background(), token)
+	p, tok, err := e.svc.Access.Authenticate(context.Background(), token)
 	if err != nil {
 		t.Fatalf("authenticate: %v", err)
 	}
@@ -118,7 +118,7 @@ func (e *env) login(t *testing.T, token string) context.Context {
 // as creates a principal with role and returns its context.
 func (e *env) as(t *testing.T, role string) context.Context {
 	t.Helper()
-	cp, err := e.svc.CreatePrincipal(e.admin, keyward.PrincipalCreate{Name: "p-" + role + "-" + time.Now().Format("150405.000000000"), Roles: []string{role}})
+	cp, err := e.svc.Access.CreatePrincipal(e.admin, keyward.PrincipalCreate{Name: "p-" + role + "-" + time.Now().Format("150405.000000000"), Roles: []string{role}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func (e *env) as(t *testing.T, role string) context.Context {
 
 func (e *env) demoAPI(t *testing.T) *keyward.API {
 	t.Helper()
-	a, err := e.svc.CreateAPI(e.admin, keyward.APICreate{Name: "chat", OpenAICompatible: true,
+	a, err := e.svc.APIs.CreateAPI(e.admin, keyward.APICreate{Name: "chat", OpenAICompatible: true,
 		Stages: []keyward.Stage{{Name: "prod", UpstreamURL: "http://127.0.0.1:9/"}, {Name: "dev", UpstreamURL: "http://127.0.0.1:9/"}}})
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 // CreateKey creates a key, generates (or imports) its value, stores only the
 // value's digest (and, for recoverable keys, its envelope), attaches plans,
 // and either returns the value once or writes it into a secret.
-func (s *Service) CreateKey(ctx context.Context, in keyward.KeyCreate) (*keyward.CreatedKey, error) {
+func (s *Keys) CreateKey(ctx context.Context, in keyward.KeyCreate) (*keyward.CreatedKey, error) {
 	c := call{action: keyward.ActionKeyCreate, resource: keyward.KeyARN("*"), params: map[string]any{
 		"name": in.Name, "description": in.Description, "customerId": in.CustomerID,
 		"enabled": in.Enabled == nil || *in.Enabled, "stageKeys": stageKeyStrings(in.StageKeys),
@@ -108,7 +108,7 @@ func validateKeyCreate(in keyward.KeyCreate, now time.Time) error {
 	return checkTags(in.Tags)
 }
 
-func (s *Service) insertKey(ctx context.Context, tx keyward.Tx, o *op, in keyward.KeyCreate) (*keyward.APIKey, string, error) {
+func (s *Keys) insertKey(ctx context.Context, tx keyward.Tx, o *op, in keyward.KeyCreate) (*keyward.APIKey, string, error) {
 	stageKeys, apis, err := resolveStageKeys(ctx, tx, in.StageKeys)
 	if err != nil {
 		return nil, "", err
@@ -164,7 +164,7 @@ func (s *Service) insertKey(ctx context.Context, tx keyward.Tx, o *op, in keywar
 
 // newCredential digests value and, for recoverable keys, seals it bound to
 // the key and credential IDs so the envelope cannot be moved to another row.
-func (s *Service) newCredential(ctx context.Context, k *keyward.APIKey, label keyward.CredentialLabel, value string) (*keyward.Credential, error) {
+func (s *base) newCredential(ctx context.Context, k *keyward.APIKey, label keyward.CredentialLabel, value string) (*keyward.Credential, error) {
 	d := s.hasher.Digest(value)
 	c := &keyward.Credential{
 		ID: newID("cred"), KeyID: k.ID, Label: label, Hint: keyvalue.Hint(value),
@@ -186,7 +186,7 @@ func credentialBinding(c *keyward.Credential) envelope.Binding {
 
 // deliverToSecret writes a key's value as the CURRENT version of a secret,
 // creating the secret when needed, so the caller only ever sees the key ID.
-func (s *Service) deliverToSecret(ctx context.Context, tx keyward.Tx, o *op, name, keyID, value string) (*keyward.SecretVersionRef, error) {
+func (s *Keys) deliverToSecret(ctx context.Context, tx keyward.Tx, o *op, name, keyID, value string) (*keyward.SecretVersionRef, error) {
 	if err := o.authorize(ctx, keyward.ActionSecretPut, keyward.SecretARN(name)); err != nil {
 		return nil, err
 	}
@@ -210,7 +210,7 @@ type createKeyMemo struct {
 	KeyID string `json:"keyId"`
 }
 
-func (s *Service) requestMAC(scope string, in any) []byte {
+func (s *Keys) requestMAC(scope string, in any) []byte {
 	b, _ := json.Marshal(in)
 	d := s.hasher.Digest("keyward/idempotency/v1\x00" + scope + "\x00" + string(b))
 	return d[:]
@@ -219,7 +219,7 @@ func (s *Service) requestMAC(scope string, in any) []byte {
 // replayCreateKey answers a CreateKey retried with the same client token: the
 // same key, without its value (it was shown once). Other input with the same
 // token is a conflict.
-func (s *Service) replayCreateKey(ctx context.Context, tx keyward.Tx, in keyward.KeyCreate) (*keyward.CreatedKey, error) {
+func (s *Keys) replayCreateKey(ctx context.Context, tx keyward.Tx, in keyward.KeyCreate) (*keyward.CreatedKey, error) {
 	rec, err := tx.GetIdempotency(ctx, string(keyward.ActionKeyCreate), in.ClientToken)
 	if isNotFound(err) {
 		return nil, nil
@@ -241,7 +241,7 @@ func (s *Service) replayCreateKey(ctx context.Context, tx keyward.Tx, in keyward
 	return &keyward.CreatedKey{Key: publicKey(k)}, nil
 }
 
-func (s *Service) rememberCreateKey(ctx context.Context, tx keyward.Tx, in keyward.KeyCreate, id string) error {
+func (s *Keys) rememberCreateKey(ctx context.Context, tx keyward.Tx, in keyward.KeyCreate, id string) error {
 	resp, _ := json.Marshal(createKeyMemo{KeyID: id})
 	scope := string(keyward.ActionKeyCreate)
 	return tx.PutIdempotency(ctx, &keyward.IdempotencyRecord{

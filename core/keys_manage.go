@@ -7,7 +7,7 @@ import (
 )
 
 // GetKey returns a key's metadata, never its value.
-func (s *Service) GetKey(ctx context.Context, id string) (*keyward.APIKey, error) {
+func (s *Keys) GetKey(ctx context.Context, id string) (*keyward.APIKey, error) {
 	var k *keyward.APIKey
 	err := s.run(ctx, call{action: keyward.ActionKeyGet, resource: keyward.KeyARN(id), params: map[string]any{"keyId": id}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
@@ -22,7 +22,7 @@ func (s *Service) GetKey(ctx context.Context, id string) (*keyward.APIKey, error
 }
 
 // ListKeys returns a page of keys.
-func (s *Service) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.APIKey, string, error) {
+func (s *Keys) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.APIKey, string, error) {
 	var keys []*keyward.APIKey
 	var next string
 	params := map[string]any{"namePrefix": f.NamePrefix, "customerId": f.CustomerID, "planId": f.PlanID, "limit": f.Limit}
@@ -50,7 +50,7 @@ func (s *Service) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward
 }
 
 // UpdateKey changes a key's fields in place; its ID and credentials stay.
-func (s *Service) UpdateKey(ctx context.Context, id string, u keyward.KeyUpdate) (*keyward.APIKey, error) {
+func (s *Keys) UpdateKey(ctx context.Context, id string, u keyward.KeyUpdate) (*keyward.APIKey, error) {
 	params := map[string]any{"keyId": id}
 	for name, set := range map[string]bool{
 		"name": u.Name != nil, "description": u.Description != nil, "customerId": u.CustomerID != nil,
@@ -84,7 +84,7 @@ func (s *Service) UpdateKey(ctx context.Context, id string, u keyward.KeyUpdate)
 	return publicKey(k), nil
 }
 
-func (s *Service) applyKeyUpdate(ctx context.Context, tx keyward.Tx, k *keyward.APIKey, u keyward.KeyUpdate) error {
+func (s *Keys) applyKeyUpdate(ctx context.Context, tx keyward.Tx, k *keyward.APIKey, u keyward.KeyUpdate) error {
 	if u.ExpiresAt != nil && u.NoExpiry {
 		return invalid("expiresAt and noExpiry are mutually exclusive")
 	}
@@ -153,14 +153,14 @@ func (s *Service) applyKeyUpdate(ctx context.Context, tx keyward.Tx, k *keyward.
 }
 
 // DeleteKey removes a key and its credentials; its value stops working.
-func (s *Service) DeleteKey(ctx context.Context, id string) error {
+func (s *Keys) DeleteKey(ctx context.Context, id string) error {
 	return s.run(ctx, call{action: keyward.ActionKeyDelete, resource: keyward.KeyARN(id), params: map[string]any{"keyId": id}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error { return tx.DeleteKey(ctx, id) })
 }
 
 // ReadKeyValue decrypts the CURRENT value of a recoverable key. Every read is
 // an audit record of type ValueRead.
-func (s *Service) ReadKeyValue(ctx context.Context, id string) (string, error) {
+func (s *Keys) ReadKeyValue(ctx context.Context, id string) (string, error) {
 	var value string
 	err := s.run(ctx, call{action: keyward.ActionKeyReadValue, resource: keyward.KeyARN(id), params: map[string]any{"keyId": id}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {

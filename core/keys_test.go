@@ -15,7 +15,7 @@ var jsonUnmarshal = json.Unmarshal
 func TestCreateKeyShowsValueOnce(t *testing.T) {
 	e := newEnv(t)
 	api := e.demoAPI(t)
-	ck, err := e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "ci", Description: "API Key for AI Deployment Pipeline",
+	ck, err := e.svc.Keys.CreateKey(e.admin, keyward.KeyCreate{Name: "ci", Description: "API Key for AI Deployment Pipeline",
 		StageKeys: []keyward.StageKey{{APIID: api.Name, Stage: "prod"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -26,7 +26,7 @@ func TestCreateKeyShowsValueOnce(t *testing.T) {
 	if !ck.Key.Enabled || ck.Key.StageKeys[0].APIID != api.ID {
 		t.Fatalf("key = %+v", ck.Key)
 	}
-	got, err := e.svc.GetKey(e.admin, ck.Key.ID)
+	got, err := e.svc.Keys.GetKey(e.admin, ck.Key.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,11 +41,11 @@ func TestCreateKeyShowsValueOnce(t *testing.T) {
 
 func TestCreateKeyUsesAPIPrefix(t *testing.T) {
 	e := newEnv(t)
-	_, err := e.svc.CreateAPI(e.admin, keyward.APICreate{Name: "emb", KeyPrefix: "emb", Stages: []keyward.Stage{{Name: "prod", UpstreamURL: "http://127.0.0.1:9"}}})
+	_, err := e.svc.APIs.CreateAPI(e.admin, keyward.APICreate{Name: "emb", KeyPrefix: "emb", Stages: []keyward.Stage{{Name: "prod", UpstreamURL: "http://127.0.0.1:9"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ck := must[*keyward.CreatedKey](t)(e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "k", StageKeys: []keyward.StageKey{{APIID: "emb", Stage: "prod"}}}))
+	ck := must[*keyward.CreatedKey](t)(e.svc.Keys.CreateKey(e.admin, keyward.KeyCreate{Name: "k", StageKeys: []keyward.StageKey{{APIID: "emb", Stage: "prod"}}}))
 	if keyvalue.Prefix(ck.Value) != "emb" {
 		t.Fatalf("value prefix %q", keyvalue.Prefix(ck.Value))
 	}
@@ -53,21 +53,21 @@ func TestCreateKeyUsesAPIPrefix(t *testing.T) {
 
 func TestCreateKeyStoreSecretReturnsOnlyID(t *testing.T) {
 	e := newEnv(t)
-	ck, err := e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "myApiKey", StoreSecret: "pipeline/my-api-key"})
+	ck, err := e.svc.Keys.CreateKey(e.admin, keyward.KeyCreate{Name: "myApiKey", StoreSecret: "pipeline/my-api-key"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ck.Value != "" {
 		t.Fatal("value returned although it was delivered to a secret")
 	}
-	sv, err := e.svc.GetSecretValue(e.admin, "pipeline/my-api-key", keyward.SecretSelector{})
+	sv, err := e.svc.Secrets.GetSecretValue(e.admin, "pipeline/my-api-key", keyward.SecretSelector{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if keyvalue.Check(string(sv.Value)) != keyvalue.Valid {
 		t.Fatalf("secret holds %q", sv.Value)
 	}
-	if p, _, err := e.svc.Authenticate(e.admin, string(sv.Value)); err == nil || p != nil {
+	if p, _, err := e.svc.Access.Authenticate(e.admin, string(sv.Value)); err == nil || p != nil {
 		t.Fatal("a key value authenticated as an admin token")
 	}
 	if sv.Stages[0] != keyward.StageCurrent {
@@ -78,29 +78,29 @@ func TestCreateKeyStoreSecretReturnsOnlyID(t *testing.T) {
 func TestCreateKeyStoreSecretNeedsSecretWrite(t *testing.T) {
 	e := newEnv(t)
 	reader := e.as(t, "reader")
-	_, err := e.svc.CreateKey(reader, keyward.KeyCreate{Name: "x", StoreSecret: "s"})
+	_, err := e.svc.Keys.CreateKey(reader, keyward.KeyCreate{Name: "x", StoreSecret: "s"})
 	wantCode(t, err, keyward.EFORBIDDEN)
 	deployer := e.as(t, "deployer")
-	ck, err := e.svc.CreateKey(deployer, keyward.KeyCreate{Name: "x", StoreSecret: "s"})
+	ck, err := e.svc.Keys.CreateKey(deployer, keyward.KeyCreate{Name: "x", StoreSecret: "s"})
 	if err != nil || ck.Value != "" {
 		t.Fatalf("deployer: %v %q", err, ck.Value)
 	}
-	_, err = e.svc.GetSecretValue(deployer, "s", keyward.SecretSelector{})
+	_, err = e.svc.Secrets.GetSecretValue(deployer, "s", keyward.SecretSelector{})
 	wantCode(t, err, keyward.EFORBIDDEN)
 }
 
 func TestCreateKeyIdempotent(t *testing.T) {
 	e := newEnv(t)
 	in := keyward.KeyCreate{Name: "k", ClientToken: "tok-1"}
-	first := must[*keyward.CreatedKey](t)(e.svc.CreateKey(e.admin, in))
-	again := must[*keyward.CreatedKey](t)(e.svc.CreateKey(e.admin, in))
+	first := must[*keyward.CreatedKey](t)(e.svc.Keys.CreateKey(e.admin, in))
+	again := must[*keyward.CreatedKey](t)(e.svc.Keys.CreateKey(e.admin, in))
 	if again.Key.ID != first.Key.ID || again.Value != "" {
 		t.Fatalf("replay gave %s (value shown: %v), want %s without value", again.Key.ID, again.Value != "", first.Key.ID)
 	}
 	in.Name = "other"
-	_, err := e.svc.CreateKey(e.admin, in)
+	_, err := e.svc.Keys.CreateKey(e.admin, in)
 	wantCode(t, err, keyward.ECONFLICT)
-	keys, _, _ := e.svc.ListKeys(e.admin, keyward.KeyFilter{})
+	keys, _, _ := e.svc.Keys.ListKeys(e.admin, keyward.KeyFilter{})
 	if len(keys) != 1 {
 		t.Fatalf("%d keys, want 1", len(keys))
 	}
@@ -118,25 +118,25 @@ func TestImportedValues(t *testing.T) {
 		"custom long enough": {"custom-imported-value-0001", ""},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "imp", Value: tc.value})
+			_, err := e.svc.Keys.CreateKey(e.admin, keyward.KeyCreate{Name: "imp", Value: tc.value})
 			wantCode(t, err, tc.code)
 		})
 	}
-	_, err := e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "dup", Value: "custom-imported-value-0001"})
+	_, err := e.svc.Keys.CreateKey(e.admin, keyward.KeyCreate{Name: "dup", Value: "custom-imported-value-0001"})
 	wantCode(t, err, keyward.ECONFLICT)
 }
 
 func TestRecoverableValue(t *testing.T) {
 	e := newEnv(t)
-	rec := must[*keyward.CreatedKey](t)(e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "r", Recoverable: true}))
-	plain := must[*keyward.CreatedKey](t)(e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "p"}))
-	got, err := e.svc.ReadKeyValue(e.admin, rec.Key.ID)
+	rec := must[*keyward.CreatedKey](t)(e.svc.Keys.CreateKey(e.admin, keyward.KeyCreate{Name: "r", Recoverable: true}))
+	plain := must[*keyward.CreatedKey](t)(e.svc.Keys.CreateKey(e.admin, keyward.KeyCreate{Name: "p"}))
+	got, err := e.svc.Keys.ReadKeyValue(e.admin, rec.Key.ID)
 	if err != nil || got != rec.Value {
 		t.Fatalf("ReadKeyValue = %v", err)
 	}
-	_, err = e.svc.ReadKeyValue(e.admin, plain.Key.ID)
+	_, err = e.svc.Keys.ReadKeyValue(e.admin, plain.Key.ID)
 	wantCode(t, err, keyward.EPRECONDITION)
-	_, err = e.svc.ReadKeyValue(e.as(t, "deployer"), rec.Key.ID)
+	_, err = e.svc.Keys.ReadKeyValue(e.as(t, "deployer"), rec.Key.ID)
 	wantCode(t, err, keyward.EFORBIDDEN)
 	var reads int
 	for _, ev := range e.auditEvents(t) {
@@ -159,11 +159,11 @@ func TestRecoverableValue(t *testing.T) {
 func TestUpdateKeyKeepsID(t *testing.T) {
 	e := newEnv(t)
 	api := e.demoAPI(t)
-	ck := must[*keyward.CreatedKey](t)(e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "k"}))
+	ck := must[*keyward.CreatedKey](t)(e.svc.Keys.CreateKey(e.admin, keyward.KeyCreate{Name: "k"}))
 	off := false
 	name := "renamed"
 	sks := []keyward.StageKey{{APIID: api.Name, Stage: "dev"}}
-	k, err := e.svc.UpdateKey(e.admin, ck.Key.ID, keyward.KeyUpdate{Name: &name, Enabled: &off, StageKeys: &sks})
+	k, err := e.svc.Keys.UpdateKey(e.admin, ck.Key.ID, keyward.KeyUpdate{Name: &name, Enabled: &off, StageKeys: &sks})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,22 +171,22 @@ func TestUpdateKeyKeepsID(t *testing.T) {
 		t.Fatalf("updated key %+v", k)
 	}
 	bad := []keyward.StageKey{{APIID: api.Name, Stage: "nope"}}
-	_, err = e.svc.UpdateKey(e.admin, ck.Key.ID, keyward.KeyUpdate{StageKeys: &bad})
+	_, err = e.svc.Keys.UpdateKey(e.admin, ck.Key.ID, keyward.KeyUpdate{StageKeys: &bad})
 	wantCode(t, err, keyward.ENOTFOUND)
 	past := e.clock.Now().Add(-time.Hour)
-	_, err = e.svc.UpdateKey(e.admin, ck.Key.ID, keyward.KeyUpdate{ExpiresAt: &past})
+	_, err = e.svc.Keys.UpdateKey(e.admin, ck.Key.ID, keyward.KeyUpdate{ExpiresAt: &past})
 	wantCode(t, err, keyward.EINVALID)
-	wantCode(t, e.svc.DeleteKey(e.admin, ck.Key.ID), "")
-	_, err = e.svc.GetKey(e.admin, ck.Key.ID)
+	wantCode(t, e.svc.Keys.DeleteKey(e.admin, ck.Key.ID), "")
+	_, err = e.svc.Keys.GetKey(e.admin, ck.Key.ID)
 	wantCode(t, err, keyward.ENOTFOUND)
 }
 
 func TestFailedCreateLeavesNothing(t *testing.T) {
 	e := newEnv(t)
-	_, err := e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "k", PlanIDs: []string{"no-such-plan"}, StoreSecret: "half"})
+	_, err := e.svc.Keys.CreateKey(e.admin, keyward.KeyCreate{Name: "k", PlanIDs: []string{"no-such-plan"}, StoreSecret: "half"})
 	wantCode(t, err, keyward.ENOTFOUND)
-	keys, _, _ := e.svc.ListKeys(e.admin, keyward.KeyFilter{})
-	secrets, _, _ := e.svc.ListSecrets(e.admin, keyward.SecretFilter{IncludeDeleted: true})
+	keys, _, _ := e.svc.Keys.ListKeys(e.admin, keyward.KeyFilter{})
+	secrets, _, _ := e.svc.Secrets.ListSecrets(e.admin, keyward.SecretFilter{IncludeDeleted: true})
 	if len(keys) != 0 || len(secrets) != 0 {
 		t.Fatalf("half-written: %d keys, %d secrets", len(keys), len(secrets))
 	}

@@ -17,7 +17,7 @@ func planResolver(ref string) func(context.Context, keyward.Tx) (string, error) 
 }
 
 // CreatePlan creates a usage plan.
-func (s *Service) CreatePlan(ctx context.Context, in keyward.PlanCreate) (*keyward.UsagePlan, error) {
+func (s *Plans) CreatePlan(ctx context.Context, in keyward.PlanCreate) (*keyward.UsagePlan, error) {
 	var p *keyward.UsagePlan
 	err := s.run(ctx, call{action: keyward.ActionPlanCreate, resource: keyward.PlanARN("*"), params: planParams(in.Name, in.Throttle, in.Quota, in.Tokens)},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
@@ -129,7 +129,7 @@ func validatePlan(p *keyward.UsagePlan) error {
 }
 
 // GetPlan returns a plan by ID or name.
-func (s *Service) GetPlan(ctx context.Context, ref string) (*keyward.UsagePlan, error) {
+func (s *Plans) GetPlan(ctx context.Context, ref string) (*keyward.UsagePlan, error) {
 	var p *keyward.UsagePlan
 	err := s.run(ctx, call{action: keyward.ActionPlanGet, resource: keyward.PlanARN(ref), resolve: planResolver(ref), params: map[string]any{"plan": ref}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
@@ -141,7 +141,7 @@ func (s *Service) GetPlan(ctx context.Context, ref string) (*keyward.UsagePlan, 
 }
 
 // ListPlans returns a page of plans.
-func (s *Service) ListPlans(ctx context.Context, pg keyward.Page) ([]*keyward.UsagePlan, string, error) {
+func (s *Plans) ListPlans(ctx context.Context, pg keyward.Page) ([]*keyward.UsagePlan, string, error) {
 	var out []*keyward.UsagePlan
 	var next string
 	err := s.run(ctx, call{action: keyward.ActionPlanList, resource: keyward.PlanARN("*"), params: map[string]any{"limit": pg.Limit}},
@@ -154,7 +154,7 @@ func (s *Service) ListPlans(ctx context.Context, pg keyward.Page) ([]*keyward.Us
 }
 
 // UpdatePlan changes a plan in place; attached keys keep it.
-func (s *Service) UpdatePlan(ctx context.Context, ref string, u keyward.PlanUpdate) (*keyward.UsagePlan, error) {
+func (s *Plans) UpdatePlan(ctx context.Context, ref string, u keyward.PlanUpdate) (*keyward.UsagePlan, error) {
 	var p *keyward.UsagePlan
 	name := ""
 	if u.Name != nil {
@@ -214,7 +214,7 @@ func applyPlanUpdate(ctx context.Context, tx keyward.Tx, p *keyward.UsagePlan, u
 }
 
 // DeletePlan removes a plan that no key is attached to.
-func (s *Service) DeletePlan(ctx context.Context, ref string) error {
+func (s *Plans) DeletePlan(ctx context.Context, ref string) error {
 	return s.run(ctx, call{action: keyward.ActionPlanDelete, resource: keyward.PlanARN(ref), resolve: planResolver(ref), params: map[string]any{"plan": ref}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
 			p, err := resolvePlan(ctx, tx, ref)
@@ -233,7 +233,7 @@ func (s *Service) DeletePlan(ctx context.Context, ref string) error {
 }
 
 // AttachKey applies a plan to a key.
-func (s *Service) AttachKey(ctx context.Context, ref, keyID string) error {
+func (s *Plans) AttachKey(ctx context.Context, ref, keyID string) error {
 	return s.run(ctx, call{action: keyward.ActionPlanAttachKey, resource: keyward.PlanARN(ref), resolve: planResolver(ref), params: map[string]any{"plan": ref, "keyId": keyID}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
 			p, err := resolvePlan(ctx, tx, ref)
@@ -253,7 +253,7 @@ func (s *Service) AttachKey(ctx context.Context, ref, keyID string) error {
 }
 
 // DetachKey removes a plan from a key.
-func (s *Service) DetachKey(ctx context.Context, ref, keyID string) error {
+func (s *Plans) DetachKey(ctx context.Context, ref, keyID string) error {
 	return s.run(ctx, call{action: keyward.ActionPlanDetachKey, resource: keyward.PlanARN(ref), resolve: planResolver(ref), params: map[string]any{"plan": ref, "keyId": keyID}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
 			p, err := resolvePlan(ctx, tx, ref)
@@ -268,7 +268,7 @@ func (s *Service) DetachKey(ctx context.Context, ref, keyID string) error {
 }
 
 // ListPlanKeys returns the keys attached to a plan.
-func (s *Service) ListPlanKeys(ctx context.Context, ref string, pg keyward.Page) ([]*keyward.APIKey, string, error) {
+func (s *Plans) ListPlanKeys(ctx context.Context, ref string, pg keyward.Page) ([]*keyward.APIKey, string, error) {
 	var out []*keyward.APIKey
 	var next string
 	err := s.run(ctx, call{action: keyward.ActionPlanListKeys, resource: keyward.PlanARN(ref), resolve: planResolver(ref), params: map[string]any{"plan": ref}},

@@ -18,7 +18,7 @@ func policyResolver(ref string) func(context.Context, keyward.Tx) (string, error
 }
 
 // CreatePolicy parses, validates and stores a policy document.
-func (s *Service) CreatePolicy(ctx context.Context, in keyward.PolicyCreate) (*keyward.Policy, error) {
+func (s *Access) CreatePolicy(ctx context.Context, in keyward.PolicyCreate) (*keyward.Policy, error) {
 	var p *keyward.Policy
 	err := s.run(ctx, call{action: keyward.ActionPolicyCreate, resource: keyward.PolicyARN("*"), params: map[string]any{"name": in.Name}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
@@ -47,7 +47,7 @@ func (s *Service) CreatePolicy(ctx context.Context, in keyward.PolicyCreate) (*k
 }
 
 // GetPolicy returns a policy by ID or name.
-func (s *Service) GetPolicy(ctx context.Context, ref string) (*keyward.Policy, error) {
+func (s *Access) GetPolicy(ctx context.Context, ref string) (*keyward.Policy, error) {
 	var p *keyward.Policy
 	err := s.run(ctx, call{action: keyward.ActionPolicyGet, resource: keyward.PolicyARN(ref), resolve: policyResolver(ref), params: map[string]any{"policy": ref}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
@@ -59,7 +59,7 @@ func (s *Service) GetPolicy(ctx context.Context, ref string) (*keyward.Policy, e
 }
 
 // ListPolicies returns a page of policies, built-in roles included.
-func (s *Service) ListPolicies(ctx context.Context, pg keyward.Page) ([]*keyward.Policy, string, error) {
+func (s *Access) ListPolicies(ctx context.Context, pg keyward.Page) ([]*keyward.Policy, string, error) {
 	var out []*keyward.Policy
 	var next string
 	err := s.run(ctx, call{action: keyward.ActionPolicyList, resource: keyward.PolicyARN("*"), params: map[string]any{"limit": pg.Limit}},
@@ -72,7 +72,7 @@ func (s *Service) ListPolicies(ctx context.Context, pg keyward.Page) ([]*keyward
 }
 
 // DeletePolicy removes a custom policy that is attached to no principal.
-func (s *Service) DeletePolicy(ctx context.Context, ref string) error {
+func (s *Access) DeletePolicy(ctx context.Context, ref string) error {
 	return s.run(ctx, call{action: keyward.ActionPolicyDelete, resource: keyward.PolicyARN(ref), resolve: policyResolver(ref), params: map[string]any{"policy": ref}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
 			p, err := resolvePolicy(ctx, tx, ref)
@@ -94,20 +94,20 @@ func (s *Service) DeletePolicy(ctx context.Context, ref string) error {
 }
 
 // AttachPolicy attaches a policy to a principal.
-func (s *Service) AttachPolicy(ctx context.Context, pol, principal string) error {
+func (s *Access) AttachPolicy(ctx context.Context, pol, principal string) error {
 	return s.attachment(ctx, keyward.ActionPolicyAttach, pol, principal, func(ctx context.Context, tx keyward.Tx, policyID, principalID string) error {
 		return tx.AttachPolicy(ctx, policyID, principalID)
 	})
 }
 
 // DetachPolicy detaches a policy from a principal.
-func (s *Service) DetachPolicy(ctx context.Context, pol, principal string) error {
+func (s *Access) DetachPolicy(ctx context.Context, pol, principal string) error {
 	return s.attachment(ctx, keyward.ActionPolicyDetach, pol, principal, func(ctx context.Context, tx keyward.Tx, policyID, principalID string) error {
 		return tx.DetachPolicy(ctx, policyID, principalID)
 	})
 }
 
-func (s *Service) attachment(ctx context.Context, action keyward.Action, pol, principal string, change func(context.Context, keyward.Tx, string, string) error) error {
+func (s *Access) attachment(ctx context.Context, action keyward.Action, pol, principal string, change func(context.Context, keyward.Tx, string, string) error) error {
 	return s.run(ctx, call{action: action, resource: keyward.PolicyARN(pol), resolve: policyResolver(pol), params: map[string]any{"policy": pol, "principal": principal}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
 			p, err := resolvePolicy(ctx, tx, pol)

@@ -19,7 +19,7 @@ func principalResolver(ref string) func(context.Context, keyward.Tx) (string, er
 
 // CreatePrincipal creates a principal with the given roles and its first
 // admin token, shown once.
-func (s *Service) CreatePrincipal(ctx context.Context, in keyward.PrincipalCreate) (*keyward.CreatedPrincipal, error) {
+func (s *Access) CreatePrincipal(ctx context.Context, in keyward.PrincipalCreate) (*keyward.CreatedPrincipal, error) {
 	var out *keyward.CreatedPrincipal
 	params := map[string]any{"name": in.Name, "type": in.Type, "roles": in.Roles}
 	err := s.run(ctx, call{action: keyward.ActionPrincipalCreate, resource: keyward.PrincipalARN("*"), params: params},
@@ -39,7 +39,7 @@ func (s *Service) CreatePrincipal(ctx context.Context, in keyward.PrincipalCreat
 // the running call, whose caller must also be allowed to attach each role
 // (creating a principal must not be a way around policies:Attach); it is nil
 // only for the bootstrap admin, which the server creates by itself.
-func (s *Service) insertPrincipal(ctx context.Context, tx keyward.Tx, in keyward.PrincipalCreate, o *op) (*keyward.Principal, string, error) {
+func (s *Access) insertPrincipal(ctx context.Context, tx keyward.Tx, in keyward.PrincipalCreate, o *op) (*keyward.Principal, string, error) {
 	if in.Type == "" {
 		in.Type = "service"
 	}
@@ -79,7 +79,7 @@ func (s *Service) insertPrincipal(ctx context.Context, tx keyward.Tx, in keyward
 	return p, token, err
 }
 
-func (s *Service) insertToken(ctx context.Context, tx keyward.Tx, principalID string) (string, *keyward.AdminToken, error) {
+func (s *Access) insertToken(ctx context.Context, tx keyward.Tx, principalID string) (string, *keyward.AdminToken, error) {
 	token, err := keyvalue.Generate(keyward.AdminTokenPrefix)
 	if err != nil {
 		return "", nil, err
@@ -93,7 +93,7 @@ func (s *Service) insertToken(ctx context.Context, tx keyward.Tx, principalID st
 }
 
 // GetPrincipal returns a principal by ID or name.
-func (s *Service) GetPrincipal(ctx context.Context, ref string) (*keyward.Principal, error) {
+func (s *Access) GetPrincipal(ctx context.Context, ref string) (*keyward.Principal, error) {
 	var p *keyward.Principal
 	err := s.run(ctx, call{action: keyward.ActionPrincipalGet, resource: keyward.PrincipalARN(ref), resolve: principalResolver(ref), params: map[string]any{"principal": ref}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
@@ -105,7 +105,7 @@ func (s *Service) GetPrincipal(ctx context.Context, ref string) (*keyward.Princi
 }
 
 // ListPrincipals returns a page of principals.
-func (s *Service) ListPrincipals(ctx context.Context, pg keyward.Page) ([]*keyward.Principal, string, error) {
+func (s *Access) ListPrincipals(ctx context.Context, pg keyward.Page) ([]*keyward.Principal, string, error) {
 	var out []*keyward.Principal
 	var next string
 	err := s.run(ctx, call{action: keyward.ActionPrincipalList, resource: keyward.PrincipalARN("*"), params: map[string]any{"limit": pg.Limit}},
@@ -119,7 +119,7 @@ func (s *Service) ListPrincipals(ctx context.Context, pg keyward.Page) ([]*keywa
 
 // DeletePrincipal removes a principal, its tokens and its attachments. A
 // principal cannot delete itself: that is how the last admin gets locked out.
-func (s *Service) DeletePrincipal(ctx context.Context, ref string) error {
+func (s *Access) DeletePrincipal(ctx context.Context, ref string) error {
 	return s.run(ctx, call{action: keyward.ActionPrincipalDelete, resource: keyward.PrincipalARN(ref), resolve: principalResolver(ref), params: map[string]any{"principal": ref}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
 			p, err := resolvePrincipal(ctx, tx, ref)
@@ -134,7 +134,7 @@ func (s *Service) DeletePrincipal(ctx context.Context, ref string) error {
 }
 
 // CreateToken issues another admin token for a principal, shown once.
-func (s *Service) CreateToken(ctx context.Context, ref string) (string, *keyward.AdminToken, error) {
+func (s *Access) CreateToken(ctx context.Context, ref string) (string, *keyward.AdminToken, error) {
 	var token string
 	var t *keyward.AdminToken
 	err := s.run(ctx, call{action: keyward.ActionPrincipalCreateToken, resource: keyward.PrincipalARN(ref), resolve: principalResolver(ref), params: map[string]any{"principal": ref}},

@@ -11,7 +11,7 @@ import (
 // rotationEvent is the audit event of one rotation step. Steps after the
 // first run on behalf of whoever started the rotation (already authorized
 // for it), or of the server itself for scheduled and resumed rotations.
-func (s *Service) rotationEvent(caller keyward.Caller, action keyward.Action, resource string, rot *keyward.Rotation, step keyward.RotationStep) *keyward.AuditEvent {
+func (s *base) rotationEvent(caller keyward.Caller, action keyward.Action, resource string, rot *keyward.Rotation, step keyward.RotationStep) *keyward.AuditEvent {
 	ev := s.newEvent(caller, call{action: action, resource: resource, params: map[string]any{
 		"rotationId": rot.ID, "kind": string(rot.Kind), "target": rot.Target, "step": string(step), "trigger": rot.Trigger,
 	}})
@@ -24,7 +24,7 @@ func (s *Service) rotationEvent(caller keyward.Caller, action keyward.Action, re
 
 // commitEvent runs body in a write transaction that also appends ev. A
 // failed body is audited in a transaction of its own, as run does.
-func (s *Service) commitEvent(ctx context.Context, ev *keyward.AuditEvent, body func(ctx context.Context, tx keyward.Tx) error) error {
+func (s *base) commitEvent(ctx context.Context, ev *keyward.AuditEvent, body func(ctx context.Context, tx keyward.Tx) error) error {
 	var rec *keyward.AuditRecord
 	err := s.store.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
 		if err := body(ctx, tx); err != nil {
@@ -63,21 +63,21 @@ func nextStep(ctx context.Context, tx keyward.Tx, id string, step keyward.Rotati
 }
 
 // afterStep calls the test hook, if any, once a step has committed.
-func (s *Service) afterStep(ctx context.Context, rot *keyward.Rotation) {
+func (s *base) afterStep(ctx context.Context, rot *keyward.Rotation) {
 	if s.hooks.AfterStep != nil {
 		s.hooks.AfterStep(ctx, rot)
 	}
 }
 
 // observeRotation tells the metrics of a rotation that ended.
-func (s *Service) observeRotation(rot *keyward.Rotation) {
+func (s *base) observeRotation(rot *keyward.Rotation) {
 	if s.hooks.OnRotation != nil && rot.State != keyward.RotationInProgress {
 		s.hooks.OnRotation(rot)
 	}
 }
 
 // kickWebhooks wakes the webhook dispatcher after deliveries were queued.
-func (s *Service) kickWebhooks() {
+func (s *base) kickWebhooks() {
 	if s.hooks.Notified != nil {
 		s.hooks.Notified()
 	}

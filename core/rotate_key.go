@@ -34,7 +34,7 @@ const DefaultGrace = 24 * time.Hour
 const MaxGrace = 90 * 24 * time.Hour
 
 // RotateKey rotates a key's value; see the steps above.
-func (s *Service) RotateKey(ctx context.Context, id string, in keyward.KeyRotate) (*keyward.RotatedKey, error) {
+func (s *Rotations) RotateKey(ctx context.Context, id string, in keyward.KeyRotate) (*keyward.RotatedKey, error) {
 	params := map[string]any{"keyId": id, "storeSecret": in.StoreSecret, "clientToken": in.ClientToken,
 		"step": string(keyward.StepCreate)}
 	if in.Grace != nil {
@@ -86,7 +86,7 @@ func validateKeyRotate(in keyward.KeyRotate) error {
 // createPending is the createSecret step: it generates the new value, adds
 // it as the PENDING credential and records the rotation. o, when set, is
 // the admin call that asked (and authorizes delivery to the secret).
-func (s *Service) createPending(ctx context.Context, tx keyward.Tx, o *op, k *keyward.APIKey, in keyward.KeyRotate, trigger string) (*keyward.Rotation, string, error) {
+func (s *Rotations) createPending(ctx context.Context, tx keyward.Tx, o *op, k *keyward.APIKey, in keyward.KeyRotate, trigger string) (*keyward.Rotation, string, error) {
 	grace := s.graceFor(ctx, tx, k, in.Grace)
 	store := in.StoreSecret
 	if store == "" {
@@ -158,7 +158,7 @@ func (s *Service) createPending(ctx context.Context, tx keyward.Tx, o *op, k *ke
 
 // graceFor picks the grace period: the request's, else the key's policy,
 // else its plans', else DefaultGrace.
-func (s *Service) graceFor(ctx context.Context, tx keyward.Tx, k *keyward.APIKey, asked *keyward.Duration) time.Duration {
+func (s *Rotations) graceFor(ctx context.Context, tx keyward.Tx, k *keyward.APIKey, asked *keyward.Duration) time.Duration {
 	if asked != nil {
 		return asked.Std()
 	}
@@ -170,7 +170,7 @@ func (s *Service) graceFor(ctx context.Context, tx keyward.Tx, k *keyward.APIKey
 
 // effectivePolicy is the key's own rotation policy, else the one of its
 // plans that rotates most often.
-func (s *Service) effectivePolicy(ctx context.Context, tx keyward.Tx, k *keyward.APIKey) *keyward.RotationPolicy {
+func (s *Rotations) effectivePolicy(ctx context.Context, tx keyward.Tx, k *keyward.APIKey) *keyward.RotationPolicy {
 	if k.Rotation != nil {
 		return k.Rotation
 	}
@@ -190,7 +190,7 @@ func (s *Service) effectivePolicy(ctx context.Context, tx keyward.Tx, k *keyward
 // completeKeyRotation runs the steps after createSecret. value is the new
 // value, or "" when resuming: then it is read back from where setSecret put
 // it. Any failure rolls the rotation back.
-func (s *Service) completeKeyRotation(ctx context.Context, caller keyward.Caller, rot *keyward.Rotation, value string) (*keyward.RotatedKey, error) {
+func (s *Rotations) completeKeyRotation(ctx context.Context, caller keyward.Caller, rot *keyward.Rotation, value string) (*keyward.RotatedKey, error) {
 	ctx = context.WithoutCancel(ctx) // a client gone away must not strand a half-done rotation
 	s.bg.mu.Lock()
 	s.bg.keys[rot.ID] = true
@@ -245,7 +245,7 @@ func stepIndex(st keyward.RotationStep) int {
 
 // keyStep runs one step after createSecret in its own transaction, with
 // its audit record, and returns the rotation as stored after it.
-func (s *Service) keyStep(ctx context.Context, caller keyward.Caller, rot *keyward.Rotation, step keyward.RotationStep, value string) (*keyward.Rotation, error) {
+func (s *Rotations) keyStep(ctx context.Context, caller keyward.Caller, rot *keyward.Rotation, step keyward.RotationStep, value string) (*keyward.Rotation, error) {
 	ev := s.rotationEvent(caller, keyward.ActionKeyRotate, keyward.KeyARN(rot.Target), rot, step)
 	var out *keyward.Rotation
 	err := s.commitEvent(ctx, ev, func(ctx context.Context, tx keyward.Tx) error {
@@ -305,7 +305,7 @@ func (s *Service) keyStep(ctx context.Context, caller keyward.Caller, rot *keywa
 // pendingValue reads the new value back where it was kept: the secret's
 // PENDING version once setSecret ran, else the sealed value of a
 // recoverable key. EPRECONDITION when neither holds it.
-func (s *Service) pendingValue(ctx context.Context, tx keyward.Tx, k *keyward.APIKey, rot *keyward.Rotation) (string, error) {
+func (s *Rotations) pendingValue(ctx context.Context, tx keyward.Tx, k *keyward.APIKey, rot *keyward.Rotation) (string, error) {
 	if rot.StoreSecret != "" && stepIndex(rot.Step) >= stepIndex(keyward.StepSet) {
 		v, err := tx.GetSecretVersion(ctx, rot.StoreSecret, rot.ID)
 		if err != nil {
@@ -326,7 +326,7 @@ func (s *Service) pendingValue(ctx context.Context, tx keyward.Tx, k *keyward.AP
 // deliverPending writes the new value as the PENDING version of the key's
 // secret (creating the secret if needed). The version ID is the rotation
 // ID, so a resumed step finds the version it already wrote.
-func (s *Service) deliverPending(ctx context.Context, tx keyward.Tx, rot *keyward.Rotation, value string) (*keyward.SecretVersionRef, error) {
+func (s *Rotations) deliverPending(ctx context.Context, tx keyward.Tx, rot *keyward.Rotation, value string) (*keyward.SecretVersionRef, error) {
 	sec, err := tx.GetSecret(ctx, rot.StoreSecret)
 	if isNotFound(err) {
 		now := s.clock.Now()
@@ -345,7 +345,7 @@ func (s *Service) deliverPending(ctx context.Context, tx keyward.Tx, rot *keywar
 // check (shape, checksum, HMAC digest, lookup), against an index holding
 // only the PENDING credential: the value that will be handed out opens
 // exactly the credential that is about to become CURRENT.
-func (s *Service) testPending(ctx context.Context, tx keyward.Tx, k *keyward.APIKey, rot *keyward.Rotation, value string) error {
+func (s *Rotations) testPending(ctx context.Context, tx keyward.Tx, k *keyward.APIKey, rot *keyward.Rotation, value string) error {
 	var ix keyvalue.Index[string]
 	for _, c := range k.Credentials {
 		if c.ID == rot.PendingID && c.Label == keyward.LabelPending {
@@ -362,7 +362,7 @@ func (s *Service) testPending(ctx context.Context, tx keyward.Tx, k *keyward.API
 // finishKey moves the labels: PREVIOUS (if any) is dropped, CURRENT
 // becomes PREVIOUS until now+grace (or is dropped when grace is 0),
 // PENDING becomes CURRENT; the secret's labels move the same way.
-func (s *Service) finishKey(ctx context.Context, tx keyward.Tx, k *keyward.APIKey, rot *keyward.Rotation, ev *keyward.AuditEvent) error {
+func (s *Rotations) finishKey(ctx context.Context, tx keyward.Tx, k *keyward.APIKey, rot *keyward.Rotation, ev *keyward.AuditEvent) error {
 	now := s.clock.Now()
 	var cur, prev, pend *keyward.Credential
 	for i := range k.Credentials {
@@ -443,7 +443,7 @@ func (s *Service) finishKey(ctx context.Context, tx keyward.Tx, k *keyward.APIKe
 
 // rollBackKey undoes a rotation that cannot finish: the PENDING credential
 // and the secret's PENDING label go, the old CURRENT stays as it was.
-func (s *Service) rollBackKey(ctx context.Context, caller keyward.Caller, rot *keyward.Rotation, cause error) error {
+func (s *Rotations) rollBackKey(ctx context.Context, caller keyward.Caller, rot *keyward.Rotation, cause error) error {
 	state := keyward.RotationFailed
 	if cause == nil {
 		state = keyward.RotationRolledBack
@@ -503,7 +503,7 @@ func (s *Service) rollBackKey(ctx context.Context, caller keyward.Caller, rot *k
 // replayRotateKey answers a RotateKey retried with a client token already
 // used on this key: the same rotation, and the value again only when the
 // key is recoverable, the value is still CURRENT and the caller may read it.
-func (s *Service) replayRotateKey(ctx context.Context, tx keyward.Tx, o *op, k *keyward.APIKey, in keyward.KeyRotate) (*keyward.RotatedKey, error) {
+func (s *Rotations) replayRotateKey(ctx context.Context, tx keyward.Tx, o *op, k *keyward.APIKey, in keyward.KeyRotate) (*keyward.RotatedKey, error) {
 	rots, _, err := tx.ListRotations(ctx, keyward.RotationFilter{Kind: keyward.RotationKey, Target: k.ID, ClientToken: in.ClientToken, Page: keyward.Page{Limit: 1}})
 	if err != nil || len(rots) == 0 {
 		return nil, err
@@ -539,7 +539,7 @@ func (s *Service) replayRotateKey(ctx context.Context, tx keyward.Tx, o *op, k *
 
 // RevokePrevious ends the PREVIOUS credential's grace at once, for an old
 // value that leaked.
-func (s *Service) RevokePrevious(ctx context.Context, id string) (*keyward.APIKey, error) {
+func (s *Rotations) RevokePrevious(ctx context.Context, id string) (*keyward.APIKey, error) {
 	var k *keyward.APIKey
 	err := s.run(ctx, call{action: keyward.ActionKeyRevokePrevious, resource: keyward.KeyARN(id), params: map[string]any{"keyId": id}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
@@ -567,14 +567,14 @@ func (s *Service) RevokePrevious(ctx context.Context, id string) (*keyward.APIKe
 }
 
 // ListKeyRotations lists a key's rotations, newest first.
-func (s *Service) ListKeyRotations(ctx context.Context, id string, f keyward.RotationFilter) ([]*keyward.Rotation, string, error) {
+func (s *Rotations) ListKeyRotations(ctx context.Context, id string, f keyward.RotationFilter) ([]*keyward.Rotation, string, error) {
 	exists := func(ctx context.Context, tx keyward.Tx) error { _, err := tx.GetKey(ctx, id); return err }
 	return s.listRotations(ctx, keyward.ActionKeyListRotations, keyward.KeyARN(id), keyward.RotationKey, id, exists, f)
 }
 
 // listRotations lists the rotations of one target, newest first, after
 // exists says the target is there.
-func (s *Service) listRotations(ctx context.Context, action keyward.Action, resource string, kind keyward.RotationKind, target string,
+func (s *Rotations) listRotations(ctx context.Context, action keyward.Action, resource string, kind keyward.RotationKind, target string,
 	exists func(ctx context.Context, tx keyward.Tx) error, f keyward.RotationFilter) ([]*keyward.Rotation, string, error) {
 	var out []*keyward.Rotation
 	var next string

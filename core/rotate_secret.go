@@ -43,7 +43,7 @@ var rotatorBackoff = time.Second
 
 // RotateSecret configures a secret's rotation and, unless told otherwise,
 // starts one in the background.
-func (s *Service) RotateSecret(ctx context.Context, name string, in keyward.SecretRotate) (*keyward.Rotation, error) {
+func (s *Rotations) RotateSecret(ctx context.Context, name string, in keyward.SecretRotate) (*keyward.Rotation, error) {
 	now := in.Now == nil || *in.Now
 	params := map[string]any{"name": name, "rotatorId": in.RotatorID, "rotateImmediately": now, "clientToken": in.ClientToken}
 	if in.Every != nil {
@@ -140,7 +140,7 @@ func (s *Service) RotateSecret(ctx context.Context, name string, in keyward.Secr
 // refuseKeyValueSecret refuses a generic rotation of a secret that holds
 // an API key's value: only a key rotation may change it, or the secret and
 // the key would no longer agree.
-func (s *Service) refuseKeyValueSecret(ctx context.Context, tx keyward.Tx, sec *keyward.Secret) error {
+func (s *Rotations) refuseKeyValueSecret(ctx context.Context, tx keyward.Tx, sec *keyward.Secret) error {
 	if id := sec.Tags["keyward:apikey"]; id != "" {
 		return keyward.Errorf(keyward.EPRECONDITION, "secret %s holds the value of API key %s: rotate the key instead", sec.Name, id)
 	}
@@ -158,7 +158,7 @@ func (s *Service) refuseKeyValueSecret(ctx context.Context, tx keyward.Tx, sec *
 	return nil
 }
 
-func (s *Service) insertSecretRotation(ctx context.Context, tx keyward.Tx, name, trigger, startedBy, token string) (*keyward.Rotation, error) {
+func (s *Rotations) insertSecretRotation(ctx context.Context, tx keyward.Tx, name, trigger, startedBy, token string) (*keyward.Rotation, error) {
 	now := s.clock.Now()
 	rot := &keyward.Rotation{ID: newID("rot"), Kind: keyward.RotationSecret, Target: name, State: keyward.RotationInProgress,
 		Trigger: trigger, ClientToken: token, PendingID: uuid.NewString(), StartedBy: startedBy, CreatedAt: now, UpdatedAt: now}
@@ -174,7 +174,7 @@ func (s *Service) insertSecretRotation(ctx context.Context, tx keyward.Tx, name,
 // startSecretRotation runs a secret rotation's remaining steps in the
 // background, audited on behalf of caller (the zero Caller: the server).
 // Stop cancels it; it is resumed on the next start.
-func (s *Service) startSecretRotation(rot *keyward.Rotation, caller keyward.Caller) {
+func (s *Rotations) startSecretRotation(rot *keyward.Rotation, caller keyward.Caller) {
 	s.bg.mu.Lock()
 	defer s.bg.mu.Unlock()
 	if s.bg.stopped {
@@ -199,7 +199,7 @@ func (s *Service) startSecretRotation(rot *keyward.Rotation, caller keyward.Call
 }
 
 // runSecretRotation calls the rotator for each step not yet done.
-func (s *Service) runSecretRotation(ctx context.Context, rot *keyward.Rotation, caller keyward.Caller) {
+func (s *Rotations) runSecretRotation(ctx context.Context, rot *keyward.Rotation, caller keyward.Caller) {
 	for _, step := range keyward.RotationSteps() {
 		if stepIndex(rot.Step) >= stepIndex(step) {
 			continue
@@ -232,7 +232,7 @@ func (s *Service) runSecretRotation(ctx context.Context, rot *keyward.Rotation, 
 }
 
 // callRotator sends one step to the secret's rotator, trying a few times.
-func (s *Service) callRotator(ctx context.Context, rot *keyward.Rotation, step keyward.RotationStep) error {
+func (s *Rotations) callRotator(ctx context.Context, rot *keyward.Rotation, step keyward.RotationStep) error {
 	var w *keyward.Webhook
 	err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
 		sec, err := tx.GetSecret(ctx, rot.Target)
@@ -248,7 +248,7 @@ func (s *Service) callRotator(ctx context.Context, rot *keyward.Rotation, step k
 	if err != nil {
 		return err
 	}
-	secret, err := s.WebhookSecret(ctx, w)
+	secret, err := s.webhookSecret(ctx, w)
 	if err != nil {
 		return err
 	}
@@ -278,7 +278,7 @@ func (s *Service) callRotator(ctx context.Context, rot *keyward.Rotation, step k
 
 // secretStep records a step the rotator completed; after finishSecret it
 // moves CURRENT onto the new version.
-func (s *Service) secretStep(ctx context.Context, caller keyward.Caller, rot *keyward.Rotation, step keyward.RotationStep) (*keyward.Rotation, error) {
+func (s *Rotations) secretStep(ctx context.Context, caller keyward.Caller, rot *keyward.Rotation, step keyward.RotationStep) (*keyward.Rotation, error) {
 	ev := s.rotationEvent(caller, keyward.ActionSecretRotate, keyward.SecretARN(rot.Target), rot, step)
 	var out *keyward.Rotation
 	err := s.commitEvent(ctx, ev, func(ctx context.Context, tx keyward.Tx) error {
@@ -331,7 +331,7 @@ func (s *Service) secretStep(ctx context.Context, caller keyward.Caller, rot *ke
 
 // failSecretRotation marks a rotation FAILED and takes PENDING off the new
 // version: CURRENT never moved.
-func (s *Service) failSecretRotation(ctx context.Context, caller keyward.Caller, rot *keyward.Rotation, step keyward.RotationStep, cause error) error {
+func (s *Rotations) failSecretRotation(ctx context.Context, caller keyward.Caller, rot *keyward.Rotation, step keyward.RotationStep, cause error) error {
 	ev := s.rotationEvent(caller, keyward.ActionSecretRotate, keyward.SecretARN(rot.Target), rot, "fail")
 	var done *keyward.Rotation
 	err := s.commitEvent(ctx, ev, func(ctx context.Context, tx keyward.Tx) error {
@@ -364,7 +364,7 @@ func (s *Service) failSecretRotation(ctx context.Context, caller keyward.Caller,
 }
 
 // dropPendingVersion takes PENDING off a rotation's new version, if it has it.
-func (s *Service) dropPendingVersion(ctx context.Context, tx keyward.Tx, rot *keyward.Rotation) error {
+func (s *Rotations) dropPendingVersion(ctx context.Context, tx keyward.Tx, rot *keyward.Rotation) error {
 	v, err := tx.GetSecretVersionByStage(ctx, rot.Target, keyward.StagePending)
 	switch {
 	case isNotFound(err):
@@ -378,7 +378,7 @@ func (s *Service) dropPendingVersion(ctx context.Context, tx keyward.Tx, rot *ke
 }
 
 // CancelSecretRotation stops a secret's running rotation.
-func (s *Service) CancelSecretRotation(ctx context.Context, name string) (*keyward.Rotation, error) {
+func (s *Rotations) CancelSecretRotation(ctx context.Context, name string) (*keyward.Rotation, error) {
 	var rot *keyward.Rotation
 	err := s.run(ctx, call{action: keyward.ActionSecretCancelRotation, resource: keyward.SecretARN(name), params: map[string]any{"name": name}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
@@ -419,7 +419,7 @@ func (s *Service) CancelSecretRotation(ctx context.Context, name string) (*keywa
 }
 
 // ListSecretRotations lists a secret's rotations, newest first.
-func (s *Service) ListSecretRotations(ctx context.Context, name string, f keyward.RotationFilter) ([]*keyward.Rotation, string, error) {
+func (s *Rotations) ListSecretRotations(ctx context.Context, name string, f keyward.RotationFilter) ([]*keyward.Rotation, string, error) {
 	exists := func(ctx context.Context, tx keyward.Tx) error { _, err := tx.GetSecret(ctx, name); return err }
 	return s.listRotations(ctx, keyward.ActionSecretListRotations, keyward.SecretARN(name), keyward.RotationSecret, name, exists, f)
 }

@@ -37,7 +37,7 @@ func newTestRotator(t *testing.T, e *env) *testRotator {
 	r := &testRotator{t: t, e: e, value: "vendor-key-v2"}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
-	created := must[*keyward.CreatedWebhook](t)(e.svc.CreateWebhook(e.admin, keyward.WebhookCreate{Kind: keyward.WebhookRotator, URL: r.srv.URL + "/rotate"}))
+	created := must[*keyward.CreatedWebhook](t)(e.svc.Webhooks.CreateWebhook(e.admin, keyward.WebhookCreate{Kind: keyward.WebhookRotator, URL: r.srv.URL + "/rotate"}))
 	r.secret = []byte(created.Secret)
 	r.id = created.Webhook.ID
 	return r
@@ -70,7 +70,7 @@ func (r *testRotator) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if in.Step == keyward.StepCreate {
-		_, err := r.e.svc.PutSecretValue(r.e.admin, in.Name, keyward.SecretPut{Value: []byte(r.value), ClientToken: in.Token,
+		_, err := r.e.svc.Secrets.PutSecretValue(r.e.admin, in.Name, keyward.SecretPut{Value: []byte(r.value), ClientToken: in.Token,
 			Stages: []string{keyward.StagePending}})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -85,7 +85,7 @@ func waitRotation(t *testing.T, e *env, name string) *keyward.Rotation {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		rots, _, err := e.svc.ListSecretRotations(e.admin, name, keyward.RotationFilter{})
+		rots, _, err := e.svc.Rotations.ListSecretRotations(e.admin, name, keyward.RotationFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,10 +102,10 @@ func TestSecretRotationThroughRotator(t *testing.T) {
 	defer core.SetRotatorBackoff(time.Millisecond)()
 	e := newEnv(t)
 	rot := newTestRotator(t, e)
-	must[*keyward.SecretVersionRef](t)(e.svc.CreateSecret(e.admin, keyward.SecretCreate{Name: "vendor", Value: []byte("vendor-key-v1")}))
-	_, err := e.svc.RotateSecret(e.admin, "vendor", keyward.SecretRotate{})
+	must[*keyward.SecretVersionRef](t)(e.svc.Secrets.CreateSecret(e.admin, keyward.SecretCreate{Name: "vendor", Value: []byte("vendor-key-v1")}))
+	_, err := e.svc.Rotations.RotateSecret(e.admin, "vendor", keyward.SecretRotate{})
 	wantCode(t, err, keyward.EPRECONDITION) // no rotator yet
-	started := must[*keyward.Rotation](t)(e.svc.RotateSecret(e.admin, "vendor", keyward.SecretRotate{RotatorID: rot.id, ClientToken: "r1"}))
+	started := must[*keyward.Rotation](t)(e.svc.Rotations.RotateSecret(e.admin, "vendor", keyward.SecretRotate{RotatorID: rot.id, ClientToken: "r1"}))
 	done := waitRotation(t, e, "vendor")
 	if done.ID != started.ID || done.State != keyward.RotationSucceeded {
 		t.Fatalf("rotation: %+v", done)
@@ -116,7 +116,7 @@ func TestSecretRotationThroughRotator(t *testing.T) {
 	if len(rot.steps) != 4 {
 		t.Fatalf("steps called: %v", rot.steps)
 	}
-	again := must[*keyward.Rotation](t)(e.svc.RotateSecret(e.admin, "vendor", keyward.SecretRotate{ClientToken: "r1"}))
+	again := must[*keyward.Rotation](t)(e.svc.Rotations.RotateSecret(e.admin, "vendor", keyward.SecretRotate{ClientToken: "r1"}))
 	if again.ID != started.ID {
 		t.Fatal("same client token, same rotation")
 	}
@@ -133,7 +133,7 @@ func TestSecretRotationThroughRotator(t *testing.T) {
 	if strings.Join(steps, ",") != "createSecret,setSecret,testSecret,finishSecret" {
 		t.Fatalf("audited steps: %v", steps)
 	}
-	sec := must[*keyward.Secret](t)(e.svc.DescribeSecret(e.admin, "vendor"))
+	sec := must[*keyward.Secret](t)(e.svc.Secrets.DescribeSecret(e.admin, "vendor"))
 	if sec.Rotation == nil || sec.Rotation.RotatorID != rot.id {
 		t.Fatalf("rotation config: %+v", sec.Rotation)
 	}
@@ -146,9 +146,9 @@ func TestSecretRotationFailingAtEachStep(t *testing.T) {
 			e := newEnv(t)
 			rot := newTestRotator(t, e)
 			rot.failAt = step
-			hook := must[*keyward.CreatedWebhook](t)(e.svc.CreateWebhook(e.admin, keyward.WebhookCreate{URL: "http://127.0.0.1:9/n"}))
-			must[*keyward.SecretVersionRef](t)(e.svc.CreateSecret(e.admin, keyward.SecretCreate{Name: "vendor", Value: []byte("vendor-key-v1")}))
-			must[*keyward.Rotation](t)(e.svc.RotateSecret(e.admin, "vendor", keyward.SecretRotate{RotatorID: rot.id}))
+			hook := must[*keyward.CreatedWebhook](t)(e.svc.Webhooks.CreateWebhook(e.admin, keyward.WebhookCreate{URL: "http://127.0.0.1:9/n"}))
+			must[*keyward.SecretVersionRef](t)(e.svc.Secrets.CreateSecret(e.admin, keyward.SecretCreate{Name: "vendor", Value: []byte("vendor-key-v1")}))
+			must[*keyward.Rotation](t)(e.svc.Rotations.RotateSecret(e.admin, "vendor", keyward.SecretRotate{RotatorID: rot.id}))
 			done := waitRotation(t, e, "vendor")
 			if done.State != keyward.RotationFailed || !strings.Contains(done.Error, string(step)+": rotator answered 500") {
 				t.Fatalf("rotation: %+v", done)
@@ -156,10 +156,10 @@ func TestSecretRotationFailingAtEachStep(t *testing.T) {
 			if secretValue(t, e, "vendor", keyward.StageCurrent) != "vendor-key-v1" {
 				t.Fatal("CURRENT moved although a step failed")
 			}
-			if _, err := e.svc.GetSecretValue(e.admin, "vendor", keyward.SecretSelector{Stage: keyward.StagePending}); keyward.ErrorCode(err) != keyward.ENOTFOUND {
+			if _, err := e.svc.Secrets.GetSecretValue(e.admin, "vendor", keyward.SecretSelector{Stage: keyward.StagePending}); keyward.ErrorCode(err) != keyward.ENOTFOUND {
 				t.Fatalf("PENDING after a failed rotation: %v", err)
 			}
-			dls, _, _ := e.svc.ListDeliveries(e.admin, hook.Webhook.ID, keyward.DeliveryFilter{EventType: keyward.EventRotationFailed})
+			dls, _, _ := e.svc.Webhooks.ListDeliveries(e.admin, hook.Webhook.ID, keyward.DeliveryFilter{EventType: keyward.EventRotationFailed})
 			if len(dls) != 1 {
 				t.Fatalf("rotation.failed deliveries: %d", len(dls))
 			}
@@ -168,7 +168,7 @@ func TestSecretRotationFailingAtEachStep(t *testing.T) {
 			rot.failAt = ""
 			rot.mu.Unlock()
 			e.clock.Advance(time.Second)
-			must[*keyward.Rotation](t)(e.svc.RotateSecret(e.admin, "vendor", keyward.SecretRotate{}))
+			must[*keyward.Rotation](t)(e.svc.Rotations.RotateSecret(e.admin, "vendor", keyward.SecretRotate{}))
 			if waitRotation(t, e, "vendor").State != keyward.RotationSucceeded {
 				t.Fatal("retry after failure")
 			}
@@ -193,13 +193,13 @@ func TestCancelSecretRotation(t *testing.T) {
 		inner.ServeHTTP(w, req)
 	})
 	defer close(block)
-	must[*keyward.SecretVersionRef](t)(e.svc.CreateSecret(e.admin, keyward.SecretCreate{Name: "vendor", Value: []byte("v1")}))
-	_, err := e.svc.CancelSecretRotation(e.admin, "vendor")
+	must[*keyward.SecretVersionRef](t)(e.svc.Secrets.CreateSecret(e.admin, keyward.SecretCreate{Name: "vendor", Value: []byte("v1")}))
+	_, err := e.svc.Rotations.CancelSecretRotation(e.admin, "vendor")
 	wantCode(t, err, keyward.EPRECONDITION)
-	must[*keyward.Rotation](t)(e.svc.RotateSecret(e.admin, "vendor", keyward.SecretRotate{RotatorID: rot.id}))
-	_, err = e.svc.RotateSecret(e.admin, "vendor", keyward.SecretRotate{})
+	must[*keyward.Rotation](t)(e.svc.Rotations.RotateSecret(e.admin, "vendor", keyward.SecretRotate{RotatorID: rot.id}))
+	_, err = e.svc.Rotations.RotateSecret(e.admin, "vendor", keyward.SecretRotate{})
 	wantCode(t, err, keyward.ECONFLICT)
-	c := must[*keyward.Rotation](t)(e.svc.CancelSecretRotation(e.admin, "vendor"))
+	c := must[*keyward.Rotation](t)(e.svc.Rotations.CancelSecretRotation(e.admin, "vendor"))
 	if c.State != keyward.RotationCancelled {
 		t.Fatalf("cancel: %+v", c)
 	}
@@ -230,16 +230,16 @@ func TestSecretRotationResumesAfterStop(t *testing.T) {
 		}
 		inner.ServeHTTP(w, req)
 	})
-	must[*keyward.SecretVersionRef](t)(e.svc.CreateSecret(e.admin, keyward.SecretCreate{Name: "vendor", Value: []byte("vendor-key-v1")}))
-	started := must[*keyward.Rotation](t)(e.svc.RotateSecret(e.admin, "vendor", keyward.SecretRotate{RotatorID: rot.id}))
+	must[*keyward.SecretVersionRef](t)(e.svc.Secrets.CreateSecret(e.admin, keyward.SecretCreate{Name: "vendor", Value: []byte("vendor-key-v1")}))
+	started := must[*keyward.Rotation](t)(e.svc.Rotations.RotateSecret(e.admin, "vendor", keyward.SecretRotate{RotatorID: rot.id}))
 	<-inSet
 	e.svc.Stop()
-	rots, _, _ := e.svc.ListSecretRotations(e.admin, "vendor", keyward.RotationFilter{})
+	rots, _, _ := e.svc.Rotations.ListSecretRotations(e.admin, "vendor", keyward.RotationFilter{})
 	if rots[0].State != keyward.RotationInProgress || rots[0].Step != keyward.StepCreate {
 		t.Fatalf("after stop: %s at %s", rots[0].State, rots[0].Step)
 	}
 	e.restart(t, core.Hooks{})
-	if err := e.svc.ResumeRotations(context.Background()); err != nil {
+	if err := e.svc.Rotations.ResumeRotations(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	done := waitRotation(t, e, "vendor")

@@ -26,7 +26,7 @@ type background struct {
 
 // kickScheduler asks for a scheduler pass soon, so that the deadlines
 // behind the metrics follow a rotation at once.
-func (s *Service) kickScheduler() {
+func (s *Rotations) kickScheduler() {
 	select {
 	case s.bg.kick <- struct{}{}:
 	default:
@@ -42,7 +42,7 @@ type KeyDeadlines struct {
 }
 
 // Deadlines returns the deadlines found by the last scheduler pass.
-func (s *Service) Deadlines() []KeyDeadlines {
+func (s *Rotations) Deadlines() []KeyDeadlines {
 	s.bg.deadlines.Lock()
 	defer s.bg.deadlines.Unlock()
 	return s.bg.keyDeadlines
@@ -54,7 +54,7 @@ const NoticeBefore = 24 * time.Hour
 
 // Stop cancels background rotations and waits for them; a rotation cut off
 // is resumed by ResumeRotations on the next start.
-func (s *Service) Stop() {
+func (s *Rotations) Stop() {
 	s.bg.mu.Lock()
 	s.bg.stopped = true
 	for _, cancel := range s.bg.running {
@@ -67,7 +67,7 @@ func (s *Service) Stop() {
 // RunScheduler runs a scheduler pass at once (so rotations missed while
 // the server was down run on start) and every interval until ctx is done.
 // Call ResumeRotations before serving, then this.
-func (s *Service) RunScheduler(ctx context.Context, interval time.Duration) {
+func (s *Rotations) RunScheduler(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -88,7 +88,7 @@ func (s *Service) RunScheduler(ctx context.Context, interval time.Duration) {
 // back (delivered to a secret, or sealed for a recoverable key); otherwise
 // nobody holds the value, and it rolls back. Secret rotations continue
 // with their next step.
-func (s *Service) ResumeRotations(ctx context.Context) error {
+func (s *Rotations) ResumeRotations(ctx context.Context) error {
 	rots, err := s.inProgress(ctx)
 	if err != nil {
 		return err
@@ -102,7 +102,7 @@ func (s *Service) ResumeRotations(ctx context.Context) error {
 }
 
 // inProgress lists every rotation IN_PROGRESS.
-func (s *Service) inProgress(ctx context.Context) ([]*keyward.Rotation, error) {
+func (s *Rotations) inProgress(ctx context.Context) ([]*keyward.Rotation, error) {
 	var rots []*keyward.Rotation
 	err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
 		var err error
@@ -116,7 +116,7 @@ func (s *Service) inProgress(ctx context.Context) ([]*keyward.Rotation, error) {
 
 // resume takes over one interrupted rotation, unless this process is
 // running it.
-func (s *Service) resume(ctx context.Context, rot *keyward.Rotation) error {
+func (s *Rotations) resume(ctx context.Context, rot *keyward.Rotation) error {
 	s.bg.mu.Lock()
 	_, secretRunning := s.bg.running[rot.ID]
 	keyRunning := s.bg.keys[rot.ID]
@@ -149,7 +149,7 @@ const staleAfter = 5 * time.Minute
 
 // sweepStale resumes or rolls back rotations left IN_PROGRESS that nobody
 // in this process is running.
-func (s *Service) sweepStale(ctx context.Context, now time.Time) error {
+func (s *Rotations) sweepStale(ctx context.Context, now time.Time) error {
 	rots, err := s.inProgress(ctx)
 	if err != nil {
 		return err
@@ -169,7 +169,7 @@ func (s *Service) sweepStale(ctx context.Context, now time.Time) error {
 // failure, doubling per failure in a row, at most a day. Each failure is
 // told (rotation.failed); a target failing for good is not retried every
 // pass.
-func (s *Service) retryAfterFailures(ctx context.Context, kind keyward.RotationKind, target string, now time.Time) (bool, error) {
+func (s *Rotations) retryAfterFailures(ctx context.Context, kind keyward.RotationKind, target string, now time.Time) (bool, error) {
 	var rots []*keyward.Rotation
 	err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
 		var err error
@@ -193,7 +193,7 @@ func (s *Service) retryAfterFailures(ctx context.Context, kind keyward.RotationK
 	return now.Before(rots[0].FinishedAt.Add(wait)), nil
 }
 
-func (s *Service) keyRotationResumable(ctx context.Context, rot *keyward.Rotation) (bool, error) {
+func (s *Rotations) keyRotationResumable(ctx context.Context, rot *keyward.Rotation) (bool, error) {
 	if rot.StoreSecret != "" && stepIndex(rot.Step) >= stepIndex(keyward.StepSet) {
 		return true, nil
 	}
@@ -219,7 +219,7 @@ func (s *Service) keyRotationResumable(ctx context.Context, rot *keyward.Rotatio
 // SchedulePass runs due rotations, gives the notices whose time has come,
 // retires PREVIOUS credentials past their grace, and refreshes the
 // deadlines behind the metrics.
-func (s *Service) SchedulePass(ctx context.Context) error {
+func (s *Rotations) SchedulePass(ctx context.Context) error {
 	var (
 		keys    []*keyward.APIKey
 		secrets []*keyward.Secret
@@ -338,7 +338,7 @@ func keyPolicy(k *keyward.APIKey, plans map[string]*keyward.UsagePlan) *keyward.
 	return best
 }
 
-func (s *Service) versionTime(ctx context.Context, name, id string, fallback time.Time) time.Time {
+func (s *Rotations) versionTime(ctx context.Context, name, id string, fallback time.Time) time.Time {
 	var t time.Time
 	_ = s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
 		v, err := tx.GetSecretVersion(ctx, name, id)
@@ -354,7 +354,7 @@ func (s *Service) versionTime(ctx context.Context, name, id string, fallback tim
 }
 
 // scheduledKeyRotation rotates a key whose time has come, as the server.
-func (s *Service) scheduledKeyRotation(ctx context.Context, keyID string, policy *keyward.RotationPolicy) error {
+func (s *Rotations) scheduledKeyRotation(ctx context.Context, keyID string, policy *keyward.RotationPolicy) error {
 	grace := policy.Grace
 	ev := s.newEvent(keyward.Caller{}, call{action: keyward.ActionKeyRotate, resource: keyward.KeyARN(keyID),
 		params: map[string]any{"keyId": keyID, "trigger": keyward.TriggerSchedule, "step": string(keyward.StepCreate), "grace": grace.String()}})
@@ -394,7 +394,7 @@ func (s *Service) scheduledKeyRotation(ctx context.Context, keyID string, policy
 var errNotDue = errors.New("not due")
 
 // scheduledSecretRotation starts a secret's rotation, as the server.
-func (s *Service) scheduledSecretRotation(ctx context.Context, name string) error {
+func (s *Rotations) scheduledSecretRotation(ctx context.Context, name string) error {
 	ev := s.newEvent(keyward.Caller{}, call{action: keyward.ActionSecretRotate, resource: keyward.SecretARN(name),
 		params: map[string]any{"name": name, "trigger": keyward.TriggerSchedule}})
 	ev.EventType, ev.UserIdentity = keyward.EventTypeSystem, keyward.UserIdentity{Type: "System"}
@@ -419,7 +419,7 @@ func (s *Service) scheduledSecretRotation(ctx context.Context, name string) erro
 
 // retirePrevious deletes a PREVIOUS credential past its grace. The gateway
 // refuses it from the deadline on anyway; this makes it gone, audited.
-func (s *Service) retirePrevious(ctx context.Context, k *keyward.APIKey, c keyward.Credential) error {
+func (s *Rotations) retirePrevious(ctx context.Context, k *keyward.APIKey, c keyward.Credential) error {
 	ev := s.newEvent(keyward.Caller{}, call{action: "apikeys:RetirePrevious", resource: keyward.KeyARN(k.ID),
 		params: map[string]any{"keyId": k.ID, "credentialId": c.ID, "graceUntil": c.GraceUntil}})
 	ev.EventType, ev.UserIdentity = keyward.EventTypeSystem, keyward.UserIdentity{Type: "System"}
@@ -437,7 +437,7 @@ func (s *Service) retirePrevious(ctx context.Context, k *keyward.APIKey, c keywa
 }
 
 // notice queues a notification once per key, kind and deadline.
-func (s *Service) notice(ctx context.Context, eventType string, k *keyward.APIKey, deadline time.Time, data map[string]any) error {
+func (s *Rotations) notice(ctx context.Context, eventType string, k *keyward.APIKey, deadline time.Time, data map[string]any) error {
 	data["keyId"], data["keyName"] = k.ID, k.Name
 	queued := false
 	err := s.store.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {

@@ -14,12 +14,12 @@ import (
 // marker stands in for a secret value in audit records: an HMAC under the
 // server pepper, so two records can be compared for "same value" without
 // the value being recoverable from the trail.
-func (s *Service) marker(v []byte) string {
+func (s *base) marker(v []byte) string {
 	d := s.hasher.Digest("keyward/audit-marker/v1\x00" + string(v))
 	return audit.Marker(d[:])
 }
 
-func (s *Service) secretMAC(name string, v []byte) []byte {
+func (s *base) secretMAC(name string, v []byte) []byte {
 	d := s.hasher.Digest("keyward/secret-mac/v1\x00" + name + "\x00" + string(v))
 	return d[:]
 }
@@ -29,7 +29,7 @@ func secretBinding(name, versionID string) envelope.Binding {
 }
 
 // CreateSecret creates a secret and, when a value is given, its first version.
-func (s *Service) CreateSecret(ctx context.Context, in keyward.SecretCreate) (*keyward.SecretVersionRef, error) {
+func (s *Secrets) CreateSecret(ctx context.Context, in keyward.SecretCreate) (*keyward.SecretVersionRef, error) {
 	params := map[string]any{"name": in.Name, "description": in.Description, "clientToken": in.ClientToken, "binary": in.Binary}
 	var ref *keyward.SecretVersionRef
 	err := s.run(ctx, call{action: keyward.ActionSecretCreate, resource: keyward.SecretARN(in.Name), params: params},
@@ -71,7 +71,7 @@ func (s *Service) CreateSecret(ctx context.Context, in keyward.SecretCreate) (*k
 	return ref, err
 }
 
-func (s *Service) replayCreateSecret(ctx context.Context, tx keyward.Tx, in keyward.SecretCreate) (*keyward.SecretVersionRef, error) {
+func (s *Secrets) replayCreateSecret(ctx context.Context, tx keyward.Tx, in keyward.SecretCreate) (*keyward.SecretVersionRef, error) {
 	v, err := tx.GetSecretVersion(ctx, in.Name, in.ClientToken)
 	if err != nil {
 		return nil, err
@@ -99,7 +99,7 @@ func validateSecretCreate(in keyward.SecretCreate) error {
 }
 
 // PutSecretValue adds a version to a secret.
-func (s *Service) PutSecretValue(ctx context.Context, name string, in keyward.SecretPut) (*keyward.SecretVersionRef, error) {
+func (s *Secrets) PutSecretValue(ctx context.Context, name string, in keyward.SecretPut) (*keyward.SecretVersionRef, error) {
 	params := map[string]any{"name": name, "clientToken": in.ClientToken, "versionStages": in.Stages, "binary": in.Binary}
 	var ref *keyward.SecretVersionRef
 	err := s.run(ctx, call{action: keyward.ActionSecretPut, resource: keyward.SecretARN(name), params: params},
@@ -122,7 +122,7 @@ func (s *Service) PutSecretValue(ctx context.Context, name string, in keyward.Se
 // stages (default CURRENT) onto it; CURRENT's old holder becomes PREVIOUS.
 // The same client token with the same value finds the existing version; with
 // another value it is a conflict.
-func (s *Service) putVersion(ctx context.Context, tx keyward.Tx, sec *keyward.Secret, in keyward.SecretPut) (*keyward.SecretVersionRef, error) {
+func (s *base) putVersion(ctx context.Context, tx keyward.Tx, sec *keyward.Secret, in keyward.SecretPut) (*keyward.SecretVersionRef, error) {
 	if sec.DeletionDate != nil {
 		return nil, keyward.Errorf(keyward.EPRECONDITION, "secret %s is scheduled for deletion", sec.Name)
 	}
@@ -177,7 +177,7 @@ func (s *Service) putVersion(ctx context.Context, tx keyward.Tx, sec *keyward.Se
 
 // moveStage puts stage on version to; moving CURRENT also moves PREVIOUS onto
 // the version that was CURRENT, as Secrets Manager does.
-func (s *Service) moveStage(ctx context.Context, tx keyward.Tx, name, stage, to string) error {
+func (s *base) moveStage(ctx context.Context, tx keyward.Tx, name, stage, to string) error {
 	if stage == keyward.StageCurrent {
 		old, err := tx.GetSecretVersionByStage(ctx, name, keyward.StageCurrent)
 		switch {
@@ -194,7 +194,7 @@ func (s *Service) moveStage(ctx context.Context, tx keyward.Tx, name, stage, to 
 
 // GetSecretValue decrypts one version of a secret. Every call is audited
 // with a marker in place of the value.
-func (s *Service) GetSecretValue(ctx context.Context, name string, sel keyward.SecretSelector) (*keyward.SecretValue, error) {
+func (s *Secrets) GetSecretValue(ctx context.Context, name string, sel keyward.SecretSelector) (*keyward.SecretValue, error) {
 	params := map[string]any{"name": name, "versionId": sel.VersionID, "versionStage": sel.Stage}
 	var out *keyward.SecretValue
 	err := s.run(ctx, call{action: keyward.ActionSecretGetValue, resource: keyward.SecretARN(name), params: params},
@@ -246,7 +246,7 @@ func selectVersion(ctx context.Context, tx keyward.Tx, name string, sel keyward.
 }
 
 // liveSecret returns a secret that is not pending deletion.
-func (s *Service) liveSecret(ctx context.Context, tx keyward.Tx, name string) (*keyward.Secret, error) {
+func (s *base) liveSecret(ctx context.Context, tx keyward.Tx, name string) (*keyward.Secret, error) {
 	sec, err := tx.GetSecret(ctx, name)
 	if err != nil {
 		return nil, err

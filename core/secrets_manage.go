@@ -8,7 +8,7 @@ import (
 )
 
 // DescribeSecret returns a secret's metadata, pending deletion or not.
-func (s *Service) DescribeSecret(ctx context.Context, name string) (*keyward.Secret, error) {
+func (s *Secrets) DescribeSecret(ctx context.Context, name string) (*keyward.Secret, error) {
 	var sec *keyward.Secret
 	err := s.run(ctx, call{action: keyward.ActionSecretDescribe, resource: keyward.SecretARN(name), params: map[string]any{"name": name}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
@@ -20,7 +20,7 @@ func (s *Service) DescribeSecret(ctx context.Context, name string) (*keyward.Sec
 }
 
 // ListSecrets returns a page of secrets.
-func (s *Service) ListSecrets(ctx context.Context, f keyward.SecretFilter) ([]*keyward.Secret, string, error) {
+func (s *Secrets) ListSecrets(ctx context.Context, f keyward.SecretFilter) ([]*keyward.Secret, string, error) {
 	var out []*keyward.Secret
 	var next string
 	params := map[string]any{"namePrefix": f.NamePrefix, "tagKey": f.TagKey, "tagValue": f.TagValue, "includeDeleted": f.IncludeDeleted}
@@ -35,7 +35,7 @@ func (s *Service) ListSecrets(ctx context.Context, f keyward.SecretFilter) ([]*k
 }
 
 // UpdateSecret changes a secret's description or tags.
-func (s *Service) UpdateSecret(ctx context.Context, name string, u keyward.SecretUpdate) (*keyward.Secret, error) {
+func (s *Secrets) UpdateSecret(ctx context.Context, name string, u keyward.SecretUpdate) (*keyward.Secret, error) {
 	var sec *keyward.Secret
 	err := s.run(ctx, call{action: keyward.ActionSecretUpdate, resource: keyward.SecretARN(name), params: map[string]any{"name": name}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
@@ -62,7 +62,7 @@ func (s *Service) UpdateSecret(ctx context.Context, name string, u keyward.Secre
 }
 
 // UpdateSecretVersionStage moves a staging label between versions.
-func (s *Service) UpdateSecretVersionStage(ctx context.Context, name string, m keyward.StageMove) error {
+func (s *Secrets) UpdateSecretVersionStage(ctx context.Context, name string, m keyward.StageMove) error {
 	params := map[string]any{"name": name, "versionStage": m.Stage, "moveToVersionId": m.MoveTo, "removeFromVersionId": m.RemoveFrom}
 	return s.run(ctx, call{action: keyward.ActionSecretUpdateStage, resource: keyward.SecretARN(name), params: params},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
@@ -97,7 +97,7 @@ func (s *Service) UpdateSecretVersionStage(ctx context.Context, name string, m k
 
 // DeleteSecret schedules a secret's deletion after a recovery window, or
 // deletes it at once when forced.
-func (s *Service) DeleteSecret(ctx context.Context, name string, d keyward.SecretDelete) (*keyward.Secret, error) {
+func (s *Secrets) DeleteSecret(ctx context.Context, name string, d keyward.SecretDelete) (*keyward.Secret, error) {
 	params := map[string]any{"name": name, "recoveryWindowDays": d.RecoveryWindowDays, "force": d.Force}
 	var sec *keyward.Secret
 	err := s.run(ctx, call{action: keyward.ActionSecretDelete, resource: keyward.SecretARN(name), params: params},
@@ -134,7 +134,7 @@ func (s *Service) DeleteSecret(ctx context.Context, name string, d keyward.Secre
 }
 
 // RestoreSecret cancels a scheduled deletion.
-func (s *Service) RestoreSecret(ctx context.Context, name string) (*keyward.Secret, error) {
+func (s *Secrets) RestoreSecret(ctx context.Context, name string) (*keyward.Secret, error) {
 	var sec *keyward.Secret
 	err := s.run(ctx, call{action: keyward.ActionSecretRestore, resource: keyward.SecretARN(name), params: map[string]any{"name": name}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
@@ -153,7 +153,7 @@ func (s *Service) RestoreSecret(ctx context.Context, name string) (*keyward.Secr
 
 // PurgeDeletedSecrets deletes the secrets whose recovery window has ended. The
 // server calls it periodically; each purge is a System audit record.
-func (s *Service) PurgeDeletedSecrets(ctx context.Context) (int, error) {
+func (s *Secrets) PurgeDeletedSecrets(ctx context.Context) (int, error) {
 	var due []string
 	err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
 		pos := ""

@@ -43,8 +43,11 @@ type Config struct {
 	WebhookClient *http.Client
 }
 
-// Service implements the domain's services over a Store.
-type Service struct {
+// base is the plumbing every service shares: the store, the clock, the
+// crypto, the authorizer, the audit trail's sinks, and the state that must
+// be one per process (auth caches, background work). Each capability's
+// service embeds the same *base.
+type base struct {
 	store  keyward.Store
 	clock  keyward.Clock
 	hasher *keyvalue.Hasher
@@ -65,22 +68,64 @@ type Service struct {
 	upstreamAudited versionSet
 }
 
-var (
-	_ keyward.KeyService       = (*Service)(nil)
-	_ keyward.APIService       = (*Service)(nil)
-	_ keyward.PlanService      = (*Service)(nil)
-	_ keyward.SecretService    = (*Service)(nil)
-	_ keyward.PrincipalService = (*Service)(nil)
-	_ keyward.PolicyService    = (*Service)(nil)
-	_ keyward.AuditService     = (*Service)(nil)
-	_ keyward.Authenticator    = (*Service)(nil)
-	_ keyward.RotationService  = (*Service)(nil)
-	_ keyward.WebhookService   = (*Service)(nil)
+// One small service per capability, over the shared plumbing.
+type (
+	// Keys creates, reads, updates and deletes API keys.
+	Keys struct{ *base }
+	// APIs manages APIs and their stages.
+	APIs struct{ *base }
+	// Plans manages usage plans and which keys they apply to.
+	Plans struct{ *base }
+	// Secrets is the secrets store.
+	Secrets struct{ *base }
+	// Rotations rotates keys and secrets, on demand and on schedule.
+	Rotations struct{ *base }
+	// Webhooks manages the endpoints told of rotations and deadlines.
+	Webhooks struct{ *base }
+	// Access manages principals, their tokens and policies, and
+	// authenticates admin tokens.
+	Access struct{ *base }
+	// Audit reads and verifies the audit trail.
+	Audit struct{ *base }
+	// Usage reads and records per-key usage.
+	Usage struct{ *base }
+	// DataPlane is what the gateway reads and reports through.
+	DataPlane struct{ *base }
 )
 
-// New returns a Service. Store, Hasher, Sealer, Authorizer and Signer are
-// required.
-func New(c Config) *Service {
+// Services are the capabilities a server wires to its adapters.
+type Services struct {
+	Keys      *Keys
+	APIs      *APIs
+	Plans     *Plans
+	Secrets   *Secrets
+	Rotations *Rotations
+	Webhooks  *Webhooks
+	Access    *Access
+	Audit     *Audit
+	Usage     *Usage
+	DataPlane *DataPlane
+	base      *base
+}
+
+var (
+	_ keyward.KeyService       = (*Keys)(nil)
+	_ keyward.APIService       = (*APIs)(nil)
+	_ keyward.PlanService      = (*Plans)(nil)
+	_ keyward.SecretService    = (*Secrets)(nil)
+	_ keyward.PrincipalService = (*Access)(nil)
+	_ keyward.PolicyService    = (*Access)(nil)
+	_ keyward.Authenticator    = (*Access)(nil)
+	_ keyward.AuditService     = (*Audit)(nil)
+	_ keyward.RotationService  = (*Rotations)(nil)
+	_ keyward.WebhookService   = (*Webhooks)(nil)
+	_ keyward.UsageService     = (*Usage)(nil)
+	_ keyward.DataPlaneSource  = (*DataPlane)(nil)
+)
+
+// New returns the services over one shared plumbing. Store, Hasher,
+// Sealer, Authorizer and Signer are required.
+func New(c Config) *Services {
 	if c.Clock == nil {
 		c.Clock = keyward.SystemClock{}
 	}
@@ -90,17 +135,26 @@ func New(c Config) *Service {
 	if c.WebhookClient == nil {
 		c.WebhookClient = webhook.NewClient(30 * time.Second)
 	}
-	return &Service{
+	b := &base{
 		store: c.Store, clock: c.Clock, hasher: c.Hasher, sealer: c.Sealer,
 		authz: c.Authorizer, signer: c.Signer, log: c.Logger,
 		sinks:   &sinkQueue{sinks: c.Sinks, log: c.Logger.WarnContext},
 		changes: c.Changes, hooks: c.Hooks, webhookClient: c.WebhookClient,
 		bg: background{running: map[string]context.CancelFunc{}, keys: map[string]bool{}, kick: make(chan struct{}, 1)},
 	}
+	return &Services{
+		Keys: &Keys{b}, APIs: &APIs{b}, Plans: &Plans{b}, Secrets: &Secrets{b},
+		Rotations: &Rotations{b}, Webhooks: &Webhooks{b}, Access: &Access{b},
+		Audit: &Audit{b}, Usage: &Usage{b}, DataPlane: &DataPlane{b}, base: b,
+	}
 }
 
 // AuditPublicKey is the key that verifies the audit checkpoints.
-func (s *Service) AuditPublicKey() ed25519.PublicKey { return s.signer.PublicKey() }
+func (s *Audit) AuditPublicKey() ed25519.PublicKey { return s.signer.PublicKey() }
 
 // Ready reports whether the store answers.
-func (s *Service) Ready(ctx context.Context) error { return s.store.Ping(ctx) }
+func (s *Services) Ready(ctx context.Context) error { return s.base.store.Ping(ctx) }
+
+// Stop cancels background rotations and waits for them; a rotation cut off
+// is resumed by ResumeRotations on the next start.
+func (s *Services) Stop() { s.Rotations.Stop() }

@@ -7,8 +7,6 @@ import (
 	"github.com/keyward/keyward"
 )
 
-var _ keyward.UsageService = (*Service)(nil)
-
 // Usage reports. The gateway counts what keys use and hands it in through
 // RecordUsage; admins read it back per key and day with GetKeyUsage.
 
@@ -19,7 +17,7 @@ const (
 
 // GetKeyUsage returns the key's usage per UTC day, authorized and audited
 // as apikeys:GetUsage on the key. ENOTFOUND, EINVALID, EFORBIDDEN.
-func (s *Service) GetKeyUsage(ctx context.Context, keyID string, from, to time.Time) ([]keyward.UsageDay, error) {
+func (s *Usage) GetKeyUsage(ctx context.Context, keyID string, from, to time.Time) ([]keyward.UsageDay, error) {
 	from, to = usageRange(from, to, s.clock.Now())
 	fromDay, toDay := from.Format(keyward.DayFormat), to.Format(keyward.DayFormat)
 	c := call{action: keyward.ActionKeyGetUsage, resource: keyward.KeyARN(keyID),
@@ -68,7 +66,7 @@ func utcDay(t time.Time) time.Time {
 // code, not an admin call: no authorization, and no audit record (it is
 // telemetry, written often). Rows are checked first; one bad row stores
 // none. EINVALID.
-func (s *Service) RecordUsage(ctx context.Context, rows []keyward.UsageDay) error {
+func (s *DataPlane) RecordUsage(ctx context.Context, rows []keyward.UsageDay) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -111,7 +109,7 @@ func checkDay(field, day string) error {
 // UsageSince returns every key's usage from fromDay on, for a gateway
 // restoring its quota and token counters. Trusted server-side code: no
 // authorization, no audit record. EINVALID.
-func (s *Service) UsageSince(ctx context.Context, fromDay string) ([]keyward.UsageDay, error) {
+func (s *DataPlane) UsageSince(ctx context.Context, fromDay string) ([]keyward.UsageDay, error) {
 	if err := checkDay("fromDay", fromDay); err != nil {
 		return nil, err
 	}

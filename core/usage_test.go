@@ -26,7 +26,7 @@ func use(keyID, d string, requests, in, out int64) keyward.UsageDay {
 
 func TestKeyUsageRoundTrip(t *testing.T) {
 	e := newEnv(t) // the clock says 2026-11-26 12:00 UTC
-	k := must[*keyward.CreatedKey](t)(e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "metered"})).Key
+	k := must[*keyward.CreatedKey](t)(e.svc.Keys.CreateKey(e.admin, keyward.KeyCreate{Name: "metered"})).Key
 	before := len(e.auditEvents(t))
 	for _, rows := range [][]keyward.UsageDay{
 		{use(k.ID, "2026-11-26", 1, 10, 100), use("key_other", "2026-11-26", 7, 0, 0)},
@@ -34,7 +34,7 @@ func TestKeyUsageRoundTrip(t *testing.T) {
 		{use(k.ID, "2026-11-27", 9, 0, 0)}, // tomorrow: a gateway with a clock ahead
 		nil,
 	} {
-		if err := e.svc.RecordUsage(context.Background(), rows); err != nil {
+		if err := e.svc.DataPlane.RecordUsage(context.Background(), rows); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -43,14 +43,14 @@ func TestKeyUsageRoundTrip(t *testing.T) {
 	}
 
 	// Default range: the 30 days up to today.
-	got := must[[]keyward.UsageDay](t)(e.svc.GetKeyUsage(e.admin, k.ID, time.Time{}, time.Time{}))
+	got := must[[]keyward.UsageDay](t)(e.svc.Usage.GetKeyUsage(e.admin, k.ID, time.Time{}, time.Time{}))
 	want := []keyward.UsageDay{use(k.ID, "2026-10-28", 4, 0, 0), use(k.ID, "2026-11-26", 3, 30, 300)}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("GetKeyUsage(defaults) = %v, want %v", got, want)
 	}
 	// Times are truncated to their UTC day: 00:30 at +02:00 is the day before.
 	east := time.FixedZone("EET", 2*3600)
-	got = must[[]keyward.UsageDay](t)(e.svc.GetKeyUsage(e.admin, k.ID,
+	got = must[[]keyward.UsageDay](t)(e.svc.Usage.GetKeyUsage(e.admin, k.ID,
 		time.Date(2026, 10, 28, 0, 30, 0, 0, east), time.Date(2026, 11, 27, 23, 59, 0, 0, time.UTC)))
 	want = []keyward.UsageDay{use(k.ID, "2026-10-27", 5, 0, 0), use(k.ID, "2026-10-28", 4, 0, 0),
 		use(k.ID, "2026-11-26", 3, 30, 300), use(k.ID, "2026-11-27", 9, 0, 0)}
@@ -65,7 +65,7 @@ func TestKeyUsageRoundTrip(t *testing.T) {
 		t.Errorf("audit event = %s readOnly=%v code=%q params=%v", ev.EventName, ev.ReadOnly, ev.ErrorCode, ev.RequestParameters)
 	}
 
-	since := must[[]keyward.UsageDay](t)(e.svc.UsageSince(context.Background(), "2026-11-26"))
+	since := must[[]keyward.UsageDay](t)(e.svc.DataPlane.UsageSince(context.Background(), "2026-11-26"))
 	want = []keyward.UsageDay{use(k.ID, "2026-11-26", 3, 30, 300), use(k.ID, "2026-11-27", 9, 0, 0),
 		use("key_other", "2026-11-26", 7, 0, 0)}
 	slices.SortStableFunc(want, func(a, b keyward.UsageDay) int { return strings.Compare(a.KeyID, b.KeyID) })
@@ -76,38 +76,38 @@ func TestKeyUsageRoundTrip(t *testing.T) {
 
 func TestKeyUsageAuthorization(t *testing.T) {
 	e := newEnv(t)
-	k := must[*keyward.CreatedKey](t)(e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "metered"})).Key
+	k := must[*keyward.CreatedKey](t)(e.svc.Keys.CreateKey(e.admin, keyward.KeyCreate{Name: "metered"})).Key
 	for _, role := range []string{"deployer", "reader", "auditor"} {
-		if _, err := e.svc.GetKeyUsage(e.as(t, role), k.ID, time.Time{}, time.Time{}); err != nil {
+		if _, err := e.svc.Usage.GetKeyUsage(e.as(t, role), k.ID, time.Time{}, time.Time{}); err != nil {
 			t.Errorf("%s: %v", role, err)
 		}
 	}
 	rotator := e.as(t, "rotator")
-	_, err := e.svc.GetKeyUsage(rotator, k.ID, time.Time{}, time.Time{})
+	_, err := e.svc.Usage.GetKeyUsage(rotator, k.ID, time.Time{}, time.Time{})
 	wantCode(t, err, keyward.EFORBIDDEN)
 	// Denied before anything else: a missing key or a bad range is not told.
-	_, err = e.svc.GetKeyUsage(rotator, "key_missing", day("2026-02-01"), day("2026-01-01"))
+	_, err = e.svc.Usage.GetKeyUsage(rotator, "key_missing", day("2026-02-01"), day("2026-01-01"))
 	wantCode(t, err, keyward.EFORBIDDEN)
-	_, err = e.svc.GetKeyUsage(context.Background(), k.ID, time.Time{}, time.Time{})
+	_, err = e.svc.Usage.GetKeyUsage(context.Background(), k.ID, time.Time{}, time.Time{})
 	wantCode(t, err, keyward.EUNAUTHORIZED)
 
 	// A policy on one key grants that key's usage only.
-	other := must[*keyward.CreatedKey](t)(e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "other"})).Key
+	other := must[*keyward.CreatedKey](t)(e.svc.Keys.CreateKey(e.admin, keyward.KeyCreate{Name: "other"})).Key
 	doc, _ := json.Marshal(map[string]any{"Statement": []any{map[string]any{
 		"Effect": "Allow", "Action": string(keyward.ActionKeyGetUsage), "Resource": keyward.KeyARN(k.ID)}}})
-	must[*keyward.Policy](t)(e.svc.CreatePolicy(e.admin, keyward.PolicyCreate{Name: "usage-of-one", Document: doc}))
-	cp := must[*keyward.CreatedPrincipal](t)(e.svc.CreatePrincipal(e.admin, keyward.PrincipalCreate{Name: "billing", Roles: []string{"usage-of-one"}}))
+	must[*keyward.Policy](t)(e.svc.Access.CreatePolicy(e.admin, keyward.PolicyCreate{Name: "usage-of-one", Document: doc}))
+	cp := must[*keyward.CreatedPrincipal](t)(e.svc.Access.CreatePrincipal(e.admin, keyward.PrincipalCreate{Name: "billing", Roles: []string{"usage-of-one"}}))
 	billing := e.login(t, cp.Token)
-	if _, err := e.svc.GetKeyUsage(billing, k.ID, time.Time{}, time.Time{}); err != nil {
+	if _, err := e.svc.Usage.GetKeyUsage(billing, k.ID, time.Time{}, time.Time{}); err != nil {
 		t.Errorf("usage of the key in the policy: %v", err)
 	}
-	_, err = e.svc.GetKeyUsage(billing, other.ID, time.Time{}, time.Time{})
+	_, err = e.svc.Usage.GetKeyUsage(billing, other.ID, time.Time{}, time.Time{})
 	wantCode(t, err, keyward.EFORBIDDEN)
 }
 
 func TestKeyUsageNotFound(t *testing.T) {
 	e := newEnv(t)
-	_, err := e.svc.GetKeyUsage(e.admin, "key_missing", time.Time{}, time.Time{})
+	_, err := e.svc.Usage.GetKeyUsage(e.admin, "key_missing", time.Time{}, time.Time{})
 	wantCode(t, err, keyward.ENOTFOUND)
 	evs := e.auditEvents(t)
 	if ev := evs[len(evs)-1]; ev.EventName != string(keyward.ActionKeyGetUsage) || ev.ErrorCode != keyward.ENOTFOUND {
@@ -115,23 +115,23 @@ func TestKeyUsageNotFound(t *testing.T) {
 	}
 
 	// Usage of a deleted key stays in the store, but the key is gone.
-	k := must[*keyward.CreatedKey](t)(e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "gone"})).Key
-	if err := e.svc.RecordUsage(context.Background(), []keyward.UsageDay{use(k.ID, "2026-11-26", 1, 0, 0)}); err != nil {
+	k := must[*keyward.CreatedKey](t)(e.svc.Keys.CreateKey(e.admin, keyward.KeyCreate{Name: "gone"})).Key
+	if err := e.svc.DataPlane.RecordUsage(context.Background(), []keyward.UsageDay{use(k.ID, "2026-11-26", 1, 0, 0)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.DeleteKey(e.admin, k.ID); err != nil {
+	if err := e.svc.Keys.DeleteKey(e.admin, k.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.svc.GetKeyUsage(e.admin, k.ID, time.Time{}, time.Time{})
+	_, err = e.svc.Usage.GetKeyUsage(e.admin, k.ID, time.Time{}, time.Time{})
 	wantCode(t, err, keyward.ENOTFOUND)
-	if rows := must[[]keyward.UsageDay](t)(e.svc.UsageSince(context.Background(), "2026-11-26")); len(rows) != 1 {
+	if rows := must[[]keyward.UsageDay](t)(e.svc.DataPlane.UsageSince(context.Background(), "2026-11-26")); len(rows) != 1 {
 		t.Errorf("UsageSince after the key was deleted = %v, want its row", rows)
 	}
 }
 
 func TestKeyUsageRange(t *testing.T) {
 	e := newEnv(t)
-	k := must[*keyward.CreatedKey](t)(e.svc.CreateKey(e.admin, keyward.KeyCreate{Name: "metered"})).Key
+	k := must[*keyward.CreatedKey](t)(e.svc.Keys.CreateKey(e.admin, keyward.KeyCreate{Name: "metered"})).Key
 	for _, tc := range []struct {
 		name     string
 		from, to time.Time
@@ -146,7 +146,7 @@ func TestKeyUsageRange(t *testing.T) {
 		{"to long ago, from defaulted", time.Time{}, day("2020-01-01"), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := e.svc.GetKeyUsage(e.admin, k.ID, tc.from, tc.to)
+			_, err := e.svc.Usage.GetKeyUsage(e.admin, k.ID, tc.from, tc.to)
 			wantCode(t, err, tc.code)
 		})
 	}
@@ -165,14 +165,14 @@ func TestRecordUsageValidates(t *testing.T) {
 		use("key_a", "2026-11-26", 0, -1, 0),
 		use("key_a", "2026-11-26", 0, 0, -1),
 	} {
-		err := e.svc.RecordUsage(context.Background(), []keyward.UsageDay{good, bad})
+		err := e.svc.DataPlane.RecordUsage(context.Background(), []keyward.UsageDay{good, bad})
 		if keyward.ErrorCode(err) != keyward.EINVALID {
 			t.Errorf("RecordUsage(%+v) = %v, want invalid", bad, err)
 		}
 	}
-	if rows := must[[]keyward.UsageDay](t)(e.svc.UsageSince(context.Background(), "2000-01-01")); len(rows) != 0 {
+	if rows := must[[]keyward.UsageDay](t)(e.svc.DataPlane.UsageSince(context.Background(), "2000-01-01")); len(rows) != 0 {
 		t.Errorf("a batch with a bad row stored %v", rows)
 	}
-	_, err := e.svc.UsageSince(context.Background(), "yesterday")
+	_, err := e.svc.DataPlane.UsageSince(context.Background(), "yesterday")
 	wantCode(t, err, keyward.EINVALID)
 }

@@ -18,7 +18,7 @@ func webhookBinding(id string) envelope.Binding {
 }
 
 // CreateWebhook registers an endpoint and returns its signing secret once.
-func (s *Service) CreateWebhook(ctx context.Context, in keyward.WebhookCreate) (*keyward.CreatedWebhook, error) {
+func (s *Webhooks) CreateWebhook(ctx context.Context, in keyward.WebhookCreate) (*keyward.CreatedWebhook, error) {
 	params := map[string]any{"kind": string(in.Kind), "url": redactURL(in.URL), "events": in.Events, "principal": in.Principal}
 	var out *keyward.CreatedWebhook
 	err := s.run(ctx, call{action: keyward.ActionWebhookCreate, resource: keyward.WebhookARN("*"), params: params},
@@ -113,7 +113,7 @@ func validateWebhook(in keyward.WebhookCreate) error {
 }
 
 // GetWebhook returns an endpoint, never its secret.
-func (s *Service) GetWebhook(ctx context.Context, id string) (*keyward.Webhook, error) {
+func (s *Webhooks) GetWebhook(ctx context.Context, id string) (*keyward.Webhook, error) {
 	var w *keyward.Webhook
 	err := s.run(ctx, call{action: keyward.ActionWebhookGet, resource: keyward.WebhookARN(id), params: map[string]any{"webhookId": id}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
@@ -125,7 +125,7 @@ func (s *Service) GetWebhook(ctx context.Context, id string) (*keyward.Webhook, 
 }
 
 // ListWebhooks lists endpoints.
-func (s *Service) ListWebhooks(ctx context.Context, p keyward.Page) ([]*keyward.Webhook, string, error) {
+func (s *Webhooks) ListWebhooks(ctx context.Context, p keyward.Page) ([]*keyward.Webhook, string, error) {
 	var out []*keyward.Webhook
 	var next string
 	err := s.run(ctx, call{action: keyward.ActionWebhookList, resource: keyward.WebhookARN("*"), params: map[string]any{"limit": p.Limit}},
@@ -139,7 +139,7 @@ func (s *Service) ListWebhooks(ctx context.Context, p keyward.Page) ([]*keyward.
 
 // DeleteWebhook removes an endpoint and its deliveries. A rotator still
 // named by a secret cannot go.
-func (s *Service) DeleteWebhook(ctx context.Context, id string) error {
+func (s *Webhooks) DeleteWebhook(ctx context.Context, id string) error {
 	return s.run(ctx, call{action: keyward.ActionWebhookDelete, resource: keyward.WebhookARN(id), params: map[string]any{"webhookId": id}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
 			w, err := tx.GetWebhook(ctx, id)
@@ -164,7 +164,7 @@ func (s *Service) DeleteWebhook(ctx context.Context, id string) error {
 }
 
 // ListDeliveries lists an endpoint's deliveries, newest first.
-func (s *Service) ListDeliveries(ctx context.Context, id string, f keyward.DeliveryFilter) ([]*keyward.Delivery, string, error) {
+func (s *Webhooks) ListDeliveries(ctx context.Context, id string, f keyward.DeliveryFilter) ([]*keyward.Delivery, string, error) {
 	var out []*keyward.Delivery
 	var next string
 	params := map[string]any{"webhookId": id, "eventType": f.EventType, "state": string(f.State), "limit": f.Limit}
@@ -183,7 +183,13 @@ func (s *Service) ListDeliveries(ctx context.Context, id string, f keyward.Deliv
 
 // WebhookSecret opens an endpoint's signing secret, for the dispatcher and
 // the rotator calls. A trusted in-process call.
-func (s *Service) WebhookSecret(ctx context.Context, w *keyward.Webhook) ([]byte, error) {
+func (s *Webhooks) WebhookSecret(ctx context.Context, w *keyward.Webhook) ([]byte, error) {
+	return s.webhookSecret(ctx, w)
+}
+
+// webhookSecret opens an endpoint's signing secret (the dispatcher's and
+// the rotator client's).
+func (s *base) webhookSecret(ctx context.Context, w *keyward.Webhook) ([]byte, error) {
 	return s.sealer.Open(ctx, webhookBinding(w.ID), w.SealedSecret)
 }
 
@@ -195,7 +201,7 @@ var readActions = map[string]keyward.Action{"apikey": keyward.ActionKeyGet, "sec
 // the deliveries commit with the change they tell of (an outbox), and the
 // dispatcher sends them after. A principal's endpoint hears only of what
 // the principal may read.
-func (s *Service) notify(ctx context.Context, tx keyward.Tx, eventType, resource string, data map[string]any) error {
+func (s *base) notify(ctx context.Context, tx keyward.Tx, eventType, resource string, data map[string]any) error {
 	hooks, err := allPages(func(p keyward.Page) ([]*keyward.Webhook, string, error) { return tx.ListWebhooks(ctx, p) })
 	if err != nil {
 		return err
@@ -223,7 +229,7 @@ func (s *Service) notify(ctx context.Context, tx keyward.Tx, eventType, resource
 }
 
 // mayRead reports whether a principal's policies allow reading resource.
-func (s *Service) mayRead(ctx context.Context, tx keyward.Tx, principalID, resource string) bool {
+func (s *base) mayRead(ctx context.Context, tx keyward.Tx, principalID, resource string) bool {
 	kind, _, _ := strings.Cut(strings.TrimPrefix(resource, "kw:"), "/")
 	action, ok := readActions[kind]
 	if !ok {

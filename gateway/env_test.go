@@ -131,7 +131,7 @@ func newEnv(t *testing.T, mod ...func(*server.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, at, err := srv.Service().Authenticate(ctx, strings.TrimSpace(string(tok)))
+	p, at, err := srv.Service().Access.Authenticate(ctx, strings.TrimSpace(string(tok)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,18 +155,18 @@ func (e *env) api(name string, openai bool, st ...func(*keyward.Stage)) *keyward
 	for _, f := range st {
 		f(&s)
 	}
-	return must[*keyward.API](e.t)(e.srv.Service().CreateAPI(e.admin, keyward.APICreate{Name: name, OpenAICompatible: openai, Stages: []keyward.Stage{s}}))
+	return must[*keyward.API](e.t)(e.srv.Service().APIs.CreateAPI(e.admin, keyward.APICreate{Name: name, OpenAICompatible: openai, Stages: []keyward.Stage{s}}))
 }
 
 func (e *env) plan(in keyward.PlanCreate) *keyward.UsagePlan {
-	return must[*keyward.UsagePlan](e.t)(e.srv.Service().CreatePlan(e.admin, in))
+	return must[*keyward.UsagePlan](e.t)(e.srv.Service().Plans.CreatePlan(e.admin, in))
 }
 
 func (e *env) key(in keyward.KeyCreate) (*keyward.APIKey, string) {
 	if in.Name == "" {
 		in.Name = "k" + strings.ReplaceAll(e.t.Name(), "/", "-")
 	}
-	ck := must[*keyward.CreatedKey](e.t)(e.srv.Service().CreateKey(e.admin, in))
+	ck := must[*keyward.CreatedKey](e.t)(e.srv.Service().Keys.CreateKey(e.admin, in))
 	e.sync()
 	return ck.Key, ck.Value
 }

@@ -608,10 +608,10 @@ func TestUpstreamSecretWithLineBreaksIsNotSent(t *testing.T) {
 	var apis []*keyward.API
 	for i, v := range bad {
 		name := fmt.Sprintf("vendor/bad%d", i)
-		must[*keyward.SecretVersionRef](t)(e.srv.Service().CreateSecret(e.admin, keyward.SecretCreate{Name: name, Value: []byte(v)}))
+		must[*keyward.SecretVersionRef](t)(e.srv.Service().Secrets.CreateSecret(e.admin, keyward.SecretCreate{Name: name, Value: []byte(v)}))
 		apis = append(apis, e.api(fmt.Sprintf("bad%d", i), i%2 == 0, func(s *keyward.Stage) { s.UpstreamURL = cu.url; s.UpstreamSecret = name }))
 	}
-	must[*keyward.SecretVersionRef](t)(e.srv.Service().CreateSecret(e.admin, keyward.SecretCreate{Name: "vendor/good", Value: []byte("sk-vendor-good")}))
+	must[*keyward.SecretVersionRef](t)(e.srv.Service().Secrets.CreateSecret(e.admin, keyward.SecretCreate{Name: "vendor/good", Value: []byte("sk-vendor-good")}))
 	good := e.api("good", false, func(s *keyward.Stage) { s.UpstreamURL = cu.url; s.UpstreamSecret = "vendor/good" })
 	_, value := e.key(keyward.KeyCreate{StageKeys: stageKeys(append(apis, good, health)...)})
 
@@ -628,7 +628,7 @@ func TestUpstreamSecretWithLineBreaksIsNotSent(t *testing.T) {
 	if r := e.call("GET", "/good/prod/v1/models", value, ""); r.status != 200 {
 		t.Fatalf("good secret: %d", r.status)
 	}
-	must[*keyward.SecretVersionRef](t)(e.srv.Service().PutSecretValue(e.admin, "vendor/good", keyward.SecretPut{Value: []byte("sk-rotated\r\nX-Injected: 1")}))
+	must[*keyward.SecretVersionRef](t)(e.srv.Service().Secrets.PutSecretValue(e.admin, "vendor/good", keyward.SecretPut{Value: []byte("sk-rotated\r\nX-Injected: 1")}))
 	e.sync()
 	if r := e.call("GET", "/good/prod/v1/models", value, ""); r.status != 502 {
 		t.Errorf("rotated to a value with CRLF: %d", r.status)

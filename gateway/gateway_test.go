@@ -17,7 +17,7 @@ const chatBody = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"h
 
 func TestProxiesWithTheKeyAndNeverForwardsIt(t *testing.T) {
 	e := newEnv(t)
-	must[*keyward.SecretVersionRef](t)(e.srv.Service().CreateSecret(e.admin, keyward.SecretCreate{Name: "vendor/key", Value: []byte("sk-vendor-secret-value")}))
+	must[*keyward.SecretVersionRef](t)(e.srv.Service().Secrets.CreateSecret(e.admin, keyward.SecretCreate{Name: "vendor/key", Value: []byte("sk-vendor-secret-value")}))
 	a := e.api("chat", true, func(s *keyward.Stage) { s.UpstreamURL += "/base/"; s.UpstreamSecret = "vendor/key" })
 	_, value := e.key(keyward.KeyCreate{StageKeys: []keyward.StageKey{{APIID: a.ID, Stage: "prod"}}})
 
@@ -69,7 +69,7 @@ func TestRefusals(t *testing.T) {
 	_, good := e.key(keyward.KeyCreate{Name: "good", StageKeys: append(sk(plain), sk(chat)...),
 		Scopes: keyward.Scopes{Routes: []keyward.RoutePattern{{Method: "*", Path: "/v1/*"}}}})
 	off, offValue := e.key(keyward.KeyCreate{Name: "off", StageKeys: sk(plain)})
-	must[*keyward.APIKey](t)(e.srv.Service().UpdateKey(e.admin, off.ID, keyward.KeyUpdate{Enabled: new(bool)}))
+	must[*keyward.APIKey](t)(e.srv.Service().Keys.UpdateKey(e.admin, off.ID, keyward.KeyUpdate{Enabled: new(bool)}))
 	_, modelKey := e.key(keyward.KeyCreate{Name: "models", StageKeys: append(sk(chat), sk(plain)...), Scopes: keyward.Scopes{Models: []string{"gpt-4o-*"}}})
 	e.sync()
 	bad := good[:len(good)-1] + string("0123456789"[(strings.IndexByte("0123456789", good[len(good)-1])+1)%10])
@@ -242,21 +242,21 @@ func TestChangesReachTheGatewayWithinASecond(t *testing.T) {
 		}
 	}
 	svc := e.srv.Service()
-	measure("disable", func() { must[*keyward.APIKey](t)(svc.UpdateKey(e.admin, k.ID, keyward.KeyUpdate{Enabled: new(bool)})) }, 403)
+	measure("disable", func() { must[*keyward.APIKey](t)(svc.Keys.UpdateKey(e.admin, k.ID, keyward.KeyUpdate{Enabled: new(bool)})) }, 403)
 	on := true
-	measure("enable", func() { must[*keyward.APIKey](t)(svc.UpdateKey(e.admin, k.ID, keyward.KeyUpdate{Enabled: &on})) }, 200)
+	measure("enable", func() { must[*keyward.APIKey](t)(svc.Keys.UpdateKey(e.admin, k.ID, keyward.KeyUpdate{Enabled: &on})) }, 200)
 	p := e.plan(keyward.PlanCreate{Name: "p", Throttle: &keyward.Throttle{RateLimit: 1000, BurstLimit: 1000}})
-	if err := svc.AttachKey(e.admin, p.ID, k.ID); err != nil {
+	if err := svc.Plans.AttachKey(e.admin, p.ID, k.ID); err != nil {
 		t.Fatal(err)
 	}
 	measure("plan edit to a burst of one", func() {
-		must[*keyward.UsagePlan](t)(svc.UpdatePlan(e.admin, p.ID, keyward.PlanUpdate{Throttle: &keyward.Throttle{RateLimit: 0.001, BurstLimit: 1}}))
+		must[*keyward.UsagePlan](t)(svc.Plans.UpdatePlan(e.admin, p.ID, keyward.PlanUpdate{Throttle: &keyward.Throttle{RateLimit: 0.001, BurstLimit: 1}}))
 	}, 429)
-	if err := svc.DetachKey(e.admin, p.ID, k.ID); err != nil {
+	if err := svc.Plans.DetachKey(e.admin, p.ID, k.ID); err != nil {
 		t.Fatal(err)
 	}
 	measure("delete", func() {
-		if err := svc.DeleteKey(e.admin, k.ID); err != nil {
+		if err := svc.Keys.DeleteKey(e.admin, k.ID); err != nil {
 			t.Fatal(err)
 		}
 	}, 403)
@@ -274,7 +274,7 @@ func TestUsageIsRecordedPerKeyAndDay(t *testing.T) {
 	now := time.Now().UTC()
 	var got []keyward.UsageDay
 	if !eventually(3*time.Second, func() bool {
-		got = must[[]keyward.UsageDay](t)(e.srv.Service().GetKeyUsage(e.admin, k.ID, now, now))
+		got = must[[]keyward.UsageDay](t)(e.srv.Service().Usage.GetKeyUsage(e.admin, k.ID, now, now))
 		return len(got) == 1 && got[0].Requests == 3
 	}) {
 		t.Fatalf("usage %+v", got)

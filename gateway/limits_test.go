@@ -47,16 +47,16 @@ func TestQuotaSurvivesARestart(t *testing.T) {
 	}
 	srv, _, stop := start()
 	tok, _ := os.ReadFile(filepath.Join(dir, server.BootstrapTokenFile))
-	p, at, err := srv.Service().Authenticate(context.Background(), strings.TrimSpace(string(tok)))
+	p, at, err := srv.Service().Access.Authenticate(context.Background(), strings.TrimSpace(string(tok)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	admin := keyward.WithCaller(context.Background(), keyward.Caller{Principal: p, TokenID: at.ID})
 	svc := srv.Service()
-	a := must[*keyward.API](t)(svc.CreateAPI(admin, keyward.APICreate{Name: "plain", Stages: []keyward.Stage{{Name: "prod", UpstreamURL: up.url}}}))
-	pl := must[*keyward.UsagePlan](t)(svc.CreatePlan(admin, keyward.PlanCreate{Name: "q", Quota: &keyward.Quota{Limit: 3, Period: keyward.PeriodMonth},
+	a := must[*keyward.API](t)(svc.APIs.CreateAPI(admin, keyward.APICreate{Name: "plain", Stages: []keyward.Stage{{Name: "prod", UpstreamURL: up.url}}}))
+	pl := must[*keyward.UsagePlan](t)(svc.Plans.CreatePlan(admin, keyward.PlanCreate{Name: "q", Quota: &keyward.Quota{Limit: 3, Period: keyward.PeriodMonth},
 		APIStages: []keyward.PlanStage{{APIID: a.ID, Stage: "prod"}}}))
-	ck := must[*keyward.CreatedKey](t)(svc.CreateKey(admin, keyward.KeyCreate{Name: "k", PlanIDs: []string{pl.ID}}))
+	ck := must[*keyward.CreatedKey](t)(svc.Keys.CreateKey(admin, keyward.KeyCreate{Name: "k", PlanIDs: []string{pl.ID}}))
 	if err := srv.Gateway().Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}

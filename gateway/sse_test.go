@@ -182,7 +182,7 @@ func TestSSEStreamsIncrementallyAndCountsUsage(t *testing.T) {
 	now := time.Now().UTC()
 	var got []keyward.UsageDay
 	if !eventually(5*time.Second, func() bool {
-		got = must[[]keyward.UsageDay](t)(e.srv.Service().GetKeyUsage(e.admin, k.ID, now, now))
+		got = must[[]keyward.UsageDay](t)(e.srv.Service().Usage.GetKeyUsage(e.admin, k.ID, now, now))
 		return len(got) == 1 && got[0].Requests == 1 && got[0].TokensIn == 11 && got[0].TokensOut == 3
 	}) {
 		t.Fatalf("usage %+v, want 1 request, 11 tokens in and 3 out", got)
@@ -248,7 +248,7 @@ func TestSSEUsageSettlesTheTokenReservation(t *testing.T) {
 	now := time.Now().UTC()
 	var got []keyward.UsageDay
 	if !eventually(5*time.Second, func() bool {
-		got = must[[]keyward.UsageDay](t)(e.srv.Service().GetKeyUsage(e.admin, k.ID, now, now))
+		got = must[[]keyward.UsageDay](t)(e.srv.Service().Usage.GetKeyUsage(e.admin, k.ID, now, now))
 		return len(got) == 1 && got[0].Requests == n+1 && got[0].TokensIn == 11*n && got[0].TokensOut == 3*n
 	}) {
 		t.Fatalf("usage %+v", got)

@@ -36,7 +36,7 @@ type Server struct {
 	log     *slog.Logger
 	store   *sqlite.DB
 	keyring keyring.Keyring
-	service *core.Service
+	service *core.Services
 	sinks   []io.Closer
 	admin   *http.Server
 	adminLn net.Listener
@@ -97,7 +97,7 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 	s.dispatcher, err = webhook.NewDispatcher(webhook.Config{
 		Store: s.store, Logger: s.log, OnAttempt: rotationMetrics.WebhookAttempt,
 		Client: webhook.NewClient(30 * time.Second),
-		Secret: func(ctx context.Context, w *keyward.Webhook) ([]byte, error) { return s.service.WebhookSecret(ctx, w) },
+		Secret: func(ctx context.Context, w *keyward.Webhook) ([]byte, error) { return s.service.Webhooks.WebhookSecret(ctx, w) },
 	})
 	if err != nil {
 		return nil, err
@@ -114,7 +114,7 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 			Notified: s.dispatcher.Kick,
 		},
 	})
-	token, err := s.service.Bootstrap(ctx, func(token string) error {
+	token, err := s.service.Access.Bootstrap(ctx, func(token string) error {
 		return writeBootstrapToken(cfg.path(BootstrapTokenFile), token)
 	})
 	if err != nil {
@@ -124,7 +124,7 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 		s.BootstrapTokenPath = cfg.path(BootstrapTokenFile)
 	}
 	s.gateway, err = gateway.New(ctx, gateway.Config{
-		Source: s.service, Changes: changes, Hasher: hasher, Logger: s.log,
+		Source: s.service.DataPlane, Changes: changes, Hasher: hasher, Logger: s.log,
 		Metrics:        metrics.NewGatewayMetrics(cfg.GatewayKeyLabels),
 		TrustedProxies: cfg.TrustedProxies, MaxBodyBytes: cfg.GatewayMaxBody, Timeout: cfg.GatewayTimeout,
 	})
@@ -133,10 +133,10 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 	}
 	s.admin = &http.Server{
 		Handler: httpapi.NewHandler(httpapi.Services{
-			Keys: s.service, APIs: s.service, Plans: s.service, Secrets: s.service,
-			Principals: s.service, Policies: s.service, Audit: s.service,
-			Rotations: s.service, Webhooks: s.service,
-			Auth: s.service, AuthFailures: s.service,
+			Keys: s.service.Keys, APIs: s.service.APIs, Plans: s.service.Plans, Secrets: s.service.Secrets,
+			Principals: s.service.Access, Policies: s.service.Access, Audit: s.service.Audit,
+			Usage: s.service.Usage, Rotations: s.service.Rotations, Webhooks: s.service.Webhooks,
+			Auth: s.service.Access, AuthFailures: s.service.Access,
 		}, httpapi.Options{
 			Logger: s.log, Metrics: metrics, MetricsHandler: metrics.Handler(),
 			TrustedProxies: cfg.TrustedProxies, Ready: s.service.Ready,
@@ -235,7 +235,7 @@ func (s *Server) deadlines() []prom.KeyDeadline {
 	if s.service == nil {
 		return nil
 	}
-	ds := s.service.Deadlines()
+	ds := s.service.Rotations.Deadlines()
 	out := make([]prom.KeyDeadline, len(ds))
 	for i, d := range ds {
 		out[i] = prom.KeyDeadline(d)
@@ -253,7 +253,7 @@ func (s *Server) GatewayURL() string { return "http://" + s.gwLn.Addr().String()
 func (s *Server) Gateway() *gateway.Gateway { return s.gateway }
 
 // Service is the core service, for in-process callers such as quickstart.
-func (s *Server) Service() *core.Service { return s.service }
+func (s *Server) Service() *core.Services { return s.service }
 
 // Logger is the server's logger.
 func (s *Server) Logger() *slog.Logger { return s.log }
@@ -264,7 +264,7 @@ func (s *Server) Logger() *slog.Logger { return s.log }
 func (s *Server) Run(ctx context.Context) error {
 	// Interrupted rotations are resumed or rolled back before any admin
 	// call can start a new one.
-	if err := s.service.ResumeRotations(ctx); err != nil {
+	if err := s.service.Rotations.ResumeRotations(ctx); err != nil {
 		s.log.Error("resuming rotations", "err", err)
 	}
 	errc := make(chan error, 2)
@@ -274,7 +274,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("keyward gateway listening", "addr", s.GatewayURL())
 	go s.background(ctx)
 	s.workers.Add(2)
-	go func() { defer s.workers.Done(); s.service.RunScheduler(ctx, s.cfg.RotationCheckInterval) }()
+	go func() { defer s.workers.Done(); s.service.Rotations.RunScheduler(ctx, s.cfg.RotationCheckInterval) }()
 	go func() { defer s.workers.Done(); s.dispatcher.Run(ctx) }()
 	select {
 	case err := <-errc:
@@ -289,7 +289,7 @@ func (s *Server) Run(ctx context.Context) error {
 	err := errors.Join(s.admin.Shutdown(shutdownCtx), s.gateway.Shutdown(shutdownCtx))
 	s.service.Stop() // background rotations: an interrupted one resumes on the next start
 	s.workers.Wait()
-	if cerr := s.service.Checkpoint(shutdownCtx); cerr != nil {
+	if cerr := s.service.Audit.Checkpoint(shutdownCtx); cerr != nil {
 		s.log.Error("final audit checkpoint failed", "err", cerr)
 	}
 	s.log.Info("keyward stopped")
@@ -307,11 +307,11 @@ func (s *Server) background(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-cp.C:
-			if err := s.service.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+			if err := s.service.Audit.Checkpoint(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("audit checkpoint failed", "err", err)
 			}
 		case <-purge.C:
-			if n, err := s.service.PurgeDeletedSecrets(ctx); err != nil && ctx.Err() == nil {
+			if n, err := s.service.Secrets.PurgeDeletedSecrets(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("purging deleted secrets failed", "err", err)
 			} else if n > 0 {
 				s.log.Info("purged deleted secrets", "count", n)

@@ -74,25 +74,25 @@ func quickstart(ctx context.Context, out, logOut io.Writer, cfg server.Config, o
 		return fmt.Errorf("quickstart needs a fresh data directory: %w", err)
 	}
 	svc := srv.Service()
-	p, tok, err := svc.Authenticate(ctx, strings.TrimSpace(string(token)))
+	p, tok, err := svc.Access.Authenticate(ctx, strings.TrimSpace(string(token)))
 	if err != nil {
 		return err
 	}
 	ctx2 := keyward.WithCaller(ctx, keyward.Caller{Principal: p, TokenID: tok.ID, SourceIP: "127.0.0.1", UserAgent: "keyward-quickstart"})
-	api, err := svc.CreateAPI(ctx2, keyward.APICreate{Name: "demo", OpenAICompatible: true,
+	api, err := svc.APIs.CreateAPI(ctx2, keyward.APICreate{Name: "demo", OpenAICompatible: true,
 		Description: "the quickstart's mock OpenAI-compatible upstream",
 		Stages:      []keyward.Stage{{Name: "prod", UpstreamURL: upstreamURL}}})
 	if err != nil {
 		return err
 	}
-	plan, err := svc.CreatePlan(ctx2, keyward.PlanCreate{Name: "starter",
+	plan, err := svc.Plans.CreatePlan(ctx2, keyward.PlanCreate{Name: "starter",
 		Throttle: &keyward.Throttle{RateLimit: 1, BurstLimit: 2},
 		Quota:    &keyward.Quota{Limit: 1000, Period: keyward.PeriodDay},
 		Tokens:   &keyward.TokenLimits{PerMinute: 10000, PerDay: 100000, DefaultMaxTokens: 256}})
 	if err != nil {
 		return err
 	}
-	created, err := svc.CreateKey(ctx2, keyward.KeyCreate{Name: "quickstart-key", Description: "made by keyward quickstart",
+	created, err := svc.Keys.CreateKey(ctx2, keyward.KeyCreate{Name: "quickstart-key", Description: "made by keyward quickstart",
 		StageKeys: []keyward.StageKey{{APIID: api.Name, Stage: "prod"}}, PlanIDs: []string{plan.Name},
 		Scopes: keyward.Scopes{Models: []string{"gpt-4o-mini"}}})
 	if err != nil {
