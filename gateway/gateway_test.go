@@ -242,7 +242,9 @@ func TestChangesReachTheGatewayWithinASecond(t *testing.T) {
 		}
 	}
 	svc := e.srv.Service()
-	measure("disable", func() { must[*keyward.APIKey](t)(svc.Keys.UpdateKey(e.admin, k.ID, keyward.KeyUpdate{Enabled: new(bool)})) }, 403)
+	measure("disable", func() {
+		must[*keyward.APIKey](t)(svc.Keys.UpdateKey(e.admin, k.ID, keyward.KeyUpdate{Enabled: new(bool)}))
+	}, 403)
 	on := true
 	measure("enable", func() { must[*keyward.APIKey](t)(svc.Keys.UpdateKey(e.admin, k.ID, keyward.KeyUpdate{Enabled: &on})) }, 200)
 	p := e.plan(keyward.PlanCreate{Name: "p", Throttle: &keyward.Throttle{RateLimit: 1000, BurstLimit: 1000}})

@@ -97,7 +97,9 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 	s.dispatcher, err = webhook.NewDispatcher(webhook.Config{
 		Store: s.store, Logger: s.log, OnAttempt: rotationMetrics.WebhookAttempt,
 		Client: webhook.NewClient(30 * time.Second),
-		Secret: func(ctx context.Context, w *keyward.Webhook) ([]byte, error) { return s.service.Webhooks.WebhookSecret(ctx, w) },
+		Secret: func(ctx context.Context, w *keyward.Webhook) ([]byte, error) {
+			return s.service.Webhooks.WebhookSecret(ctx, w)
+		},
 	})
 	if err != nil {
 		return nil, err
