@@ -65,7 +65,7 @@ func (s *Audit) Checkpoint(ctx context.Context) error {
 	delivered := s.sinks.signDelivered(context.WithoutCancel(ctx), func(seq int64, hash string) *keyward.AuditCheckpoint {
 		return s.signer.Checkpoint(seq, hash, now)
 	})
-	return s.store.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
+	return s.writeUnaudited(ctx, "audit checkpoint", func(ctx context.Context, tx keyward.Tx) error {
 		cp := delivered
 		if cp == nil {
 			seq, hash, err := tx.AuditHead(ctx)

@@ -42,7 +42,7 @@ func (s *Access) Authenticate(ctx context.Context, token string) (*keyward.Princ
 	case isNotFound(err):
 		return nil, nil, errUnauthenticated
 	case err != nil:
-		return nil, nil, s.internal(ctx, "authenticate", err)
+		return nil, nil, s.internal(ctx, eventAuthenticate, err)
 	}
 	s.auth.putToken(gen, d, tokenEntry{principal: p, token: t, until: time.Now().Add(authCacheTTL)})
 	if t.ExpiresAt != nil && !t.ExpiresAt.After(now) {
@@ -64,7 +64,7 @@ func (s *Access) RecordAuthFailure(ctx context.Context, action keyward.Action, r
 		return
 	}
 	ev := s.newEvent(caller, call{action: action, params: map[string]any{"authFailure": reason, "failures": n}})
-	s.auditFailure(ctx, ev, errUnauthenticated)
+	s.recordFailure(ctx, ev, errUnauthenticated)
 }
 
 // failureFolder counts authentication failures per key in one-second

@@ -27,7 +27,7 @@ func (s *Access) Bootstrap(ctx context.Context, deliver func(token string) error
 		return "", err
 	}
 	var token string
-	err := s.system(ctx, "keyward:Bootstrap", map[string]any{}, func(ctx context.Context, tx keyward.Tx, ev *keyward.AuditEvent) error {
+	err := s.system(ctx, eventBootstrap, map[string]any{}, keyward.Change{}, func(ctx context.Context, tx keyward.Tx, ev *keyward.AuditEvent) error {
 		changed := []string{}
 		for _, want := range policy.BuiltIns() {
 			have, err := tx.GetPolicyByName(ctx, want.Name)

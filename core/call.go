@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/audit"
 )
 
 // call describes one admin operation as the audit trail and the authorizer
@@ -66,7 +65,7 @@ func (s *base) run(ctx context.Context, c call, body func(ctx context.Context, t
 	o := &op{s: s, caller: caller, ev: s.newEvent(caller, c)}
 	if caller.Principal == nil {
 		err := keyward.Errorf(keyward.EUNAUTHORIZED, "authentication required")
-		s.auditFailure(ctx, o.ev, err)
+		s.recordFailure(ctx, o.ev, err)
 		return err
 	}
 	resource, missing := c.resource, error(nil)
@@ -91,7 +90,7 @@ func (s *base) run(ctx context.Context, c call, body func(ctx context.Context, t
 		}
 		return nil
 	}); err != nil {
-		s.auditFailure(ctx, o.ev, err)
+		s.recordFailure(ctx, o.ev, err)
 		return s.internal(ctx, c.action, err)
 	}
 	if err := o.authorize(ctx, c.action, resource); err != nil {
@@ -100,22 +99,25 @@ func (s *base) run(ctx context.Context, c call, body func(ctx context.Context, t
 			// tell a caller without rights that the name exists.
 			err = keyward.Errorf(keyward.EFORBIDDEN, "not authorized to perform %s on %s", c.action, c.resource)
 		}
-		s.auditFailure(ctx, o.ev, err)
+		s.recordFailure(ctx, o.ev, err)
 		return err
 	}
 	if missing != nil {
-		s.auditFailure(ctx, o.ev, missing)
+		s.recordFailure(ctx, o.ev, missing)
 		return missing
 	}
 	if c.prepare != nil {
 		if err := c.prepare(ctx); err != nil {
-			s.auditFailure(ctx, o.ev, err)
+			s.recordFailure(ctx, o.ev, err)
 			return s.internal(ctx, c.action, err)
 		}
 	}
-	var rec *keyward.AuditRecord
-	err := s.store.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
-		if s.auth.generation() != gen {
+	return s.commit(ctx, write{
+		ev: o.ev,
+		recheck: func(ctx context.Context, tx keyward.Tx) error {
+			if s.auth.generation() == gen {
+				return nil
+			}
 			// Who may do what changed since this call was authorized: decide
 			// again on what this transaction sees, so that a revocation
 			// committed first is never outrun by a call already in flight.
@@ -123,30 +125,12 @@ func (s *base) run(ctx context.Context, c call, body func(ctx context.Context, t
 			if o.policies, err = tx.PoliciesOf(ctx, caller.Principal.ID); err != nil {
 				return err
 			}
-			if err := o.authorize(ctx, c.action, resource); err != nil {
-				return err
-			}
-		}
-		if err := body(ctx, tx, o); err != nil {
-			return err
-		}
-		if changesAuth(c.action) {
-			s.auth.flush() // before commit too: see the check above
-		}
-		var err error
-		rec, err = audit.Append(ctx, tx, o.ev)
-		return err
+			return o.authorize(ctx, c.action, resource)
+		},
+		body:      func(ctx context.Context, tx keyward.Tx) error { return body(ctx, tx, o) },
+		change:    changeOf(c.action, resource),
+		flushAuth: changesAuth(c.action),
 	})
-	if err != nil {
-		s.auditFailure(ctx, o.ev, err)
-		return s.internal(ctx, c.action, err)
-	}
-	if changesAuth(c.action) {
-		s.auth.flush()
-	}
-	s.publish(ctx, c.action, resource)
-	s.toSinks(ctx, rec)
-	return nil
 }
 
 // changeKinds maps the services whose changes the gateway serves from to
@@ -156,18 +140,19 @@ var changeKinds = map[string]keyward.ChangeKind{
 	"plans": keyward.ChangePlan, "secrets": keyward.ChangeSecret,
 }
 
-// publish tells the change feed, after commit, that a data-plane object
-// changed. The ID is the resource's last ARN segment, a hint only.
-func (s *base) publish(ctx context.Context, a keyward.Action, resource string) {
-	if s.changes == nil || a.ReadOnly() {
-		return
+// changeOf is the change a committed action tells the change feed of, if
+// the gateway serves from what it changed. The ID is the resource's last
+// ARN segment, a hint only.
+func changeOf(a keyward.Action, resource string) keyward.Change {
+	if a.ReadOnly() {
+		return keyward.Change{}
 	}
 	service, _, _ := strings.Cut(string(a), ":")
 	kind, ok := changeKinds[service]
 	if !ok {
-		return
+		return keyward.Change{}
 	}
-	s.changes.Publish(ctx, keyward.Change{Kind: kind, ID: resource[strings.LastIndexByte(resource, '/')+1:]})
+	return keyward.Change{Kind: kind, ID: resource[strings.LastIndexByte(resource, '/')+1:]}
 }
 
 // changesAuth reports whether a committed action can change who may do
@@ -176,46 +161,25 @@ func changesAuth(a keyward.Action) bool {
 	return !a.ReadOnly() && (strings.HasPrefix(string(a), "principals:") || strings.HasPrefix(string(a), "policies:"))
 }
 
-// auditFailure records a call that did not happen. The change (if any) was
-// rolled back; the record says why, with a client-safe message only.
-func (s *base) auditFailure(ctx context.Context, ev *keyward.AuditEvent, cause error) {
-	ev.ErrorCode = keyward.ErrorCode(cause)
-	ev.ErrorMessage = keyward.ErrorMessage(cause)
-	ev.ResponseElements = nil
-	var rec *keyward.AuditRecord
-	err := s.store.Update(context.WithoutCancel(ctx), func(ctx context.Context, tx keyward.Tx) error {
-		var err error
-		rec, err = audit.Append(ctx, tx, ev)
-		return err
+// system runs body as something the server does by itself (bootstrap,
+// purges, handing a value to the gateway): an audit record of type System,
+// through the same audited commit as every call.
+func (s *base) system(ctx context.Context, name string, params map[string]any, change keyward.Change, body func(ctx context.Context, tx keyward.Tx, ev *keyward.AuditEvent) error) error {
+	ev := s.systemEvent(name, "", params)
+	return s.commit(ctx, write{
+		ev:        ev,
+		body:      func(ctx context.Context, tx keyward.Tx) error { return body(ctx, tx, ev) },
+		change:    change,
+		flushAuth: true, // bootstrap rewrites built-in roles
 	})
-	if err != nil {
-		s.log.ErrorContext(ctx, "audit write failed", "event", ev.EventName, "err", err)
-		return
-	}
-	s.toSinks(ctx, rec)
 }
 
-// system runs body with an audit record of type System (bootstrap, purges):
-// things the server does by itself.
-func (s *base) system(ctx context.Context, name string, params map[string]any, body func(ctx context.Context, tx keyward.Tx, ev *keyward.AuditEvent) error) error {
-	ev := s.newEvent(keyward.Caller{}, call{action: keyward.Action(name), params: params})
+// systemEvent is the event of something the server does by itself.
+func (s *base) systemEvent(name, resource string, params map[string]any) *keyward.AuditEvent {
+	ev := s.newEvent(keyward.Caller{}, call{action: keyward.Action(name), resource: resource, params: params})
 	ev.EventType = keyward.EventTypeSystem
 	ev.UserIdentity = keyward.UserIdentity{Type: "System"}
-	var rec *keyward.AuditRecord
-	err := s.store.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
-		if err := body(ctx, tx, ev); err != nil {
-			return err
-		}
-		var err error
-		rec, err = audit.Append(ctx, tx, ev)
-		return err
-	})
-	if err == nil {
-		s.auth.flush() // bootstrap rewrites built-in roles
-		s.publish(ctx, keyward.Action(name), "")
-		s.toSinks(ctx, rec)
-	}
-	return err
+	return ev
 }
 
 func (s *base) newEvent(caller keyward.Caller, c call) *keyward.AuditEvent {

@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/audit"
 )
 
 // DataPlaneSnapshot reads everything the gateway serves from: APIs, plans,
@@ -67,7 +66,7 @@ func (s *DataPlane) DataPlaneSnapshot(ctx context.Context) (*keyward.DataPlaneSn
 		return nil, err
 	}
 	for _, l := range fresh {
-		err := s.system(ctx, string(keyward.ActionSecretGetValue), map[string]any{"name": l.name, "versionId": l.versionID, "purpose": "gateway upstream credential"},
+		err := s.system(ctx, string(keyward.ActionSecretGetValue), map[string]any{"name": l.name, "versionId": l.versionID, "purpose": "gateway upstream credential"}, keyward.Change{},
 			func(ctx context.Context, tx keyward.Tx, ev *keyward.AuditEvent) error {
 				ev.EventType = keyward.EventTypeValueRead
 				ev.Resources = []string{keyward.SecretARN(l.name)}
@@ -126,21 +125,14 @@ func (v *versionSet) remember(name, id string) {
 func (s *DataPlane) RecordAuthFailures(ctx context.Context, counts []keyward.AuthFailureCount) error {
 	for _, c := range counts {
 		ev := s.newEvent(keyward.Caller{SourceIP: c.SourceIP}, call{
-			action: "gateway:Invoke",
+			action: eventGatewayInvoke,
 			params: map[string]any{"authFailure": c.Reason, "failures": c.Count, "api": c.API},
 		})
 		ev.ErrorCode = keyward.ErrorCode(errUnauthenticated)
 		ev.ErrorMessage = "gateway refused the request's API key"
-		var rec *keyward.AuditRecord
-		err := s.store.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
-			var err error
-			rec, err = audit.Append(ctx, tx, ev)
-			return err
-		})
-		if err != nil {
+		if err := s.commit(ctx, write{ev: ev}); err != nil {
 			return err
 		}
-		s.toSinks(ctx, rec)
 	}
 	return nil
 }

@@ -2,10 +2,8 @@ package core
 
 import (
 	"context"
-	"errors"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/audit"
 )
 
 // rotationEvent is the audit event of one rotation step. Steps after the
@@ -22,27 +20,19 @@ func (s *base) rotationEvent(caller keyward.Caller, action keyward.Action, resou
 	return ev
 }
 
-// commitEvent runs body in a write transaction that also appends ev. A
-// failed body is audited in a transaction of its own, as run does.
-func (s *base) commitEvent(ctx context.Context, ev *keyward.AuditEvent, body func(ctx context.Context, tx keyward.Tx) error) error {
-	var rec *keyward.AuditRecord
-	err := s.store.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
-		if err := body(ctx, tx); err != nil {
-			return err
-		}
-		var err error
-		rec, err = audit.Append(ctx, tx, ev)
-		return err
-	})
-	if errors.Is(err, errNotDue) {
-		return err
+// commitStep commits one rotation step (or a scheduled start) with its
+// audit record. A scheduled rotation found not due is not a failure.
+func (s *base) commitStep(ctx context.Context, ev *keyward.AuditEvent, change keyward.Change, body func(ctx context.Context, tx keyward.Tx) error) error {
+	return s.commit(ctx, write{ev: ev, body: body, change: change, quiet: errNotDue})
+}
+
+// finished is the change a rotation step tells the gateway of: the new
+// value serves once finishSecret commits, not before.
+func finished(step keyward.RotationStep, kind keyward.ChangeKind, target string) keyward.Change {
+	if step != keyward.StepFinish {
+		return keyward.Change{}
 	}
-	if err != nil {
-		s.auditFailure(ctx, ev, err)
-		return s.internal(ctx, keyward.Action(ev.EventName), err)
-	}
-	s.toSinks(ctx, rec)
-	return nil
+	return keyward.Change{Kind: kind, ID: target}
 }
 
 // nextStep reads a rotation about to run step: it must still be

@@ -248,7 +248,7 @@ func stepIndex(st keyward.RotationStep) int {
 func (s *Rotations) keyStep(ctx context.Context, caller keyward.Caller, rot *keyward.Rotation, step keyward.RotationStep, value string) (*keyward.Rotation, error) {
 	ev := s.rotationEvent(caller, keyward.ActionKeyRotate, keyward.KeyARN(rot.Target), rot, step)
 	var out *keyward.Rotation
-	err := s.commitEvent(ctx, ev, func(ctx context.Context, tx keyward.Tx) error {
+	err := s.commitStep(ctx, ev, finished(step, keyward.ChangeKey, rot.Target), func(ctx context.Context, tx keyward.Tx) error {
 		cur, err := nextStep(ctx, tx, rot.ID, step)
 		if err != nil {
 			return err
@@ -295,7 +295,6 @@ func (s *Rotations) keyStep(ctx context.Context, caller keyward.Caller, rot *key
 		return rot, err
 	}
 	if step == keyward.StepFinish {
-		s.publish(ctx, keyward.ActionKeyRotate, keyward.KeyARN(rot.Target))
 		s.kickWebhooks()
 		s.kickScheduler()
 	}
@@ -450,7 +449,7 @@ func (s *Rotations) rollBackKey(ctx context.Context, caller keyward.Caller, rot 
 	}
 	ev := s.rotationEvent(caller, keyward.ActionKeyRotate, keyward.KeyARN(rot.Target), rot, "rollBack")
 	var done *keyward.Rotation
-	err := s.commitEvent(ctx, ev, func(ctx context.Context, tx keyward.Tx) error {
+	err := s.commitStep(ctx, ev, keyward.Change{}, func(ctx context.Context, tx keyward.Tx) error {
 		cur, err := tx.GetRotation(ctx, rot.ID)
 		if err != nil {
 			return err

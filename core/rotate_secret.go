@@ -227,7 +227,6 @@ func (s *Rotations) runSecretRotation(ctx context.Context, rot *keyward.Rotation
 		s.afterStep(ctx, rot)
 	}
 	s.observeRotation(rot)
-	s.publish(ctx, keyward.ActionSecretRotate, keyward.SecretARN(rot.Target))
 	s.kickWebhooks()
 }
 
@@ -281,7 +280,7 @@ func (s *Rotations) callRotator(ctx context.Context, rot *keyward.Rotation, step
 func (s *Rotations) secretStep(ctx context.Context, caller keyward.Caller, rot *keyward.Rotation, step keyward.RotationStep) (*keyward.Rotation, error) {
 	ev := s.rotationEvent(caller, keyward.ActionSecretRotate, keyward.SecretARN(rot.Target), rot, step)
 	var out *keyward.Rotation
-	err := s.commitEvent(ctx, ev, func(ctx context.Context, tx keyward.Tx) error {
+	err := s.commitStep(ctx, ev, finished(step, keyward.ChangeSecret, rot.Target), func(ctx context.Context, tx keyward.Tx) error {
 		cur, err := nextStep(ctx, tx, rot.ID, step)
 		if err != nil {
 			return err
@@ -334,7 +333,7 @@ func (s *Rotations) secretStep(ctx context.Context, caller keyward.Caller, rot *
 func (s *Rotations) failSecretRotation(ctx context.Context, caller keyward.Caller, rot *keyward.Rotation, step keyward.RotationStep, cause error) error {
 	ev := s.rotationEvent(caller, keyward.ActionSecretRotate, keyward.SecretARN(rot.Target), rot, "fail")
 	var done *keyward.Rotation
-	err := s.commitEvent(ctx, ev, func(ctx context.Context, tx keyward.Tx) error {
+	err := s.commitStep(ctx, ev, keyward.Change{}, func(ctx context.Context, tx keyward.Tx) error {
 		cur, err := tx.GetRotation(ctx, rot.ID)
 		if err != nil || cur.State != keyward.RotationInProgress {
 			return err

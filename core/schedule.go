@@ -361,7 +361,7 @@ func (s *Rotations) scheduledKeyRotation(ctx context.Context, keyID string, poli
 	ev.EventType, ev.UserIdentity = keyward.EventTypeSystem, keyward.UserIdentity{Type: "System"}
 	var rot *keyward.Rotation
 	var value string
-	err := s.commitEvent(ctx, ev, func(ctx context.Context, tx keyward.Tx) error {
+	err := s.commitStep(ctx, ev, keyward.Change{}, func(ctx context.Context, tx keyward.Tx) error {
 		k, err := tx.GetKey(ctx, keyID)
 		if err != nil {
 			return err
@@ -399,7 +399,7 @@ func (s *Rotations) scheduledSecretRotation(ctx context.Context, name string) er
 		params: map[string]any{"name": name, "trigger": keyward.TriggerSchedule}})
 	ev.EventType, ev.UserIdentity = keyward.EventTypeSystem, keyward.UserIdentity{Type: "System"}
 	var rot *keyward.Rotation
-	err := s.commitEvent(ctx, ev, func(ctx context.Context, tx keyward.Tx) error {
+	err := s.commitStep(ctx, ev, keyward.Change{}, func(ctx context.Context, tx keyward.Tx) error {
 		var err error
 		rot, err = s.insertSecretRotation(ctx, tx, name, keyward.TriggerSchedule, "system", "")
 		if err == nil {
@@ -420,27 +420,23 @@ func (s *Rotations) scheduledSecretRotation(ctx context.Context, name string) er
 // retirePrevious deletes a PREVIOUS credential past its grace. The gateway
 // refuses it from the deadline on anyway; this makes it gone, audited.
 func (s *Rotations) retirePrevious(ctx context.Context, k *keyward.APIKey, c keyward.Credential) error {
-	ev := s.newEvent(keyward.Caller{}, call{action: "apikeys:RetirePrevious", resource: keyward.KeyARN(k.ID),
-		params: map[string]any{"keyId": k.ID, "credentialId": c.ID, "graceUntil": c.GraceUntil}})
-	ev.EventType, ev.UserIdentity = keyward.EventTypeSystem, keyward.UserIdentity{Type: "System"}
-	err := s.commitEvent(ctx, ev, func(ctx context.Context, tx keyward.Tx) error {
-		err := tx.DeleteCredential(ctx, c.ID)
-		if isNotFound(err) {
-			return nil
-		}
-		return err
-	})
-	if err == nil {
-		s.publish(ctx, keyward.ActionKeyUpdate, keyward.KeyARN(k.ID))
-	}
-	return err
+	ev := s.systemEvent(eventRetirePrevious, keyward.KeyARN(k.ID),
+		map[string]any{"keyId": k.ID, "credentialId": c.ID, "graceUntil": c.GraceUntil})
+	return s.commit(ctx, write{ev: ev, change: keyward.Change{Kind: keyward.ChangeKey, ID: k.ID},
+		body: func(ctx context.Context, tx keyward.Tx) error {
+			err := tx.DeleteCredential(ctx, c.ID)
+			if isNotFound(err) {
+				return nil
+			}
+			return err
+		}})
 }
 
 // notice queues a notification once per key, kind and deadline.
 func (s *Rotations) notice(ctx context.Context, eventType string, k *keyward.APIKey, deadline time.Time, data map[string]any) error {
 	data["keyId"], data["keyName"] = k.ID, k.Name
 	queued := false
-	err := s.store.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
+	err := s.writeUnaudited(ctx, "webhook notice outbox", func(ctx context.Context, tx keyward.Tx) error {
 		err := tx.InsertNotice(ctx, eventType, k.ID, deadline, s.clock.Now())
 		if keyward.ErrorCode(err) == keyward.ECONFLICT {
 			return nil

@@ -178,7 +178,7 @@ func (s *Secrets) PurgeDeletedSecrets(ctx context.Context) (int, error) {
 	}
 	purged := 0
 	for _, name := range due {
-		err := s.system(ctx, "secrets:PurgeSecret", map[string]any{"name": name}, func(ctx context.Context, tx keyward.Tx, ev *keyward.AuditEvent) error {
+		err := s.system(ctx, eventPurgeSecret, map[string]any{"name": name}, keyward.Change{Kind: keyward.ChangeSecret, ID: name}, func(ctx context.Context, tx keyward.Tx, ev *keyward.AuditEvent) error {
 			ev.Resources = []string{keyward.SecretARN(name)}
 			// Re-read inside the transaction: a restore may have come in
 			// since the list was taken.

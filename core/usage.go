@@ -75,11 +75,11 @@ func (s *DataPlane) RecordUsage(ctx context.Context, rows []keyward.UsageDay) er
 			return err
 		}
 	}
-	err := s.store.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
+	err := s.writeUnaudited(ctx, "usage telemetry", func(ctx context.Context, tx keyward.Tx) error {
 		return tx.AddUsage(ctx, rows)
 	})
 	if err != nil {
-		return s.internal(ctx, "keyward:RecordUsage", err)
+		return s.internal(ctx, eventRecordUsage, err)
 	}
 	return nil
 }
