@@ -1,0 +1,141 @@
+package core
+
+import (
+	"context"
+	"time"
+
+	"github.com/keyward/keyward"
+)
+
+// ResumeRotations finishes or rolls back the rotations a stopped server
+// left IN_PROGRESS. A key rotation resumes when its new value can be read
+// back (delivered to a secret, or sealed for a recoverable key); otherwise
+// nobody holds the value, and it rolls back. Secret rotations continue
+// with their next step.
+func (s *Rotations) ResumeRotations(ctx context.Context) error {
+	rots, err := s.inProgress(ctx)
+	if err != nil {
+		return err
+	}
+	for _, rot := range rots {
+		if err := s.resume(ctx, rot); err != nil {
+			s.log.ErrorContext(ctx, "resuming a rotation", "rotation", rot.ID, "err", err)
+		}
+	}
+	return nil
+}
+
+// inProgress lists every rotation IN_PROGRESS.
+func (s *Rotations) inProgress(ctx context.Context) ([]*keyward.Rotation, error) {
+	var rots []*keyward.Rotation
+	err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
+		var err error
+		rots, err = allPages(func(p keyward.Page) ([]*keyward.Rotation, string, error) {
+			return tx.ListRotations(ctx, keyward.RotationFilter{State: keyward.RotationInProgress, Page: p})
+		})
+		return err
+	})
+	return rots, err
+}
+
+// resume takes over one interrupted rotation, unless this process is
+// running it.
+func (s *Rotations) resume(ctx context.Context, rot *keyward.Rotation) error {
+	s.bg.mu.Lock()
+	_, secretRunning := s.bg.running[rot.ID]
+	keyRunning := s.bg.keys[rot.ID]
+	s.bg.mu.Unlock()
+	if secretRunning || keyRunning {
+		return nil
+	}
+	switch rot.Kind {
+	case keyward.RotationSecret:
+		s.startSecretRotation(rot, keyward.Caller{})
+	case keyward.RotationKey:
+		resumable, err := s.keyRotationResumable(ctx, rot)
+		if err != nil {
+			return err
+		}
+		if !resumable {
+			return s.rollBackKey(ctx, keyward.Caller{}, rot, nil)
+		}
+		_, err = s.completeKeyRotation(ctx, keyward.Caller{}, rot, "")
+		return err
+	}
+	return nil
+}
+
+// staleAfter is how long a rotation may sit IN_PROGRESS without a step
+// before a scheduler pass takes it over (a roll back that failed, say).
+// It is well above the longest a running step may take (a rotator call:
+// three tries of at most 30 s).
+const staleAfter = 5 * time.Minute
+
+// sweepStale resumes or rolls back rotations left IN_PROGRESS that nobody
+// in this process is running.
+func (s *Rotations) sweepStale(ctx context.Context, now time.Time) error {
+	rots, err := s.inProgress(ctx)
+	if err != nil {
+		return err
+	}
+	for _, rot := range rots {
+		if now.Sub(rot.UpdatedAt) >= staleAfter {
+			if err := s.resume(ctx, rot); err != nil {
+				s.log.ErrorContext(ctx, "taking over a stale rotation", "rotation", rot.ID, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+// retryAfterFailures is how long the scheduler waits before rotating a
+// target again after its last scheduled rotations failed: 5 min after one
+// failure, doubling per failure in a row, at most a day. Each failure is
+// told (rotation.failed); a target failing for good is not retried every
+// pass.
+func (s *Rotations) retryAfterFailures(ctx context.Context, kind keyward.RotationKind, target string, now time.Time) (bool, error) {
+	var rots []*keyward.Rotation
+	err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
+		var err error
+		rots, _, err = tx.ListRotations(ctx, keyward.RotationFilter{Kind: kind, Target: target, Page: keyward.Page{Limit: 8}})
+		return err
+	})
+	if err != nil || len(rots) == 0 {
+		return false, err
+	}
+	failures := 0
+	for _, r := range rots {
+		if r.State != keyward.RotationFailed && r.State != keyward.RotationRolledBack {
+			break
+		}
+		failures++
+	}
+	if failures == 0 || rots[0].FinishedAt == nil {
+		return false, nil
+	}
+	wait := min(5*time.Minute<<(failures-1), 24*time.Hour)
+	return now.Before(rots[0].FinishedAt.Add(wait)), nil
+}
+
+func (s *Rotations) keyRotationResumable(ctx context.Context, rot *keyward.Rotation) (bool, error) {
+	if rot.StoreSecret != "" && stepIndex(rot.Step) >= stepIndex(keyward.StepSet) {
+		return true, nil
+	}
+	var ok bool
+	err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
+		k, err := tx.GetKey(ctx, rot.Target)
+		if isNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, c := range k.Credentials {
+			if c.ID == rot.PendingID && len(c.SealedValue) > 0 {
+				ok = true
+			}
+		}
+		return nil
+	})
+	return ok, err
+}
