@@ -149,31 +149,22 @@ func (s *Service) run(ctx context.Context, c call, body func(ctx context.Context
 	return nil
 }
 
-// changeKinds maps the services whose changes the gateway serves from to
-// the kind of change it is told about.
-var changeKinds = map[string]keyward.ChangeKind{
-	"apikeys": keyward.ChangeKey, "apis": keyward.ChangeAPI,
-	"plans": keyward.ChangePlan, "secrets": keyward.ChangeSecret,
-}
-
 // publish tells the change feed, after commit, that a data-plane object
-// changed. The ID is the resource's last ARN segment, a hint only.
+// changed, as the action table says. The ID is the resource's last ARN
+// segment, a hint only. System event names are not actions: no change.
 func (s *Service) publish(ctx context.Context, a keyward.Action, resource string) {
-	if s.changes == nil || a.ReadOnly() {
+	spec, _ := a.Spec()
+	if s.changes == nil || spec.Change == "" {
 		return
 	}
-	service, _, _ := strings.Cut(string(a), ":")
-	kind, ok := changeKinds[service]
-	if !ok {
-		return
-	}
-	s.changes.Publish(ctx, keyward.Change{Kind: kind, ID: resource[strings.LastIndexByte(resource, '/')+1:]})
+	s.changes.Publish(ctx, keyward.Change{Kind: spec.Change, ID: resource[strings.LastIndexByte(resource, '/')+1:]})
 }
 
 // changesAuth reports whether a committed action can change who may do
 // what, so that cached tokens and policies must be forgotten.
 func changesAuth(a keyward.Action) bool {
-	return !a.ReadOnly() && (strings.HasPrefix(string(a), "principals:") || strings.HasPrefix(string(a), "policies:"))
+	spec, _ := a.Spec()
+	return spec.ChangesAuth
 }
 
 // auditFailure records a call that did not happen. The change (if any) was
