@@ -123,6 +123,9 @@ func TestResourceARNs(t *testing.T) {
 		{keyward.PolicyARN("pol_1"), "kw:policy/pol_1"},
 		{keyward.ResourceAudit.ARN("ignored"), "kw:audit"},
 		{keyward.AuditARN, "kw:audit"},
+		{keyward.ResourceAPIKey.Form(), "kw:apikey/<id>"},
+		{keyward.ResourceSecret.Form(), "kw:secret/<name>"},
+		{keyward.ResourceAudit.Form(), "kw:audit"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("ARN = %q, want %q", tc.got, tc.want)

@@ -38,6 +38,18 @@ func (t ResourceType) ARNPrefix() string {
 	return "kw:" + string(t) + "/"
 }
 
+// Form is how a resource name of type t is written, for messages and docs:
+// "kw:apikey/<id>", "kw:secret/<name>" (secrets go by name), "kw:audit".
+func (t ResourceType) Form() string {
+	switch t {
+	case ResourceAudit:
+		return AuditARN
+	case ResourceSecret:
+		return t.ARNPrefix() + "<name>"
+	}
+	return t.ARNPrefix() + "<id>"
+}
+
 // ResourceTypes returns the resource types of the actions, in the order of
 // the action table.
 func ResourceTypes() []ResourceType {

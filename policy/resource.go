@@ -94,7 +94,7 @@ func skipStars(pattern string, at []bool) {
 func resourceForms() string {
 	forms := []string{`"*"`}
 	for _, t := range keyward.ResourceTypes() {
-		forms = append(forms, form(t))
+		forms = append(forms, t.Form())
 	}
 	return strings.Join(forms, ", ")
 }
@@ -103,18 +103,8 @@ func actedForms(acted map[keyward.ResourceType]bool) string {
 	var forms []string
 	for _, t := range keyward.ResourceTypes() {
 		if acted[t] {
-			forms = append(forms, form(t))
+			forms = append(forms, t.Form())
 		}
 	}
 	return strings.Join(forms, ", ")
-}
-
-func form(t keyward.ResourceType) string {
-	switch t {
-	case keyward.ResourceAudit:
-		return keyward.AuditARN
-	case keyward.ResourceSecret:
-		return t.ARNPrefix() + "<name>" // secrets are named by name, not ID
-	}
-	return t.ARNPrefix() + "<id>"
 }
