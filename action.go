@@ -4,7 +4,9 @@ package keyward
 // action; policies grant or deny them.
 type Action string
 
-// Actions. The list is closed: Actions() returns every one of them.
+// Action names. What each one is (its resource type, whether it changes
+// anything, what it tells the gateway) is declared once, in actionTable;
+// a test fails on a constant missing from it.
 const (
 	ActionKeyCreate    Action = "apikeys:Create"
 	ActionKeyGet       Action = "apikeys:Get"
@@ -70,45 +72,128 @@ const (
 	ActionAuditVerify Action = "audit:Verify"
 )
 
-// readOnlyActions are the actions that change nothing; the audit record says so.
-var readOnlyActions = map[Action]bool{
-	ActionKeyGet: true, ActionKeyList: true, ActionKeyReadValue: true, ActionKeyGetUsage: true,
-	ActionKeyListRotations: true, ActionSecretListRotations: true,
-	ActionWebhookGet: true, ActionWebhookList: true, ActionWebhookListDeliveries: true,
-	ActionAPIGet: true, ActionAPIList: true,
-	ActionPlanGet: true, ActionPlanList: true, ActionPlanListKeys: true,
-	ActionSecretGetValue: true, ActionSecretDescribe: true, ActionSecretList: true,
-	ActionPrincipalGet: true, ActionPrincipalList: true,
-	ActionPolicyGet: true, ActionPolicyList: true,
-	ActionAuditRead: true, ActionAuditVerify: true,
+// ActionSpec is everything keyward knows about an action. Authorization,
+// policy validation, the built-in roles, the change feed, the audit record
+// and the docs all read it from here.
+type ActionSpec struct {
+	Action Action
+	// Resource is the type of the resources the action is authorized on.
+	Resource ResourceType
+	// ReadOnly actions change nothing; the audit record says so.
+	ReadOnly bool
+	// RevealsValue actions return a key value or a secret value: roles
+	// that may read everything else still never get these.
+	RevealsValue bool
+	// Change is what the gateway is told once the action commits; "" when
+	// the gateway does not serve from what the action changes.
+	Change ChangeKind
+	// ChangesAuth actions can change who may do what, so that cached
+	// tokens and policies must be forgotten once they commit.
+	ChangesAuth bool
+}
+
+// actionTable is the single declaration of every action, in the order
+// Actions and the docs list them.
+var actionTable = []ActionSpec{
+	{Action: ActionKeyCreate, Resource: ResourceAPIKey, Change: ChangeKey},
+	{Action: ActionKeyGet, Resource: ResourceAPIKey, ReadOnly: true},
+	{Action: ActionKeyList, Resource: ResourceAPIKey, ReadOnly: true},
+	{Action: ActionKeyUpdate, Resource: ResourceAPIKey, Change: ChangeKey},
+	{Action: ActionKeyDelete, Resource: ResourceAPIKey, Change: ChangeKey},
+	{Action: ActionKeyReadValue, Resource: ResourceAPIKey, ReadOnly: true, RevealsValue: true},
+	{Action: ActionKeyGetUsage, Resource: ResourceAPIKey, ReadOnly: true},
+	{Action: ActionKeyRotate, Resource: ResourceAPIKey, Change: ChangeKey},
+	{Action: ActionKeyRevokePrevious, Resource: ResourceAPIKey, Change: ChangeKey},
+	{Action: ActionKeyListRotations, Resource: ResourceAPIKey, ReadOnly: true},
+
+	{Action: ActionAPICreate, Resource: ResourceAPI, Change: ChangeAPI},
+	{Action: ActionAPIGet, Resource: ResourceAPI, ReadOnly: true},
+	{Action: ActionAPIList, Resource: ResourceAPI, ReadOnly: true},
+	{Action: ActionAPIUpdate, Resource: ResourceAPI, Change: ChangeAPI},
+	{Action: ActionAPIDelete, Resource: ResourceAPI, Change: ChangeAPI},
+
+	{Action: ActionPlanCreate, Resource: ResourcePlan, Change: ChangePlan},
+	{Action: ActionPlanGet, Resource: ResourcePlan, ReadOnly: true},
+	{Action: ActionPlanList, Resource: ResourcePlan, ReadOnly: true},
+	{Action: ActionPlanUpdate, Resource: ResourcePlan, Change: ChangePlan},
+	{Action: ActionPlanDelete, Resource: ResourcePlan, Change: ChangePlan},
+	{Action: ActionPlanAttachKey, Resource: ResourcePlan, Change: ChangePlan},
+	{Action: ActionPlanDetachKey, Resource: ResourcePlan, Change: ChangePlan},
+	{Action: ActionPlanListKeys, Resource: ResourcePlan, ReadOnly: true},
+
+	{Action: ActionSecretCreate, Resource: ResourceSecret, Change: ChangeSecret},
+	{Action: ActionSecretPut, Resource: ResourceSecret, Change: ChangeSecret},
+	{Action: ActionSecretGetValue, Resource: ResourceSecret, ReadOnly: true, RevealsValue: true},
+	{Action: ActionSecretDescribe, Resource: ResourceSecret, ReadOnly: true},
+	{Action: ActionSecretList, Resource: ResourceSecret, ReadOnly: true},
+	{Action: ActionSecretUpdate, Resource: ResourceSecret, Change: ChangeSecret},
+	{Action: ActionSecretUpdateStage, Resource: ResourceSecret, Change: ChangeSecret},
+	{Action: ActionSecretDelete, Resource: ResourceSecret, Change: ChangeSecret},
+	{Action: ActionSecretRestore, Resource: ResourceSecret, Change: ChangeSecret},
+	{Action: ActionSecretRotate, Resource: ResourceSecret, Change: ChangeSecret},
+	{Action: ActionSecretCancelRotation, Resource: ResourceSecret, Change: ChangeSecret},
+	{Action: ActionSecretListRotations, Resource: ResourceSecret, ReadOnly: true},
+
+	{Action: ActionWebhookCreate, Resource: ResourceWebhook},
+	{Action: ActionWebhookGet, Resource: ResourceWebhook, ReadOnly: true},
+	{Action: ActionWebhookList, Resource: ResourceWebhook, ReadOnly: true},
+	{Action: ActionWebhookDelete, Resource: ResourceWebhook},
+	{Action: ActionWebhookListDeliveries, Resource: ResourceWebhook, ReadOnly: true},
+
+	{Action: ActionPrincipalCreate, Resource: ResourcePrincipal, ChangesAuth: true},
+	{Action: ActionPrincipalGet, Resource: ResourcePrincipal, ReadOnly: true},
+	{Action: ActionPrincipalList, Resource: ResourcePrincipal, ReadOnly: true},
+	{Action: ActionPrincipalDelete, Resource: ResourcePrincipal, ChangesAuth: true},
+	{Action: ActionPrincipalCreateToken, Resource: ResourcePrincipal, ChangesAuth: true},
+
+	{Action: ActionPolicyCreate, Resource: ResourcePolicy, ChangesAuth: true},
+	{Action: ActionPolicyGet, Resource: ResourcePolicy, ReadOnly: true},
+	{Action: ActionPolicyList, Resource: ResourcePolicy, ReadOnly: true},
+	{Action: ActionPolicyDelete, Resource: ResourcePolicy, ChangesAuth: true},
+	{Action: ActionPolicyAttach, Resource: ResourcePolicy, ChangesAuth: true},
+	{Action: ActionPolicyDetach, Resource: ResourcePolicy, ChangesAuth: true},
+
+	{Action: ActionAuditRead, Resource: ResourceAudit, ReadOnly: true},
+	{Action: ActionAuditVerify, Resource: ResourceAudit, ReadOnly: true},
+}
+
+// actionIndex finds an action's row in actionTable.
+var actionIndex = func() map[Action]int {
+	m := make(map[Action]int, len(actionTable))
+	for i, s := range actionTable {
+		m[s.Action] = i
+	}
+	return m
+}()
+
+// ActionSpecs returns every action's spec, in declaration order, in a fresh
+// slice.
+func ActionSpecs() []ActionSpec {
+	return append([]ActionSpec(nil), actionTable...)
 }
 
 // Actions returns every action, in declaration order.
 func Actions() []Action {
-	return []Action{
-		ActionKeyCreate, ActionKeyGet, ActionKeyList, ActionKeyUpdate, ActionKeyDelete, ActionKeyReadValue, ActionKeyGetUsage,
-		ActionKeyRotate, ActionKeyRevokePrevious, ActionKeyListRotations,
-		ActionAPICreate, ActionAPIGet, ActionAPIList, ActionAPIUpdate, ActionAPIDelete,
-		ActionPlanCreate, ActionPlanGet, ActionPlanList, ActionPlanUpdate, ActionPlanDelete,
-		ActionPlanAttachKey, ActionPlanDetachKey, ActionPlanListKeys,
-		ActionSecretCreate, ActionSecretPut, ActionSecretGetValue, ActionSecretDescribe, ActionSecretList,
-		ActionSecretUpdate, ActionSecretUpdateStage, ActionSecretDelete, ActionSecretRestore,
-		ActionSecretRotate, ActionSecretCancelRotation, ActionSecretListRotations,
-		ActionWebhookCreate, ActionWebhookGet, ActionWebhookList, ActionWebhookDelete, ActionWebhookListDeliveries,
-		ActionPrincipalCreate, ActionPrincipalGet, ActionPrincipalList, ActionPrincipalDelete, ActionPrincipalCreateToken,
-		ActionPolicyCreate, ActionPolicyGet, ActionPolicyList, ActionPolicyDelete, ActionPolicyAttach, ActionPolicyDetach,
-		ActionAuditRead, ActionAuditVerify,
+	out := make([]Action, len(actionTable))
+	for i, s := range actionTable {
+		out[i] = s.Action
 	}
+	return out
+}
+
+// Spec returns what the table declares about a. Names that are not actions
+// (a system event such as "keyward:Bootstrap") have none: the zero spec,
+// false.
+func (a Action) Spec() (ActionSpec, bool) {
+	i, ok := actionIndex[a]
+	if !ok {
+		return ActionSpec{}, false
+	}
+	return actionTable[i], true
 }
 
 // ReadOnly reports whether the action changes nothing.
-func (a Action) ReadOnly() bool { return readOnlyActions[a] }
-
-// Resource names, as policies match them.
-func KeyARN(id string) string    { return "kw:apikey/" + id }
-func APIARN(id string) string    { return "kw:api/" + id }
-func PlanARN(id string) string   { return "kw:plan/" + id }
-func PolicyARN(id string) string { return "kw:policy/" + id }
-
-// AuditARN is the resource of the audit trail.
-const AuditARN = "kw:audit"
+func (a Action) ReadOnly() bool {
+	s, _ := a.Spec()
+	return s.ReadOnly
+}

@@ -17,7 +17,7 @@ type Principal struct {
 }
 
 // PrincipalARN returns the resource name of a principal.
-func PrincipalARN(id string) string { return "kw:principal/" + id }
+func PrincipalARN(id string) string { return ResourcePrincipal.ARN(id) }
 
 // AdminToken is a credential of a principal: a value with prefix "kwa",
 // stored as HMAC-SHA256(pepper, value) like key values.

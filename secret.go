@@ -23,7 +23,7 @@ type Secret struct {
 }
 
 // SecretARN returns the resource name of a secret.
-func SecretARN(name string) string { return "kw:secret/" + name }
+func SecretARN(name string) string { return ResourceSecret.ARN(name) }
 
 // Secret version staging labels used by keyward itself; others may be custom.
 const (

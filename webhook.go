@@ -37,7 +37,7 @@ type Webhook struct {
 }
 
 // WebhookARN is the resource name of a webhook endpoint.
-func WebhookARN(id string) string { return "kw:webhook/" + id }
+func WebhookARN(id string) string { return ResourceWebhook.ARN(id) }
 
 // Notification event types.
 const (

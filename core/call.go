@@ -133,32 +133,22 @@ func (s *base) run(ctx context.Context, c call, body func(ctx context.Context, t
 	})
 }
 
-// changeKinds maps the services whose changes the gateway serves from to
-// the kind of change it is told about.
-var changeKinds = map[string]keyward.ChangeKind{
-	"apikeys": keyward.ChangeKey, "apis": keyward.ChangeAPI,
-	"plans": keyward.ChangePlan, "secrets": keyward.ChangeSecret,
-}
-
-// changeOf is the change a committed action tells the change feed of, if
-// the gateway serves from what it changed. The ID is the resource's last
-// ARN segment, a hint only.
+// changeOf is the change a committed action tells the change feed of, as
+// the action table says. The ID is the resource's last ARN segment, a hint
+// only.
 func changeOf(a keyward.Action, resource string) keyward.Change {
-	if a.ReadOnly() {
+	spec, _ := a.Spec()
+	if spec.Change == "" {
 		return keyward.Change{}
 	}
-	service, _, _ := strings.Cut(string(a), ":")
-	kind, ok := changeKinds[service]
-	if !ok {
-		return keyward.Change{}
-	}
-	return keyward.Change{Kind: kind, ID: resource[strings.LastIndexByte(resource, '/')+1:]}
+	return keyward.Change{Kind: spec.Change, ID: resource[strings.LastIndexByte(resource, '/')+1:]}
 }
 
 // changesAuth reports whether a committed action can change who may do
 // what, so that cached tokens and policies must be forgotten.
 func changesAuth(a keyward.Action) bool {
-	return !a.ReadOnly() && (strings.HasPrefix(string(a), "principals:") || strings.HasPrefix(string(a), "policies:"))
+	spec, _ := a.Spec()
+	return spec.ChangesAuth
 }
 
 // system runs body as something the server does by itself (bootstrap,

@@ -38,6 +38,7 @@ type oaParam struct {
 type oaOp struct {
 	OperationID string                     `json:"operationId"`
 	Action      string                     `json:"x-keyward-action"`
+	ReadOnly    *bool                      `json:"x-keyward-readOnly"`
 	Security    *[]map[string][]string     `json:"security"`
 	Parameters  []oaParam                  `json:"parameters"`
 	Responses   map[string]json.RawMessage `json:"responses"`
@@ -113,6 +114,15 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 		if op.Action != string(rt.Action) {
 			t.Errorf("%s %s: x-keyward-action %q, route action %q", k.method, k.path, op.Action, rt.Action)
+		}
+		// The read-only flag comes from the action table; public routes
+		// have no action, hence no flag.
+		spec, isAction := rt.Action.Spec()
+		switch {
+		case rt.Public && op.ReadOnly != nil:
+			t.Errorf("%s %s: public, yet documents x-keyward-readOnly", k.method, k.path)
+		case !rt.Public && (op.ReadOnly == nil || !isAction || *op.ReadOnly != spec.ReadOnly):
+			t.Errorf("%s %s: x-keyward-readOnly %v, the action table says %v for %s", k.method, k.path, deref(op.ReadOnly), spec.ReadOnly, rt.Action)
 		}
 		public := op.Security != nil && len(*op.Security) == 0
 		if public != rt.Public {
@@ -297,24 +307,35 @@ func jsonNames(t reflect.Type) []string {
 	return names
 }
 
+// TestEveryActionHasARoute holds the route table to the action table: every
+// admin route names exactly one action of the table (a Route carries one),
+// public routes none, and every action is reachable by at least one route.
 func TestEveryActionHasARoute(t *testing.T) {
-	valid := map[keyward.Action]bool{}
-	for _, a := range keyward.Actions() {
-		valid[a] = true
-	}
-	used := map[keyward.Action]bool{}
+	used := map[keyward.Action]int{}
 	for _, rt := range Routes() {
+		_, isAction := rt.Action.Spec()
 		switch {
 		case rt.Public && rt.Action != "":
 			t.Errorf("public route %s %s has action %q", rt.Method, rt.Pattern, rt.Action)
-		case !rt.Public && !valid[rt.Action]:
-			t.Errorf("route %s %s has action %q, not a keyward action", rt.Method, rt.Pattern, rt.Action)
+		case !rt.Public && !isAction:
+			t.Errorf("route %s %s has action %q, not in the action table", rt.Method, rt.Pattern, rt.Action)
+		case !rt.Public:
+			used[rt.Action]++
 		}
-		used[rt.Action] = true
 	}
-	for a := range valid {
-		if !used[a] {
+	for _, a := range keyward.Actions() {
+		if used[a] == 0 {
 			t.Errorf("action %s has no route", a)
 		}
 	}
+	if len(used) != len(keyward.Actions()) {
+		t.Errorf("routes use %d actions, the table has %d", len(used), len(keyward.Actions()))
+	}
+}
+
+func deref(b *bool) any {
+	if b == nil {
+		return "absent"
+	}
+	return *b
 }

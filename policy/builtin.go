@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -25,9 +26,11 @@ type role struct {
 }
 
 // roles are written as the JSON a user would write, so that they go through
-// Parse like any other policy. Read-only roles list their actions one by one
-// instead of using "Get*"-style patterns, so an action added later (say a
-// "GetValue") is not granted by accident.
+// Parse like any other policy. Lists that mean "every action of a kind"
+// (metadata reads, value reads, the audit trail) are drawn from the action
+// table, one by one rather than as "Get*"-style patterns: whether a new
+// action belongs in one is decided by its row (ReadOnly, RevealsValue), and
+// the role matrix test shows the change.
 var roles = []role{
 	{
 		name:        RoleAdmin,
@@ -52,13 +55,8 @@ var roles = []role{
     {"Sid": "ManageKeysApisPlansWebhooks", "Effect": "Allow",
      "Action": ["apikeys:*", "apis:*", "plans:*", "webhooks:*"], "Resource": "*"},
     {"Sid": "WriteAndRotateSecrets", "Effect": "Allow",
-     "Action": ["secrets:CreateSecret", "secrets:PutSecretValue", "secrets:DescribeSecret",
-                "secrets:ListSecrets", "secrets:UpdateSecret", "secrets:UpdateSecretVersionStage",
-                "secrets:DeleteSecret", "secrets:RestoreSecret",
-                "secrets:RotateSecret", "secrets:CancelRotateSecret", "secrets:ListRotations"],
-     "Resource": "*"},
-    {"Sid": "NeverReadValues", "Effect": "Deny",
-     "Action": ["apikeys:ReadValue", "secrets:GetSecretValue"], "Resource": "*"}
+     "Action": ` + secretWrites + `, "Resource": "*"},
+    {"Sid": "NeverReadValues", "Effect": "Deny", "Action": ` + valueReads + `, "Resource": "*"}
   ]
 }`,
 	},
@@ -79,7 +77,7 @@ var roles = []role{
   "Version": "2012-10-17",
   "Statement": [
     {"Sid": "ReadMetadata", "Effect": "Allow", "Action": ` + readerActions + `, "Resource": "*"},
-    {"Sid": "ReadAudit", "Effect": "Allow", "Action": ["audit:Read", "audit:Verify"], "Resource": "*"}
+    {"Sid": "ReadAudit", "Effect": "Allow", "Action": ` + auditActions + `, "Resource": "*"}
   ]
 }`,
 	},
@@ -105,18 +103,37 @@ var roles = []role{
 	},
 }
 
-// readerActions include a key's usage counts: like its metadata they say
-// how a key is used, never what opens it. rotator, which may read keys too,
-// is not given them: rotating needs no usage figures.
-const readerActions = `[
-      "apikeys:Get", "apikeys:List", "apikeys:GetUsage", "apikeys:ListRotations",
-      "apis:Get", "apis:List",
-      "plans:Get", "plans:List", "plans:ListKeys",
-      "secrets:DescribeSecret", "secrets:ListSecrets", "secrets:ListRotations",
-      "webhooks:Get", "webhooks:List", "webhooks:ListDeliveries",
-      "principals:Get", "principals:List",
-      "policies:Get", "policies:List"
-    ]`
+// Action lists drawn from the table. readerActions include a key's usage
+// counts: like its metadata they say how a key is used, never what opens
+// it. rotator, which may read keys too, is not given them (rotating needs
+// no usage figures): its lists are picked action by action, not a kind of
+// action, so they stay written out by hand.
+var (
+	readerActions = actionList(func(s keyward.ActionSpec) bool {
+		return s.ReadOnly && !s.RevealsValue && s.Resource != keyward.ResourceAudit
+	})
+	secretWrites = actionList(func(s keyward.ActionSpec) bool {
+		return s.Resource == keyward.ResourceSecret && !s.RevealsValue
+	})
+	valueReads   = actionList(func(s keyward.ActionSpec) bool { return s.RevealsValue })
+	auditActions = actionList(func(s keyward.ActionSpec) bool { return s.Resource == keyward.ResourceAudit })
+)
+
+// actionList returns, as a JSON array, the actions whose row passes keep,
+// in table order.
+func actionList(keep func(keyward.ActionSpec) bool) string {
+	var names []string
+	for _, s := range keyward.ActionSpecs() {
+		if keep(s) {
+			names = append(names, string(s.Action))
+		}
+	}
+	b, err := json.Marshal(names)
+	if err != nil {
+		panic(err) // a []string always marshals
+	}
+	return string(b)
+}
 
 // builtins parses the roles once. A role that does not parse is a bug in
 // this file, caught by the tests, hence the panic.

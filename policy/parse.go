@@ -28,7 +28,9 @@ import (
 //     service is one of the known ones (any case) and Name may use '*' and
 //     '?'; each pattern must match at least one known action, so a typo such
 //     as "apikeys:Craete" is an error rather than a grant of nothing;
-//   - Resource a string or non-empty array of "*" or "kw:..." patterns;
+//   - Resource a string or non-empty array of "*" or "kw:..." patterns,
+//     each able to name a resource of a type one of the statement's actions
+//     acts on (see checkResources);
 //   - Condition optional, operators IpAddress and NotIpAddress with the key
 //     kw:SourceIp and CIDR or bare IPv4/IPv6 values, DateGreaterThan and
 //     DateLessThan with the key kw:CurrentTime and RFC 3339 values.
@@ -150,6 +152,9 @@ func parseStatement(n int, raw json.RawMessage) (keyward.Statement, error) {
 		if r != "*" && (!strings.HasPrefix(r, "kw:") || len(r) == len("kw:")) {
 			return s, invalid(`statement %d: Resource %q must be "*" or start with "kw:"`, n, clip(r))
 		}
+	}
+	if err := checkResources(n, s.Action, s.Resource); err != nil {
+		return s, err
 	}
 
 	if raw, ok := fields["Condition"]; ok {
