@@ -57,6 +57,21 @@ type fakeClient struct {
 	delFilter   *keyward.DeliveryFilter
 	deliveries  []*keyward.Delivery
 	noRotateRet bool // RotateSecret answers no rotation, as with rotateImmediately false
+
+	// What the list calls answer, in one page: the names tables show.
+	apis       []*keyward.API
+	plans      []*keyward.UsagePlan
+	principals []*keyward.Principal
+	policies   []*keyward.Policy
+	denyLists  bool // those four lists fail as for a caller without read rights
+}
+
+// listCall is call for the lists that only give names to tables.
+func (f *fakeClient) listCall(name string) error {
+	if err := f.call(name); err != nil || !f.denyLists {
+		return err
+	}
+	return keyward.Errorf(keyward.EFORBIDDEN, "denied")
 }
 
 var _ Client = (*fakeClient)(nil)
@@ -148,7 +163,7 @@ func (f *fakeClient) GetAPI(_ context.Context, n string) (*keyward.API, error) {
 	return &keyward.API{ID: "api_1", Name: n}, nil
 }
 func (f *fakeClient) ListAPIs(_ context.Context, p keyward.Page) ([]*keyward.API, string, error) {
-	return nil, "", f.call("ListAPIs")
+	return f.apis, "", f.listCall("ListAPIs")
 }
 func (f *fakeClient) UpdateAPI(_ context.Context, n string, u keyward.APIUpdate) (*keyward.API, error) {
 	f.apiUpdate = &u
@@ -176,7 +191,7 @@ func (f *fakeClient) GetPlan(_ context.Context, n string) (*keyward.UsagePlan, e
 	return &keyward.UsagePlan{ID: "plan_1", Name: n}, nil
 }
 func (f *fakeClient) ListPlans(_ context.Context, p keyward.Page) ([]*keyward.UsagePlan, string, error) {
-	return nil, "", f.call("ListPlans")
+	return f.plans, "", f.listCall("ListPlans")
 }
 func (f *fakeClient) UpdatePlan(_ context.Context, n string, u keyward.PlanUpdate) (*keyward.UsagePlan, error) {
 	f.planUpdate = &u
@@ -267,7 +282,7 @@ func (f *fakeClient) GetPrincipal(_ context.Context, n string) (*keyward.Princip
 	return &keyward.Principal{ID: "pr_1", Name: n}, nil
 }
 func (f *fakeClient) ListPrincipals(_ context.Context, p keyward.Page) ([]*keyward.Principal, string, error) {
-	return nil, "", f.call("ListPrincipals")
+	return f.principals, "", f.listCall("ListPrincipals")
 }
 func (f *fakeClient) DeletePrincipal(_ context.Context, n string) error {
 	return f.call("DeletePrincipal " + n)
@@ -293,7 +308,7 @@ func (f *fakeClient) GetPolicy(_ context.Context, n string) (*keyward.Policy, er
 	return &keyward.Policy{ID: "pol_1", Name: n}, nil
 }
 func (f *fakeClient) ListPolicies(_ context.Context, p keyward.Page) ([]*keyward.Policy, string, error) {
-	return nil, "", f.call("ListPolicies")
+	return f.policies, "", f.listCall("ListPolicies")
 }
 func (f *fakeClient) DeletePolicy(_ context.Context, n string) error {
 	return f.call("DeletePolicy " + n)
@@ -311,8 +326,12 @@ func (f *fakeClient) ListAudit(_ context.Context, af keyward.AuditFilter) ([]*ke
 		return nil, err
 	}
 	var out []*keyward.AuditRecord
-	for _, r := range f.records {
-		if r.Seq > af.AfterSeq && (af.Limit == 0 || len(out) < af.Limit) {
+	for i := range f.records {
+		r := f.records[i]
+		if af.Descending {
+			r = f.records[len(f.records)-1-i]
+		}
+		if r.Seq > af.AfterSeq && (af.BeforeSeq == 0 || r.Seq < af.BeforeSeq) && (af.Limit == 0 || len(out) < af.Limit) {
 			out = append(out, r)
 		}
 	}

@@ -14,10 +14,62 @@ import (
 // Reading keys: get (by ID or name), list, value and usage.
 
 func newKeysGetCmd() *cobra.Command {
-	return getCmd("KEY_ID", "Show a key (never its value)", Client.GetKey, printKey)
+	cmd := refCmd("get", "KEY", "Show a key, by ID or name (never its value)", func(e *env, c Client, ref string) error {
+		k, err := findKey(e, c, ref)
+		if err != nil {
+			return err
+		}
+		return e.out(k, func(w io.Writer) error { return printKey(w, k, newNames(e.ctx, c)) })
+	})
+	cmd.Long = `Show a key, named by its ID or its name. Key names need not be unique:
+when several keys share the name, the command fails and lists their IDs.`
+	cmd.Example = `  keyward keys get key_abc
+  keyward keys get ci-bot -o json`
+	return cmd
 }
 
-func printKey(w io.Writer, k *keyward.APIKey) error {
+// findKey gets the key whose ID, or else whose name, is ref. Key names,
+// unlike the names of APIs and plans, need not be unique, so the server
+// resolves only IDs: a name is looked up in the key list, and a name two
+// keys share is refused with their IDs rather than guessed.
+func findKey(e *env, c Client, ref string) (*keyward.APIKey, error) {
+	var byID error
+	if strings.HasPrefix(ref, "key_") {
+		k, err := c.GetKey(e.ctx, ref)
+		if keyward.ErrorCode(err) != keyward.ENOTFOUND {
+			return k, err
+		}
+		byID = err // perhaps a name that looks like an ID
+	}
+	var ids []string
+	page := keyward.Page{Limit: maxPageLimit}
+	for {
+		keys, next, err := c.ListKeys(e.ctx, keyward.KeyFilter{NamePrefix: ref, Page: page})
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
+			if k.Name == ref {
+				ids = append(ids, k.ID)
+			}
+		}
+		if next == "" || next == page.Position {
+			break
+		}
+		page.Position = next
+	}
+	switch {
+	case len(ids) == 1:
+		return c.GetKey(e.ctx, ids[0])
+	case len(ids) > 1:
+		return nil, keyward.Errorf(keyward.EINVALID, "%d keys are named %q (%s): give the ID of one", len(ids), ref, strings.Join(ids, ", "))
+	case byID != nil:
+		return nil, byID
+	}
+	return nil, keyward.Errorf(keyward.ENOTFOUND, "no key has the ID or name %q", ref)
+}
+
+func printKey(w io.Writer, k *keyward.APIKey, n *names) error {
 	f := newFields(w)
 	f.add("ID", k.ID)
 	f.add("Name", k.Name)
@@ -28,10 +80,10 @@ func printKey(w io.Writer, k *keyward.APIKey) error {
 	f.add("Expires", fmtTimePtr(k.ExpiresAt, "never"))
 	stages := make([]string, len(k.StageKeys))
 	for i, s := range k.StageKeys {
-		stages[i] = s.String()
+		stages[i] = n.stage(s.APIID, s.Stage)
 	}
 	f.add("Stages", strings.Join(stages, ", "))
-	f.add("Plans", strings.Join(k.PlanIDs, ", "))
+	f.add("Plans", joinLabels(n, kindPlan, k.PlanIDs, ", "))
 	f.add("Models", strings.Join(k.Scopes.Models, ", "))
 	routes := make([]string, len(k.Scopes.Routes))
 	for i, r := range k.Scopes.Routes {

@@ -120,7 +120,7 @@ func updateKey(e *env, id string, u keyward.KeyUpdate, verb string) error {
 		_, err := fmt.Fprintf(e.stdout, "Key %s %s.\n", sanitizeLine(k.ID), verb)
 		return err
 	}
-	return e.out(k, func(w io.Writer) error { return printKey(w, k) })
+	return e.out(k, func(w io.Writer) error { return printKey(w, k, newNames(e.ctx, c)) })
 }
 
 func newKeysEnableCmd(disable bool) *cobra.Command {
