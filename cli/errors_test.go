@@ -145,7 +145,8 @@ func TestNoTokenInErrors(t *testing.T) {
 func TestSettings(t *testing.T) {
 	t.Run("no token", func(t *testing.T) {
 		r := runCLI(t, &fakeClient{}, nil, "", "keys", "get", "key_1")
-		if r.code != ExitUnauthorized || r.factoryCalled || !strings.Contains(r.stderr, EnvToken) {
+		if r.code != ExitUnauthorized || r.factoryCalled || !strings.Contains(r.stderr, EnvToken+" ") ||
+			!strings.Contains(r.stderr, EnvTokenFile) || !strings.Contains(r.stderr, "--token-file") {
 			t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 		}
 	})

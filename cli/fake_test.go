@@ -469,6 +469,12 @@ type result struct {
 // and stdin.
 func runCLI(t *testing.T, fake *fakeClient, envv map[string]string, stdin string, args ...string) result {
 	t.Helper()
+	return runCLIOn(t, false, fake, envv, stdin, args...)
+}
+
+// runCLIOn is runCLI with stdout taken for a terminal, or not.
+func runCLIOn(t *testing.T, terminal bool, fake *fakeClient, envv map[string]string, stdin string, args ...string) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	var res result
 	st := &state{
@@ -477,7 +483,8 @@ func runCLI(t *testing.T, fake *fakeClient, envv map[string]string, stdin string
 			res.factoryCalled, res.addr, res.token = true, addr, token
 			return fake, nil
 		},
-		now: func() time.Time { return t0 },
+		now:        func() time.Time { return t0 },
+		isTerminal: func(any) bool { return terminal },
 	}
 	var in io.Reader = strings.NewReader(stdin)
 	res.code = execute(NewRoot(), args, in, &out, &errb, st)

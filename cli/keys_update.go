@@ -19,6 +19,8 @@ func newKeysUpdateCmd() *cobra.Command {
 		noExpiry                    bool
 		stages                      = newListFlag("API/STAGE", parseStageKey)
 		tags                        tagsFlag
+		models                      = stringsFlag("MODEL")
+		routes                      = newListFlag("ROUTE", parseRoute)
 		rotation                    rotationFlags
 		noRotation                  bool
 	)
@@ -26,10 +28,16 @@ func newKeysUpdateCmd() *cobra.Command {
 		Use:   "update KEY_ID [flags]",
 		Short: "Change a key's fields",
 		Long: `Change a key's fields; fields whose flags are not given are left alone.
---stage and --tag replace the whole list or map: give them once with an
-empty value (--stage '') to clear it. --rotate-every or --rotation-grace
-alone keeps the other value of the key's schedule; --no-rotation removes
-the key's own schedule (its plans' then apply).`,
+--stage, --tag, --scope-model and --scope-route replace the whole list or
+map: give them once with an empty value (--stage '') to clear it; a key
+with no model or route scopes may call every model or route of its stages.
+--scope-model alone keeps the key's route scopes, and --scope-route alone
+its model scopes. --rotate-every or --rotation-grace alone keeps the other
+value of the key's schedule; --no-rotation removes the key's own schedule
+(its plans' then apply).`,
+		Example: `  keyward keys update key_abc --scope-model 'gpt-4o*' --scope-model o3-mini
+  keyward keys update key_abc --scope-route 'POST /v1/chat/*'
+  keyward keys update key_abc --scope-model '' --scope-route ''   # no scopes: the key's stages only`,
 		Args: exactArgs("KEY_ID"),
 		RunE: run(func(e *env, args []string) error {
 			var u keyward.KeyUpdate
@@ -68,17 +76,44 @@ the key's own schedule (its plans' then apply).`,
 				return err
 			}
 			u.NoRotation = noRotation
-			if u == (keyward.KeyUpdate{}) && !rotation.given() {
+			scopeModels, scopeRoutes := changed(cmd, "scope-model"), changed(cmd, "scope-route")
+			if u == (keyward.KeyUpdate{}) && !rotation.given() && !scopeModels && !scopeRoutes {
 				return usagef("nothing to update: give at least one flag")
+			}
+			// A flag given alone completes its value from the key as it is,
+			// read at most once.
+			var current *keyward.APIKey
+			currentKey := func() (*keyward.APIKey, error) {
+				if current != nil {
+					return current, nil
+				}
+				c, err := e.client()
+				if err != nil {
+					return nil, err
+				}
+				current, err = c.GetKey(e.ctx, args[0])
+				return current, err
+			}
+			if scopeModels || scopeRoutes {
+				sc := keyward.Scopes{Models: models.items, Routes: routes.items}
+				if scopeModels != scopeRoutes {
+					k, err := currentKey()
+					if err != nil {
+						return err
+					}
+					if !scopeModels {
+						sc.Models = k.Scopes.Models
+					}
+					if !scopeRoutes {
+						sc.Routes = k.Scopes.Routes
+					}
+				}
+				u.Scopes = &sc
 			}
 			if rotation.given() {
 				var cur *keyward.RotationPolicy
 				if rotation.partial() {
-					c, err := e.client()
-					if err != nil {
-						return err
-					}
-					k, err := c.GetKey(e.ctx, args[0])
+					k, err := currentKey()
 					if err != nil {
 						return err
 					}
@@ -101,6 +136,8 @@ the key's own schedule (its plans' then apply).`,
 	f.BoolVar(&noExpiry, "no-expiry", false, "remove the expiry")
 	f.Var(stages, "stage", "API stage as API/STAGE; replaces the list (repeatable)")
 	f.Var(&tags, "tag", "tag as key=value; replaces the tags (repeatable)")
+	f.Var(models, "scope-model", "allow only this model (glob); replaces the model scopes (repeatable)")
+	f.Var(routes, "scope-route", "allow only this route, as \"METHOD /path/glob\"; replaces the route scopes (repeatable)")
 	rotation.register(cmd)
 	f.BoolVar(&noRotation, "no-rotation", false, "remove the key's own rotation schedule")
 	return cmd
