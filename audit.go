@@ -67,14 +67,19 @@ type AuditCheckpoint struct {
 	Signature []byte    `json:"signature"`
 }
 
-// AuditFilter selects audit records.
+// AuditFilter selects audit records. Records come in chain order (oldest
+// first) unless Descending is set; the two Seq bounds work in either order,
+// so a newest-first reader pages back with BeforeSeq set to the smallest
+// Seq it has seen, and new records never shift its pages.
 type AuditFilter struct {
 	AfterSeq    int64 // records with Seq > AfterSeq
+	BeforeSeq   int64 // records with Seq < BeforeSeq; 0: no bound
 	EventName   string
 	PrincipalID string
-	Since       *time.Time
-	Until       *time.Time
-	Limit       int // default 100, at most 1000
+	Since       *time.Time // inclusive bound on the event time
+	Until       *time.Time // inclusive bound on the event time
+	Descending  bool       // newest (highest Seq) first
+	Limit       int        // default 100, at most 1000
 }
 
 // AuditVerification is the result of checking the chain.

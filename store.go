@@ -146,7 +146,7 @@ type AuditStore interface {
 	// AppendAudit adds r, which must have Seq = head+1 (ECONFLICT otherwise).
 	// Index columns (time, name, principal) are read from r.Event.
 	AppendAudit(ctx context.Context, r *AuditRecord) error
-	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditRecord, error) // ordered by Seq
+	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditRecord, error) // ordered by Seq, descending with f.Descending
 	InsertCheckpoint(ctx context.Context, c *AuditCheckpoint) error
 	ListCheckpoints(ctx context.Context, afterSeq int64, limit int) ([]*AuditCheckpoint, error)
 }

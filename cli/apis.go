@@ -104,13 +104,13 @@ func printAPI(w io.Writer, a *keyward.API) error {
 }
 
 func newAPIsGetCmd() *cobra.Command {
-	return getCmd("API", "Show an API (by name or ID)", Client.GetAPI, printAPI)
+	return getCmd("API", "Show an API (by name or ID)", Client.GetAPI, namesUnused(printAPI))
 }
 
 func newAPIsListCmd() *cobra.Command {
 	return listCmd("List APIs", Client.ListAPIs,
 		[]string{"NAME", "ID", "OPENAI", "STAGES", "CREATED"},
-		func(a *keyward.API) []string {
+		func(a *keyward.API, _ *names) []string {
 			names := make([]string, len(a.Stages))
 			for i, s := range a.Stages {
 				names[i] = s.Name

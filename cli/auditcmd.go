@@ -7,13 +7,11 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -30,60 +28,6 @@ func newAuditCmd() *cobra.Command {
 
 // maxAuditPage is the largest page of audit records the server serves.
 const maxAuditPage = 1000
-
-func newAuditListCmd() *cobra.Command {
-	var f keyward.AuditFilter
-	cmd := &cobra.Command{
-		Use:   "list [flags]",
-		Short: "List audit records",
-		Args:  exactArgs(),
-		RunE: run(func(e *env, _ []string) error {
-			if f.AfterSeq < 0 {
-				return usagef("--after must not be negative")
-			}
-			if f.Limit < 0 || f.Limit > maxAuditPage {
-				return usagef("--limit must be between 1 and %d", maxAuditPage)
-			}
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			recs, err := c.ListAudit(e.ctx, f)
-			if err != nil {
-				return err
-			}
-			if recs == nil {
-				recs = []*keyward.AuditRecord{}
-			}
-			return e.out(recs, func(w io.Writer) error { return printAudit(w, recs) })
-		}),
-	}
-	cmd.Flags().Int64Var(&f.AfterSeq, "after", 0, "only records after this sequence number")
-	cmd.Flags().IntVar(&f.Limit, "limit", 0, "number of records (default 100, at most 1000)")
-	cmd.Flags().StringVar(&f.EventName, "event-name", "", "only this action, e.g. apikeys:Create")
-	cmd.Flags().StringVar(&f.PrincipalID, "principal", "", "only calls by this principal ID")
-	return cmd
-}
-
-func printAudit(w io.Writer, recs []*keyward.AuditRecord) error {
-	t := newTable(w, "SEQ", "TIME", "EVENT", "PRINCIPAL", "SOURCE IP", "ERROR")
-	for _, r := range recs {
-		var ev keyward.AuditEvent
-		if err := json.Unmarshal(r.Event, &ev); err != nil {
-			t.row(strconv.FormatInt(r.Seq, 10), "?", "(unreadable event)", "", "", "")
-			continue
-		}
-		who := ev.UserIdentity.UserName
-		if who == "" {
-			who = ev.UserIdentity.PrincipalID
-		}
-		if who == "" {
-			who = ev.UserIdentity.Type
-		}
-		t.row(strconv.FormatInt(r.Seq, 10), fmtTime(ev.EventTime), ev.EventName, who, ev.SourceIPAddress, ev.ErrorCode)
-	}
-	return t.flush()
-}
 
 func newAuditVerifyCmd() *cobra.Command {
 	var file, keyFile string

@@ -285,11 +285,11 @@ func auditRecord(t *testing.T, seq int64, name string) *keyward.AuditRecord {
 
 func TestAuditList(t *testing.T) {
 	fake := &fakeClient{records: []*keyward.AuditRecord{auditRecord(t, 1, "apikeys:Create")}}
-	r := runCLI(t, fake, adminEnv, "", "audit", "list", "--after", "0", "--limit", "10", "--event-name", "apikeys:Create", "--principal", "pr_1")
+	r := runCLI(t, fake, adminEnv, "", "audit", "list", "--after", "0", "--limit", "10", "--event-name", "apikeys:Create", "--principal", "prn_1")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	if f := fake.auditF; *f != (keyward.AuditFilter{Limit: 10, EventName: "apikeys:Create", PrincipalID: "pr_1"}) {
+	if f := fake.auditF; *f != (keyward.AuditFilter{Limit: 10, EventName: "apikeys:Create", PrincipalID: "prn_1", Descending: true}) {
 		t.Errorf("filter = %+v", f)
 	}
 	for _, want := range []string{"SEQ", "SOURCE IP", "apikeys:Create", "admin", "10.0.0.1"} {

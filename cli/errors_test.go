@@ -114,7 +114,7 @@ func TestExitCodes(t *testing.T) {
 			ExitError, `keyward: unavailable: Get "http://127.0.0.1:1/v1/keys": dial tcp: connection refused`},
 	}
 	for _, c := range cases {
-		r := runCLI(t, &fakeClient{err: c.err}, adminEnv, "", "keys", "get", "k")
+		r := runCLI(t, &fakeClient{err: c.err}, adminEnv, "", "keys", "get", "key_1")
 		if r.code != c.code || strings.TrimSpace(r.stderr) != c.line {
 			t.Errorf("%v: exit %d, stderr %q; want %d, %q", c.err, r.code, r.stderr, c.code, c.line)
 		}
@@ -124,7 +124,7 @@ func TestExitCodes(t *testing.T) {
 func TestNoTokenInErrors(t *testing.T) {
 	tok := adminEnv[EnvToken]
 	// A server error that (wrongly) echoes the token is redacted.
-	r := runCLI(t, &fakeClient{err: keyward.Errorf(keyward.EUNAUTHORIZED, "bad token %s", tok)}, adminEnv, "", "keys", "get", "k")
+	r := runCLI(t, &fakeClient{err: keyward.Errorf(keyward.EUNAUTHORIZED, "bad token %s", tok)}, adminEnv, "", "keys", "get", "key_1")
 	if r.code != ExitUnauthorized || strings.Contains(r.stderr, tok) || !strings.Contains(r.stderr, "[redacted]") {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -136,7 +136,7 @@ func TestNoTokenInErrors(t *testing.T) {
 	// And the token read from a file.
 	p := filepath.Join(t.TempDir(), "tok")
 	os.WriteFile(p, []byte("kwa_fromfilefromfile\n"), 0o600)
-	r = runCLI(t, &fakeClient{err: keyward.Errorf(keyward.EFORBIDDEN, "kwa_fromfilefromfile denied")}, nil, "", "--token-file", p, "keys", "get", "k")
+	r = runCLI(t, &fakeClient{err: keyward.Errorf(keyward.EFORBIDDEN, "kwa_fromfilefromfile denied")}, nil, "", "--token-file", p, "keys", "get", "key_1")
 	if r.token != "kwa_fromfilefromfile" || strings.Contains(r.stderr, "kwa_fromfile") {
 		t.Errorf("token %q, stderr %q", r.token, r.stderr)
 	}
@@ -144,8 +144,9 @@ func TestNoTokenInErrors(t *testing.T) {
 
 func TestSettings(t *testing.T) {
 	t.Run("no token", func(t *testing.T) {
-		r := runCLI(t, &fakeClient{}, nil, "", "keys", "get", "k")
-		if r.code != ExitUnauthorized || r.factoryCalled || !strings.Contains(r.stderr, EnvToken) {
+		r := runCLI(t, &fakeClient{}, nil, "", "keys", "get", "key_1")
+		if r.code != ExitUnauthorized || r.factoryCalled || !strings.Contains(r.stderr, EnvToken+" ") ||
+			!strings.Contains(r.stderr, EnvTokenFile) || !strings.Contains(r.stderr, "--token-file") {
 			t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 		}
 	})
@@ -153,7 +154,7 @@ func TestSettings(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "tok")
 		os.WriteFile(p, []byte("kwa_envfileenvfile"), 0o600)
 		env := map[string]string{EnvAddr: "https://kw.example:8443/", EnvTokenFile: p, EnvOutput: "json"}
-		r := runCLI(t, &fakeClient{}, env, "", "keys", "get", "k")
+		r := runCLI(t, &fakeClient{}, env, "", "keys", "get", "key_1")
 		if r.addr != "https://kw.example:8443" || r.token != "kwa_envfileenvfile" || !strings.HasPrefix(r.stdout, "{") {
 			t.Errorf("addr %q, token %q, stdout %q", r.addr, r.token, r.stdout)
 		}
@@ -162,19 +163,19 @@ func TestSettings(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "tok")
 		os.WriteFile(p, []byte("kwa_flagfileflagfile"), 0o600)
 		env := map[string]string{EnvAddr: "http://env:1", EnvToken: "kwa_envenvenvenv", EnvOutput: "json"}
-		r := runCLI(t, &fakeClient{}, env, "", "--addr", "http://flag:2", "--token-file", p, "-o", "table", "keys", "get", "k")
+		r := runCLI(t, &fakeClient{}, env, "", "--addr", "http://flag:2", "--token-file", p, "-o", "table", "keys", "get", "key_1")
 		if r.addr != "http://flag:2" || r.token != "kwa_flagfileflagfile" || strings.HasPrefix(r.stdout, "{") {
 			t.Errorf("addr %q, token %q, stdout %q", r.addr, r.token, r.stdout)
 		}
 	})
 	t.Run("bad addr", func(t *testing.T) {
-		r := runCLI(t, &fakeClient{}, adminEnv, "", "--addr", "localhost:7070", "keys", "get", "k")
+		r := runCLI(t, &fakeClient{}, adminEnv, "", "--addr", "localhost:7070", "keys", "get", "key_1")
 		if r.code != ExitUsage || r.factoryCalled {
 			t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 		}
 	})
 	t.Run("missing token file", func(t *testing.T) {
-		r := runCLI(t, &fakeClient{}, nil, "", "--token-file", filepath.Join(t.TempDir(), "none"), "keys", "get", "k")
+		r := runCLI(t, &fakeClient{}, nil, "", "--token-file", filepath.Join(t.TempDir(), "none"), "keys", "get", "key_1")
 		if r.code != ExitError || !strings.HasPrefix(r.stderr, "keyward: error: read token file") {
 			t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 		}
@@ -189,7 +190,7 @@ func TestSettings(t *testing.T) {
 
 func TestTableCellsAreSanitized(t *testing.T) {
 	fake := &fakeClient{key: &keyward.APIKey{ID: "k", Name: "evil\x1b[2J\nname"}}
-	r := runCLI(t, fake, adminEnv, "", "keys", "get", "k")
+	r := runCLI(t, fake, adminEnv, "", "keys", "get", "key_1")
 	if strings.ContainsAny(r.stdout, "\x1b") || strings.Contains(r.stdout, "evil\n") {
 		t.Errorf("stdout = %q", r.stdout)
 	}

@@ -1,11 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"strings"
-	"testing"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -57,6 +53,21 @@ type fakeClient struct {
 	delFilter   *keyward.DeliveryFilter
 	deliveries  []*keyward.Delivery
 	noRotateRet bool // RotateSecret answers no rotation, as with rotateImmediately false
+
+	// What the list calls answer, in one page: the names tables show.
+	apis       []*keyward.API
+	plans      []*keyward.UsagePlan
+	principals []*keyward.Principal
+	policies   []*keyward.Policy
+	denyLists  bool // those four lists fail as for a caller without read rights
+}
+
+// listCall is call for the lists that only give names to tables.
+func (f *fakeClient) listCall(name string) error {
+	if err := f.call(name); err != nil || !f.denyLists {
+		return err
+	}
+	return keyward.Errorf(keyward.EFORBIDDEN, "denied")
 }
 
 var _ Client = (*fakeClient)(nil)
@@ -148,7 +159,7 @@ func (f *fakeClient) GetAPI(_ context.Context, n string) (*keyward.API, error) {
 	return &keyward.API{ID: "api_1", Name: n}, nil
 }
 func (f *fakeClient) ListAPIs(_ context.Context, p keyward.Page) ([]*keyward.API, string, error) {
-	return nil, "", f.call("ListAPIs")
+	return f.apis, "", f.listCall("ListAPIs")
 }
 func (f *fakeClient) UpdateAPI(_ context.Context, n string, u keyward.APIUpdate) (*keyward.API, error) {
 	f.apiUpdate = &u
@@ -176,7 +187,7 @@ func (f *fakeClient) GetPlan(_ context.Context, n string) (*keyward.UsagePlan, e
 	return &keyward.UsagePlan{ID: "plan_1", Name: n}, nil
 }
 func (f *fakeClient) ListPlans(_ context.Context, p keyward.Page) ([]*keyward.UsagePlan, string, error) {
-	return nil, "", f.call("ListPlans")
+	return f.plans, "", f.listCall("ListPlans")
 }
 func (f *fakeClient) UpdatePlan(_ context.Context, n string, u keyward.PlanUpdate) (*keyward.UsagePlan, error) {
 	f.planUpdate = &u
@@ -267,7 +278,7 @@ func (f *fakeClient) GetPrincipal(_ context.Context, n string) (*keyward.Princip
 	return &keyward.Principal{ID: "pr_1", Name: n}, nil
 }
 func (f *fakeClient) ListPrincipals(_ context.Context, p keyward.Page) ([]*keyward.Principal, string, error) {
-	return nil, "", f.call("ListPrincipals")
+	return f.principals, "", f.listCall("ListPrincipals")
 }
 func (f *fakeClient) DeletePrincipal(_ context.Context, n string) error {
 	return f.call("DeletePrincipal " + n)
@@ -293,7 +304,7 @@ func (f *fakeClient) GetPolicy(_ context.Context, n string) (*keyward.Policy, er
 	return &keyward.Policy{ID: "pol_1", Name: n}, nil
 }
 func (f *fakeClient) ListPolicies(_ context.Context, p keyward.Page) ([]*keyward.Policy, string, error) {
-	return nil, "", f.call("ListPolicies")
+	return f.policies, "", f.listCall("ListPolicies")
 }
 func (f *fakeClient) DeletePolicy(_ context.Context, n string) error {
 	return f.call("DeletePolicy " + n)
@@ -311,8 +322,12 @@ func (f *fakeClient) ListAudit(_ context.Context, af keyward.AuditFilter) ([]*ke
 		return nil, err
 	}
 	var out []*keyward.AuditRecord
-	for _, r := range f.records {
-		if r.Seq > af.AfterSeq && (af.Limit == 0 || len(out) < af.Limit) {
+	for i := range f.records {
+		r := f.records[i]
+		if af.Descending {
+			r = f.records[len(f.records)-1-i]
+		}
+		if r.Seq > af.AfterSeq && (af.BeforeSeq == 0 || r.Seq < af.BeforeSeq) && (af.Limit == 0 || len(out) < af.Limit) {
 			out = append(out, r)
 		}
 	}
@@ -437,34 +452,3 @@ func (f *fakeClient) ListDeliveries(_ context.Context, id string, df keyward.Del
 	}
 	return f.deliveries, "", nil
 }
-
-// result is what one run of the command printed and returned.
-type result struct {
-	code           int
-	stdout, stderr string
-	factoryCalled  bool
-	addr, token    string
-}
-
-// runCLI runs the command line args against fake with the given environment
-// and stdin.
-func runCLI(t *testing.T, fake *fakeClient, envv map[string]string, stdin string, args ...string) result {
-	t.Helper()
-	var out, errb bytes.Buffer
-	var res result
-	st := &state{
-		getenv: func(k string) string { return envv[k] },
-		newClient: func(addr, token string) (Client, error) {
-			res.factoryCalled, res.addr, res.token = true, addr, token
-			return fake, nil
-		},
-		now: func() time.Time { return t0 },
-	}
-	var in io.Reader = strings.NewReader(stdin)
-	res.code = execute(NewRoot(), args, in, &out, &errb, st)
-	res.stdout, res.stderr = out.String(), errb.String()
-	return res
-}
-
-// adminEnv is an environment with a token.
-var adminEnv = map[string]string{EnvToken: "kwa_admintokenadmintoken"}

@@ -152,6 +152,64 @@ func TestKeysUpdate(t *testing.T) {
 	}
 }
 
+func TestKeysUpdateScopes(t *testing.T) {
+	cur := &keyward.APIKey{ID: "key_1", Name: "k", Rotation: &keyward.RotationPolicy{Every: days(30), Grace: days(1)},
+		Scopes: keyward.Scopes{Models: []string{"old-model"}, Routes: []keyward.RoutePattern{{Method: "GET", Path: "/old"}}}}
+
+	// Both given: they replace the scopes, nothing to read first.
+	fake := &fakeClient{key: cur}
+	r := runCLI(t, fake, adminEnv, "", "keys", "update", "key_1",
+		"--scope-model", "gpt-4o*", "--scope-model", "o3-mini", "--scope-route", "POST /v1/chat/*")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	want := keyward.Scopes{Models: []string{"gpt-4o*", "o3-mini"}, Routes: []keyward.RoutePattern{{Method: "POST", Path: "/v1/chat/*"}}}
+	if u := fake.keyUpdate; u.Scopes == nil || !reflect.DeepEqual(*u.Scopes, want) {
+		t.Errorf("Scopes = %+v", u.Scopes)
+	}
+	if !reflect.DeepEqual(fake.calls, []string{"UpdateKey key_1"}) {
+		t.Errorf("calls = %v", fake.calls)
+	}
+
+	// One alone keeps the other from the key as it is.
+	fake = &fakeClient{key: cur}
+	runCLI(t, fake, adminEnv, "", "keys", "update", "key_1", "--scope-model", "llama-*")
+	want = keyward.Scopes{Models: []string{"llama-*"}, Routes: cur.Scopes.Routes}
+	if u := fake.keyUpdate; u.Scopes == nil || !reflect.DeepEqual(*u.Scopes, want) {
+		t.Errorf("Scopes = %+v, want %+v", u.Scopes, want)
+	}
+	fake = &fakeClient{key: cur}
+	runCLI(t, fake, adminEnv, "", "keys", "update", "key_1", "--scope-route", "/v1/*")
+	want = keyward.Scopes{Models: cur.Scopes.Models, Routes: []keyward.RoutePattern{{Method: "*", Path: "/v1/*"}}}
+	if u := fake.keyUpdate; u.Scopes == nil || !reflect.DeepEqual(*u.Scopes, want) {
+		t.Errorf("Scopes = %+v, want %+v", u.Scopes, want)
+	}
+
+	// With a partial schedule too, the key is read once for both.
+	fake = &fakeClient{key: cur}
+	runCLI(t, fake, adminEnv, "", "keys", "update", "key_1", "--scope-model", "m", "--rotation-grace", "2d")
+	if want := []string{"GetKey key_1", "UpdateKey key_1"}; !reflect.DeepEqual(fake.calls, want) {
+		t.Errorf("calls = %v", fake.calls)
+	}
+	if u := fake.keyUpdate; u.Rotation == nil || u.Rotation.Every != days(30) || u.Rotation.Grace != days(2) {
+		t.Errorf("Rotation = %+v", u.Rotation)
+	}
+
+	// Empty values clear the scopes.
+	fake = &fakeClient{key: cur}
+	runCLI(t, fake, adminEnv, "", "keys", "update", "key_1", "--scope-model", "", "--scope-route", "")
+	if u := fake.keyUpdate; u.Scopes == nil || len(u.Scopes.Models) != 0 || len(u.Scopes.Routes) != 0 {
+		t.Errorf("Scopes = %+v, want none", u.Scopes)
+	}
+
+	// A bad route is a usage error before any call.
+	fake = &fakeClient{key: cur}
+	r = runCLI(t, fake, adminEnv, "", "keys", "update", "key_1", "--scope-route", "POST v1")
+	if r.code != ExitUsage || len(fake.calls) != 0 {
+		t.Errorf("exit %d, calls %v", r.code, fake.calls)
+	}
+}
+
 func TestKeysListAll(t *testing.T) {
 	fake := &fakeClient{keyPages: [][]*keyward.APIKey{{{ID: "a"}, {ID: "b"}}, {{ID: "c"}}}}
 	r := runCLI(t, fake, adminEnv, "", "keys", "list", "--all", "--limit", "2", "--name-prefix", "x", "--plan", "gold", "-o", "json")

@@ -47,9 +47,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, extra ...*co
 // environment and the clock come from, how to reach the server, and which
 // strings must never be printed.
 type state struct {
-	getenv    func(string) string
-	newClient clientFactory
-	now       func() time.Time
+	getenv     func(string) string
+	newClient  clientFactory
+	now        func() time.Time
+	isTerminal func(any) bool // nil: isTerminal; tests stand in for a terminal
 
 	client    Client
 	sensitive []string

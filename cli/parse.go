@@ -302,3 +302,52 @@ func (f *stageSecretsFlag) Set(s string) error {
 	f.m[st] = name
 	return nil
 }
+
+// timeFlag is --since/--until: an RFC 3339 time, a UTC day as YYYY-MM-DD,
+// or a duration before now ("90m", "2h", "7d"), which is resolved when the
+// command runs. With endOfDay a day means its last instant, so that an
+// inclusive upper bound of "2025-03-01" takes in the whole day.
+type timeFlag struct {
+	endOfDay bool
+	raw      string
+	t        time.Time
+	ago      time.Duration
+}
+
+func (f *timeFlag) String() string { return f.raw }
+func (f *timeFlag) Type() string   { return "TIME" }
+func (f *timeFlag) Set(s string) error {
+	s = strings.TrimSpace(s)
+	var t time.Time
+	var ago time.Duration
+	var err error
+	switch {
+	case len(s) == len(keyward.DayFormat) && strings.Count(s, "-") == 2:
+		if t, err = time.Parse(keyward.DayFormat, s); err == nil && f.endOfDay {
+			t = t.Add(24*time.Hour - time.Nanosecond)
+		}
+	case strings.Contains(s, "T"):
+		t, err = time.Parse(time.RFC3339Nano, s)
+	default:
+		ago, err = parseDuration(s)
+	}
+	if err != nil {
+		return fmt.Errorf("invalid time %q: want an RFC 3339 time, YYYY-MM-DD or a duration ago such as 2h or 7d", s)
+	}
+	f.raw, f.t, f.ago = s, t.UTC(), ago
+	return nil
+}
+
+// at returns the time the flag names, relative ones counted back from now;
+// nil when the flag was not given.
+func (f *timeFlag) at(now time.Time) *time.Time {
+	switch {
+	case f.raw == "":
+		return nil
+	case f.ago > 0:
+		t := now.Add(-f.ago)
+		return &t
+	}
+	t := f.t
+	return &t
+}

@@ -70,14 +70,14 @@ func newPlansCreateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.out(p, func(w io.Writer) error { return printPlan(w, p) })
+			return e.out(p, func(w io.Writer) error { return printPlan(w, p, e.names()) })
 		}),
 	}
 	l.register(cmd)
 	return cmd
 }
 
-func printPlan(w io.Writer, p *keyward.UsagePlan) error {
+func printPlan(w io.Writer, p *keyward.UsagePlan, n *names) error {
 	f := newFields(w)
 	f.add("ID", p.ID)
 	f.add("Name", p.Name)
@@ -87,7 +87,7 @@ func printPlan(w io.Writer, p *keyward.UsagePlan) error {
 	f.add("Tokens", fmtTokens(p.Tokens))
 	stages := make([]string, len(p.APIStages))
 	for i, s := range p.APIStages {
-		stages[i] = s.APIID + "/" + s.Stage
+		stages[i] = n.stage(s.APIID, s.Stage)
 		if s.Throttle != nil {
 			stages[i] += " (" + fmtThrottle(s.Throttle) + ")"
 		}
@@ -144,7 +144,7 @@ func newPlansGetCmd() *cobra.Command {
 func newPlansListCmd() *cobra.Command {
 	return listCmd("List usage plans", Client.ListPlans,
 		[]string{"NAME", "ID", "THROTTLE", "QUOTA", "TOKENS"},
-		func(p *keyward.UsagePlan) []string {
+		func(p *keyward.UsagePlan, _ *names) []string {
 			return []string{p.Name, p.ID, fmtThrottle(p.Throttle), fmtQuota(p.Quota), fmtTokens(p.Tokens)}
 		})
 }

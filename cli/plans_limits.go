@@ -149,7 +149,7 @@ limit. --stage replaces the list (--stage '' clears it). --rotate-every or
 			if err != nil {
 				return err
 			}
-			return e.out(p, func(w io.Writer) error { return printPlan(w, p) })
+			return e.out(p, func(w io.Writer) error { return printPlan(w, p, e.names()) })
 		}),
 	}
 	l.register(cmd)

@@ -83,13 +83,13 @@ func printPolicy(w io.Writer, p *keyward.Policy) error {
 }
 
 func newPoliciesGetCmd() *cobra.Command {
-	return getCmd("POLICY", "Show a policy and its document (by name or ID)", Client.GetPolicy, printPolicy)
+	return getCmd("POLICY", "Show a policy and its document (by name or ID)", Client.GetPolicy, namesUnused(printPolicy))
 }
 
 func newPoliciesListCmd() *cobra.Command {
 	return listCmd("List policies, built-in roles included", Client.ListPolicies,
 		[]string{"NAME", "ID", "BUILT IN", "STATEMENTS", "DESCRIPTION"},
-		func(p *keyward.Policy) []string {
+		func(p *keyward.Policy, _ *names) []string {
 			return []string{p.Name, p.ID, fmtBool(p.BuiltIn), fmt.Sprint(len(p.Document.Statement)), p.Description}
 		})
 }

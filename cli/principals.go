@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -85,13 +84,13 @@ token. The token is shown only once.`,
 	return cmd
 }
 
-func printPrincipal(w io.Writer, p *keyward.Principal) error {
+func printPrincipal(w io.Writer, p *keyward.Principal, n *names) error {
 	f := newFields(w)
 	f.add("ID", p.ID)
 	f.add("Name", p.Name)
 	f.add("Type", p.Type)
 	f.add("Description", p.Description)
-	f.add("Policies", strings.Join(p.PolicyIDs, ", "))
+	f.add("Policies", joinLabels(n, kindPolicy, p.PolicyIDs, ", "))
 	f.add("Created", fmtTime(p.CreatedAt))
 	f.add("Updated", fmtTime(p.UpdatedAt))
 	return f.flush()
@@ -104,8 +103,8 @@ func newPrincipalsGetCmd() *cobra.Command {
 func newPrincipalsListCmd() *cobra.Command {
 	return listCmd("List principals", Client.ListPrincipals,
 		[]string{"NAME", "ID", "TYPE", "POLICIES", "CREATED"},
-		func(p *keyward.Principal) []string {
-			return []string{p.Name, p.ID, p.Type, strings.Join(p.PolicyIDs, ","), fmtTime(p.CreatedAt)}
+		func(p *keyward.Principal, n *names) []string {
+			return []string{p.Name, p.ID, p.Type, joinLabels(n, kindPolicy, p.PolicyIDs, ", "), fmtTime(p.CreatedAt)}
 		})
 }
 

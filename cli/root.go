@@ -242,7 +242,8 @@ func (e *env) token() (string, error) {
 	if p := e.st.getenv(EnvTokenFile); p != "" {
 		return e.readToken(p, EnvTokenFile)
 	}
-	return "", keyward.Errorf(keyward.EUNAUTHORIZED, "no admin token: set %s or use --token-file", EnvToken)
+	return "", keyward.Errorf(keyward.EUNAUTHORIZED, "no admin token: set %s to the token, or %s or --token-file to a file holding it",
+		EnvToken, EnvTokenFile)
 }
 
 func (e *env) readToken(path, from string) (string, error) {
@@ -281,8 +282,21 @@ func (e *env) done(v map[string]any, format string, args ...any) error {
 
 // stdinIsTerminal reports whether stdin is an interactive terminal, so that
 // a prompt can say what is being waited for.
-func (e *env) stdinIsTerminal() bool {
-	f, ok := e.stdin.(*os.File)
+func (e *env) stdinIsTerminal() bool { return isTerminal(e.stdin) }
+
+// stdoutIsTerminal reports whether stdout is a terminal rather than a pipe
+// or a file, so that output for people can be finished for people.
+func (e *env) stdoutIsTerminal() bool {
+	if e.st.isTerminal != nil {
+		return e.st.isTerminal(e.stdout)
+	}
+	return isTerminal(e.stdout)
+}
+
+// isTerminal reports whether s is a character device: a terminal (or
+// /dev/null), never a pipe or a regular file.
+func isTerminal(s any) bool {
+	f, ok := s.(*os.File)
 	if !ok {
 		return false
 	}

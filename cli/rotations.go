@@ -168,7 +168,7 @@ func printRotatedKey(e *env, out *keyward.RotatedKey, value, storedIn string) er
 	}
 	rot := out.Rotation
 	f := newFields(e.stdout)
-	f.add("ID", out.Key.ID)
+	f.add("ID", labelled(out.Key.ID, out.Key.Name))
 	f.add("Rotation", rot.ID)
 	f.add("State", string(rot.State))
 	if rot.Error != "" {
@@ -246,7 +246,7 @@ func rotationsCmd(arg, short string, list func(c Client, e *env, ref string, f k
 				return err
 			}
 			e.moreHint(next)
-			return e.out(rots, func(w io.Writer) error { return printRotations(w, rots) })
+			return e.out(rots, func(w io.Writer) error { return printRotations(w, rots, newNames(e.ctx, c)) })
 		}),
 	}
 	cmd.Flags().Var(&state, "state", "only rotations in this state: IN_PROGRESS, SUCCEEDED, FAILED, ROLLED_BACK or CANCELLED")
@@ -262,20 +262,24 @@ func newKeysRotationsCmd() *cobra.Command {
 		})
 }
 
-func printRotations(w io.Writer, rots []*keyward.Rotation) error {
+func printRotations(w io.Writer, rots []*keyward.Rotation, n *names) error {
 	t := newTable(w, "ID", "STATE", "STEP", "TRIGGER", "HINT", "STARTED BY", "CREATED", "FINISHED", "ERROR")
 	for _, r := range rots {
-		t.row(r.ID, string(r.State), string(r.Step), r.Trigger, r.Hint, r.StartedBy,
+		t.row(r.ID, string(r.State), string(r.Step), r.Trigger, r.Hint, n.label(kindPrincipal, r.StartedBy),
 			fmtTime(r.CreatedAt), fmtTimePtr(r.FinishedAt, ""), r.Error)
 	}
 	return t.flush()
 }
 
-func printRotation(w io.Writer, r *keyward.Rotation) error {
+func printRotation(w io.Writer, r *keyward.Rotation, n *names) error {
 	f := newFields(w)
 	f.add("ID", r.ID)
 	f.add("Kind", string(r.Kind))
-	f.add("Target", r.Target)
+	target := r.Target
+	if r.Kind == keyward.RotationKey {
+		target = n.label(kindKey, r.Target)
+	}
+	f.add("Target", target)
 	f.add("State", string(r.State))
 	f.add("Step", string(r.Step))
 	f.add("Trigger", r.Trigger)
@@ -291,7 +295,7 @@ func printRotation(w io.Writer, r *keyward.Rotation) error {
 	if r.Error != "" {
 		f.add("Error", r.Error)
 	}
-	f.add("Started by", r.StartedBy)
+	f.add("Started by", n.label(kindPrincipal, r.StartedBy))
 	f.add("Created", fmtTime(r.CreatedAt))
 	f.add("Finished", fmtTimePtr(r.FinishedAt, ""))
 	return f.flush()
@@ -340,7 +344,7 @@ background: follow it with 'keyward secrets rotations NAME'. With
 				return e.done(map[string]any{"secret": args[0], "rotationStarted": false},
 					"Rotation of secret %s configured; no rotation started.", sanitizeLine(args[0]))
 			}
-			if err := e.out(rot, func(w io.Writer) error { return printRotation(w, rot) }); err != nil {
+			if err := e.out(rot, func(w io.Writer) error { return printRotation(w, rot, newNames(e.ctx, c)) }); err != nil {
 				return err
 			}
 			if !e.json && rot.State == keyward.RotationInProgress {
@@ -367,7 +371,7 @@ func newSecretsCancelRotationCmd() *cobra.Command {
 			if rot == nil {
 				return keyward.Errorf(keyward.EINTERNAL, "the server returned no rotation")
 			}
-			return e.out(rot, func(w io.Writer) error { return printRotation(w, rot) })
+			return e.out(rot, func(w io.Writer) error { return printRotation(w, rot, newNames(e.ctx, c)) })
 		})
 }
 

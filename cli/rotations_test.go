@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -296,5 +297,46 @@ func TestSecretsRotate(t *testing.T) {
 	r = runCLI(t, fake, adminEnv, "", "secrets", "cancel-rotation", "db")
 	if r.code != 0 || !strings.Contains(r.stdout, "CANCELLED") || fake.calls[0] != "CancelSecretRotation db" {
 		t.Errorf("exit %d, stdout %q, calls %v", r.code, r.stdout, fake.calls)
+	}
+}
+
+// The output of keys rotate and secrets rotate is one field a line,
+// "Label:  value", whatever the values hold.
+func TestRotateOutputOneFieldALine(t *testing.T) {
+	fieldLine := regexp.MustCompile(`^[A-Z][A-Za-z ]*: +\S.*$`)
+	label := func(line string) string { return line[:strings.Index(line, ":")] }
+	check := func(name, out string, want []string) {
+		t.Helper()
+		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		var got []string
+		for _, l := range lines {
+			if !fieldLine.MatchString(l) {
+				t.Errorf("%s: %q is not one field", name, l)
+				continue
+			}
+			got = append(got, label(l))
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: fields %q, want %q:\n%s", name, got, want, out)
+		}
+	}
+
+	fake := &fakeClient{}
+	r := runCLI(t, fake, adminEnv, "", "keys", "rotate", "key_1")
+	check("keys rotate", r.stdout, []string{"ID", "Rotation", "State", "Previous until", "Value"})
+	if got := fieldsLine(t, r.stdout, "ID"); got != "key_1 (k)" {
+		t.Errorf("ID = %q, want the key's name beside it", got)
+	}
+
+	// A failed rotation whose error spans lines still prints one field a line.
+	fake = &fakeClient{rotated: &keyward.RotatedKey{Key: &keyward.APIKey{ID: "key_2", Name: "svc"},
+		Rotation: &keyward.Rotation{ID: "rot_3", State: keyward.RotationFailed, Error: "upstream said:\nno\ttab"}}}
+	r = runCLI(t, fake, adminEnv, "", "keys", "rotate", "key_2")
+	check("failed keys rotate", r.stdout, []string{"ID", "Rotation", "State", "Error", "Previous until", "Value"})
+
+	r = runCLI(t, &fakeClient{principals: []*keyward.Principal{{ID: "pr_1", Name: "deployer"}}}, adminEnv, "", "secrets", "rotate", "db")
+	check("secrets rotate", r.stdout, []string{"ID", "Kind", "Target", "State", "Step", "Trigger", "Started by", "Created", "Finished"})
+	if got := fieldsLine(t, r.stdout, "Started by"); got != "pr_1 (deployer)" {
+		t.Errorf("Started by = %q", got)
 	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"sort"
@@ -154,8 +155,10 @@ func newSecretsGetCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "get NAME [--version-id V | --stage S]",
 		Short: "Print a secret's value (audited)",
-		Long: `Print a secret's value exactly as stored, with no newline added. With
--o json, print an object with secretString (text) or secretBinary (base64).`,
+		Long: `Print a secret's value exactly as stored. On a terminal a newline follows
+a value that does not end with one, so that the prompt starts on a line of
+its own; into a pipe or a file nothing is added. With -o json, print an
+object with secretString (text) or secretBinary (base64).`,
 		Example: `  export OPENAI_API_KEY="$(keyward secrets get openai/prod-key)"`,
 		Args:    exactArgs("NAME"),
 		RunE: run(func(e *env, args []string) error {
@@ -169,7 +172,11 @@ func newSecretsGetCmd() *cobra.Command {
 			}
 			e.st.secret(string(v.Value))
 			if !e.json {
-				_, err := e.stdout.Write(v.Value)
+				out := v.Value
+				if e.stdoutIsTerminal() && !bytes.HasSuffix(out, []byte("\n")) {
+					out = append(out[:len(out):len(out)], '\n')
+				}
+				_, err := e.stdout.Write(out)
 				return err
 			}
 			out := secretValueJSON{Name: v.Name, VersionID: v.VersionID, VersionStages: v.Stages, CreatedAt: fmtTime(v.CreatedAt)}

@@ -15,20 +15,26 @@ import (
 // flags or output of their own are written out in full instead.
 
 // getCmd returns "get ARG": fetch one object by name or ID and print it with
-// show, or as JSON.
-func getCmd[T any](arg, short string, get func(Client, context.Context, string) (T, error), show func(io.Writer, T) error) *cobra.Command {
+// show, or as JSON. show gets the names of the objects it refers to.
+func getCmd[T any](arg, short string, get func(Client, context.Context, string) (T, error), show func(io.Writer, T, *names) error) *cobra.Command {
 	return refCmd("get", arg, short, func(e *env, c Client, ref string) error {
 		v, err := get(c, e.ctx, ref)
 		if err != nil {
 			return err
 		}
-		return e.out(v, func(w io.Writer) error { return show(w, v) })
+		return e.out(v, func(w io.Writer) error { return show(w, v, newNames(e.ctx, c)) })
 	})
 }
 
+// namesUnused adapts a printer of an object that refers to no other object.
+func namesUnused[T any](show func(io.Writer, T) error) func(io.Writer, T, *names) error {
+	return func(w io.Writer, v T, _ *names) error { return show(w, v) }
+}
+
 // listCmd returns "list" with --limit and --all: the objects print as a
-// table with header and one row of cells each, or as a JSON array.
-func listCmd[T any](short string, list func(Client, context.Context, keyward.Page) ([]T, string, error), header []string, row func(T) []string) *cobra.Command {
+// table with header and one row of cells each, or as a JSON array. row gets
+// the names of the objects a row refers to.
+func listCmd[T any](short string, list func(Client, context.Context, keyward.Page) ([]T, string, error), header []string, row func(T, *names) []string) *cobra.Command {
 	var page pageFlags
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -50,9 +56,10 @@ func listCmd[T any](short string, list func(Client, context.Context, keyward.Pag
 			}
 			e.moreHint(next)
 			return e.out(items, func(w io.Writer) error {
+				n := newNames(e.ctx, c)
 				t := newTable(w, header...)
 				for _, it := range items {
-					t.row(row(it)...)
+					t.row(row(it, n)...)
 				}
 				return t.flush()
 			})

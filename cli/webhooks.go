@@ -120,7 +120,7 @@ only of keys and secrets that principal may read.`,
 	return cmd
 }
 
-func printWebhook(w io.Writer, wh *keyward.Webhook) error {
+func printWebhook(w io.Writer, wh *keyward.Webhook, n *names) error {
 	f := newFields(w)
 	f.add("ID", wh.ID)
 	f.add("Kind", string(wh.Kind))
@@ -129,7 +129,7 @@ func printWebhook(w io.Writer, wh *keyward.Webhook) error {
 	if wh.Kind == keyward.WebhookNotify {
 		f.add("Events", fmtEvents(wh.Events))
 	}
-	f.add("Principal", fmtWebhookPrincipal(wh.PrincipalID))
+	f.add("Principal", fmtWebhookPrincipal(n.label(kindPrincipal, wh.PrincipalID)))
 	f.add("Created", fmtTime(wh.CreatedAt))
 	return f.flush()
 }
@@ -155,12 +155,12 @@ func newWebhooksGetCmd() *cobra.Command {
 func newWebhooksListCmd() *cobra.Command {
 	return listCmd("List endpoints", Client.ListWebhooks,
 		[]string{"ID", "KIND", "URL", "EVENTS", "PRINCIPAL", "CREATED"},
-		func(wh *keyward.Webhook) []string {
+		func(wh *keyward.Webhook, n *names) []string {
 			events := ""
 			if wh.Kind == keyward.WebhookNotify {
 				events = fmtEvents(wh.Events)
 			}
-			return []string{wh.ID, string(wh.Kind), wh.URL, events, wh.PrincipalID, fmtTime(wh.CreatedAt)}
+			return []string{wh.ID, string(wh.Kind), wh.URL, events, n.label(kindPrincipal, wh.PrincipalID), fmtTime(wh.CreatedAt)}
 		})
 }
 

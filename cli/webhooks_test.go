@@ -51,11 +51,11 @@ func TestWebhooksReadAndDelete(t *testing.T) {
 	fake := &fakeClient{webhooks: []*keyward.Webhook{
 		{ID: "wh_1", Kind: keyward.WebhookNotify, URL: "https://a.example", Events: []string{"key.rotated"}, CreatedAt: t0},
 		{ID: "wh_2", Kind: keyward.WebhookRotator, URL: "https://b.example", PrincipalID: "pr_1", CreatedAt: t0},
-	}}
+	}, principals: []*keyward.Principal{{ID: "pr_1", Name: "rotator-bot"}}}
 	r := runCLI(t, fake, adminEnv, "", "webhooks", "list")
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if len(lines) != 3 || strings.Join(strings.Fields(lines[1]), " ") != "wh_1 notify https://a.example key.rotated - 2025-01-02T03:04:05Z" ||
-		strings.Join(strings.Fields(lines[2]), " ") != "wh_2 rotator https://b.example - pr_1 2025-01-02T03:04:05Z" {
+		strings.Join(strings.Fields(lines[2]), " ") != "wh_2 rotator https://b.example - pr_1 (rotator-bot) 2025-01-02T03:04:05Z" {
 		t.Errorf("table =\n%s", r.stdout)
 	}
 
@@ -68,7 +68,7 @@ func TestWebhooksReadAndDelete(t *testing.T) {
 	if r.code != 0 || r.stdout != "Webhook wh_1 deleted.\n" {
 		t.Errorf("exit %d, stdout %q", r.code, r.stdout)
 	}
-	if want := []string{"ListWebhooks", "GetWebhook wh_1", "DeleteWebhook wh_1"}; !reflect.DeepEqual(fake.calls, want) {
+	if want := []string{"ListWebhooks", "ListPrincipals", "GetWebhook wh_1", "DeleteWebhook wh_1"}; !reflect.DeepEqual(fake.calls, want) {
 		t.Errorf("calls = %v", fake.calls)
 	}
 }

@@ -82,12 +82,18 @@ func (c *Client) DetachPolicy(ctx context.Context, policy, principal string) err
 
 // ListAudit calls GET /v1/audit/records.
 func (c *Client) ListAudit(ctx context.Context, f keyward.AuditFilter) ([]*keyward.AuditRecord, error) {
-	if f.AfterSeq < 0 || f.Limit < 0 {
-		return nil, keyward.Errorf(keyward.EINVALID, "afterSeq and limit must not be negative")
+	if f.AfterSeq < 0 || f.BeforeSeq < 0 || f.Limit < 0 {
+		return nil, keyward.Errorf(keyward.EINVALID, "afterSeq, beforeSeq and limit must not be negative")
 	}
 	q := url.Values{}
 	if f.AfterSeq > 0 {
 		q.Set("afterSeq", fmt.Sprint(f.AfterSeq))
+	}
+	if f.BeforeSeq > 0 {
+		q.Set("beforeSeq", fmt.Sprint(f.BeforeSeq))
+	}
+	if f.Descending {
+		q.Set("order", "desc")
 	}
 	setIf(q, "eventName", f.EventName)
 	setIf(q, "principalId", f.PrincipalID)

@@ -463,6 +463,10 @@ var roundTrips = []roundTrip{
 		recs, err := c.ListAudit(ctx, fl)
 		must(t, err)
 		want(t, "filter", f.last(t, "ListAudit").Args[0], fl)
+		desc := keyward.AuditFilter{AfterSeq: 3, BeforeSeq: 90, Descending: true, Limit: 7}
+		_, err = c.ListAudit(ctx, desc)
+		must(t, err)
+		want(t, "newest-first filter", f.last(t, "ListAudit").Args[0], desc)
 		want(t, "seq", recs[0].Seq, int64(42))
 		want(t, "event", string(recs[0].Event), `{"eventName":"apikeys:Create"}`)
 	}},

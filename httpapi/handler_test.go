@@ -294,6 +294,8 @@ func TestQueryParameters(t *testing.T) {
 		"/v1/secrets/s?recoveryWindowDays=7d",
 		"/v1/audit/records?since=yesterday",
 		"/v1/audit/records?afterSeq=1.5",
+		"/v1/audit/records?order=newest",
+		"/v1/audit/records?beforeSeq=-1",
 		"/v1/audit/checkpoints?afterSeq=x",
 		"/v1/secrets/s/value?versionId=a&versionId=b",
 		"/v1/keys/k/usage?from=2025-3-01",

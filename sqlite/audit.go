@@ -73,12 +73,17 @@ func (t *tx) AppendAudit(ctx context.Context, r *keyward.AuditRecord) error {
 	return nil
 }
 
-// ListAudit returns records ordered by Seq. Since and Until are inclusive
-// bounds on the event time; Limit defaults to 100 and is at most 1000.
+// ListAudit returns records ordered by Seq, highest first with Descending.
+// Since and Until are inclusive bounds on the event time; Limit defaults to
+// 100 and is at most 1000.
 func (t *tx) ListAudit(ctx context.Context, f keyward.AuditFilter) ([]*keyward.AuditRecord, error) {
 	var q strings.Builder
 	q.WriteString(`SELECT seq, prev_hash, hash, event FROM audit_records WHERE seq > ?`)
 	args := []any{f.AfterSeq}
+	if f.BeforeSeq > 0 {
+		q.WriteString(` AND seq < ?`)
+		args = append(args, f.BeforeSeq)
+	}
 	if f.EventName != "" {
 		q.WriteString(` AND event_name = ?`)
 		args = append(args, f.EventName)
@@ -95,7 +100,11 @@ func (t *tx) ListAudit(ctx context.Context, f keyward.AuditFilter) ([]*keyward.A
 		q.WriteString(` AND event_time <= ?`)
 		args = append(args, formatTime(*f.Until))
 	}
-	q.WriteString(` ORDER BY seq LIMIT ?`)
+	if f.Descending {
+		q.WriteString(` ORDER BY seq DESC LIMIT ?`)
+	} else {
+		q.WriteString(` ORDER BY seq LIMIT ?`)
+	}
 	args = append(args, boundedLimit(f.Limit))
 	rows, err := t.tx.QueryContext(ctx, q.String(), args...)
 	records, err := collect(rows, err, func(s scanner) (*keyward.AuditRecord, error) {

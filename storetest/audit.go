@@ -174,9 +174,42 @@ func testAuditFilters(h *harness) {
 		{"just after an event", keyward.AuditFilter{Since: ptr(at(149*time.Minute + time.Nanosecond))}, nil},
 		{"everything", keyward.AuditFilter{AfterSeq: 20, EventName: "apikeys:Create", PrincipalID: "u1", Since: ptr(at(30 * time.Minute)), Until: ptr(at(60 * time.Minute)), Limit: 2}, []int64{31, 37}},
 		{"unknown name", keyward.AuditFilter{EventName: "nope"}, nil},
+		{"before seq", keyward.AuditFilter{BeforeSeq: 4}, span(1, 3, 1)},
+		{"after and before seq", keyward.AuditFilter{AfterSeq: 10, BeforeSeq: 14}, span(11, 13, 1)},
+		// Descending: newest first, every other bound and filter unchanged.
+		{"newest first", keyward.AuditFilter{Descending: true, Limit: 5}, down(150, 146, 1)},
+		{"newest first, default limit", keyward.AuditFilter{Descending: true}, down(150, 51, 1)},
+		{"newest first before seq", keyward.AuditFilter{Descending: true, BeforeSeq: 146, Limit: 5}, down(145, 141, 1)},
+		{"newest first between seqs", keyward.AuditFilter{Descending: true, AfterSeq: 10, BeforeSeq: 14}, down(13, 11, 1)},
+		{"newest first, principal and since", keyward.AuditFilter{Descending: true, PrincipalID: "u2", Since: ptr(at(140 * time.Minute)), Limit: 3}, []int64{150, 148, 146}},
+		{"newest first, until", keyward.AuditFilter{Descending: true, Until: ptr(at(2 * time.Minute))}, down(3, 1, 1)},
+		{"newest first, event name and before seq", keyward.AuditFilter{Descending: true, EventName: "apikeys:Delete", BeforeSeq: 12}, []int64{11, 8, 5, 2}},
 	} {
 		h.equal("ListAudit("+tc.what+")", seqs(tc.f), tc.want)
 	}
+
+	// Paging back from the newest with BeforeSeq visits every record once,
+	// in descending order, and ends on a short page.
+	var paged []int64
+	before := int64(0)
+	for range 10 {
+		page := seqs(keyward.AuditFilter{Descending: true, BeforeSeq: before, Limit: 40})
+		paged = append(paged, page...)
+		if len(page) < 40 {
+			break
+		}
+		before = page[len(page)-1]
+	}
+	h.equal("ListAudit(newest first, paged back by BeforeSeq)", paged, down(150, 1, 1))
+}
+
+// down returns the seqs from..to (inclusive, from >= to) with a step.
+func down(from, to, step int64) []int64 {
+	var s []int64
+	for i := from; i >= to; i -= step {
+		s = append(s, i)
+	}
+	return s
 }
 
 func testAuditCheckpoints(h *harness) {

@@ -1,6 +1,7 @@
 // Command keyward is the one binary of keyward: the server (`keyward
-// server`), a one-command demo (`keyward quickstart`), and the CLI over the
-// admin API (`keyward <noun> <verb>`).
+// server`), a one-command demo (`keyward quickstart`), the demo's mock AI
+// upstream on its own (`keyward mock-upstream`), and the CLI over the admin
+// API (`keyward <noun> <verb>`).
 package main
 
 import (
@@ -15,5 +16,5 @@ func main() {
 
 // run is main without the exit, so tests (testscript) call it in-process.
 func run(args []string) int {
-	return cli.Main(args, os.Stdin, os.Stdout, os.Stderr, serverCommand(), quickstartCommand())
+	return cli.Main(args, os.Stdin, os.Stdout, os.Stderr, serverCommand(), quickstartCommand(), mockUpstreamCommand())
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -28,30 +29,50 @@ func quickstartCommand() *cobra.Command {
 		Long: `Start keyward on a temporary data directory, next to a built-in
 OpenAI-compatible mock upstream, and create an API, a usage plan and a key so
 there is something to look at. Everything lives in the temporary directory;
-nothing touches ./keyward-data.`,
+nothing touches ./keyward-data. Ctrl-C stops it and removes the directory.
+
+With --once it sets up, checks, and exits, keeping the data directory: it
+prints the two commands that start the mock upstream and the server on it
+again, so that every command it shows works after it is gone.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			if dataDir == "" {
+			temporary := dataDir == ""
+			if temporary {
 				dir, err := os.MkdirTemp("", "keyward-quickstart-")
 				if err != nil {
 					return err
 				}
-				defer os.RemoveAll(dir)
+				if !once {
+					defer os.RemoveAll(dir)
+				}
 				dataDir = dir
 			}
-			return quickstart(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), server.Config{DataDir: dataDir, AdminAddr: adminAddr, GatewayAddr: gatewayAddr, LogLevel: "warn"}, once)
+			abs, err := filepath.Abs(dataDir)
+			if err != nil {
+				return err
+			}
+			cfg := server.Config{DataDir: abs, AdminAddr: adminAddr, GatewayAddr: gatewayAddr, LogLevel: "warn"}
+			err = quickstart(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), cfg, quickstartMode{once: once, temporary: temporary})
+			if err != nil && temporary && once {
+				os.RemoveAll(dataDir) // nothing worth keeping was printed
+			}
+			return err
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory (default: a new temporary directory, removed on exit)")
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory (default: a new temporary directory, removed on exit unless --once)")
 	cmd.Flags().StringVar(&adminAddr, "admin-addr", "127.0.0.1:7070", "admin API listen address (use 127.0.0.1:0 for any free port)")
 	cmd.Flags().StringVar(&gatewayAddr, "gateway-addr", "127.0.0.1:8080", "gateway listen address (use 127.0.0.1:0 for any free port)")
-	cmd.Flags().BoolVar(&once, "once", false, "set everything up, print it, and exit instead of serving")
+	cmd.Flags().BoolVar(&once, "once", false, "set everything up, check it, print how to start it again, and exit")
 	return cmd
 }
 
-func quickstart(ctx context.Context, out, logOut io.Writer, cfg server.Config, once bool) error {
+// quickstartMode is how quickstart runs: serving until Ctrl-C, or --once;
+// on a directory of its own making, or on the user's.
+type quickstartMode struct{ once, temporary bool }
+
+func quickstart(ctx context.Context, out, logOut io.Writer, cfg server.Config, mode quickstartMode) error {
 	upstreamLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -107,19 +128,50 @@ func quickstart(ctx context.Context, out, logOut io.Writer, cfg server.Config, o
 	}
 	url := srv.GatewayURL() + "/demo/prod/v1/chat/completions"
 	tokenPath, _ := filepath.Abs(srv.BootstrapTokenPath)
-	fmt.Fprintf(out, `keyward quickstart is running.
+	self := selfCommand()
+	dirNote := "kept"
+	switch {
+	case mode.temporary && !mode.once:
+		dirNote = "temporary, removed when quickstart stops"
+	case mode.temporary:
+		dirNote = "temporary, kept after --once"
+	}
+	header := "keyward quickstart is running."
+	if mode.once {
+		header = "keyward quickstart (--once): set up and checked; it stops after this."
+	}
+	fmt.Fprintf(out, `%s
 
   admin API      %s
   gateway        %s
   mock upstream  %s (OpenAI-compatible: POST /v1/chat/completions)
-  data dir       %s (temporary)
+  data dir       %s (%s)
 
 Created:
   API   %s (%s), stage prod -> %s
   plan  %s (%s): 1 req/s, burst 2, 1000 req/day, 10k tokens/min
   key   %s (%s), model gpt-4o-mini only
         value (shown once): %s
-
+`, header, srv.AdminURL(), srv.GatewayURL(), upstreamURL, cfg.DataDir, dirNote, api.Name, api.ID, upstreamURL, plan.Name, plan.ID,
+		created.Key.Name, created.Key.ID, created.Value)
+	codes, err := demoCalls(ctx, url, created.Value)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nChecked just now: with the key %d, without %d, third call in a burst %d.\n", codes[0], codes[1], codes[2])
+	if mode.once {
+		// Everything printed from here on must work after this process
+		// is gone: the mock upstream and the server come back on the
+		// same addresses (the API's stage points at the mock's) and the
+		// same data directory.
+		fmt.Fprintf(out, `
+Start it again, each in a shell of its own (same addresses, same data):
+  %s mock-upstream --addr %s
+  %s server --data-dir %s --admin-addr %s --gateway-addr %s
+`, self, strings.TrimPrefix(upstreamURL, "http://"), self, shellQuote(cfg.DataDir),
+			strings.TrimPrefix(srv.AdminURL(), "http://"), strings.TrimPrefix(srv.GatewayURL(), "http://"))
+	}
+	fmt.Fprintf(out, `
 Call the AI API through the gateway, in another shell:
   export KEY='%s'
   # with the key: 200, the mock upstream's completion
@@ -133,26 +185,48 @@ Call the AI API through the gateway, in another shell:
 
 Manage it:
   export KEYWARD_ADDR=%s KEYWARD_TOKEN_FILE=%s
-  go run ./cmd/keyward keys list
-  go run ./cmd/keyward keys usage %s
-  go run ./cmd/keyward plans get starter
+  %s keys list
+  %s keys usage %s
+  %s plans get starter
   # a new value, same key ID; the old one keeps working for an hour
-  go run ./cmd/keyward keys rotate %s --grace 1h
-  go run ./cmd/keyward audit verify
-`, srv.AdminURL(), srv.GatewayURL(), upstreamURL, cfg.DataDir, api.Name, api.ID, upstreamURL, plan.Name, plan.ID,
-		created.Key.Name, created.Key.ID, created.Value, created.Value, url, url, url,
-		srv.AdminURL(), tokenPath, created.Key.ID, created.Key.ID)
-	codes, err := demoCalls(ctx, url, created.Value)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "\nChecked just now: with the key %d, without %d, third call in a burst %d.\n", codes[0], codes[1], codes[2])
-	if once {
+  %s keys rotate %s --grace 1h
+  %s audit verify
+`, created.Value, url, url, url, srv.AdminURL(), shellQuote(tokenPath),
+		self, self, created.Key.ID, self, self, created.Key.ID, self)
+	if mode.once {
 		stopRun()
 		return <-runErr
 	}
-	fmt.Fprintln(out, "Stop with Ctrl-C.")
+	fmt.Fprintln(out, "\nStop with Ctrl-C.")
 	return <-runErr
+}
+
+// selfCommand is how the user started this binary, for commands printed
+// to be pasted: its name when found on PATH, "go run ./cmd/keyward" under
+// go run (whose binary lives in a temporary build directory), else its path.
+func selfCommand() string {
+	arg0 := os.Args[0]
+	if !strings.ContainsRune(arg0, filepath.Separator) {
+		if _, err := exec.LookPath(arg0); err == nil {
+			return arg0
+		}
+	}
+	if exe, err := os.Executable(); err == nil && strings.Contains(exe, string(filepath.Separator)+"go-build") {
+		return "go run ./cmd/keyward"
+	}
+	if abs, err := filepath.Abs(arg0); err == nil {
+		return shellQuote(abs)
+	}
+	return arg0
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but plain
+// path characters.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:=@,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // demoCalls makes the quickstart's three example calls: with the key,
