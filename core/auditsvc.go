@@ -13,7 +13,8 @@ func (s *Audit) ListAudit(ctx context.Context, f keyward.AuditFilter) ([]*keywar
 		f.Limit = 100
 	}
 	var out []*keyward.AuditRecord
-	params := map[string]any{"afterSeq": f.AfterSeq, "eventName": f.EventName, "principalId": f.PrincipalID, "limit": f.Limit}
+	params := map[string]any{"afterSeq": f.AfterSeq, "beforeSeq": f.BeforeSeq, "eventName": f.EventName, "principalId": f.PrincipalID,
+		"since": f.Since, "until": f.Until, "descending": f.Descending, "limit": f.Limit}
 	err := s.run(ctx, call{action: keyward.ActionAuditRead, resource: keyward.AuditARN, params: params},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
 			var err error
