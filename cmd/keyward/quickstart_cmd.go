@@ -41,13 +41,15 @@ nothing touches ./keyward-data.`,
 				defer os.RemoveAll(dir)
 				dataDir = dir
 			}
-			return quickstart(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), server.Config{DataDir: dataDir, AdminAddr: adminAddr, GatewayAddr: gatewayAddr, LogLevel: "warn"}, once)
+			err := quickstart(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), server.Config{DataDir: dataDir, AdminAddr: adminAddr, GatewayAddr: gatewayAddr, LogLevel: "warn"}, once)
+			return namedByFlags(err, cmd.Flags())
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory (default: a new temporary directory, removed on exit)")
 	cmd.Flags().StringVar(&adminAddr, "admin-addr", "127.0.0.1:7070", "admin API listen address (use 127.0.0.1:0 for any free port)")
 	cmd.Flags().StringVar(&gatewayAddr, "gateway-addr", "127.0.0.1:8080", "gateway listen address (use 127.0.0.1:0 for any free port)")
 	cmd.Flags().BoolVar(&once, "once", false, "set everything up, print it, and exit instead of serving")
+	withoutClientFlags(cmd)
 	return cmd
 }
 
