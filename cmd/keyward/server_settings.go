@@ -160,11 +160,8 @@ func loadServerConfig(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) 
 // user gave it; other errors are returned as they are.
 func nameSetting(err error, lookup func(field string) (source, bool)) error {
 	var se *server.SettingError
-	if err == nil {
-		return nil
-	}
 	if !errors.As(err, &se) {
-		return err
+		return err // nil included
 	}
 	src, ok := lookup(se.Field)
 	if !ok {
