@@ -48,6 +48,10 @@ type Config struct {
 	ResyncInterval     time.Duration
 	UsageFlushInterval time.Duration // default 1 s
 	AuthFailureWindow  time.Duration // default 1 min
+	// SweepInterval is how often the limiter drops the state of keys whose
+	// counters are all at rest, so that its memory follows the keys in use
+	// rather than every key seen since the start; default 1 min.
+	SweepInterval time.Duration
 }
 
 func (c Config) defaults() Config {
@@ -74,6 +78,9 @@ func (c Config) defaults() Config {
 	}
 	if c.AuthFailureWindow <= 0 {
 		c.AuthFailureWindow = time.Minute
+	}
+	if c.SweepInterval <= 0 {
+		c.SweepInterval = time.Minute
 	}
 	return c
 }
@@ -170,14 +177,17 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 }
 
 // background reloads on change notices (coalescing bursts) and on a
-// timer, and flushes usage and authentication failures.
+// timer, flushes usage and authentication failures, and sweeps the
+// limiter.
 func (g *Gateway) background(ctx context.Context) {
 	resync := time.NewTicker(g.cfg.ResyncInterval)
 	usage := time.NewTicker(g.cfg.UsageFlushInterval)
 	fails := time.NewTicker(g.cfg.AuthFailureWindow)
+	sweep := time.NewTicker(g.cfg.SweepInterval)
 	defer resync.Stop()
 	defer usage.Stop()
 	defer fails.Stop()
+	defer sweep.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -194,6 +204,25 @@ func (g *Gateway) background(ctx context.Context) {
 			g.flushUsage(ctx)
 		case <-fails.C:
 			g.flushFailures(ctx)
+		case <-sweep.C:
+			g.sweepLimiter()
+		}
+	}
+}
+
+// sweeper is a Limiter that holds per-key state in this process and can
+// drop what is at rest (limit.Local); a shared limiter need not be one.
+type sweeper interface {
+	Sweep(now time.Time) int
+}
+
+// sweepLimiter drops the limiter state of keys at rest at the gateway's
+// clock's now. Keys still in the table lose nothing: a swept key's
+// counters were indistinguishable from new ones.
+func (g *Gateway) sweepLimiter() {
+	if s, ok := g.limiter.(sweeper); ok {
+		if n := s.Sweep(g.cfg.Clock.Now()); n > 0 {
+			g.cfg.Logger.Debug("limiter swept", "keys", n)
 		}
 	}
 }

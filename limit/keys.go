@@ -78,3 +78,15 @@ func (km *keyMap) removeIf(drop func(ks *keyState) bool) {
 		sh.mu.Unlock()
 	}
 }
+
+// len returns the number of keys.
+func (km *keyMap) len() int {
+	n := 0
+	for i := range km.shards {
+		sh := &km.shards[i]
+		sh.mu.RLock()
+		n += len(sh.m)
+		sh.mu.RUnlock()
+	}
+	return n
+}

@@ -213,6 +213,10 @@ func (l *Local) Sweep(now time.Time) int {
 	return dropped
 }
 
+// Len returns how many keys Local holds state for: what Sweep keeps
+// bounded by the keys in use.
+func (l *Local) Len() int { return l.keys.len() }
+
 // lock returns the locked state of key, creating it if needed.
 func (l *Local) lock(key string) *keyState {
 	for {

@@ -1,6 +1,7 @@
 package limit_test
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -224,5 +225,52 @@ func TestChargeReset(t *testing.T) {
 	c.Reset()
 	if c.N != 0 || c.Pending || c.Key != "k1" {
 		t.Errorf("after Reset: N %d, Pending %v, Key %q", c.N, c.Pending, c.Key)
+	}
+}
+
+// TestSweepKeepsMemoryFlatUnderKeyChurn: keys come, spend a little and go
+// quiet, a new batch every minute of simulated time for two days. Swept
+// between batches, Local holds at most the keys whose counters are still in
+// use (this minute's batch, plus, for quotas, today's), not every key ever
+// seen.
+func TestSweepKeepsMemoryFlatUnderKeyChurn(t *testing.T) {
+	l := limit.NewLocal(nil)
+	th := limit.Counter{Kind: limit.Throttle, Scope: "p1", Rate: 1, Burst: 5, Cost: 1}
+	tpm := limit.Counter{Kind: limit.TokensPerMinute, Scope: "p1", Limit: 1000, Cost: 10}
+	const perBatch, batches = 50, 2 * 24 * 60
+	now, peak := base, 0
+	for b := range batches {
+		for i := range perBatch {
+			if !charge(l, now, fmt.Sprintf("key-%d-%d", b, i), th, tpm).OK {
+				t.Fatalf("batch %d key %d refused", b, i)
+			}
+		}
+		peak = max(peak, l.Len())
+		now = now.Add(time.Minute)
+		l.Sweep(now)
+		if n := l.Len(); n != 0 {
+			t.Fatalf("after batch %d and a minute at rest, %d keys kept, want 0", b, n)
+		}
+	}
+	if peak != perBatch {
+		t.Errorf("peak %d keys, want %d (one batch)", peak, perBatch)
+	}
+
+	// Quota keys stay while their day's window is open, and go with it.
+	q := limit.Counter{Kind: limit.Quota, Scope: "p1", Limit: 100, Period: keyward.PeriodDay, Cost: 1}
+	day := time.Date(2025, time.March, 6, 0, 0, 0, 0, time.UTC)
+	for h := range 48 {
+		now = day.Add(time.Duration(h) * time.Hour)
+		for i := range perBatch {
+			charge(l, now, fmt.Sprintf("q-%d-%d", h, i), q)
+		}
+		l.Sweep(now.Add(time.Hour))
+		want := perBatch * (h%24 + 1) // today's keys
+		if h%24 == 23 {
+			want = 0 // swept at midnight: the day's window has ended
+		}
+		if n := l.Len(); n != want {
+			t.Fatalf("hour %d: %d keys kept, want %d", h, n, want)
+		}
 	}
 }

@@ -41,8 +41,9 @@ type Config struct {
 	LogLevel          string // KEYWARD_LOG_LEVEL: debug, info, warn, error
 }
 
-// Defaults fills unset fields with the embedded defaults. It does not
-// validate; Open does.
+// Defaults fills unset (zero) fields with the embedded defaults. A value
+// out of range, such as a negative interval, is kept for Validate to
+// refuse: silently replacing it would run a server on settings nobody chose.
 func (c Config) Defaults() Config {
 	if c.DataDir == "" {
 		c.DataDir = "./keyward-data"
@@ -53,16 +54,16 @@ func (c Config) Defaults() Config {
 	if c.GatewayAddr == "" {
 		c.GatewayAddr = "127.0.0.1:8080"
 	}
-	if c.CheckpointInterval <= 0 {
+	if c.CheckpointInterval == 0 {
 		c.CheckpointInterval = time.Minute
 	}
-	if c.GatewayMaxBody <= 0 {
+	if c.GatewayMaxBody == 0 {
 		c.GatewayMaxBody = 8 << 20
 	}
-	if c.GatewayTimeout <= 0 {
+	if c.GatewayTimeout == 0 {
 		c.GatewayTimeout = 10 * time.Minute
 	}
-	if c.RotationCheckInterval <= 0 {
+	if c.RotationCheckInterval == 0 {
 		c.RotationCheckInterval = 30 * time.Second
 	}
 	if c.LogFormat == "" {

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +56,9 @@ type Server struct {
 // listener. Nothing is served until Run.
 func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err error) {
 	cfg = cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, log: newLogger(cfg, logOut)}
 	defer func() {
 		if err != nil {
@@ -167,6 +169,10 @@ func openKeyring(ctx context.Context, cfg Config) (keyring.Keyring, error) {
 		return kr, nil
 	}
 	kr, err := keyring.Open(ctx, cfg.KeyringURL)
+	if errors.Is(err, keyring.ErrBadURL) {
+		// The URL itself is wrong (an unknown scheme, say): a setting to fix.
+		return nil, &SettingError{Field: "KeyringURL", Reason: err.Error(), Err: err}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("keyring: %w", err)
 	}
@@ -178,7 +184,7 @@ func (s *Server) openSinks(cfg Config) ([]audit.Sink, error) {
 	if cfg.AuditFile != "" {
 		f, err := audit.OpenJSONLSink(cfg.AuditFile, false)
 		if err != nil {
-			return nil, fmt.Errorf("audit file: %w", err)
+			return nil, &SettingError{Field: "AuditFile", Reason: err.Error(), Err: err}
 		}
 		s.sinks = append(s.sinks, f)
 		sinks = append(sinks, f)
@@ -347,8 +353,8 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 	if w == nil {
 		w = os.Stderr
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel))); err != nil {
+	level, err := parseLevel(cfg.LogLevel) // Validate refused anything else
+	if err != nil {
 		level = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: level}

@@ -26,10 +26,7 @@ import (
 // there, every key has its CURRENT credential, every secret version is
 // readable, and the audit chain verifies.
 func TestKillDuringWrites(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "keyward")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := testCommand(t, "keyward")
 	dir := filepath.Join(t.TempDir(), "data")
 	addr := freeAddr(t)
 	srv := startProcess(t, bin, dir, addr)

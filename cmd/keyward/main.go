@@ -5,9 +5,11 @@
 package main
 
 import (
+	"io"
 	"os"
 
 	"github.com/keyward/keyward/cli"
+	"github.com/keyward/keyward/server"
 )
 
 func main() {
@@ -15,6 +17,10 @@ func main() {
 }
 
 // run is main without the exit, so tests (testscript) call it in-process.
-func run(args []string) int {
-	return cli.Main(args, os.Stdin, os.Stdout, os.Stderr, serverCommand(), quickstartCommand(), mockUpstreamCommand())
+func run(args []string) int { return runAdjusted(args, nil) }
+
+// runAdjusted is run with a function that may change the server's settings
+// before it opens (see serverCommand): the tests' way in, not a setting.
+func runAdjusted(args []string, adjust func(cfg *server.Config, stderr io.Writer)) int {
+	return cli.Main(args, os.Stdin, os.Stdout, os.Stderr, serverCommand(adjust), quickstartCommand(), mockUpstreamCommand())
 }

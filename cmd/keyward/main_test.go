@@ -16,10 +16,13 @@ import (
 )
 
 // TestMain lets the txtar scripts run `keyward` in-process (testscript
-// re-executes this test binary as the command).
+// re-executes this test binary as the command, found in $PATH). The crash
+// tests run the same commands as processes to kill; keyward-stalling is
+// keyward with a fault hook that only this test binary has (fault_test.go).
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"keyward": func() { os.Exit(run(os.Args[1:])) },
+		"keyward":          func() { os.Exit(run(os.Args[1:])) },
+		"keyward-stalling": func() { os.Exit(runAdjusted(os.Args[1:], stallAfter(os.Getenv(stallEnv)))) },
 	})
 }
 

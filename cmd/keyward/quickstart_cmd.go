@@ -58,13 +58,14 @@ again, so that every command it shows works after it is gone.`,
 			if err != nil && temporary && once {
 				os.RemoveAll(dataDir) // nothing worth keeping was printed
 			}
-			return err
+			return namedByFlags(err, cmd.Flags())
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory (default: a new temporary directory, removed on exit unless --once)")
 	cmd.Flags().StringVar(&adminAddr, "admin-addr", "127.0.0.1:7070", "admin API listen address (use 127.0.0.1:0 for any free port)")
 	cmd.Flags().StringVar(&gatewayAddr, "gateway-addr", "127.0.0.1:8080", "gateway listen address (use 127.0.0.1:0 for any free port)")
 	cmd.Flags().BoolVar(&once, "once", false, "set everything up, check it, print how to start it again, and exit")
+	withoutClientFlags(cmd)
 	return cmd
 }
 

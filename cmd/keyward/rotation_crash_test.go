@@ -26,10 +26,7 @@ import (
 // within its grace, or as CURRENT after a roll back); the audit chain
 // verifies.
 func TestRotationSurvivesKill9AtEachStep(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "keyward")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin, stalling := testCommand(t, "keyward"), testCommand(t, "keyward-stalling")
 	upstream := httptest.NewServer(mockupstream.Handler())
 	t.Cleanup(upstream.Close)
 	cases := []struct {
@@ -56,7 +53,7 @@ func TestRotationSurvivesKill9AtEachStep(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "data")
 			addr, gw := freeAddr(t), freeAddr(t)
-			srv, stderr := startStalling(t, bin, dir, addr, gw, string(tc.step))
+			srv, stderr := startStalling(t, stalling, dir, addr, gw, string(tc.step))
 			c := httpapi.NewClient("http://"+addr, readFile(t, filepath.Join(dir, "bootstrap-token")), nil)
 			ctx := context.Background()
 			if _, err := c.CreateAPI(ctx, keyward.APICreate{Name: "chat", OpenAICompatible: true,
@@ -187,8 +184,8 @@ func waitGateway(t *testing.T, gw, value string, want int) {
 	t.Fatalf("gateway answered %d, want %d", got, want)
 }
 
-// startStalling starts a server that hangs after the named rotation step
-// and returns a channel told when it says so.
+// startStalling starts keyward-stalling, a server that hangs after the named
+// rotation step, and returns a channel told when it says so.
 func startStalling(t *testing.T, bin, dir, addr, gw, step string) (*exec.Cmd, <-chan struct{}) {
 	t.Helper()
 	cmd := exec.Command(bin, "server", "--data-dir", dir, "--admin-addr", addr, "--gateway-addr", gw, "--log-level", "error")

@@ -114,3 +114,15 @@ func keep[T any](old, current T, norm func(T) T) T {
 	}
 	return current
 }
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}

@@ -21,6 +21,9 @@ package provider
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -155,6 +158,17 @@ func clientFrom(ctx context.Context) (*httpapi.Client, error) {
 		return nil, errors.New("keyward: no admin token: set the keyward:token config (secret) or $" + envToken)
 	}
 	return c.client, nil
+}
+
+// clientToken returns an idempotency token for one create: a digest of the
+// resource name (to find it in the audit trail) and a random part, so that
+// recreating a resource after a destroy, or replacing it, is never answered
+// with the key of an earlier create.
+func clientToken(name string) string {
+	h := sha256.Sum256([]byte(name))
+	var r [8]byte
+	_, _ = rand.Read(r[:])
+	return "pulumi-" + hex.EncodeToString(h[:8]) + "-" + hex.EncodeToString(r[:])
 }
 
 // diffConfig reports configuration changes as updates, never as a

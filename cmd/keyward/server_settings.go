@@ -1,0 +1,231 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/keyward/keyward/server"
+)
+
+// setting is one server setting: its flag, its environment variable, and
+// how its text becomes a field of server.Config. Every server setting is
+// read through this table, so each is read, and reported, the same way.
+type setting struct {
+	field  string // the server.Config field, as server.SettingError names it
+	flag   string // without the dashes
+	env    string
+	typ    string // shown in --help
+	usage  string
+	def    func(d server.Config) string // the default, as text
+	set    func(cfg *server.Config, text string) error
+	secret bool // its value is never echoed: a keyring URL may be the key itself
+}
+
+var serverSettings = []setting{
+	{field: "DataDir", flag: "data-dir", env: "KEYWARD_DATA_DIR", typ: "string", usage: "data directory",
+		def: func(d server.Config) string { return d.DataDir },
+		set: func(c *server.Config, s string) error { c.DataDir = s; return nil }},
+	{field: "AdminAddr", flag: "admin-addr", env: "KEYWARD_ADMIN_ADDR", typ: "host:port", usage: "admin API listen address",
+		def: func(d server.Config) string { return d.AdminAddr },
+		set: func(c *server.Config, s string) error { c.AdminAddr = s; return nil }},
+	{field: "GatewayAddr", flag: "gateway-addr", env: "KEYWARD_GATEWAY_ADDR", typ: "host:port", usage: "gateway listen address",
+		def: func(d server.Config) string { return d.GatewayAddr },
+		set: func(c *server.Config, s string) error { c.GatewayAddr = s; return nil }},
+	{field: "KeyringURL", flag: "keyring", env: "KEYWARD_KEYRING", typ: "url", secret: true,
+		usage: "key-encryption keyring URL; default file://<data-dir>/master.key",
+		def:   func(server.Config) string { return "" },
+		set:   func(c *server.Config, s string) error { c.KeyringURL = s; return nil }},
+	{field: "AuditFile", flag: "audit-file", env: "KEYWARD_AUDIT_FILE", typ: "path", usage: "also append audit records to this JSONL file",
+		def: func(server.Config) string { return "" },
+		set: func(c *server.Config, s string) error { c.AuditFile = s; return nil }},
+	{field: "AuditStdout", flag: "audit-stdout", env: "KEYWARD_AUDIT_STDOUT", typ: "bool", usage: "also write audit records to stdout",
+		def: func(server.Config) string { return "false" },
+		set: func(c *server.Config, s string) (err error) { c.AuditStdout, err = parseBool(s); return err }},
+	{field: "CheckpointInterval", flag: "audit-checkpoint-interval", env: "KEYWARD_AUDIT_CHECKPOINT_INTERVAL", typ: "duration",
+		usage: "how often the audit chain head is signed",
+		def:   func(d server.Config) string { return d.CheckpointInterval.String() },
+		set:   func(c *server.Config, s string) (err error) { c.CheckpointInterval, err = parseDuration(s); return err }},
+	{field: "TrustedProxies", flag: "trusted-proxies", env: "KEYWARD_TRUSTED_PROXIES", typ: "cidrs",
+		usage: "comma-separated CIDRs whose X-Forwarded-For is believed",
+		def:   func(server.Config) string { return "" },
+		set:   func(c *server.Config, s string) (err error) { c.TrustedProxies, err = parseProxies(s); return err }},
+	{field: "GatewayKeyLabels", flag: "gateway-key-labels", env: "KEYWARD_GATEWAY_KEY_LABELS", typ: "bool",
+		usage: "label gateway request metrics by key ID too",
+		def:   func(server.Config) string { return "false" },
+		set:   func(c *server.Config, s string) (err error) { c.GatewayKeyLabels, err = parseBool(s); return err }},
+	{field: "GatewayMaxBody", flag: "gateway-max-body", env: "KEYWARD_GATEWAY_MAX_BODY", typ: "bytes",
+		usage: "largest request body the gateway accepts, in bytes",
+		def:   func(d server.Config) string { return strconv.Itoa(d.GatewayMaxBody) },
+		set:   func(c *server.Config, s string) (err error) { c.GatewayMaxBody, err = parseBytes(s); return err }},
+	{field: "GatewayTimeout", flag: "gateway-timeout", env: "KEYWARD_GATEWAY_TIMEOUT", typ: "duration",
+		usage: "limit on one upstream exchange, streams included",
+		def:   func(d server.Config) string { return d.GatewayTimeout.String() },
+		set:   func(c *server.Config, s string) (err error) { c.GatewayTimeout, err = parseDuration(s); return err }},
+	{field: "RotationCheckInterval", flag: "rotation-check-interval", env: "KEYWARD_ROTATION_CHECK_INTERVAL", typ: "duration",
+		usage: "how often the scheduler looks for due rotations and deadlines to announce",
+		def:   func(d server.Config) string { return d.RotationCheckInterval.String() },
+		set: func(c *server.Config, s string) (err error) {
+			c.RotationCheckInterval, err = parseDuration(s)
+			return err
+		}},
+	{field: "LogFormat", flag: "log-format", env: "KEYWARD_LOG_FORMAT", typ: "string", usage: "text or json",
+		def: func(d server.Config) string { return d.LogFormat },
+		set: func(c *server.Config, s string) error { c.LogFormat = s; return nil }},
+	{field: "LogLevel", flag: "log-level", env: "KEYWARD_LOG_LEVEL", typ: "string", usage: "debug, info, warn or error",
+		def: func(d server.Config) string { return d.LogLevel },
+		set: func(c *server.Config, s string) error { c.LogLevel = s; return nil }},
+}
+
+// textFlag holds a flag's text as given: parsing it is loadServerConfig's
+// job, so that a flag and its environment variable are read by the same code
+// and their errors read alike.
+type textFlag struct {
+	text string
+	typ  string
+}
+
+func (f *textFlag) String() string     { return f.text }
+func (f *textFlag) Set(s string) error { f.text = s; return nil }
+func (f *textFlag) Type() string       { return f.typ }
+
+// addServerFlags adds a flag for every server setting to fs.
+func addServerFlags(fs *pflag.FlagSet) {
+	d := server.Config{}.Defaults()
+	for _, s := range serverSettings {
+		f := fs.VarPF(&textFlag{text: s.def(d), typ: s.typ}, s.flag, "", s.usage+" ("+s.env+")")
+		if s.typ == "bool" {
+			f.NoOptDefVal = "true" // --audit-stdout alone turns it on
+		}
+	}
+}
+
+// source is where a setting's text came from, as the user wrote it: a flag
+// (or its default) or an environment variable.
+type source struct {
+	name   string // "--gateway-timeout" or "KEYWARD_GATEWAY_TIMEOUT"
+	text   string
+	secret bool
+}
+
+// String names the setting with its value, the way the user would have
+// typed it, unless the value is secret.
+func (s source) String() string {
+	switch {
+	case s.secret:
+		return s.name
+	case strings.HasPrefix(s.name, "--"):
+		return fmt.Sprintf("%s %q", s.name, s.text)
+	default:
+		return fmt.Sprintf("%s=%q", s.name, s.text)
+	}
+}
+
+// loadServerConfig reads every server setting: the flag when given, else
+// its environment variable when set and not empty, else the default. A
+// value that does not parse or that server.Config.Validate refuses is an
+// error naming the flag or the variable it came from. named does the same
+// for the errors of server.Open, which finds a bad keyring URL, say.
+func loadServerConfig(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) (cfg server.Config, named func(error) error, err error) {
+	from := make(map[string]source, len(serverSettings))
+	named = func(err error) error {
+		return nameSetting(err, func(field string) (source, bool) { s, ok := from[field]; return s, ok })
+	}
+	for _, s := range serverSettings {
+		f := fs.Lookup(s.flag)
+		src := source{name: "--" + s.flag, text: f.Value.String(), secret: s.secret}
+		if !f.Changed {
+			if v, ok := lookupEnv(s.env); ok && v != "" {
+				src.name, src.text = s.env, v
+			}
+		}
+		if err := s.set(&cfg, src.text); err != nil {
+			return cfg, named, fmt.Errorf("%s: %w", src, err)
+		}
+		from[s.field] = src
+	}
+	if k := from["KeyringURL"]; k.name == "--keyring" && urlCarriesSecret(k.text) {
+		return cfg, named, errors.New("--keyring: this URL carries a key or credentials, which must not be on the command line (ps, shell history): set KEYWARD_KEYRING instead")
+	}
+	return cfg, named, named(cfg.Validate())
+}
+
+// nameSetting rewrites a *server.SettingError to name the setting as the
+// user gave it; other errors are returned as they are.
+func nameSetting(err error, lookup func(field string) (source, bool)) error {
+	var se *server.SettingError
+	if !errors.As(err, &se) {
+		return err // nil included
+	}
+	src, ok := lookup(se.Field)
+	if !ok {
+		return err
+	}
+	return fmt.Errorf("%s: %s", src, se.Reason)
+}
+
+// urlCarriesSecret reports whether a keyring URL holds key material or
+// credentials: base64key:// URLs are the key itself, userinfo is a password.
+func urlCarriesSecret(raw string) bool {
+	u, err := url.Parse(raw)
+	return err != nil || u.User != nil || strings.EqualFold(u.Scheme, "base64key")
+}
+
+// namedByFlags is nameSetting for a command with flags of its own named as
+// the server's (quickstart's --admin-addr, say).
+func namedByFlags(err error, fs *pflag.FlagSet) error {
+	return nameSetting(err, func(field string) (source, bool) {
+		for _, s := range serverSettings {
+			if f := fs.Lookup(s.flag); s.field == field && f != nil {
+				return source{name: "--" + s.flag, text: f.Value.String(), secret: s.secret}, true
+			}
+		}
+		return source{}, false
+	})
+}
+
+func parseBool(s string) (bool, error) {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, errors.New("not true or false")
+	}
+	return b, nil
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, errors.New("not a duration such as 30s, 5m or 1h")
+	}
+	return d, nil
+}
+
+func parseBytes(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, errors.New("not a whole number of bytes")
+	}
+	return n, nil
+}
+
+func parseProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8", part)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}

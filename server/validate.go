@@ -1,0 +1,96 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// SettingError is a setting of Config that is out of range or does not
+// parse. Field names the Config field, so that a caller that read the
+// setting from a flag or an environment variable can name that instead.
+type SettingError struct {
+	Field  string // e.g. "GatewayMaxBody"
+	Reason string // what is wrong, without the value (it may be secret)
+	Err    error  // the cause, when there is one
+}
+
+func (e *SettingError) Error() string { return "server config " + e.Field + ": " + e.Reason }
+
+func (e *SettingError) Unwrap() error { return e.Err }
+
+// Validate reports the first setting of c that cannot run a server, as a
+// *SettingError. Zero values are for Defaults to fill: call Validate on
+// c.Defaults() (Open does), or on a config whose every setting was given,
+// where a zero interval or size is then refused like a negative one.
+func (c Config) Validate() error {
+	bad := func(field, format string, args ...any) error {
+		return &SettingError{Field: field, Reason: fmt.Sprintf(format, args...)}
+	}
+	if c.DataDir == "" {
+		return bad("DataDir", "must not be empty")
+	}
+	for _, a := range []struct{ field, addr string }{{"AdminAddr", c.AdminAddr}, {"GatewayAddr", c.GatewayAddr}} {
+		if err := checkListenAddr(a.addr); err != nil {
+			return bad(a.field, "%v", err)
+		}
+	}
+	if c.KeyringURL != "" {
+		// Not quoted back: a base64key:// URL is the key itself.
+		if u, err := url.Parse(c.KeyringURL); err != nil || u.Scheme == "" || u.Opaque != "" {
+			return bad("KeyringURL", "not a keyring URL of the form scheme://host/path")
+		}
+	}
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{
+		{"CheckpointInterval", c.CheckpointInterval},
+		{"GatewayTimeout", c.GatewayTimeout},
+		{"RotationCheckInterval", c.RotationCheckInterval},
+	} {
+		if d.v <= 0 {
+			return bad(d.field, "must be positive")
+		}
+	}
+	if c.GatewayMaxBody <= 0 {
+		return bad("GatewayMaxBody", "must be positive")
+	}
+	for _, p := range c.TrustedProxies {
+		if !p.IsValid() {
+			return bad("TrustedProxies", "holds an invalid prefix")
+		}
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return bad("LogFormat", "want text or json")
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return bad("LogLevel", "want debug, info, warn or error")
+	}
+	return nil
+}
+
+// checkListenAddr accepts host:port with a numeric port (0: any free
+// port); the host may be empty (every interface).
+func checkListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("not host:port, e.g. 127.0.0.1:7070")
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n > 65535 {
+		return errors.New("the port is not a number from 0 to 65535")
+	}
+	return nil
+}
+
+// parseLevel reads a log level the way slog names them, in any case.
+func parseLevel(s string) (slog.Level, error) {
+	var level slog.Level
+	err := level.UnmarshalText([]byte(strings.ToUpper(s)))
+	return level, err
+}
