@@ -135,9 +135,7 @@ func (*APIKey) Check(ctx context.Context, req infer.CheckRequest) (infer.CheckRe
 				Reason: "expiresAt must be an RFC 3339 time such as 2030-01-02T15:04:05Z"})
 		}
 	}
-	if err := toScopes(args.Scopes).Validate(); err != nil {
-		failures = append(failures, p.CheckFailure{Property: "scopes", Reason: keyward.ErrorMessage(err)})
-	}
+	failures = append(failures, checkScopes(req.NewInputs, args.Scopes)...)
 	failures = append(failures, checkRotation(req.NewInputs, args.RotateEvery, args.RotationGrace)...)
 	return infer.CheckResponse[APIKeyArgs]{Inputs: args, Failures: failures}, nil
 }
