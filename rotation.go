@@ -2,67 +2,8 @@ package keyward
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
 )
-
-// Duration is a time.Duration that reads and writes JSON as text ("720h",
-// "30d", "90s"), so that policies stay readable in requests and stores.
-type Duration time.Duration
-
-// Std returns d as a time.Duration.
-func (d Duration) Std() time.Duration { return time.Duration(d) }
-
-// String formats d with whole days as "Nd" and the rest as Go does.
-func (d Duration) String() string {
-	t := time.Duration(d)
-	if t > 0 && t%(24*time.Hour) == 0 {
-		return strconv.FormatInt(int64(t/(24*time.Hour)), 10) + "d"
-	}
-	return t.String()
-}
-
-// ParseDuration reads a Go duration or a whole number of days ("30d").
-func ParseDuration(s string) (Duration, error) {
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.ParseInt(days, 10, 32)
-		if err != nil || n < 0 || n > 36500 {
-			return 0, fmt.Errorf("invalid duration %q", s)
-		}
-		return Duration(time.Duration(n) * 24 * time.Hour), nil
-	}
-	t, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q", s)
-	}
-	return Duration(t), nil
-}
-
-// MarshalJSON writes d as text.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
-
-// UnmarshalJSON reads text (or a number of nanoseconds, for hand-written
-// JSON that means it).
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		var n int64
-		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("duration must be a string such as \"30d\" or \"1h\"")
-		}
-		*d = Duration(n)
-		return nil
-	}
-	v, err := ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = v
-	return nil
-}
 
 // RotationPolicy rotates a key on a schedule: every Every, with the old
 // value kept working for Grace. It is set on a key, or on a usage plan for

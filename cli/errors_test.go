@@ -61,7 +61,7 @@ func TestUsageErrors(t *testing.T) {
 		"zero rotate-every":      {"keys", "create", "--name", "a", "--rotate-every", "0d"},
 		"zero every on update":   {"keys", "update", "k", "--rotate-every", "0s"},
 		"zero every on plan":     {"plans", "update", "p", "--rotate-every", "0"},
-		"days and hours":         {"keys", "create", "--name", "a", "--rotate-every", "1d12h"},
+		"signed after days":      {"keys", "create", "--name", "a", "--rotate-every", "1d-12h"},
 		"no-rotation and set":    {"keys", "update", "k", "--no-rotation", "--rotate-every", "30d"},
 		"plan grace only":        {"plans", "create", "p", "--rotation-grace", "1d"},
 		"clear rotation and set": {"plans", "update", "p", "--clear-rotation", "--rotation-grace", "1d"},

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
-	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -16,41 +14,17 @@ import (
 // on them, so that a bad value is a usage error (exit 2) raised while flags
 // are parsed, naming the flag.
 
-// parseDuration accepts a Go duration ("12h", "90m") or a number of days with
-// a "d" suffix, alone or followed by a Go duration ("30d", "1d12h"). The
-// result must be positive.
+// parseDuration reads a --expires style duration with keyward.ParseDuration
+// ("30d", "12h", "1d12h"); such a flag also needs it to be positive.
 func parseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, errors.New("empty duration")
+	d, err := keyward.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return 0, err
 	}
-	var d time.Duration
-	rest := s
-	if i := strings.IndexByte(s, 'd'); i >= 0 {
-		days, err := strconv.ParseInt(s[:i], 10, 64)
-		if err != nil || days < 0 {
-			return 0, fmt.Errorf("invalid duration %q: want e.g. 30d, 12h or 1d12h", s)
-		}
-		if days > math.MaxInt64/int64(24*time.Hour) {
-			return 0, fmt.Errorf("duration %q is too long", s)
-		}
-		d = time.Duration(days) * 24 * time.Hour
-		rest = s[i+1:]
-	}
-	if rest != "" {
-		r, err := time.ParseDuration(rest)
-		if err != nil || r < 0 {
-			return 0, fmt.Errorf("invalid duration %q: want e.g. 30d, 12h or 1d12h", s)
-		}
-		if d > math.MaxInt64-r {
-			return 0, fmt.Errorf("duration %q is too long", s)
-		}
-		d += r
-	}
-	if d <= 0 {
+	if d == 0 {
 		return 0, fmt.Errorf("duration %q must be positive", s)
 	}
-	return d, nil
+	return d.Std(), nil
 }
 
 // parseTag parses "key=value"; the value may be empty, the key may not.
@@ -72,25 +46,24 @@ func parseStageKey(s string) (keyward.StageKey, error) {
 }
 
 // parseRoute parses "METHOD /path/glob"; a bare "/path/glob" allows any
-// method ("*").
+// method ("*"). The method may be given in any case; the rest is the
+// domain's rule (RoutePattern.Validate), so a bad route fails here, naming
+// the flag, rather than at the server.
 func parseRoute(s string) (keyward.RoutePattern, error) {
 	f := strings.Fields(s)
-	var method, path string
+	var r keyward.RoutePattern
 	switch len(f) {
 	case 1:
-		method, path = "*", f[0]
+		r = keyward.RoutePattern{Method: "*", Path: f[0]}
 	case 2:
-		method, path = strings.ToUpper(f[0]), f[1]
+		r = keyward.RoutePattern{Method: strings.ToUpper(f[0]), Path: f[1]}
 	default:
-		return keyward.RoutePattern{}, fmt.Errorf("invalid route %q: want \"METHOD /path/glob\"", s)
+		return r, fmt.Errorf("invalid route %q: want \"METHOD /path/glob\"", s)
 	}
-	if !strings.HasPrefix(path, "/") {
-		return keyward.RoutePattern{}, fmt.Errorf("invalid route %q: the path must start with /", s)
+	if err := r.Validate(); err != nil {
+		return keyward.RoutePattern{}, fmt.Errorf("invalid route %q: %s", s, keyward.ErrorMessage(err))
 	}
-	if method != "*" && strings.IndexFunc(method, func(r rune) bool { return r < 'A' || r > 'Z' }) >= 0 {
-		return keyward.RoutePattern{}, fmt.Errorf("invalid route %q: bad method %q", s, method)
-	}
-	return keyward.RoutePattern{Method: method, Path: path}, nil
+	return r, nil
 }
 
 // parseUpstream parses "STAGE=UPSTREAM_URL"; the URL must be absolute http(s).
@@ -155,9 +128,9 @@ func (f *durationFlag) Set(s string) error {
 }
 
 // policyDurationFlag is a duration that the server keeps as text (a
-// rotation schedule, a grace period): a whole number of days ("30d") or a Go
-// duration ("36h"), read by keyward.ParseDuration. Zero is allowed; whether
-// it makes sense is the flag's business. set tells whether it was given.
+// rotation schedule, a grace period), read by keyward.ParseDuration ("30d",
+// "36h", "1d12h"). Zero is allowed; whether it makes sense is the flag's
+// business. set tells whether it was given.
 type policyDurationFlag struct {
 	d   keyward.Duration
 	set bool
@@ -173,10 +146,7 @@ func (f *policyDurationFlag) Type() string { return "DURATION" }
 func (f *policyDurationFlag) Set(s string) error {
 	d, err := keyward.ParseDuration(strings.TrimSpace(s))
 	if err != nil {
-		return fmt.Errorf("invalid duration %q: want whole days (30d) or a Go duration (36h, 90m)", s)
-	}
-	if d < 0 {
-		return fmt.Errorf("duration %q must not be negative", s)
+		return err
 	}
 	f.d, f.set = d, true
 	return nil

@@ -24,7 +24,7 @@ type rotationFlags struct{ every, grace policyDurationFlag }
 
 func (r *rotationFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.Var(&r.every, "rotate-every", "rotate the value on this schedule (e.g. 30d, 720h)")
+	f.Var(&r.every, "rotate-every", "rotate the value on this schedule (e.g. 30d, 720h, 1d12h)")
 	f.Var(&r.grace, "rotation-grace", "how long the old value keeps working after a scheduled rotation (default 1d)")
 }
 

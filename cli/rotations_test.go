@@ -180,6 +180,12 @@ func TestKeysRotationSchedule(t *testing.T) {
 	if p := fake.keyCreate.Rotation; p == nil || *p != (keyward.RotationPolicy{Every: days(30)}) {
 		t.Errorf("Rotation = %+v", p)
 	}
+	// Days and hours together, as --expires takes them (issue 10: one
+	// duration syntax everywhere).
+	runCLI(t, fake, adminEnv, "", "keys", "create", "--name", "a", "--rotate-every", "1d12h", "--rotation-grace", "0d1h")
+	if p := fake.keyCreate.Rotation; p == nil || *p != (keyward.RotationPolicy{Every: keyward.Duration(36 * time.Hour), Grace: keyward.Duration(time.Hour)}) {
+		t.Errorf("Rotation = %+v, want every 1d12h with a grace of 1h", p)
+	}
 	runCLI(t, fake, adminEnv, "", "keys", "create", "--name", "a")
 	if fake.keyCreate.Rotation != nil {
 		t.Errorf("Rotation = %+v, want none", fake.keyCreate.Rotation)

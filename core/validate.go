@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/glob"
 )
 
 // Input limits. They keep rows and audit records bounded and make the
@@ -30,7 +31,6 @@ var (
 	principalRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$`)
 	clientTokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 	planNameRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 ._-]{0,127}$`)
-	methodRE      = regexp.MustCompile(`^[A-Z]{1,16}$`)
 )
 
 const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -142,32 +142,14 @@ func checkUpstreamURL(raw string) error {
 	return nil
 }
 
+// checkGlob checks a pattern with the rules every pattern follows.
 func checkGlob(field, g string) error {
-	if g == "" || len(g) > 256 || strings.ContainsAny(g, " \t\r\n\x00") {
-		return invalid("%s must be a non-empty pattern without spaces, at most 256 bytes", field)
+	if err := glob.Valid(g); err != nil {
+		return invalid("%s %v", field, err)
 	}
 	return nil
 }
 
-func checkScopes(sc keyward.Scopes) error {
-	if len(sc.Models) > maxListItems || len(sc.Routes) > maxListItems {
-		return invalid("at most %d models and %d routes in scopes", maxListItems, maxListItems)
-	}
-	for _, m := range sc.Models {
-		if err := checkGlob("scope model", m); err != nil {
-			return err
-		}
-	}
-	for _, r := range sc.Routes {
-		if r.Method != "*" && !methodRE.MatchString(r.Method) {
-			return invalid("scope route method must be an upper-case HTTP method or *")
-		}
-		if !strings.HasPrefix(r.Path, "/") {
-			return invalid("scope route path must start with /")
-		}
-		if err := checkGlob("scope route path", r.Path); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// checkScopes applies the domain's scope rules, the ones the CLI and the
+// Pulumi provider check before a request is sent.
+func checkScopes(sc keyward.Scopes) error { return sc.Validate() }

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,5 +152,19 @@ func TestProxyClaimsAreDroppedFromUntrustedPeers(t *testing.T) {
 	seen, _ := e.up.last(t)
 	if seen.Header.Get("Forwarded") != "" || seen.Header.Get("X-Real-Ip") != "" || seen.Header.Get("X-Forwarded-For") != "127.0.0.1" {
 		t.Fatalf("upstream headers %v", seen.Header)
+	}
+}
+
+// From a trusted proxy the upstream gets the whole X-Forwarded-For chain,
+// every header line of it in order, with the proxy appended: the chain
+// clientip.Resolve judged, not only its first line.
+func TestForwardedForChainFromTrustedProxy(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} })
+	a := e.api("plain", false)
+	_, v := e.key(keyward.KeyCreate{StageKeys: []keyward.StageKey{{APIID: a.ID, Stage: "prod"}}})
+	e.call("GET", "/plain/prod/x", v, "", "X-Forwarded-For", "198.51.100.7", "X-Forwarded-For", "203.0.113.9, 10.0.0.1")
+	seen, _ := e.up.last(t)
+	if got, want := seen.Header.Values("X-Forwarded-For"), "198.51.100.7, 203.0.113.9, 10.0.0.1, 127.0.0.1"; len(got) != 1 || got[0] != want {
+		t.Fatalf("X-Forwarded-For upstream = %q, want [%q]", got, want)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/keyward/keyward/clientip"
 	"github.com/keyward/keyward/llmwire"
 	"github.com/valyala/fasthttp"
 )
@@ -252,7 +253,7 @@ func (g *Gateway) buildRequest(ctx *fasthttp.RequestCtx, x *exchange, req *fasth
 	st := x.st
 	req.Header.SetMethodBytes(ctx.Request.Header.Method())
 	req.Header.SetNoDefaultContentType(true) // send what the caller sent, no more
-	trustedPeer := len(g.cfg.TrustedProxies) > 0 && trusted(g.peer(ctx), g.cfg.TrustedProxies)
+	trustedPeer := clientip.Trusted(g.peer(ctx), g.cfg.TrustedProxies)
 	for k, v := range ctx.Request.Header.All() {
 		if !notForwarded(k) && (trustedPeer || !proxyClaim(k)) {
 			req.Header.AddBytesKV(k, v)
@@ -272,12 +273,17 @@ func (g *Gateway) buildRequest(ctx *fasthttp.RequestCtx, x *exchange, req *fasth
 	if st.auth != nil {
 		req.Header.SetBytesV("Authorization", st.auth)
 	}
-	// X-Forwarded-For: a trusted proxy's chain with the proxy appended,
-	// else the socket's peer alone.
+	// X-Forwarded-For: a trusted proxy's chain (every line of it, as
+	// clientip.Resolve reads it) with the proxy appended, else the socket's
+	// peer alone.
 	var ipbuf [64]byte
 	xff := ipbuf[:0]
-	if prior := ctx.Request.Header.Peek("X-Forwarded-For"); len(prior) > 0 && trustedPeer {
-		xff = append(append(xff, prior...), ", "...)
+	if trustedPeer {
+		for _, prior := range ctx.Request.Header.PeekAll("X-Forwarded-For") {
+			if len(prior) > 0 {
+				xff = append(append(xff, prior...), ", "...)
+			}
+		}
 	}
 	xff = g.peer(ctx).AppendTo(xff)
 	req.Header.SetBytesV("X-Forwarded-For", xff)

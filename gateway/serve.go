@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/clientip"
 	"github.com/keyward/keyward/keyvalue"
 	"github.com/keyward/keyward/limit"
 	"github.com/keyward/keyward/llmwire"
@@ -213,13 +214,19 @@ func (g *Gateway) refuse(ctx *fasthttp.RequestCtx, x *exchange, reason string) i
 }
 
 // clientIP is the socket's peer, or the nearest untrusted address in
-// X-Forwarded-For when the peer is a trusted proxy.
+// X-Forwarded-For when the peer is a trusted proxy (clientip.Resolve). The
+// header lines are borrowed from the request, not copied.
 func (g *Gateway) clientIP(ctx *fasthttp.RequestCtx) netip.Addr {
 	peer := g.peer(ctx)
-	if len(g.cfg.TrustedProxies) == 0 || !trusted(peer, g.cfg.TrustedProxies) {
+	if !clientip.Trusted(peer, g.cfg.TrustedProxies) {
 		return peer
 	}
-	return forwardedFor(peer, ctx.Request.Header.Peek("X-Forwarded-For"), g.cfg.TrustedProxies)
+	var lines [4]string
+	xff := lines[:0]
+	for _, l := range ctx.Request.Header.PeekAll("X-Forwarded-For") {
+		xff = append(xff, b2s(l))
+	}
+	return clientip.Resolve(peer, xff, g.cfg.TrustedProxies)
 }
 
 // peer is the socket's remote address.

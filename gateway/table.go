@@ -3,11 +3,11 @@ package gateway
 import (
 	"fmt"
 	"net/url"
-	"path"
 	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/glob"
 	"github.com/keyward/keyward/keyvalue"
 	"github.com/keyward/keyward/limit"
 )
@@ -252,7 +252,7 @@ func (r *planRule) counters(c *limit.Charge, method, p string, tokens int64) {
 	th, scope := r.throttle, r.throttleScope
 	for i := range r.routeThrottles {
 		rt := &r.routeThrottles[i]
-		if (rt.method == "*" || rt.method == "ANY" || rt.method == method) && globMatch(rt.path, p) {
+		if (rt.method == "*" || rt.method == "ANY" || rt.method == method) && glob.Scopes.Match(rt.path, p) {
 			th, scope = &rt.throttle, rt.scope
 			break
 		}
@@ -307,7 +307,7 @@ func (k *keyEntry) allowedRoute(method, p string) bool {
 		return true
 	}
 	for _, r := range k.routes {
-		if (r.Method == "*" || strings.EqualFold(r.Method, method)) && globMatch(r.Path, p) {
+		if (r.Method == "*" || strings.EqualFold(r.Method, method)) && glob.Scopes.Match(r.Path, p) {
 			return true
 		}
 	}
@@ -317,26 +317,9 @@ func (k *keyEntry) allowedRoute(method, p string) bool {
 // allowedModel reports whether the key's model scopes admit model.
 func (k *keyEntry) allowedModel(model string) bool {
 	for _, m := range k.models {
-		if globMatch(m, model) {
+		if glob.Scopes.Match(m, model) {
 			return true
 		}
-	}
-	return false
-}
-
-// globMatch matches with path.Match: "*" stays within one path segment.
-// A trailing "/*" or "*" alone also match deeper paths, so "/v1/*" admits
-// "/v1/chat/completions". Malformed patterns match nothing.
-func globMatch(pattern, s string) bool {
-	if pattern == "*" {
-		return true
-	}
-	if ok, err := path.Match(pattern, s); ok && err == nil {
-		return true
-	}
-	if strings.HasSuffix(pattern, "/*") {
-		prefix := pattern[:len(pattern)-1]
-		return strings.HasPrefix(s, prefix) && !strings.ContainsAny(prefix, "*?[\\")
 	}
 	return false
 }

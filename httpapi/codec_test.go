@@ -127,30 +127,20 @@ func TestQueryHelpers(t *testing.T) {
 	}
 }
 
+// TestClientIP covers what the admin API adds to clientip.Resolve (whose
+// table is in package clientip): the answer as text, and a remote address
+// that is not a socket address kept as given, made safe for a log.
 func TestClientIP(t *testing.T) {
-	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	tests := []struct {
 		name   string
 		remote string
 		xff    []string
 		want   string
 	}{
-		{"no header", "192.0.2.1:1234", nil, "192.0.2.1"},
-		{"untrusted peer, header ignored", "192.0.2.1:1234", []string{"198.51.100.9"}, "192.0.2.1"},
 		{"trusted peer, one hop", "10.1.2.3:80", []string{"198.51.100.9"}, "198.51.100.9"},
-		{"trusted peer, spoofed left entries ignored", "10.1.2.3:80", []string{"1.1.1.1, 198.51.100.9"}, "198.51.100.9"},
-		{"trusted chain", "10.1.2.3:80", []string{"198.51.100.9, 10.9.9.9"}, "198.51.100.9"},
-		{"several header lines", "10.1.2.3:80", []string{"203.0.113.5", "10.2.2.2"}, "203.0.113.5"},
-		{"all trusted", "10.1.2.3:80", []string{"10.0.0.7, 10.0.0.8"}, "10.0.0.7"},
-		{"garbage stops the walk", "10.1.2.3:80", []string{"198.51.100.9, not-an-ip"}, "10.1.2.3"},
-		{"garbage behind a trusted hop", "10.1.2.3:80", []string{"evil\r\n, 10.4.4.4"}, "10.4.4.4"},
-		{"empty header", "10.1.2.3:80", []string{""}, "10.1.2.3"},
-		{"ipv6 peer", "[2001:db8::1]:443", []string{"198.51.100.9"}, "2001:db8::1"},
-		{"ipv6 trusted peer", "[fd00::1]:443", []string{"2001:db8::7"}, "2001:db8::7"},
-		{"ipv4-mapped peer", "[::ffff:10.1.2.3]:80", []string{"198.51.100.9"}, "198.51.100.9"},
-		{"entry with port", "10.1.2.3:80", []string{"198.51.100.9:5555"}, "198.51.100.9"},
-		{"zone stripped", "[fe80::1%eth0]:80", nil, "fe80::1"},
 		{"not a socket address", "pipe\n", nil, "pipe"},
+		{"not a socket address, header ignored", "pipe", []string{"198.51.100.9"}, "pipe"},
 	}
 	for _, tt := range tests {
 		if got := clientIP(tt.remote, tt.xff, trusted); got != tt.want {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/glob"
 )
 
 // Decision is the outcome of evaluating policies for one request. The zero
@@ -94,7 +95,7 @@ func (e *eval) doc(d *keyward.PolicyDocument, req *keyward.AuthzRequest) bool {
 		if isAllow && e.allow {
 			continue // already allowed; only a Deny can change the outcome
 		}
-		if !matchesAny(s.Action, string(req.Action), true) || !matchesAny(s.Resource, req.Resource, false) {
+		if !matchesAny(glob.Actions, s.Action, string(req.Action)) || !matchesAny(glob.Resources, s.Resource, req.Resource) {
 			continue
 		}
 		// Undecidable conditions count as holding for a Deny, failing for an Allow.
@@ -120,12 +121,12 @@ func (e *eval) decision() Decision {
 	return ImplicitDeny
 }
 
-func matchesAny(patterns keyward.StringList, s string, fold bool) bool {
+func matchesAny(syntax glob.Syntax, patterns keyward.StringList, s string) bool {
 	if s == "" {
 		return false
 	}
 	for _, p := range patterns {
-		if match(p, s, fold) {
+		if syntax.Match(p, s) {
 			return true
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/glob"
 )
 
 // Parse reads a policy document strictly and returns it validated:
@@ -213,7 +214,7 @@ func checkAction(a string) error {
 		return fmt.Errorf("names an unknown service (want one of %s)", strings.Join(services(), ", "))
 	}
 	for _, known := range keyward.Actions() {
-		if match(a, string(known), true) {
+		if glob.Actions.Match(a, string(known)) {
 			return nil
 		}
 	}

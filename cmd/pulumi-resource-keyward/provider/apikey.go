@@ -129,6 +129,7 @@ func (*APIKey) Check(ctx context.Context, req infer.CheckRequest) (infer.CheckRe
 				Reason: "expiresAt must be an RFC 3339 time such as 2030-01-02T15:04:05Z"})
 		}
 	}
+	failures = append(failures, checkScopes(req.NewInputs, args.Scopes)...)
 	failures = append(failures, checkRotation(req.NewInputs, args.RotateEvery, args.RotationGrace)...)
 	return infer.CheckResponse[APIKeyArgs]{Inputs: args, Failures: failures}, nil
 }
