@@ -3,6 +3,8 @@ package policy
 import (
 	"strings"
 
+	"github.com/keyward/keyward/glob"
+
 	"github.com/keyward/keyward"
 )
 
@@ -15,7 +17,7 @@ import (
 func checkResources(n int, actions, resources keyward.StringList) error {
 	acted := map[keyward.ResourceType]bool{}
 	for _, s := range keyward.ActionSpecs() {
-		if matchesAny(actions, string(s.Action), true) {
+		if matchesAny(glob.Actions, actions, string(s.Action)) {
 			acted[s.Resource] = true
 		}
 	}
@@ -43,7 +45,7 @@ func checkResources(n int, actions, resources keyward.StringList) error {
 // canName reports whether pattern matches some resource name of type t.
 func canName(pattern string, t keyward.ResourceType) bool {
 	if t == keyward.ResourceAudit {
-		return match(pattern, keyward.AuditARN, false)
+		return glob.Resources.Match(pattern, keyward.AuditARN)
 	}
 	return matchesLonger(pattern, t.ARNPrefix())
 }
