@@ -14,17 +14,19 @@ const (
 	ActionKeyUpdate    Action = "apikeys:Update"
 	ActionKeyDelete    Action = "apikeys:Delete"
 	ActionKeyReadValue Action = "apikeys:ReadValue"
+	ActionKeyImport    Action = "apikeys:Import"
 	ActionKeyGetUsage  Action = "apikeys:GetUsage"
 
 	ActionKeyRotate         Action = "apikeys:Rotate"
 	ActionKeyRevokePrevious Action = "apikeys:RevokePrevious"
 	ActionKeyListRotations  Action = "apikeys:ListRotations"
 
-	ActionAPICreate Action = "apis:Create"
-	ActionAPIGet    Action = "apis:Get"
-	ActionAPIList   Action = "apis:List"
-	ActionAPIUpdate Action = "apis:Update"
-	ActionAPIDelete Action = "apis:Delete"
+	ActionAPICreate  Action = "apis:Create"
+	ActionAPIGet     Action = "apis:Get"
+	ActionAPIList    Action = "apis:List"
+	ActionAPIUpdate  Action = "apis:Update"
+	ActionAPIDelete  Action = "apis:Delete"
+	ActionAPIBindKey Action = "apis:BindKey"
 
 	ActionPlanCreate    Action = "plans:Create"
 	ActionPlanGet       Action = "plans:Get"
@@ -84,12 +86,25 @@ type ActionSpec struct {
 	// RevealsValue actions return a key value or a secret value: roles
 	// that may read everything else still never get these.
 	RevealsValue bool
+	// SetsValue actions let the caller choose a key's value, so it knows
+	// a working value without ever reading one: roles that never see a
+	// value never get these either.
+	SetsValue bool
 	// Change is what the gateway is told once the action commits; "" when
-	// the gateway does not serve from what the action changes.
+	// the gateway does not serve from what the action changes, and for
+	// actions checked With another (that one's change is told).
 	Change ChangeKind
 	// ChangesAuth actions can change who may do what, so that cached
 	// tokens and policies must be forgotten once they commit.
 	ChangesAuth bool
+	// AlsoOn are further types the action is checked on: attaching a
+	// policy is checked on the policy and on the target principal.
+	AlsoOn []ResourceType
+	// With names the route actions this one is checked alongside, when it
+	// has no route of its own: importing a chosen value is checked with
+	// apikeys:Create, binding a key to an API with the key's create or
+	// update.
+	With []Action
 }
 
 // actionTable is the single declaration of every action, in the order
@@ -101,6 +116,7 @@ var actionTable = []ActionSpec{
 	{Action: ActionKeyUpdate, Resource: ResourceAPIKey, Change: ChangeKey},
 	{Action: ActionKeyDelete, Resource: ResourceAPIKey, Change: ChangeKey},
 	{Action: ActionKeyReadValue, Resource: ResourceAPIKey, ReadOnly: true, RevealsValue: true},
+	{Action: ActionKeyImport, Resource: ResourceAPIKey, SetsValue: true, With: []Action{ActionKeyCreate}},
 	{Action: ActionKeyGetUsage, Resource: ResourceAPIKey, ReadOnly: true},
 	{Action: ActionKeyRotate, Resource: ResourceAPIKey, Change: ChangeKey},
 	{Action: ActionKeyRevokePrevious, Resource: ResourceAPIKey, Change: ChangeKey},
@@ -111,6 +127,7 @@ var actionTable = []ActionSpec{
 	{Action: ActionAPIList, Resource: ResourceAPI, ReadOnly: true},
 	{Action: ActionAPIUpdate, Resource: ResourceAPI, Change: ChangeAPI},
 	{Action: ActionAPIDelete, Resource: ResourceAPI, Change: ChangeAPI},
+	{Action: ActionAPIBindKey, Resource: ResourceAPI, With: []Action{ActionKeyCreate, ActionKeyUpdate}},
 
 	{Action: ActionPlanCreate, Resource: ResourcePlan, Change: ChangePlan},
 	{Action: ActionPlanGet, Resource: ResourcePlan, ReadOnly: true},
@@ -150,8 +167,8 @@ var actionTable = []ActionSpec{
 	{Action: ActionPolicyGet, Resource: ResourcePolicy, ReadOnly: true},
 	{Action: ActionPolicyList, Resource: ResourcePolicy, ReadOnly: true},
 	{Action: ActionPolicyDelete, Resource: ResourcePolicy, ChangesAuth: true},
-	{Action: ActionPolicyAttach, Resource: ResourcePolicy, ChangesAuth: true},
-	{Action: ActionPolicyDetach, Resource: ResourcePolicy, ChangesAuth: true},
+	{Action: ActionPolicyAttach, Resource: ResourcePolicy, ChangesAuth: true, AlsoOn: []ResourceType{ResourcePrincipal}},
+	{Action: ActionPolicyDetach, Resource: ResourcePolicy, ChangesAuth: true, AlsoOn: []ResourceType{ResourcePrincipal}},
 
 	{Action: ActionAuditRead, Resource: ResourceAudit, ReadOnly: true},
 	{Action: ActionAuditVerify, Resource: ResourceAudit, ReadOnly: true},

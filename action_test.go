@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -68,7 +69,7 @@ func TestActionTableIsConsistent(t *testing.T) {
 		if !types[s.Resource] || s.Resource == "" {
 			t.Errorf("%s: unknown resource type %q", s.Action, s.Resource)
 		}
-		if got, ok := s.Action.Spec(); !ok || got != s {
+		if got, ok := s.Action.Spec(); !ok || !reflect.DeepEqual(got, s) {
 			t.Errorf("%s.Spec() = %+v, %v; want its row", s.Action, got, ok)
 		}
 		if s.Action.ReadOnly() != s.ReadOnly {
@@ -81,11 +82,19 @@ func TestActionTableIsConsistent(t *testing.T) {
 			t.Errorf("%s reveals a value but is not read-only", s.Action)
 		}
 		wantChange := dataPlane[s.Resource]
-		if s.ReadOnly {
+		if s.ReadOnly || len(s.With) > 0 {
 			wantChange = ""
 		}
 		if s.Change != wantChange {
 			t.Errorf("%s: change kind %q, want %q", s.Action, s.Change, wantChange)
+		}
+		for _, w := range s.With {
+			if ws, ok := w.Spec(); !ok || len(ws.With) > 0 {
+				t.Errorf("%s is checked with %s, which must be an action with a route of its own", s.Action, w)
+			}
+		}
+		if s.SetsValue && (s.ReadOnly || s.RevealsValue) {
+			t.Errorf("%s sets a value: it changes something and reveals nothing", s.Action)
 		}
 		auth := !s.ReadOnly && (s.Resource == keyward.ResourcePrincipal || s.Resource == keyward.ResourcePolicy)
 		if s.ChangesAuth != auth {
@@ -93,7 +102,7 @@ func TestActionTableIsConsistent(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"keyward:Bootstrap", "secrets:PurgeSecret", ""} {
-		if s, ok := keyward.Action(name).Spec(); ok || s != (keyward.ActionSpec{}) {
+		if s, ok := keyward.Action(name).Spec(); ok || !reflect.DeepEqual(s, keyward.ActionSpec{}) {
 			t.Errorf("Spec(%q) = %+v, %v; want none", name, s, ok)
 		}
 	}

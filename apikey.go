@@ -122,6 +122,9 @@ type KeyFilter struct {
 	NamePrefix string
 	CustomerID string
 	PlanID     string
+	// ValueSecret keeps the keys whose value is delivered to that secret:
+	// at most one, as the secret belongs to its key.
+	ValueSecret string
 	Page
 }
 

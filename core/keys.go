@@ -120,6 +120,21 @@ func (s *Keys) insertKey(ctx context.Context, tx keyward.Tx, o *op, in keyward.K
 		StageKeys: stageKeys, Scopes: in.Scopes, Tags: in.Tags, Recoverable: in.Recoverable,
 		Imported: in.Value != "", ValueSecret: in.StoreSecret, Rotation: in.Rotation, CreatedAt: now, UpdatedAt: now,
 	}
+	if err := o.mayBind(ctx, nil, stageKeys); err != nil {
+		return nil, "", err
+	}
+	if in.Value != "" {
+		if err := o.authorize(ctx, keyward.ActionKeyImport, keyward.KeyARN(k.ID)); err != nil {
+			return nil, "", err
+		}
+	}
+	if in.StoreSecret == "" {
+		if err := o.mayKnowValue(ctx, k.ID, "creating a key without storeSecret"); err != nil {
+			return nil, "", err
+		}
+	} else if err := claimValueSecret(ctx, tx, in.StoreSecret, k.ID); err != nil {
+		return nil, "", err
+	}
 	if k.Prefix == "" {
 		k.Prefix = keyvalue.DefaultPrefix
 		if len(apis) > 0 && apis[0].KeyPrefix != "" {

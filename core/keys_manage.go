@@ -72,7 +72,11 @@ func (s *Keys) UpdateKey(ctx context.Context, id string, u keyward.KeyUpdate) (*
 			if k, err = tx.GetKey(ctx, id); err != nil {
 				return err
 			}
+			bound := k.StageKeys
 			if err := s.applyKeyUpdate(ctx, tx, k, u); err != nil {
+				return err
+			}
+			if err := o.mayBind(ctx, bound, k.StageKeys); err != nil {
 				return err
 			}
 			k.UpdatedAt = s.clock.Now()

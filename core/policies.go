@@ -118,6 +118,11 @@ func (s *Access) attachment(ctx context.Context, action keyward.Action, pol, pri
 			if err != nil {
 				return err
 			}
+			// Checked on the target too: nobody grants a principal anything
+			// (themselves included) without rights on that principal.
+			if err := o.authorize(ctx, action, keyward.PrincipalARN(pr.ID)); err != nil {
+				return err
+			}
 			o.respond("policyId", p.ID, "principalId", pr.ID)
 			return change(ctx, tx, p.ID, pr.ID)
 		})

@@ -102,6 +102,25 @@ func (s *Rotations) createPending(ctx context.Context, tx keyward.Tx, o *op, k *
 			return nil, "", keyward.Errorf(keyward.ECONFLICT, "secret %s is being rotated by its rotator", store)
 		}
 	}
+	if o != nil && store == "" {
+		if err := o.mayKnowValue(ctx, k.ID, "rotating a key without storeSecret"); err != nil {
+			return nil, "", err
+		}
+	}
+	if o != nil && store != "" && k.ValueSecret != "" && store != k.ValueSecret {
+		// A move: the value leaves the key's secret for another one. It
+		// needs the right to write both, and the record says so.
+		if err := o.authorize(ctx, keyward.ActionSecretPut, keyward.SecretARN(k.ValueSecret)); err != nil {
+			return nil, "", err
+		}
+		o.ev.RequestParameters["moveValueFrom"] = k.ValueSecret
+		o.ev.RequestParameters["moveValueTo"] = store
+	}
+	if store != "" {
+		if err := claimValueSecret(ctx, tx, store, k.ID); err != nil {
+			return nil, "", err
+		}
+	}
 	if store != "" && o != nil {
 		if err := o.authorize(ctx, keyward.ActionSecretPut, keyward.SecretARN(store)); err != nil {
 			return nil, "", err

@@ -109,6 +109,9 @@ func (s *Secrets) PutSecretValue(ctx context.Context, name string, in keyward.Se
 			if err != nil {
 				return err
 			}
+			if err := refuseKeyOwned(ctx, tx, name); err != nil {
+				return err
+			}
 			if ref, err = s.putVersion(ctx, tx, sec, in); err != nil {
 				return err
 			}
@@ -202,6 +205,9 @@ func (s *Secrets) GetSecretValue(ctx context.Context, name string, sel keyward.S
 			o.ev.EventType = keyward.EventTypeValueRead
 			sec, err := s.liveSecret(ctx, tx, name)
 			if err != nil {
+				return err
+			}
+			if err := o.mayReadValueSecret(ctx, tx, name); err != nil {
 				return err
 			}
 			v, err := selectVersion(ctx, tx, name, sel)

@@ -72,6 +72,9 @@ func (s *Secrets) UpdateSecretVersionStage(ctx context.Context, name string, m k
 			if m.MoveTo == "" && m.RemoveFrom == "" {
 				return invalid("moveToVersionId or removeFromVersionId is required")
 			}
+			if err := refuseKeyOwned(ctx, tx, name); err != nil {
+				return err
+			}
 			if _, err := s.liveSecret(ctx, tx, name); err != nil {
 				return err
 			}
@@ -113,6 +116,9 @@ func (s *Secrets) DeleteSecret(ctx context.Context, name string, d keyward.Secre
 				return invalid("recoveryWindowDays must be between 7 and 30")
 			}
 			var err error
+			if err := refuseKeyOwned(ctx, tx, name); err != nil {
+				return err
+			}
 			if sec, err = tx.GetSecret(ctx, name); err != nil {
 				return err
 			}

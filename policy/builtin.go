@@ -45,7 +45,8 @@ var roles = []role{
 	{
 		name: RoleDeployer,
 		description: "Manage API keys (rotation included), APIs, usage plans and webhook endpoints, " +
-			"write and rotate secrets, but never read a key value or a secret value.",
+			"bind keys to APIs, write and rotate secrets, but never read a key value or a secret value, " +
+			"nor import a chosen key value: its keys' values go into secrets.",
 		// The Deny is explicit, so it also holds when another attached policy
 		// would allow reading values: give a principal that needs both two
 		// separate identities.
@@ -53,10 +54,10 @@ var roles = []role{
   "Version": "2012-10-17",
   "Statement": [
     {"Sid": "ManageKeysApisPlansWebhooks", "Effect": "Allow",
-     "Action": ["apikeys:*", "apis:*", "plans:*", "webhooks:*"], "Resource": "*"},
+     "Action": ` + deployerManages + `, "Resource": "*"},
     {"Sid": "WriteAndRotateSecrets", "Effect": "Allow",
      "Action": ` + secretWrites + `, "Resource": "*"},
-    {"Sid": "NeverReadValues", "Effect": "Deny", "Action": ` + valueReads + `, "Resource": "*"}
+    {"Sid": "NeverKnowValues", "Effect": "Deny", "Action": ` + valueReads + `, "Resource": "*"}
   ]
 }`,
 	},
@@ -83,15 +84,15 @@ var roles = []role{
 	},
 	{
 		name: RoleRotator,
-		description: "Rotate API keys and secrets. Reads the current value of secrets, " +
-			"because rotating a generic secret (an upstream vendor key) needs the current credential; " +
-			"never reads an existing API key value (keyward rotates keys itself): a new one is seen only " +
-			"as the answer to a rotation that does not deliver it to a secret.",
+		description: "Rotate API keys and secrets. Reads the current value of generic secrets, " +
+			"because rotating one (an upstream vendor key) needs the current credential; " +
+			"never an API key value: a secret that holds one answers only callers allowed " +
+			"apikeys:ReadValue on its key, and a key rotation by a caller without it must deliver to a secret.",
 		document: `{
   "Version": "2012-10-17",
   "Statement": [
     {"Sid": "RotateKeys", "Effect": "Allow",
-     "Action": ["apikeys:Get", "apikeys:List", "apikeys:Update",
+     "Action": ["apikeys:Get", "apikeys:List",
                 "apikeys:Rotate", "apikeys:RevokePrevious", "apikeys:ListRotations"], "Resource": "*"},
     {"Sid": "RotateSecrets", "Effect": "Allow",
      "Action": ["secrets:PutSecretValue", "secrets:DescribeSecret", "secrets:ListSecrets",
@@ -115,7 +116,16 @@ var (
 	secretWrites = actionList(func(s keyward.ActionSpec) bool {
 		return s.Resource == keyward.ResourceSecret && !s.RevealsValue
 	})
-	valueReads   = actionList(func(s keyward.ActionSpec) bool { return s.RevealsValue })
+	valueReads = actionList(func(s keyward.ActionSpec) bool { return s.RevealsValue || s.SetsValue })
+	// deployerManages: everything on keys, APIs, plans and webhook
+	// endpoints but what would let it know a key's value.
+	deployerManages = actionList(func(s keyward.ActionSpec) bool {
+		switch s.Resource {
+		case keyward.ResourceAPIKey, keyward.ResourceAPI, keyward.ResourcePlan, keyward.ResourceWebhook:
+			return !s.RevealsValue && !s.SetsValue
+		}
+		return false
+	})
 	auditActions = actionList(func(s keyward.ActionSpec) bool { return s.Resource == keyward.ResourceAudit })
 )
 

@@ -18,9 +18,10 @@ action                            admin deployer reader auditor rotator
 apikeys:Create                    A     A        -      -       -
 apikeys:Get                       A     A        A      A       A
 apikeys:List                      A     A        A      A       A
-apikeys:Update                    A     A        -      -       A
+apikeys:Update                    A     A        -      -       -
 apikeys:Delete                    A     A        -      -       -
 apikeys:ReadValue                 A     D        -      -       -
+apikeys:Import                    A     D        -      -       -
 apikeys:GetUsage                  A     A        A      A       -
 apikeys:Rotate                    A     A        -      -       A
 apikeys:RevokePrevious            A     A        -      -       A
@@ -30,6 +31,7 @@ apis:Get                          A     A        A      A       -
 apis:List                         A     A        A      A       -
 apis:Update                       A     A        -      -       -
 apis:Delete                       A     A        -      -       -
+apis:BindKey                      A     A        -      -       -
 plans:Create                      A     A        -      -       -
 plans:Get                         A     A        A      A       -
 plans:List                        A     A        A      A       -

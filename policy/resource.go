@@ -19,6 +19,9 @@ func checkResources(n int, actions, resources keyward.StringList) error {
 	for _, s := range keyward.ActionSpecs() {
 		if matchesAny(glob.Actions, actions, string(s.Action)) {
 			acted[s.Resource] = true
+			for _, t := range s.AlsoOn {
+				acted[t] = true
+			}
 		}
 	}
 	for _, r := range resources {

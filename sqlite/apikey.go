@@ -124,6 +124,10 @@ func (t *tx) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.APIK
 				q.WriteString(` AND substr(name, 1, length(?)) = ?`)
 				args = append(args, f.NamePrefix, f.NamePrefix)
 			}
+			if f.ValueSecret != "" {
+				q.WriteString(` AND value_secret = ?`)
+				args = append(args, f.ValueSecret)
+			}
 			q.WriteString(` ORDER BY ` + order + ` LIMIT ?`)
 			args = append(args, limit)
 			rows, err := t.tx.QueryContext(ctx, q.String(), args...)

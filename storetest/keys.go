@@ -389,6 +389,9 @@ func testKeyFilters(h *harness) {
 		for _, k := range keys {
 			key := newKey(k.id)
 			key.Name, key.CustomerID = k.name, k.customer
+			if k.id == "k3" || k.id == "k6" {
+				key.ValueSecret = "value/" + k.id
+			}
 			if err := tx.InsertKey(ctx, key); err != nil {
 				return err
 			}
@@ -411,6 +414,10 @@ func testKeyFilters(h *harness) {
 		{keyward.KeyFilter{PlanID: "p1", CustomerID: "initech"}, []string{"k4", "k6"}},
 		{keyward.KeyFilter{PlanID: "p1", CustomerID: "acme", NamePrefix: "alpha"}, []string{"k1"}},
 		{keyward.KeyFilter{PlanID: "nope"}, nil},
+		{keyward.KeyFilter{ValueSecret: "value/k6"}, []string{"k6"}},
+		{keyward.KeyFilter{ValueSecret: "value/k6", PlanID: "p1"}, []string{"k6"}},
+		{keyward.KeyFilter{ValueSecret: "value/k"}, nil}, // exact, not a prefix
+		{keyward.KeyFilter{ValueSecret: "value/k3", CustomerID: "initech"}, nil},
 		{keyward.KeyFilter{CustomerID: "acme", Page: keyward.Page{Limit: 3}}, []string{"k1", "k2", "k3", "k7"}},
 		{keyward.KeyFilter{PlanID: "p1", Page: keyward.Page{Limit: 1}}, []string{"k1", "k3", "k4", "k6", "k7"}},
 	} {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/keyward/keyward"
@@ -27,6 +28,7 @@ func section() string {
 		}
 	}
 	roles := policy.BuiltIns()
+	byRole := map[string][]string{}
 
 	var b strings.Builder
 	b.WriteString("| Action | Resource | Read-only | Routes | Built-in roles that allow it |\n")
@@ -39,12 +41,29 @@ func section() string {
 				allowed = append(allowed, r.Name)
 			}
 		}
-		fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s | %s |\n", s.Action, s.Resource.Form(), readOnly(s),
-			strings.Join(routes[s.Action], ", "), strings.Join(allowed, ", "))
+		for _, r := range roles {
+			if slices.Contains(allowed, r.Name) {
+				byRole[r.Name] = append(byRole[r.Name], "`"+string(s.Action)+"`")
+			}
+		}
+		resources := "`" + s.Resource.Form() + "`"
+		for _, t := range s.AlsoOn {
+			resources += " and `" + t.Form() + "`"
+		}
+		where := strings.Join(routes[s.Action], ", ")
+		for i, w := range s.With {
+			if i == 0 {
+				where = "checked with "
+			} else {
+				where += ", "
+			}
+			where += "`" + string(w) + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", s.Action, resources, readOnly(s), where, strings.Join(allowed, ", "))
 	}
-	b.WriteString("\n| Role | What it may do |\n| --- | --- |\n")
+	b.WriteString("\n| Role | What it may do | Actions it is allowed |\n| --- | --- | --- |\n")
 	for _, r := range roles {
-		fmt.Fprintf(&b, "| **%s** | %s |\n", r.Name, r.Description)
+		fmt.Fprintf(&b, "| **%s** | %s | %s |\n", r.Name, r.Description, strings.Join(byRole[r.Name], " "))
 	}
 	return b.String()
 }
@@ -55,6 +74,8 @@ func readOnly(s keyward.ActionSpec) string {
 		return "yes, reveals a value"
 	case s.ReadOnly:
 		return "yes"
+	case s.SetsValue:
+		return "no, sets a value the caller knows"
 	case s.ChangesAuth:
 		return "no, changes who may do what"
 	}
