@@ -212,10 +212,13 @@ func (s *Keys) deliverToSecret(ctx context.Context, tx keyward.Tx, o *op, name, 
 		}
 		now := s.clock.Now()
 		sec = &keyward.Secret{Name: name, ARN: keyward.SecretARN(name), CreatedAt: now, UpdatedAt: now,
-			Description: "value of API key " + keyID, Tags: map[string]string{"keyward:apikey": keyID}}
+			Description: "value of API key " + keyID, Tags: map[string]string{TagValueOf: keyID}}
 		err = tx.InsertSecret(ctx, sec)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := markValueSecret(ctx, tx, sec, keyID); err != nil {
 		return nil, err
 	}
 	return s.putVersion(ctx, tx, sec, keyward.SecretPut{Value: []byte(value)})

@@ -2,6 +2,8 @@ package core
 
 import (
 	"context"
+	"maps"
+	"strings"
 
 	"github.com/keyward/keyward"
 )
@@ -26,49 +28,114 @@ func (o *op) mayKnowValue(ctx context.Context, id, what string) error {
 	return nil
 }
 
-// keyHolding returns the key whose value is delivered to secret name, or
-// nil when the secret belongs to no key.
-func keyHolding(ctx context.Context, tx keyward.Tx, name string) (*keyward.APIKey, error) {
-	keys, _, err := tx.ListKeys(ctx, keyward.KeyFilter{ValueSecret: name, Page: keyward.Page{Limit: 1}})
-	if err != nil || len(keys) == 0 {
-		return nil, err
+// TagValueOf marks a secret that holds, or held, a key's value: the key
+// path sets it on every secret it writes a value to and nobody else may set,
+// change or remove it. A value moved to another secret leaves the old one
+// still holding the old value (working until its grace ends), so the mark
+// outlives the move. Tags starting "keyward:" are reserved for such marks.
+const TagValueOf = "keyward:apikey"
+
+// reservedTagPrefix starts the tags only keyward sets.
+const reservedTagPrefix = "keyward:"
+
+// valueOwner returns the ID of the key whose value secret sec holds or
+// held, or "" when none: the key delivering to it, else the key its mark
+// names if that key still exists.
+func valueOwner(ctx context.Context, tx keyward.Tx, sec *keyward.Secret) (string, error) {
+	keys, _, err := tx.ListKeys(ctx, keyward.KeyFilter{ValueSecret: sec.Name, Page: keyward.Page{Limit: 1}})
+	if err != nil {
+		return "", err
 	}
-	return keys[0], nil
+	if len(keys) > 0 {
+		return keys[0].ID, nil
+	}
+	id := sec.Tags[TagValueOf]
+	if id == "" {
+		return "", nil
+	}
+	if _, err := tx.GetKey(ctx, id); isNotFound(err) {
+		return "", nil // its key is gone, and with it every value it held
+	} else if err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// ownerOf is valueOwner by name; a missing secret belongs to nobody.
+func ownerOf(ctx context.Context, tx keyward.Tx, name string) (string, error) {
+	sec, err := tx.GetSecret(ctx, name)
+	if isNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return valueOwner(ctx, tx, sec)
 }
 
 // refuseKeyOwned refuses a change to secret name by anything but its key's
 // own create and rotate path (which writes through putVersion directly).
 func refuseKeyOwned(ctx context.Context, tx keyward.Tx, name string) error {
-	k, err := keyHolding(ctx, tx, name)
-	if err != nil || k == nil {
+	id, err := ownerOf(ctx, tx, name)
+	if err != nil || id == "" {
 		return err
 	}
-	return keyward.Errorf(keyward.ECONFLICT, "secret %s holds the value of API key %s: it changes only when the key is rotated (keyward keys rotate %s)", name, k.ID, k.ID)
+	return keyward.Errorf(keyward.ECONFLICT, "secret %s holds the value of API key %s: it changes only when the key is rotated (keyward keys rotate %s)", name, id, id)
 }
 
 // claimValueSecret checks that secret name may receive the value of key
 // id: it belongs to no other key.
 func claimValueSecret(ctx context.Context, tx keyward.Tx, name, id string) error {
-	k, err := keyHolding(ctx, tx, name)
-	if err != nil || k == nil || k.ID == id {
+	owner, err := ownerOf(ctx, tx, name)
+	if err != nil || owner == "" || owner == id {
 		return err
 	}
-	return keyward.Errorf(keyward.ECONFLICT, "secret %s holds the value of API key %s: deliver key %s's value to another secret", name, k.ID, id)
+	return keyward.Errorf(keyward.ECONFLICT, "secret %s holds the value of API key %s: deliver key %s's value to another secret", name, owner, id)
+}
+
+// markValueSecret sets the mark of key id on sec, a secret the key path is
+// about to write a value to.
+func markValueSecret(ctx context.Context, tx keyward.Tx, sec *keyward.Secret, id string) error {
+	if sec.Tags[TagValueOf] == id {
+		return nil
+	}
+	tags := maps.Clone(sec.Tags)
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	tags[TagValueOf] = id
+	sec.Tags = tags
+	return tx.UpdateSecret(ctx, sec)
 }
 
 // mayReadValueSecret checks, for a read of secret name's value, that a
 // secret holding a key's value answers only callers allowed to read that
 // key's value.
 func (o *op) mayReadValueSecret(ctx context.Context, tx keyward.Tx, name string) error {
-	k, err := keyHolding(ctx, tx, name)
-	if err != nil || k == nil {
+	id, err := ownerOf(ctx, tx, name)
+	if err != nil || id == "" {
 		return err
 	}
-	if err := o.authorize(ctx, keyward.ActionKeyReadValue, keyward.KeyARN(k.ID)); err != nil {
+	if err := o.authorize(ctx, keyward.ActionKeyReadValue, keyward.KeyARN(id)); err != nil {
 		return keyward.Errorf(keyward.EFORBIDDEN, "secret %s holds the value of API key %s: reading it needs %s on %s as well",
-			name, k.ID, keyward.ActionKeyReadValue, keyward.KeyARN(k.ID))
+			name, id, keyward.ActionKeyReadValue, keyward.KeyARN(id))
 	}
 	return nil
+}
+
+// keepReservedTags returns the tags a caller asked for (checkTags has
+// refused reserved ones) with the reserved ones the secret has carried over.
+func keepReservedTags(have, asked map[string]string) (map[string]string, error) {
+	out := maps.Clone(asked)
+	if out == nil {
+		out = map[string]string{}
+	}
+	for k, v := range have {
+		if strings.HasPrefix(k, reservedTagPrefix) {
+			out[k] = v
+		}
+	}
+	return out, nil
 }
 
 // mayBind checks apis:BindKey on every API a key is newly bound to.

@@ -97,10 +97,13 @@ func (s *Rotations) deliverPending(ctx context.Context, tx keyward.Tx, rot *keyw
 	if isNotFound(err) {
 		now := s.clock.Now()
 		sec = &keyward.Secret{Name: rot.StoreSecret, ARN: keyward.SecretARN(rot.StoreSecret), CreatedAt: now, UpdatedAt: now,
-			Description: "value of API key " + rot.Target, Tags: map[string]string{"keyward:apikey": rot.Target}}
+			Description: "value of API key " + rot.Target, Tags: map[string]string{TagValueOf: rot.Target}}
 		err = tx.InsertSecret(ctx, sec)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := markValueSecret(ctx, tx, sec, rot.Target); err != nil {
 		return nil, err
 	}
 	return s.putVersion(ctx, tx, sec, keyward.SecretPut{Value: []byte(value), ClientToken: rot.ID,

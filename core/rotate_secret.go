@@ -124,21 +124,11 @@ func (s *Rotations) RotateSecret(ctx context.Context, name string, in keyward.Se
 // an API key's value: only a key rotation may change it, or the secret and
 // the key would no longer agree.
 func (s *Rotations) refuseKeyValueSecret(ctx context.Context, tx keyward.Tx, sec *keyward.Secret) error {
-	if id := sec.Tags["keyward:apikey"]; id != "" {
-		return keyward.Errorf(keyward.EPRECONDITION, "secret %s holds the value of API key %s: rotate the key instead", sec.Name, id)
-	}
-	keys, err := allPages(func(p keyward.Page) ([]*keyward.APIKey, string, error) {
-		return tx.ListKeys(ctx, keyward.KeyFilter{Page: p})
-	})
-	if err != nil {
+	id, err := valueOwner(ctx, tx, sec)
+	if err != nil || id == "" {
 		return err
 	}
-	for _, k := range keys {
-		if k.ValueSecret == sec.Name {
-			return keyward.Errorf(keyward.EPRECONDITION, "secret %s holds the value of API key %s: rotate the key instead", sec.Name, k.ID)
-		}
-	}
-	return nil
+	return keyward.Errorf(keyward.EPRECONDITION, "secret %s holds the value of API key %s: rotate the key instead", sec.Name, id)
 }
 
 func (s *Rotations) insertSecretRotation(ctx context.Context, tx keyward.Tx, name, trigger, startedBy, token string) (*keyward.Rotation, error) {

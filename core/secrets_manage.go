@@ -53,7 +53,9 @@ func (s *Secrets) UpdateSecret(ctx context.Context, name string, u keyward.Secre
 				if err := checkTags(*u.Tags); err != nil {
 					return err
 				}
-				sec.Tags = *u.Tags
+				if sec.Tags, err = keepReservedTags(sec.Tags, *u.Tags); err != nil {
+					return err
+				}
 			}
 			sec.UpdatedAt = s.clock.Now()
 			return tx.UpdateSecret(ctx, sec)

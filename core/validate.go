@@ -90,6 +90,9 @@ func checkTags(tags map[string]string) error {
 		if err := checkText("tag key", k, maxTagKeyLen, true); err != nil {
 			return err
 		}
+		if strings.HasPrefix(k, reservedTagPrefix) {
+			return invalid("tag %q: tags starting %q are set by keyward only", k, reservedTagPrefix)
+		}
 		if err := checkText("tag value", v, maxTagValueLen, false); err != nil {
 			return err
 		}
