@@ -57,7 +57,7 @@ var roles = []role{
      "Action": ` + deployerManages + `, "Resource": "*"},
     {"Sid": "WriteAndRotateSecrets", "Effect": "Allow",
      "Action": ` + secretWrites + `, "Resource": "*"},
-    {"Sid": "NeverKnowValues", "Effect": "Deny", "Action": ` + valueReads + `, "Resource": "*"}
+    {"Sid": "NeverReadValues", "Effect": "Deny", "Action": ` + valueReads + `, "Resource": "*"}
   ]
 }`,
 	},
