@@ -95,3 +95,44 @@ func policiesOf(t *testing.T, e *env, id string) []string {
 
 func second[T any](_ T, err error) error        { return err }
 func third[T, U any](_ T, _ U, err error) error { return err }
+
+// TestBindAndImportAreTheirOwnActions: a principal that may create and
+// update keys still needs apis:BindKey on an API to bind a key to it, and
+// apikeys:Import to choose a key's value.
+func TestBindAndImportAreTheirOwnActions(t *testing.T) {
+	e := newEnv(t)
+	chat, embed := e.demoAPI(t), must[*keyward.API](t)(e.svc.APIs.CreateAPI(e.admin, keyward.APICreate{Name: "embed",
+		Stages: []keyward.Stage{{Name: "prod", UpstreamURL: "http://127.0.0.1:9/"}}}))
+	doc := json.RawMessage(fmt.Sprintf(`{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":["apikeys:Create","apikeys:Update","apikeys:Get","apikeys:ReadValue"],"Resource":"*"},
+		{"Effect":"Allow","Action":["secrets:PutSecretValue","secrets:CreateSecret"],"Resource":"*"},
+		{"Effect":"Allow","Action":"apis:BindKey","Resource":"kw:api/%s"}]}`, chat.ID))
+	must[*keyward.Policy](t)(e.svc.Access.CreatePolicy(e.admin, keyward.PolicyCreate{Name: "keys-on-chat", Document: doc}))
+	cp := must[*keyward.CreatedPrincipal](t)(e.svc.Access.CreatePrincipal(e.admin, keyward.PrincipalCreate{Name: "team"}))
+	if err := e.svc.Access.AttachPolicy(e.admin, "keys-on-chat", cp.Principal.ID); err != nil {
+		t.Fatal(err)
+	}
+	ctx := e.login(t, cp.Token)
+	on := func(api *keyward.API) []keyward.StageKey { return []keyward.StageKey{{APIID: api.ID, Stage: "prod"}} }
+
+	ck := must[*keyward.CreatedKey](t)(e.svc.Keys.CreateKey(ctx, keyward.KeyCreate{Name: "k", StageKeys: on(chat)}))
+	_, err := e.svc.Keys.CreateKey(ctx, keyward.KeyCreate{Name: "k2", StageKeys: on(embed)})
+	wantCode(t, err, keyward.EFORBIDDEN)
+	wantMessage(t, err, "apis:BindKey")
+	both := append(on(chat), on(embed)...)
+	_, err = e.svc.Keys.UpdateKey(ctx, ck.Key.ID, keyward.KeyUpdate{StageKeys: &both})
+	wantCode(t, err, keyward.EFORBIDDEN)
+	// Keeping a binding it could not make is fine; so is dropping one.
+	must[*keyward.APIKey](t)(e.svc.Keys.UpdateKey(e.admin, ck.Key.ID, keyward.KeyUpdate{StageKeys: &both}))
+	must[*keyward.APIKey](t)(e.svc.Keys.UpdateKey(ctx, ck.Key.ID, keyward.KeyUpdate{Description: ptr("kept")}))
+	must[*keyward.APIKey](t)(e.svc.Keys.UpdateKey(ctx, ck.Key.ID, keyward.KeyUpdate{StageKeys: &[]keyward.StageKey{}}))
+
+	_, err = e.svc.Keys.CreateKey(ctx, keyward.KeyCreate{Name: "picked", Value: chosenValue, StoreSecret: "picked"})
+	wantCode(t, err, keyward.EFORBIDDEN)
+	wantMessage(t, err, "apikeys:Import")
+	if _, err := e.svc.Keys.CreateKey(e.admin, keyward.KeyCreate{Name: "picked", Value: chosenValue, StoreSecret: "picked"}); err != nil {
+		t.Fatalf("admin import: %v", err)
+	}
+	_, err = e.svc.Keys.CreateKey(e.as(t, "deployer"), keyward.KeyCreate{Name: "picked2", Value: chosenValue + "x", StoreSecret: "picked2"})
+	wantCode(t, err, keyward.EFORBIDDEN)
+}
