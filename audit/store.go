@@ -94,6 +94,11 @@ func (p *cpPager) emitThrough(seq int64, fn func(*keyward.AuditCheckpoint) error
 	}
 }
 
+// Viewer is the read side of a keyward.Store: verifying needs no more.
+type Viewer interface {
+	View(ctx context.Context, fn func(ctx context.Context, tx keyward.Tx) error) error
+}
+
 // VerifyStore verifies the whole audit chain of s and its checkpoints (see
 // Verifier), with checkpoint signatures checked against trusted (nil: self-
 // asserted, see VerifyCheckpoint). It reads inside one View transaction, so
@@ -102,7 +107,7 @@ func (p *cpPager) emitThrough(seq int64, fn func(*keyward.AuditCheckpoint) error
 // inside another transaction of s (a store with one connection would wait
 // for itself); use VerifyTx there. It returns an error only when the store
 // fails; a broken chain is a result with OK false.
-func VerifyStore(ctx context.Context, s keyward.Store, trusted ed25519.PublicKey) (*keyward.AuditVerification, error) {
+func VerifyStore(ctx context.Context, s Viewer, trusted ed25519.PublicKey) (*keyward.AuditVerification, error) {
 	var res *keyward.AuditVerification
 	err := s.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
 		var err error

@@ -88,7 +88,7 @@ func (s *base) recordFailure(ctx context.Context, ev *keyward.AuditEvent, cause 
 // with a record: body (may be nil) and the record of ev commit together.
 func (s *base) appendWith(ctx context.Context, ev *keyward.AuditEvent, body func(ctx context.Context, tx keyward.Tx) error) (*keyward.AuditRecord, error) {
 	var rec *keyward.AuditRecord
-	err := s.store.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
+	err := s.writer.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
 		if body != nil {
 			if err := body(ctx, tx); err != nil {
 				return err
@@ -107,7 +107,7 @@ func (s *base) appendWith(ctx context.Context, ev *keyward.AuditEvent, body func
 // trail's own checkpoints. why says which; a test keeps the list closed.
 func (s *base) writeUnaudited(ctx context.Context, why string, fn func(ctx context.Context, tx keyward.Tx) error) error {
 	_ = why
-	return s.store.Update(ctx, fn)
+	return s.writer.Update(ctx, fn)
 }
 
 // Names of the audit events of what the server does by itself: they are

@@ -48,7 +48,11 @@ type Config struct {
 // be one per process (auth caches, background work). Each capability's
 // service embeds the same *base.
 type base struct {
-	store  keyward.Store
+	// store is what services may do with the store themselves: read. It
+	// has no Update, so a write can only go through commit.go, the one
+	// user of writer (a test holds every other file to that).
+	store  reader
+	writer keyward.Store
 	clock  keyward.Clock
 	hasher *keyvalue.Hasher
 	sealer Sealer
@@ -66,6 +70,12 @@ type base struct {
 	authFailures    failureFolder
 	auth            authCache
 	upstreamAudited versionSet
+}
+
+// reader is the read side of keyward.Store.
+type reader interface {
+	View(ctx context.Context, fn func(ctx context.Context, tx keyward.Tx) error) error
+	Ping(ctx context.Context) error
 }
 
 // One small service per capability, over the shared plumbing.
@@ -136,7 +146,7 @@ func New(c Config) *Services {
 		c.WebhookClient = webhook.NewClient(30 * time.Second)
 	}
 	b := &base{
-		store: c.Store, clock: c.Clock, hasher: c.Hasher, sealer: c.Sealer,
+		store: c.Store, writer: c.Store, clock: c.Clock, hasher: c.Hasher, sealer: c.Sealer,
 		authz: c.Authorizer, signer: c.Signer, log: c.Logger,
 		sinks:   &sinkQueue{sinks: c.Sinks, log: c.Logger.WarnContext},
 		changes: c.Changes, hooks: c.Hooks, webhookClient: c.WebhookClient,

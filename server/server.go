@@ -96,16 +96,6 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 	changes := &changefeed.Local{}
 	metrics := prom.New()
 	rotationMetrics := metrics.NewRotationMetrics(s.deadlines, time.Now)
-	s.dispatcher, err = webhook.NewDispatcher(webhook.Config{
-		Store: s.store, Logger: s.log, OnAttempt: rotationMetrics.WebhookAttempt,
-		Client: webhook.NewClient(30 * time.Second),
-		Secret: func(ctx context.Context, w *keyward.Webhook) ([]byte, error) {
-			return s.service.Webhooks.WebhookSecret(ctx, w)
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
 	s.service = core.New(core.Config{
 		Store: s.store, Hasher: hasher, Sealer: envelope.NewSealer(s.keyring),
 		Authorizer: policy.Evaluator{}, Signer: signer, Sinks: sinks, Logger: s.log,
@@ -115,9 +105,19 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 			OnRotation: func(r *keyward.Rotation) {
 				rotationMetrics.Rotation(string(r.Kind), string(r.State), r.Trigger)
 			},
-			Notified: s.dispatcher.Kick,
+			Notified: func() { s.dispatcher.Kick() },
 		},
 	})
+	// The dispatcher writes its delivery attempts through the core, like
+	// every other write.
+	s.dispatcher, err = webhook.NewDispatcher(webhook.Config{
+		Store: s.service.Webhooks.DeliveryStore(), Logger: s.log, OnAttempt: rotationMetrics.WebhookAttempt,
+		Client: webhook.NewClient(30 * time.Second),
+		Secret: s.service.Webhooks.WebhookSecret,
+	})
+	if err != nil {
+		return nil, err
+	}
 	token, err := s.service.Access.Bootstrap(ctx, func(token string) error {
 		return writeBootstrapToken(cfg.path(BootstrapTokenFile), token)
 	})

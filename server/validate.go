@@ -11,6 +11,10 @@ import (
 	"time"
 )
 
+// MaxGatewayBody bounds GatewayMaxBody: the gateway holds a request body in
+// memory, sized from its Content-Length before it arrives.
+const MaxGatewayBody = 1 << 30
+
 // SettingError is a setting of Config that is out of range or does not
 // parse. Field names the Config field, so that a caller that read the
 // setting from a flag or an environment variable can name that instead.
@@ -46,20 +50,30 @@ func (c Config) Validate() error {
 			return bad("KeyringURL", "not a keyring URL of the form scheme://host/path")
 		}
 	}
+	// Floors and ceilings, not only signs: a 1ns interval spins a core, a
+	// 1ns timeout fails every exchange, and a body limit near 2^63 lets one
+	// unauthenticated Content-Length make the server allocate until it dies.
 	for _, d := range []struct {
-		field string
-		v     time.Duration
+		field    string
+		v        time.Duration
+		min, max time.Duration
 	}{
-		{"CheckpointInterval", c.CheckpointInterval},
-		{"GatewayTimeout", c.GatewayTimeout},
-		{"RotationCheckInterval", c.RotationCheckInterval},
+		{"CheckpointInterval", c.CheckpointInterval, 10 * time.Millisecond, 24 * time.Hour},
+		{"GatewayTimeout", c.GatewayTimeout, 100 * time.Millisecond, 24 * time.Hour},
+		{"RotationCheckInterval", c.RotationCheckInterval, 10 * time.Millisecond, 24 * time.Hour},
 	} {
 		if d.v <= 0 {
 			return bad(d.field, "must be positive")
 		}
+		if d.v < d.min || d.v > d.max {
+			return bad(d.field, "must be from %v to %v", d.min, d.max)
+		}
 	}
 	if c.GatewayMaxBody <= 0 {
 		return bad("GatewayMaxBody", "must be positive")
+	}
+	if c.GatewayMaxBody > MaxGatewayBody {
+		return bad("GatewayMaxBody", "must be at most %d bytes (1 GiB)", MaxGatewayBody)
 	}
 	for _, p := range c.TrustedProxies {
 		if !p.IsValid() {

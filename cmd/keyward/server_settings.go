@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/server"
 )
 
@@ -198,12 +199,14 @@ func parseBool(s string) (bool, error) {
 	return b, nil
 }
 
+// parseDuration reads durations as everything else in keyward does
+// (keyward.ParseDuration: "30s", "5m", "1d", "1d12h").
 func parseDuration(s string) (time.Duration, error) {
-	d, err := time.ParseDuration(s)
+	d, err := keyward.ParseDuration(s)
 	if err != nil {
-		return 0, errors.New("not a duration such as 30s, 5m or 1h")
+		return 0, errors.New("not a duration such as 30s, 5m, 1h or 1d")
 	}
-	return d, nil
+	return time.Duration(d), nil
 }
 
 func parseBytes(s string) (int, error) {

@@ -24,10 +24,10 @@ var badSettings = map[string]struct{ env, flag string }{
 	"KeyringURL":            {"base64key://c2VjcmV0LWtleS1tYXRlcmlhbA==", "nosuchscheme://host/key"},
 	"AuditFile":             {"{dir}/no-such-dir/audit.jsonl", "{dir}/no-such-dir/audit.jsonl"},
 	"AuditStdout":           {"yes", "maybe"},
-	"CheckpointInterval":    {"1 minute", "0s"},
+	"CheckpointInterval":    {"1 minute", "1ns"},
 	"TrustedProxies":        {"10.0.0.0/8,nope", "10.0.0.1"},
 	"GatewayKeyLabels":      {"on", "2"},
-	"GatewayMaxBody":        {"12x", "-1"},
+	"GatewayMaxBody":        {"12x", "9223372036854775807"},
 	"GatewayTimeout":        {"-5m", "0"},
 	"RotationCheckInterval": {"0s", "30"},
 	"LogFormat":             {"xml", "JSON"},
@@ -170,6 +170,21 @@ func TestServerHelpListsOnlyServerFlags(t *testing.T) {
 	for _, s := range serverSettings {
 		if !strings.Contains(stdout.String(), "--"+s.flag+" ") || !strings.Contains(stdout.String(), s.env) {
 			t.Errorf("server --help lacks --%s (%s)", s.flag, s.env)
+		}
+	}
+}
+
+// TestServerDurationsReadLikeEveryOther: a server duration setting takes
+// the same syntax as every other duration in keyward (days included).
+func TestServerDurationsReadLikeEveryOther(t *testing.T) {
+	for in, want := range map[string]time.Duration{"30s": 30 * time.Second, "1d": 24 * time.Hour, "1d12h": 36 * time.Hour} {
+		if got, err := parseDuration(in); err != nil || got != want {
+			t.Errorf("parseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"-1s", "1 day", "106751991167d", ""} {
+		if _, err := parseDuration(in); err == nil {
+			t.Errorf("parseDuration(%q) accepted", in)
 		}
 	}
 }
