@@ -39,7 +39,7 @@ It needs no key and serves loopback unless --addr says otherwise.`,
 			defer stop()
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
-				return err
+				return fmt.Errorf("--addr %q: %w", addr, err)
 			}
 			return serveMockUpstream(ctx, ln, cmd.OutOrStdout())
 		},
