@@ -95,4 +95,3 @@ func TestPoliciesNameEveryKindOfResource(t *testing.T) {
 		}
 	}
 }
-
