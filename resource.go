@@ -50,6 +50,29 @@ func (t ResourceType) Form() string {
 	return t.ARNPrefix() + "<id>"
 }
 
+// IDPrefix is how the IDs of resources of type t begin ("key_" for keys);
+// "" for secrets, which go by name, and for the audit trail, which has no
+// ID. Policy validation reads it to refuse a Resource that names a resource
+// by its name ("kw:plan/gold") where its ARN holds its ID, a pattern that
+// could never match.
+func (t ResourceType) IDPrefix() string {
+	switch t {
+	case ResourceAPIKey:
+		return "key_"
+	case ResourceAPI:
+		return "api_"
+	case ResourcePlan:
+		return "plan_"
+	case ResourceWebhook:
+		return "whk_"
+	case ResourcePrincipal:
+		return "prn_"
+	case ResourcePolicy:
+		return "pol_"
+	}
+	return ""
+}
+
 // ResourceTypes returns the resource types of the actions, in the order of
 // the action table.
 func ResourceTypes() []ResourceType {

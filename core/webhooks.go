@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"slices"
 	"strings"
@@ -21,7 +22,11 @@ func webhookBinding(id string) envelope.Binding {
 func (s *Webhooks) CreateWebhook(ctx context.Context, in keyward.WebhookCreate) (*keyward.CreatedWebhook, error) {
 	params := map[string]any{"kind": string(in.Kind), "url": redactURL(in.URL), "events": in.Events, "principal": in.Principal}
 	var out *keyward.CreatedWebhook
-	err := s.run(ctx, call{action: keyward.ActionWebhookCreate, resource: keyward.WebhookARN("*"), params: params},
+	// The host is checked after authorization and outside the write
+	// transaction (it may take a DNS lookup); the dialer checks every
+	// address again at each call.
+	check := func(ctx context.Context) error { return checkWebhookHost(ctx, in.URL) }
+	err := s.run(ctx, call{action: keyward.ActionWebhookCreate, resource: keyward.WebhookARN("*"), params: params, prepare: check},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
 			if in.Kind == "" {
 				in.Kind = keyward.WebhookNotify
@@ -108,6 +113,19 @@ func validateWebhook(in keyward.WebhookCreate) error {
 		if !slices.Contains(keyward.EventTypes(), e) {
 			return invalid("unknown event type %q", e)
 		}
+	}
+	return nil
+}
+
+// checkWebhookHost refuses an endpoint whose URL's host is, or now
+// resolves to, a link-local or cloud metadata address (webhook.CheckURL).
+func checkWebhookHost(ctx context.Context, raw string) error {
+	var be *webhook.BlockedError
+	if err := webhook.CheckURL(ctx, nil, raw); errors.As(err, &be) {
+		if be.Literal {
+			return invalid("url host %s is a link-local or cloud metadata address, which keyward never calls", be.Host)
+		}
+		return invalid("url host %s resolves to %s, a link-local or cloud metadata address, which keyward never calls", be.Host, be.Addr)
 	}
 	return nil
 }

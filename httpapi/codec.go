@@ -11,25 +11,98 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/strictjson"
 )
 
 // decodeJSON reads exactly one JSON value from rd into v, rejecting unknown
-// fields. Errors are *keyward.Error with code EINVALID (errBodyTooLarge when
-// rd is a http.MaxBytesReader past its limit) and messages that never quote
-// the input: a request body may hold a secret.
+// fields and whatever strictjson refuses: invalid UTF-8, unpaired surrogate
+// escapes and repeated keys at any depth (encoding/json would repair the
+// first two and keep the last of the repeated keys, so that what is stored
+// and audited would not be what was sent). Errors are *keyward.Error with
+// code EINVALID (errBodyTooLarge when rd is a http.MaxBytesReader past its
+// limit) and messages that never quote the input, a request body may hold a
+// secret, except for a repeated key, which they name.
 func decodeJSON(rd io.Reader, v any) error {
-	dec := json.NewDecoder(rd)
+	b, err := io.ReadAll(rd)
+	if err != nil {
+		if isTooLarge(err) {
+			return errBodyTooLarge
+		}
+		return keyward.Errorf(keyward.EINVALID, "cannot read request body")
+	}
+	if err := strictjson.Check(b); err != nil {
+		if msg := strictMessage(err); msg != "" {
+			return keyward.Errorf(keyward.EINVALID, "%s", msg)
+		}
+		// Malformed: encoding/json words it below, as it always has.
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		if err != nil && isTooLarge(err) {
-			return errBodyTooLarge
-		}
 		return keyward.Errorf(keyward.EINVALID, "request body must hold exactly one JSON value")
+	}
+	return nil
+}
+
+// strictMessage words what strictjson refuses and encoding/json accepts;
+// "" for malformed JSON, which decodeError words.
+func strictMessage(err error) string {
+	var e *strictjson.Error
+	if !errors.As(err, &e) {
+		return ""
+	}
+	switch e.Problem {
+	case strictjson.InvalidUTF8:
+		return fmt.Sprintf("request body is not valid UTF-8 (byte %d)", e.Offset)
+	case strictjson.LoneSurrogate:
+		return fmt.Sprintf("request body has an unpaired UTF-16 surrogate escape at byte %d", e.Offset)
+	case strictjson.TooDeep:
+		return fmt.Sprintf("request body is nested deeper than %d levels", strictjson.MaxDepth)
+	case strictjson.DuplicateKey:
+		// The key, not its value: names of fields, tags and policy
+		// elements, clipped and quoted (control characters escaped).
+		return fmt.Sprintf("request body repeats the key %s at byte %d", quoteKey(e.Key), e.Offset)
+	}
+	return ""
+}
+
+// quoteKey quotes a JSON key for a message, clipped to 64 bytes.
+func quoteKey(k string) string {
+	const max = 64
+	if len(k) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(k[cut]) {
+			cut--
+		}
+		return strconv.Quote(k[:cut]) + "…"
+	}
+	return strconv.Quote(k)
+}
+
+// checkURL refuses a request path or query string that is not valid UTF-8
+// once percent-decoded: path values and query parameters are IDs, names and
+// cursors, which never are, and a handler must not see bytes it would store
+// or log repaired. Malformed query strings are newQuery's to refuse.
+func checkURL(u *url.URL) error {
+	if !utf8.ValidString(u.Path) {
+		return keyward.Errorf(keyward.EINVALID, "request path is not valid UTF-8")
+	}
+	vals, _ := url.ParseQuery(u.RawQuery)
+	for k, vs := range vals {
+		if !utf8.ValidString(k) {
+			return keyward.Errorf(keyward.EINVALID, "query string is not valid UTF-8")
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return keyward.Errorf(keyward.EINVALID, "query string is not valid UTF-8")
+			}
+		}
 	}
 	return nil
 }

@@ -14,8 +14,13 @@ import (
 )
 
 // decodeMessages are the only messages decodeJSON may give for bad input:
-// none quotes the input.
+// none quotes the input but a repeated key.
 var decodeMessages = []string{
+	"request body is not valid UTF-8 (byte ",
+	"request body has an unpaired UTF-16 surrogate escape at byte ",
+	"request body is nested deeper than ",
+	"request body repeats the key ",
+	"cannot read request body",
 	"request body is empty",
 	"request body is truncated",
 	"malformed JSON at byte ",

@@ -203,6 +203,10 @@ func (s *server) route(rt route) http.Handler {
 			st.principalID = p.ID
 		}
 		r = r.WithContext(keyward.WithCaller(r.Context(), caller))
+		if err := checkURL(r.URL); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if err := rt.serve(s, w, r); err != nil {
 			s.writeError(w, r, err)
 		}

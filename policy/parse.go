@@ -1,18 +1,15 @@
 package policy
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/netip"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/glob"
+	"github.com/keyward/keyward/internal/strictjson"
 )
 
 // Parse reads a policy document strictly and returns it validated:
@@ -46,8 +43,8 @@ func Parse(doc []byte) (keyward.PolicyDocument, error) {
 	if len(doc) > MaxDocumentSize {
 		return d, invalid("policy document is larger than %d KiB", MaxDocumentSize>>10)
 	}
-	if err := checkJSON(doc); err != nil {
-		return d, err
+	if err := strictjson.Check(doc); err != nil {
+		return d, jsonError(err)
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(doc, &top); err != nil || top == nil {
@@ -126,43 +123,44 @@ func parseStatement(n int, raw json.RawMessage) (keyward.Statement, error) {
 			return s, invalid("statement %d: Sid %q %s", n, clip(s.Sid), err)
 		}
 	}
+	// at names the statement in every message below: its number, and its
+	// Sid, which is what its author searches for.
+	at := fmt.Sprintf("statement %d", n)
+	if s.Sid != "" {
+		at += fmt.Sprintf(" (Sid %q)", s.Sid)
+	}
 
 	if raw, ok := fields["Effect"]; ok {
 		if err := json.Unmarshal(raw, &s.Effect); err != nil {
-			return s, invalid("statement %d: Effect must be a string", n)
+			return s, invalid("%s: Effect must be a string", at)
 		}
 	}
 	if s.Effect != keyward.EffectAllow && s.Effect != keyward.EffectDeny {
-		return s, invalid("statement %d: Effect must be %q or %q", n, keyward.EffectAllow, keyward.EffectDeny)
+		return s, invalid("%s: Effect must be %q or %q", at, keyward.EffectAllow, keyward.EffectDeny)
 	}
 
 	var err error
-	if s.Action, err = stringList(n, "Action", fields); err != nil {
+	if s.Action, err = stringList(at, "Action", fields); err != nil {
 		return s, err
 	}
-	for _, a := range s.Action {
+	for i, a := range s.Action {
 		if err := checkAction(a); err != nil {
-			return s, invalid("statement %d: Action %q %s", n, clip(a), err)
+			return s, invalid("%s: Action[%d] %q %s", at, i+1, clip(a), err)
 		}
 	}
 
-	if s.Resource, err = stringList(n, "Resource", fields); err != nil {
+	if s.Resource, err = stringList(at, "Resource", fields); err != nil {
 		return s, err
 	}
-	for _, r := range s.Resource {
-		if r != "*" && (!strings.HasPrefix(r, "kw:") || len(r) == len("kw:")) {
-			return s, invalid(`statement %d: Resource %q must be "*" or start with "kw:"`, n, clip(r))
-		}
-	}
-	if err := checkResources(n, s.Action, s.Resource); err != nil {
+	if err := checkResources(at, s.Action, s.Resource); err != nil {
 		return s, err
 	}
 
 	if raw, ok := fields["Condition"]; ok {
 		if err := json.Unmarshal(raw, &s.Condition); err != nil {
-			return s, invalid("statement %d: Condition must map operators to {key: value or [values]}", n)
+			return s, invalid("%s: Condition must map operators to {key: value or [values]}", at)
 		}
-		if err := checkCondition(n, s.Condition); err != nil {
+		if err := checkCondition(at, s.Condition); err != nil {
 			return s, err
 		}
 		if len(s.Condition) == 0 {
@@ -172,17 +170,17 @@ func parseStatement(n int, raw json.RawMessage) (keyward.Statement, error) {
 	return s, nil
 }
 
-func stringList(n int, field string, fields map[string]json.RawMessage) (keyward.StringList, error) {
+func stringList(at, field string, fields map[string]json.RawMessage) (keyward.StringList, error) {
 	raw, ok := fields[field]
 	if !ok {
-		return nil, invalid("statement %d: %s is required", n, field)
+		return nil, invalid("%s: %s is required", at, field)
 	}
 	var l keyward.StringList
 	if err := json.Unmarshal(raw, &l); err != nil {
-		return nil, invalid("statement %d: %s must be a string or an array of strings", n, field)
+		return nil, invalid("%s: %s must be a string or an array of strings", at, field)
 	}
 	if len(l) == 0 {
-		return nil, invalid("statement %d: %s must not be empty", n, field)
+		return nil, invalid("%s: %s must not be empty", at, field)
 	}
 	return l, nil
 }
@@ -205,6 +203,11 @@ func checkSid(sid string) error {
 func checkAction(a string) error {
 	if a == "*" {
 		return nil
+	}
+	for i, r := range a {
+		if !(r == ':' || r == '*' || r == '?' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
+			return fmt.Errorf("has %q (%U) at byte %d: action names are ASCII letters, one ':' and the wildcards * and ?", r, r, i)
+		}
 	}
 	svc, name, ok := strings.Cut(a, ":")
 	if !ok || name == "" {
@@ -242,148 +245,27 @@ func knownService(svc string) bool {
 	return false
 }
 
-// conditionKey returns the one key an operator accepts.
-func conditionKey(op string) (string, bool) {
-	switch op {
-	case keyward.CondIPAddress, keyward.CondNotIPAddress:
-		return keyward.KeySourceIP, true
-	case keyward.CondDateGreaterThan, keyward.CondDateLessThan:
-		return keyward.KeyCurrentTime, true
+// jsonError words a strictjson error for a policy document.
+func jsonError(err error) error {
+	var e *strictjson.Error
+	if !errors.As(err, &e) {
+		return invalid("policy document is not valid JSON")
 	}
-	return "", false
-}
-
-func checkCondition(n int, cond map[string]map[string]keyward.StringList) error {
-	for _, op := range sortedKeys(cond) {
-		want, ok := conditionKey(op)
-		if !ok {
-			return invalid("statement %d: Condition operator %q is not supported (use %s, %s, %s or %s)", n, clip(op),
-				keyward.CondIPAddress, keyward.CondNotIPAddress, keyward.CondDateGreaterThan, keyward.CondDateLessThan)
-		}
-		keys := cond[op]
-		if len(keys) == 0 {
-			return invalid("statement %d: Condition %s has no key", n, op)
-		}
-		for _, k := range sortedKeys(keys) {
-			if k != want {
-				return invalid("statement %d: Condition %s does not support key %q (want %s)", n, op, clip(k), want)
-			}
-			vals := keys[k]
-			if len(vals) == 0 {
-				return invalid("statement %d: Condition %s %s has no value", n, op, k)
-			}
-			for _, v := range vals {
-				var err error
-				if want == keyward.KeySourceIP {
-					_, err = parseNet(v)
-				} else {
-					_, err = time.Parse(time.RFC3339, v)
-				}
-				if err != nil {
-					what := "a CIDR or an IP address"
-					if want == keyward.KeyCurrentTime {
-						what = "an RFC 3339 time"
-					}
-					return invalid("statement %d: Condition %s %s value %q is not %s", n, op, k, clip(v), what)
-				}
-			}
-		}
-	}
-	return nil
-}
-
-// parseNet reads a CIDR ("10.0.0.0/8", "fd00::/8") or a bare address (a
-// single-host prefix). Host bits are masked off; IPv4-mapped IPv6 prefixes
-// become IPv4 ones, so that they compare with unmapped source addresses.
-func parseNet(v string) (netip.Prefix, error) {
-	var p netip.Prefix
-	if strings.Contains(v, "/") {
-		var err error
-		if p, err = netip.ParsePrefix(v); err != nil {
-			return p, err
-		}
-	} else {
-		a, err := netip.ParseAddr(v)
-		if err != nil {
-			return p, err
-		}
-		if a.Zone() != "" {
-			return p, errors.New("zoned address")
-		}
-		p = netip.PrefixFrom(a, a.BitLen())
-	}
-	p = p.Masked()
-	if p.Addr().Is4In6() && p.Bits() >= 96 {
-		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-	}
-	return p, nil
-}
-
-// jsonFrame is one open object or array during checkJSON's walk.
-type jsonFrame struct {
-	obj     bool
-	wantKey bool // in an object, the next token is a key or '}'
-	keys    map[string]bool
-}
-
-// checkJSON checks that doc is exactly one JSON value and that no object in
-// it repeats a key. It walks tokens with an explicit stack: no recursion, so
-// deep nesting costs memory proportional to the (size-limited) input only.
-func checkJSON(doc []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	var stack []*jsonFrame
-	// valueDone notes that a value ended inside the innermost container.
-	valueDone := func() {
-		if len(stack) > 0 && stack[len(stack)-1].obj {
-			stack[len(stack)-1].wantKey = true
-		}
-	}
-	values := 0
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return invalid("policy document is not valid JSON")
-		}
-		if len(stack) == 0 {
-			if values++; values > 1 {
-				return invalid("policy document has data after the JSON object")
-			}
-		}
-		if len(stack) > 0 && stack[len(stack)-1].obj && stack[len(stack)-1].wantKey {
-			top := stack[len(stack)-1]
-			if tok == json.Delim('}') {
-				stack = stack[:len(stack)-1]
-				valueDone()
-				continue
-			}
-			key, _ := tok.(string)
-			if top.keys[key] {
-				return invalid("policy document repeats the key %q", clip(key))
-			}
-			top.keys[key] = true
-			top.wantKey = false
-			continue
-		}
-		switch tok {
-		case json.Delim('{'):
-			stack = append(stack, &jsonFrame{obj: true, wantKey: true, keys: map[string]bool{}})
-		case json.Delim('['):
-			stack = append(stack, &jsonFrame{})
-		case json.Delim(']'), json.Delim('}'):
-			stack = stack[:len(stack)-1]
-			valueDone()
-		default:
-			valueDone()
-		}
-	}
-	if values == 0 {
+	switch e.Problem {
+	case strictjson.InvalidUTF8:
+		return invalid("policy document is not valid UTF-8 (byte %d)", e.Offset)
+	case strictjson.LoneSurrogate:
+		return invalid("policy document has an unpaired UTF-16 surrogate escape at byte %d", e.Offset)
+	case strictjson.Empty:
 		return invalid("policy document is empty")
+	case strictjson.TrailingData:
+		return invalid("policy document has data after the JSON object")
+	case strictjson.TooDeep:
+		return invalid("policy document is nested deeper than %d levels", strictjson.MaxDepth)
+	case strictjson.DuplicateKey:
+		return invalid("policy document repeats the key %q", clip(e.Key))
 	}
-	return nil
+	return invalid("policy document is not valid JSON (byte %d)", e.Offset)
 }
 
 func sortedKeys[V any](m map[string]V) []string {
