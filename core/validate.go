@@ -55,7 +55,7 @@ func newID(prefix string) string {
 
 // idPrefixRE matches the type prefixes of IDs. A name shaped like an ID
 // would make "ID or name" references ambiguous, so names may not use them.
-var idPrefixRE = regexp.MustCompile(`^(key|cred|api|plan|prn|pol|tok)_`)
+var idPrefixRE = regexp.MustCompile(`^(key|cred|api|plan|prn|pol|tok|whk|rot|dlv)_`)
 
 func checkNotIDShaped(kind, name string) error {
 	if idPrefixRE.MatchString(name) {
