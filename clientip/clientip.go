@@ -10,6 +10,7 @@
 package clientip
 
 import (
+	"errors"
 	"net/netip"
 	"strings"
 )
@@ -57,6 +58,36 @@ func Trusted(a netip.Addr, prefixes []netip.Prefix) bool {
 		}
 	}
 	return false
+}
+
+// ParsePrefix reads an address range as policies and --trusted-proxies
+// write it: a CIDR ("10.0.0.0/8") or one address ("10.1.2.3", a /32 or
+// /128). The result is masked, and an IPv4-mapped range
+// ("::ffff:10.0.0.0/104") becomes the IPv4 one (10.0.0.0/8): addresses
+// are unmapped before they are compared (ParseAddr, Resolve), so a mapped
+// range would never contain one. A zoned address is refused.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	var p netip.Prefix
+	if strings.Contains(s, "/") {
+		var err error
+		if p, err = netip.ParsePrefix(s); err != nil {
+			return p, err
+		}
+	} else {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return p, err
+		}
+		if a.Zone() != "" {
+			return p, errors.New("zoned address")
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	p = p.Masked()
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p, nil
 }
 
 // ParseAddr reads an address as sockets and proxies write it: "ip",

@@ -122,3 +122,39 @@ func FuzzClientIP(f *testing.F) {
 		}
 	})
 }
+
+// TestParsePrefix is the one table for address ranges, as policies
+// (kw:SourceIp) and --trusted-proxies read them.
+func TestParsePrefix(t *testing.T) {
+	for in, want := range map[string]string{
+		"10.0.0.0/8":          "10.0.0.0/8",
+		"10.1.2.3/8":          "10.0.0.0/8",
+		"10.1.2.3":            "10.1.2.3/32",
+		"::1":                 "::1/128",
+		"2001:db8::/32":       "2001:db8::/32",
+		"::ffff:10.0.0.0/104": "10.0.0.0/8",
+		"::ffff:10.1.2.3":     "10.1.2.3/32",
+		"::ffff:0.0.0.0/96":   "0.0.0.0/0",
+		"::ffff:0:0/95":       "::fffe:0:0/95",
+	} {
+		p, err := ParsePrefix(in)
+		if err != nil || p.String() != want {
+			t.Errorf("ParsePrefix(%q) = %v, %v; want %s", in, p, err, want)
+		}
+		// A range read here contains the addresses ParseAddr reads in it.
+		if a, ok := ParseAddr(strings.TrimSuffix(in, "/8")); ok && strings.HasSuffix(in, "/8") && !p.Contains(a) {
+			t.Errorf("ParsePrefix(%q) does not contain %v", in, a)
+		}
+	}
+	for _, in := range []string{"", "nope", "10.0.0.0/33", "fe80::1%eth0", "10.0.0.0/8 ", "10.0.0.0/-1"} {
+		if p, err := ParsePrefix(in); err == nil {
+			t.Errorf("ParsePrefix(%q) = %v, want an error", in, p)
+		}
+	}
+	// The mapped range trusts the peer a socket reports for it.
+	p, _ := ParsePrefix("::ffff:10.0.0.0/104")
+	peer, _ := ParseAddr("[::ffff:10.9.8.7]:443")
+	if !Trusted(peer, []netip.Prefix{p}) {
+		t.Error("a mapped trusted range must contain the unmapped peer")
+	}
+}

@@ -1,14 +1,13 @@
 package policy
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/clientip"
 )
 
 // conditionKey returns the one key an operator accepts.
@@ -179,29 +178,5 @@ func parseTimes(vals []string) []time.Time {
 	return out
 }
 
-// parseNet reads a CIDR ("10.0.0.0/8", "fd00::/8") or a bare address (a
-// single-host prefix). Host bits are masked off; IPv4-mapped IPv6 prefixes
-// become IPv4 ones, so that they compare with unmapped source addresses.
-func parseNet(v string) (netip.Prefix, error) {
-	var p netip.Prefix
-	if strings.Contains(v, "/") {
-		var err error
-		if p, err = netip.ParsePrefix(v); err != nil {
-			return p, err
-		}
-	} else {
-		a, err := netip.ParseAddr(v)
-		if err != nil {
-			return p, err
-		}
-		if a.Zone() != "" {
-			return p, errors.New("zoned address")
-		}
-		p = netip.PrefixFrom(a, a.BitLen())
-	}
-	p = p.Masked()
-	if p.Addr().Is4In6() && p.Bits() >= 96 {
-		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-	}
-	return p, nil
-}
+// parseNet reads a kw:SourceIp value: the one rule of clientip.ParsePrefix.
+func parseNet(v string) (netip.Prefix, error) { return clientip.ParsePrefix(v) }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/clientip"
 	"github.com/keyward/keyward/server"
 )
 
@@ -224,7 +225,7 @@ func parseProxies(s string) ([]netip.Prefix, error) {
 		if part == "" {
 			continue
 		}
-		p, err := netip.ParsePrefix(part)
+		p, err := clientip.ParsePrefix(part)
 		if err != nil {
 			return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8", part)
 		}

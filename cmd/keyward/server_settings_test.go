@@ -25,7 +25,7 @@ var badSettings = map[string]struct{ env, flag string }{
 	"AuditFile":             {"{dir}/no-such-dir/audit.jsonl", "{dir}/no-such-dir/audit.jsonl"},
 	"AuditStdout":           {"yes", "maybe"},
 	"CheckpointInterval":    {"1 minute", "1ns"},
-	"TrustedProxies":        {"10.0.0.0/8,nope", "10.0.0.1"},
+	"TrustedProxies":        {"10.0.0.0/8,nope", "10.0.0.1/33"},
 	"GatewayKeyLabels":      {"on", "2"},
 	"GatewayMaxBody":        {"12x", "9223372036854775807"},
 	"GatewayTimeout":        {"-5m", "0"},
