@@ -81,18 +81,23 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()
 // UnmarshalJSON reads text (or a number of nanoseconds, for hand-written
 // JSON that means it).
 func (d *Duration) UnmarshalJSON(b []byte) error {
+	// Errors are *Error values without the input in them: an adapter may
+	// show them to the caller as they are.
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		var n int64
 		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("duration must be a string such as \"30d\" or \"1h\"")
+			return Errorf(EINVALID, "a duration must be a string such as \"30d\", \"12h\" or \"1d12h\"")
+		}
+		if n < 0 {
+			return Errorf(EINVALID, "a duration must not be negative")
 		}
 		*d = Duration(n)
 		return nil
 	}
 	v, err := ParseDuration(s)
 	if err != nil {
-		return err
+		return Errorf(EINVALID, "a duration must be such as \"30d\", \"12h\" or \"1d12h\": not negative, at most about 292 years")
 	}
 	*d = v
 	return nil

@@ -115,9 +115,12 @@ func decodeError(err error) error {
 		typ     *json.UnmarshalTypeError
 		invalid *json.InvalidUnmarshalError
 	)
+	var own *keyward.Error
 	switch {
 	case isTooLarge(err):
 		return errBodyTooLarge
+	case errors.As(err, &own) && own.Code == keyward.EINVALID:
+		return own // our own types' decoders (durations) say what is wrong, without content
 	case errors.Is(err, io.EOF):
 		return keyward.Errorf(keyward.EINVALID, "request body is empty")
 	case errors.Is(err, io.ErrUnexpectedEOF):

@@ -29,6 +29,10 @@ var decodeMessages = []string{
 	"request body must hold exactly one JSON value",
 	"invalid request body",
 	"request body too large",
+	// keyward.Duration's own messages, which hold no input.
+	"a duration must be a string such as ",
+	"a duration must not be negative",
+	"a duration must be such as ",
 }
 
 func checkDecodeError(t *testing.T, input []byte, err error) {
@@ -63,6 +67,11 @@ func TestDecodeJSON(t *testing.T) {
 		{`{"name":"k"}{}`, "request body must hold exactly one JSON value"},
 		{`{"name":"k"} x`, "request body must hold exactly one JSON value"},
 		{`{"expiresAt":"tomorrow"}`, "invalid request body"},
+		{`{"rotation":{"every":"1d12h","grace":"-1s"}}`, "a duration must be such as"},
+		{`{"rotation":{"every":"1d12h","grace":-3600000000000}}`, "a duration must not be negative"},
+		{`{"rotation":{"every":"1d12h","grace":true}}`, "a duration must be a string"},
+		{`{"rotation":{"every":"106751991167d"}}`, "a duration must be such as"},
+		{`{"rotation":{"every":"1d12h","grace":"1h"}}`, ""},
 		{`null`, ""}, // JSON null leaves the zero value: the core validates
 	}
 	for _, tt := range tests {
