@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,5 +107,29 @@ func TestOpenNamesABadKeyringOrAuditFile(t *testing.T) {
 				t.Fatalf("Open: %v, want a SettingError for %s", err, field)
 			}
 		})
+	}
+}
+
+// TestOpenRefusesAKeyringThatCannotServe: a keyring URL that opens but
+// cannot wrap (a KMS nobody answers at, on loopback) stops the server at
+// start, naming the setting, instead of failing the first secret write.
+func TestOpenRefusesAKeyringThatCannotServe(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE00")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "example-secret-not-used-anywhere-0000000")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	dir := t.TempDir()
+	cfg := server.Config{DataDir: filepath.Join(dir, "data"), AdminAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0",
+		KeyringURL: "awskms://alias/keyward?region=us-east-1&endpoint=http://127.0.0.1:9"}
+	srv, err := server.Open(context.Background(), cfg, io.Discard)
+	if err == nil {
+		srv.Close()
+		t.Fatal("Open accepted a keyring that cannot wrap")
+	}
+	var se *server.SettingError
+	if !errors.As(err, &se) || se.Field != "KeyringURL" || !strings.Contains(se.Reason, "does not wrap and unwrap") {
+		t.Fatalf("Open: %v, want the keyring probe's SettingError for KeyringURL", err)
+	}
+	if strings.Contains(err.Error(), "127.0.0.1:9") || strings.Contains(err.Error(), "alias/keyward") {
+		t.Fatalf("the error quotes the keyring URL: %v", err)
 	}
 }

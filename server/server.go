@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -176,7 +178,37 @@ func openKeyring(ctx context.Context, cfg Config) (keyring.Keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keyring: %w", err)
 	}
+	if err := probeKeyring(ctx, kr); err != nil {
+		kr.Close()
+		// The reason names no URL or key: the cause (Err) is kept for
+		// errors.Is, not printed.
+		return nil, &SettingError{Field: "KeyringURL", Reason: "the keyring does not wrap and unwrap a test key (unreachable, or no access)", Err: err}
+	}
 	return kr, nil
+}
+
+// probeKeyring wraps and unwraps a throwaway key, so that a keyring that
+// cannot serve stops the server at start rather than failing the first
+// secret write with an internal error.
+func probeKeyring(ctx context.Context, kr keyring.Keyring) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	dek := make([]byte, 32)
+	if _, err := rand.Read(dek); err != nil {
+		return err
+	}
+	wrapped, err := kr.Wrap(ctx, dek)
+	if err != nil {
+		return err
+	}
+	back, err := kr.Unwrap(ctx, wrapped)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(back, dek) {
+		return errors.New("unwrap returned another key")
+	}
+	return nil
 }
 
 func (s *Server) openSinks(cfg Config) ([]audit.Sink, error) {
