@@ -127,7 +127,7 @@ var actionTable = []ActionSpec{
 	{Action: ActionAPIList, Resource: ResourceAPI, ReadOnly: true},
 	{Action: ActionAPIUpdate, Resource: ResourceAPI, Change: ChangeAPI},
 	{Action: ActionAPIDelete, Resource: ResourceAPI, Change: ChangeAPI},
-	{Action: ActionAPIBindKey, Resource: ResourceAPI, With: []Action{ActionKeyCreate, ActionKeyUpdate}},
+	{Action: ActionAPIBindKey, Resource: ResourceAPI, With: []Action{ActionKeyCreate, ActionKeyUpdate, ActionPlanCreate, ActionPlanUpdate, ActionPlanAttachKey}},
 
 	{Action: ActionPlanCreate, Resource: ResourcePlan, Change: ChangePlan},
 	{Action: ActionPlanGet, Resource: ResourcePlan, ReadOnly: true},

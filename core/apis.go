@@ -20,7 +20,7 @@ func (s *APIs) CreateAPI(ctx context.Context, in keyward.APICreate) (*keyward.AP
 			if err := validateAPI(a); err != nil {
 				return err
 			}
-			if err := authorizeUpstreamSecrets(ctx, o, a.Stages); err != nil {
+			if err := authorizeUpstreamSecrets(ctx, tx, o, a.Stages); err != nil {
 				return err
 			}
 			o.respond("apiId", a.ID)
@@ -73,12 +73,17 @@ func validateAPI(a *keyward.API) error {
 // stage sends upstream: pointing a stage (and its upstream URL) at a secret
 // hands that secret's value to whatever listens there, so it is a read of
 // the value. A deployer, who may never read values, cannot wire one.
-func authorizeUpstreamSecrets(ctx context.Context, o *op, stages []keyward.Stage) error {
+func authorizeUpstreamSecrets(ctx context.Context, tx keyward.Tx, o *op, stages []keyward.Stage) error {
 	for _, st := range stages {
 		if st.UpstreamSecret == "" {
 			continue
 		}
 		if err := o.authorize(ctx, keyward.ActionSecretGetValue, keyward.SecretARN(st.UpstreamSecret)); err != nil {
+			return err
+		}
+		// Sending a secret upstream hands its value to whoever runs the
+		// upstream: never a key's value, whoever asks.
+		if err := refuseUpstreamKeyValue(ctx, tx, st.UpstreamSecret); err != nil {
 			return err
 		}
 	}
@@ -146,7 +151,7 @@ func (s *APIs) UpdateAPI(ctx context.Context, ref string, u keyward.APIUpdate) (
 				return err
 			}
 			if u.Stages != nil {
-				if err := authorizeUpstreamSecrets(ctx, o, a.Stages); err != nil {
+				if err := authorizeUpstreamSecrets(ctx, tx, o, a.Stages); err != nil {
 					return err
 				}
 			}

@@ -43,6 +43,13 @@ func (s *DataPlane) DataPlaneSnapshot(ctx context.Context) (*keyward.DataPlaneSn
 				if err != nil {
 					return err
 				}
+				// A key's value never goes upstream, however the stage came
+				// to name its secret (the API may predate the key).
+				if owner, err := valueOwner(ctx, tx, sec); err != nil {
+					return err
+				} else if owner != "" {
+					continue
+				}
 				v, err := tx.GetSecretVersionByStage(ctx, name, keyward.StageCurrent)
 				if isNotFound(err) {
 					continue

@@ -168,6 +168,9 @@ func (s *Keys) insertKey(ctx context.Context, tx keyward.Tx, o *op, in keyward.K
 		if err := o.authorize(ctx, keyward.ActionPlanAttachKey, keyward.PlanARN(p.ID)); err != nil {
 			return nil, "", err
 		}
+		if err := o.mayBind(ctx, nil, planBindings(p)); err != nil {
+			return nil, "", err
+		}
 		if err := tx.AttachKey(ctx, p.ID, k.ID); err != nil {
 			return nil, "", err
 		}

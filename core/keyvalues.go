@@ -84,13 +84,52 @@ func refuseKeyOwned(ctx context.Context, tx keyward.Tx, name string) error {
 }
 
 // claimValueSecret checks that secret name may receive the value of key
-// id: it belongs to no other key.
+// id: it belongs to no other key, no API stage sends it upstream, and no
+// rotator rotates it (a rotator's finishSecret would put a value of its
+// choosing over the key's).
 func claimValueSecret(ctx context.Context, tx keyward.Tx, name, id string) error {
 	owner, err := ownerOf(ctx, tx, name)
-	if err != nil || owner == "" || owner == id {
+	if err != nil {
 		return err
 	}
-	return keyward.Errorf(keyward.ECONFLICT, "secret %s holds the value of API key %s: deliver key %s's value to another secret", name, owner, id)
+	if owner != "" && owner != id {
+		return keyward.Errorf(keyward.ECONFLICT, "secret %s holds the value of API key %s: deliver key %s's value to another secret", name, owner, id)
+	}
+	if sec, err := tx.GetSecret(ctx, name); err == nil && sec.Rotation != nil {
+		return keyward.Errorf(keyward.ECONFLICT, "secret %s is rotated by a rotator: deliver key %s's value to another secret", name, id)
+	} else if err != nil && !isNotFound(err) {
+		return err
+	}
+	running, _, err := tx.ListRotations(ctx, keyward.RotationFilter{Kind: keyward.RotationSecret, Target: name,
+		State: keyward.RotationInProgress, Page: keyward.Page{Limit: 1}})
+	if err != nil {
+		return err
+	}
+	if len(running) > 0 {
+		return keyward.Errorf(keyward.ECONFLICT, "secret %s is being rotated by its rotator", name)
+	}
+	apis, err := allPages(func(p keyward.Page) ([]*keyward.API, string, error) { return tx.ListAPIs(ctx, p) })
+	if err != nil {
+		return err
+	}
+	for _, a := range apis {
+		for _, st := range a.Stages {
+			if st.UpstreamSecret == name {
+				return keyward.Errorf(keyward.ECONFLICT, "secret %s is the upstream credential of API %s stage %s: deliver key %s's value to another secret", name, a.ID, st.Name, id)
+			}
+		}
+	}
+	return nil
+}
+
+// refuseUpstreamKeyValue refuses a key's value secret as an API stage's
+// upstream credential.
+func refuseUpstreamKeyValue(ctx context.Context, tx keyward.Tx, name string) error {
+	owner, err := ownerOf(ctx, tx, name)
+	if err != nil || owner == "" {
+		return err
+	}
+	return keyward.Errorf(keyward.ECONFLICT, "secret %s holds the value of API key %s: it cannot be sent upstream", name, owner)
 }
 
 // markValueSecret sets the mark of key id on sec, a secret the key path is
@@ -138,7 +177,19 @@ func keepReservedTags(have, asked map[string]string) (map[string]string, error) 
 	return out, nil
 }
 
-// mayBind checks apis:BindKey on every API a key is newly bound to.
+// planBindings are the API stages a plan lets its keys call: binding a key
+// to a plan binds it to these.
+func planBindings(p *keyward.UsagePlan) []keyward.StageKey {
+	out := make([]keyward.StageKey, 0, len(p.APIStages))
+	for _, ps := range p.APIStages {
+		out = append(out, keyward.StageKey{APIID: ps.APIID, Stage: ps.Stage})
+	}
+	return out
+}
+
+// mayBind checks apis:BindKey on every API a key is newly bound to, by
+// its own stage keys or through a usage plan (a plan naming an API is a
+// binding to be: every key attached to it may call there).
 func (o *op) mayBind(ctx context.Context, before, after []keyward.StageKey) error {
 	had := map[string]bool{}
 	for _, sk := range before {

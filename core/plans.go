@@ -32,6 +32,9 @@ func (s *Plans) CreatePlan(ctx context.Context, in keyward.PlanCreate) (*keyward
 			if err := validatePlan(p); err != nil {
 				return err
 			}
+			if err := o.mayBind(ctx, nil, planBindings(p)); err != nil {
+				return err
+			}
 			o.respond("planId", p.ID)
 			return tx.InsertPlan(ctx, p)
 		})
@@ -168,7 +171,11 @@ func (s *Plans) UpdatePlan(ctx context.Context, ref string, u keyward.PlanUpdate
 			if p, err = resolvePlan(ctx, tx, ref); err != nil {
 				return err
 			}
+			bound := planBindings(p)
 			if err := applyPlanUpdate(ctx, tx, p, u); err != nil {
+				return err
+			}
+			if err := o.mayBind(ctx, bound, planBindings(p)); err != nil {
 				return err
 			}
 			if err := validatePlan(p); err != nil {
@@ -243,6 +250,9 @@ func (s *Plans) AttachKey(ctx context.Context, ref, keyID string) error {
 			// Attaching a plan changes what the key may do: the caller must
 			// also be allowed to update the key.
 			if err := o.authorize(ctx, keyward.ActionKeyUpdate, keyward.KeyARN(keyID)); err != nil {
+				return err
+			}
+			if err := o.mayBind(ctx, nil, planBindings(p)); err != nil {
 				return err
 			}
 			if _, err := tx.GetKey(ctx, keyID); err != nil {

@@ -66,7 +66,13 @@ func (s *Access) insertPrincipal(ctx context.Context, tx keyward.Tx, in keyward.
 			return nil, "", err
 		}
 		if o != nil {
+			// As AttachPolicy: on the policy and on the principal it goes
+			// to, so a role given at creation is no way around a Deny on
+			// attaching to principals.
 			if err := o.authorize(ctx, keyward.ActionPolicyAttach, keyward.PolicyARN(pol.ID)); err != nil {
+				return nil, "", err
+			}
+			if err := o.authorize(ctx, keyward.ActionPolicyAttach, keyward.PrincipalARN(p.ID)); err != nil {
 				return nil, "", err
 			}
 		}

@@ -138,6 +138,13 @@ func (s *Rotations) secretStep(ctx context.Context, caller keyward.Caller, rot *
 		if err != nil {
 			return err
 		}
+		// The secret may have come to hold a key's value since the
+		// rotation started: then only the key's rotation may change it.
+		if owner, err := ownerOf(ctx, tx, cur.Target); err != nil {
+			return err
+		} else if owner != "" {
+			return keyward.Errorf(keyward.EPRECONDITION, "secret %s holds the value of API key %s: rotate the key instead", cur.Target, owner)
+		}
 		v, err := tx.GetSecretVersion(ctx, cur.Target, cur.PendingID)
 		if isNotFound(err) {
 			return keyward.Errorf(keyward.EPRECONDITION, "%s: the rotator did not put version %s", step, cur.PendingID)

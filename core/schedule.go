@@ -192,6 +192,11 @@ func (s *Rotations) scheduledSecretRotation(ctx context.Context, name string) er
 	ev.EventType, ev.UserIdentity = keyward.EventTypeSystem, keyward.UserIdentity{Type: "System"}
 	var rot *keyward.Rotation
 	err := s.commitStep(ctx, ev, keyward.Change{}, func(ctx context.Context, tx keyward.Tx) error {
+		if owner, err := ownerOf(ctx, tx, name); err != nil {
+			return err
+		} else if owner != "" {
+			return keyward.Errorf(keyward.ECONFLICT, "secret %s holds the value of API key %s", name, owner)
+		}
 		var err error
 		rot, err = s.insertSecretRotation(ctx, tx, name, keyward.TriggerSchedule, "system", "")
 		if err == nil {

@@ -46,7 +46,8 @@ func (s *Secrets) CreateSecret(ctx context.Context, in keyward.SecretCreate) (*k
 			sec := &keyward.Secret{Name: in.Name, ARN: keyward.SecretARN(in.Name), Description: in.Description,
 				Tags: in.Tags, CreatedAt: now, UpdatedAt: now}
 			if err := tx.InsertSecret(ctx, sec); err != nil {
-				if keyward.ErrorCode(err) == keyward.ECONFLICT && in.ClientToken != "" && in.Value != nil {
+				if keyward.ErrorCode(err) == keyward.ECONFLICT && in.ClientToken != "" && in.Value != nil &&
+					o.mayCompareValue(ctx, tx, in.Name) == nil {
 					// A retry of this very call: the same token and value
 					// answer the same version, as Secrets Manager does.
 					if replay, rerr := s.replayCreateSecret(ctx, tx, in); rerr == nil {
@@ -112,6 +113,15 @@ func (s *Secrets) PutSecretValue(ctx context.Context, name string, in keyward.Se
 			if err := refuseKeyOwned(ctx, tx, name); err != nil {
 				return err
 			}
+			if in.ClientToken != "" {
+				if _, err := tx.GetSecretVersion(ctx, name, in.ClientToken); err == nil {
+					if err := o.mayCompareValue(ctx, tx, name); err != nil {
+						return err
+					}
+				} else if !isNotFound(err) {
+					return err
+				}
+			}
 			if ref, err = s.putVersion(ctx, tx, sec, in); err != nil {
 				return err
 			}
@@ -119,6 +129,19 @@ func (s *Secrets) PutSecretValue(ctx context.Context, name string, in keyward.Se
 			return nil
 		})
 	return ref, err
+}
+
+// mayCompareValue checks that the running call may learn whether a value
+// it sent equals secret name's stored one: answering a retried write
+// (same client token: same value, same version; other value, conflict)
+// tells exactly that, so it needs the right to read the value. Without it
+// a client token is an oracle for guessing values.
+func (o *op) mayCompareValue(ctx context.Context, tx keyward.Tx, name string) error {
+	if err := o.authorize(ctx, keyward.ActionSecretGetValue, keyward.SecretARN(name)); err != nil {
+		return keyward.Errorf(keyward.EFORBIDDEN, "this client token names a version of secret %s already: answering the retry would compare values, "+
+			"which needs %s on it (use a new client token)", name, keyward.ActionSecretGetValue)
+	}
+	return o.mayReadValueSecret(ctx, tx, name)
 }
 
 // putVersion seals value as a new version of sec and moves the requested

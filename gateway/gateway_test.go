@@ -207,8 +207,12 @@ func TestTokenBudgetHoldsUnderConcurrency(t *testing.T) {
 	if ok.Load()+limited.Load() != 40 {
 		t.Fatalf("ok %d limited %d", ok.Load(), limited.Load())
 	}
-	if max := int64(limitTokens / reserve); ok.Load() > max {
-		t.Fatalf("%d requests admitted, the budget allows %d at once", ok.Load(), max)
+	// At once: reservations of requests in flight never overrun the budget.
+	// (Over the whole burst more may be admitted: each one that settles at
+	// 110 of its 130 reserved tokens gives 20 back, which a slow machine
+	// lets later requests use; the check below bounds the total.)
+	if max := int64(limitTokens / reserve); peak.Load() > max {
+		t.Fatalf("%d requests in flight at once, the budget allows %d", peak.Load(), max)
 	}
 	if ok.Load() == 0 || limited.Load() == 0 {
 		t.Fatalf("ok %d limited %d: the budget was not exercised", ok.Load(), limited.Load())
