@@ -21,6 +21,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"strings"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -76,8 +78,12 @@ func (e *Error) Error() string {
 // Check reports whether b is exactly one JSON value (surrounding whitespace
 // allowed) in valid UTF-8, with no unpaired surrogate escape, nested at most
 // MaxDepth deep, in which no object repeats a key. Keys are compared after
-// unescaping ("a" and "\u0061" are the same key) and case-sensitively
-// ("a" and "A" are two keys: maps such as tags may hold both).
+// unescaping ("a" and "\u0061" are the same key) and folded as
+// encoding/json folds them to match struct fields ("name", "NAME" and
+// "ſecret"/"secret" are the same key): encoding/json would keep the last of
+// two such keys, so a body could say one thing to a reader and another to
+// the decoder. Maps such as tags are held to it too: "Env" and "env" are
+// one key.
 //
 // It walks tokens with an explicit stack, without recursion.
 func Check(b []byte) error {
@@ -114,10 +120,11 @@ func Check(b []byte) error {
 				continue
 			}
 			key, _ := tok.(string) // the decoder only yields a string here
-			if _, dup := top.keys[key]; dup {
+			folded := foldKey(key)
+			if _, dup := top.keys[folded]; dup {
 				return &Error{Problem: DuplicateKey, Offset: dec.InputOffset(), Key: key}
 			}
-			top.keys[key] = struct{}{}
+			top.keys[folded] = struct{}{}
 			top.wantKey = false
 			continue
 		}
@@ -243,4 +250,32 @@ func hex4(b []byte, i int) rune {
 		r = r<<4 | rune(c)
 	}
 	return r
+}
+
+// foldKey folds a key as encoding/json does when it matches object keys to
+// struct fields: ASCII letters to upper case, other runes to the smallest
+// rune of their Unicode fold set (so 'ſ' is 'S' and the Kelvin sign 'K').
+func foldKey(k string) string {
+	var b strings.Builder
+	b.Grow(len(k))
+	for _, r := range k {
+		switch {
+		case 'a' <= r && r <= 'z':
+			r -= 'a' - 'A'
+		case r >= utf8.RuneSelf:
+			r = foldRune(r)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func foldRune(r rune) rune {
+	for {
+		r2 := unicode.SimpleFold(r)
+		if r2 <= r {
+			return r2
+		}
+		r = r2
+	}
 }

@@ -18,7 +18,7 @@ func TestCheck(t *testing.T) {
 	}{
 		{"object", `{"a":1,"b":[{"a":2},{"a":3}],"c":{"a":{"b":null}}}`, 0, ""},
 		{"scalar", ` "x" `, 0, ""},
-		{"keys differ by case", `{"env":"a","Env":"b"}`, 0, ""},
+		{"keys differ by case", `{"env":"a","Env":"b"}`, strictjson.DuplicateKey, "Env"},
 		{"surrogate pair", `{"k":"\ud83d\ude00"}`, 0, ""},
 		{"escaped quote before u", `{"k":"\\u00"}`, 0, ""},
 		{"non-ASCII", `{"ключ":"é"}`, 0, ""},
@@ -65,5 +65,27 @@ func TestCheck(t *testing.T) {
 				t.Errorf("offset %d outside the input", e.Offset)
 			}
 		})
+	}
+}
+
+// TestKeysFoldAsTheDecoderFoldsThem: keys encoding/json would take for the
+// same struct field are the same key (it keeps the last).
+func TestKeysFoldAsTheDecoderFoldsThem(t *testing.T) {
+	for _, in := range []string{
+		`{"name":"a","NAME":"b"}`,
+		`{"name":"a","Name":"b"}`,
+		`{"secretString":"a","\u017fecretString":"b"}`,
+		`{"kid":"a","\u212aid":"b"}`,
+		`{"tags":{"Env":"a","env":"b"}}`,
+	} {
+		var e *strictjson.Error
+		if err := strictjson.Check([]byte(in)); !errors.As(err, &e) || e.Problem != strictjson.DuplicateKey {
+			t.Errorf("Check(%s) = %v, want a duplicate key", in, err)
+		}
+	}
+	for _, in := range []string{`{"name":"a","names":"b"}`, `{"a":1,"b":{"a":2}}`, `{"\u00e9":1,"\u00c9x":2}`} {
+		if err := strictjson.Check([]byte(in)); err != nil {
+			t.Errorf("Check(%s) = %v, want nil", in, err)
+		}
 	}
 }
