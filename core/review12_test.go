@@ -119,3 +119,14 @@ func TestRotatedSecretsCannotHoldKeyValues(t *testing.T) {
 	_, err := e.svc.Keys.CreateKey(e.admin, keyward.KeyCreate{Name: "k1", StoreSecret: "pipe/k1"})
 	wantCode(t, err, keyward.ECONFLICT)
 }
+
+// TestUpstreamsAreNotMetadataServices: a stage's upstream URL may not be a
+// literal link-local or metadata address.
+func TestUpstreamsAreNotMetadataServices(t *testing.T) {
+	e := newEnv(t)
+	for _, u := range []string{"http://169.254.169.254/latest", "http://[fd00:ec2::254]/", "http://[::ffff:169.254.169.254]/", "http://[fe80::1]/"} {
+		_, err := e.svc.APIs.CreateAPI(e.admin, keyward.APICreate{Name: "meta", Stages: []keyward.Stage{{Name: "prod", UpstreamURL: u}}})
+		wantCode(t, err, keyward.EINVALID)
+	}
+	must[*keyward.API](t)(e.svc.APIs.CreateAPI(e.admin, keyward.APICreate{Name: "local", Stages: []keyward.Stage{{Name: "prod", UpstreamURL: "http://127.0.0.1:9/"}}}))
+}

@@ -2,6 +2,7 @@ package core
 
 import (
 	"crypto/rand"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/glob"
+	"github.com/keyward/keyward/webhook"
 )
 
 // Input limits. They keep rows and audit records bounded and make the
@@ -141,6 +143,11 @@ func checkUpstreamURL(raw string) error {
 	}
 	if u.User != nil {
 		return invalid("upstream URL must not carry credentials: use an upstream secret")
+	}
+	// A stage pointed at a metadata service would hand its answers (cloud
+	// credentials) to anyone with a key bound there.
+	if a, err := netip.ParseAddr(strings.TrimSuffix(u.Hostname(), ".")); err == nil && webhook.Blocked(a) {
+		return invalid("upstream URL host %s is a link-local or metadata address", u.Hostname())
 	}
 	return nil
 }

@@ -68,6 +68,9 @@ var nat64 = netip.MustParsePrefix("64:ff9b::/96")
 // addresses (fd00:ec2::254, 100.100.100.200), multicast and unspecified
 // addresses; IPv4 addresses also in their IPv4-mapped (::ffff:a.b.c.d),
 // IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) forms.
+// Blocked is blocked for other callers (API upstreams, at create).
+func Blocked(a netip.Addr) bool { return blocked(a) }
+
 func blocked(a netip.Addr) bool {
 	a = a.WithZone("").Unmap()
 	if a.Is6() {
