@@ -97,6 +97,11 @@ type ActionSpec struct {
 	// ChangesAuth actions can change who may do what, so that cached
 	// tokens and policies must be forgotten once they commit.
 	ChangesAuth bool
+	// OnCollection actions are checked on the name of every resource of
+	// their type ("kw:apikey/*"), not on one resource: creating and listing.
+	// A policy naming single resources ("kw:apikey/key_*") never applies
+	// to them.
+	OnCollection bool
 	// AlsoOn are further types the action is checked on: attaching a
 	// policy is checked on the policy and on the target principal.
 	AlsoOn []ResourceType
@@ -110,9 +115,9 @@ type ActionSpec struct {
 // actionTable is the single declaration of every action, in the order
 // Actions and the docs list them.
 var actionTable = []ActionSpec{
-	{Action: ActionKeyCreate, Resource: ResourceAPIKey, Change: ChangeKey},
+	{Action: ActionKeyCreate, OnCollection: true, Resource: ResourceAPIKey, Change: ChangeKey},
 	{Action: ActionKeyGet, Resource: ResourceAPIKey, ReadOnly: true},
-	{Action: ActionKeyList, Resource: ResourceAPIKey, ReadOnly: true},
+	{Action: ActionKeyList, OnCollection: true, Resource: ResourceAPIKey, ReadOnly: true},
 	{Action: ActionKeyUpdate, Resource: ResourceAPIKey, Change: ChangeKey},
 	{Action: ActionKeyDelete, Resource: ResourceAPIKey, Change: ChangeKey},
 	{Action: ActionKeyReadValue, Resource: ResourceAPIKey, ReadOnly: true, RevealsValue: true},
@@ -122,16 +127,16 @@ var actionTable = []ActionSpec{
 	{Action: ActionKeyRevokePrevious, Resource: ResourceAPIKey, Change: ChangeKey},
 	{Action: ActionKeyListRotations, Resource: ResourceAPIKey, ReadOnly: true},
 
-	{Action: ActionAPICreate, Resource: ResourceAPI, Change: ChangeAPI},
+	{Action: ActionAPICreate, OnCollection: true, Resource: ResourceAPI, Change: ChangeAPI},
 	{Action: ActionAPIGet, Resource: ResourceAPI, ReadOnly: true},
-	{Action: ActionAPIList, Resource: ResourceAPI, ReadOnly: true},
+	{Action: ActionAPIList, OnCollection: true, Resource: ResourceAPI, ReadOnly: true},
 	{Action: ActionAPIUpdate, Resource: ResourceAPI, Change: ChangeAPI},
 	{Action: ActionAPIDelete, Resource: ResourceAPI, Change: ChangeAPI},
 	{Action: ActionAPIBindKey, Resource: ResourceAPI, With: []Action{ActionKeyCreate, ActionKeyUpdate, ActionPlanCreate, ActionPlanUpdate, ActionPlanAttachKey}},
 
-	{Action: ActionPlanCreate, Resource: ResourcePlan, Change: ChangePlan},
+	{Action: ActionPlanCreate, OnCollection: true, Resource: ResourcePlan, Change: ChangePlan},
 	{Action: ActionPlanGet, Resource: ResourcePlan, ReadOnly: true},
-	{Action: ActionPlanList, Resource: ResourcePlan, ReadOnly: true},
+	{Action: ActionPlanList, OnCollection: true, Resource: ResourcePlan, ReadOnly: true},
 	{Action: ActionPlanUpdate, Resource: ResourcePlan, Change: ChangePlan},
 	{Action: ActionPlanDelete, Resource: ResourcePlan, Change: ChangePlan},
 	{Action: ActionPlanAttachKey, Resource: ResourcePlan, Change: ChangePlan},
@@ -142,7 +147,7 @@ var actionTable = []ActionSpec{
 	{Action: ActionSecretPut, Resource: ResourceSecret, Change: ChangeSecret},
 	{Action: ActionSecretGetValue, Resource: ResourceSecret, ReadOnly: true, RevealsValue: true},
 	{Action: ActionSecretDescribe, Resource: ResourceSecret, ReadOnly: true},
-	{Action: ActionSecretList, Resource: ResourceSecret, ReadOnly: true},
+	{Action: ActionSecretList, OnCollection: true, Resource: ResourceSecret, ReadOnly: true},
 	{Action: ActionSecretUpdate, Resource: ResourceSecret, Change: ChangeSecret},
 	{Action: ActionSecretUpdateStage, Resource: ResourceSecret, Change: ChangeSecret},
 	{Action: ActionSecretDelete, Resource: ResourceSecret, Change: ChangeSecret},
@@ -151,21 +156,21 @@ var actionTable = []ActionSpec{
 	{Action: ActionSecretCancelRotation, Resource: ResourceSecret, Change: ChangeSecret},
 	{Action: ActionSecretListRotations, Resource: ResourceSecret, ReadOnly: true},
 
-	{Action: ActionWebhookCreate, Resource: ResourceWebhook},
+	{Action: ActionWebhookCreate, OnCollection: true, Resource: ResourceWebhook},
 	{Action: ActionWebhookGet, Resource: ResourceWebhook, ReadOnly: true},
-	{Action: ActionWebhookList, Resource: ResourceWebhook, ReadOnly: true},
+	{Action: ActionWebhookList, OnCollection: true, Resource: ResourceWebhook, ReadOnly: true},
 	{Action: ActionWebhookDelete, Resource: ResourceWebhook},
 	{Action: ActionWebhookListDeliveries, Resource: ResourceWebhook, ReadOnly: true},
 
-	{Action: ActionPrincipalCreate, Resource: ResourcePrincipal, ChangesAuth: true},
+	{Action: ActionPrincipalCreate, OnCollection: true, Resource: ResourcePrincipal, ChangesAuth: true},
 	{Action: ActionPrincipalGet, Resource: ResourcePrincipal, ReadOnly: true},
-	{Action: ActionPrincipalList, Resource: ResourcePrincipal, ReadOnly: true},
+	{Action: ActionPrincipalList, OnCollection: true, Resource: ResourcePrincipal, ReadOnly: true},
 	{Action: ActionPrincipalDelete, Resource: ResourcePrincipal, ChangesAuth: true},
 	{Action: ActionPrincipalCreateToken, Resource: ResourcePrincipal, ChangesAuth: true},
 
-	{Action: ActionPolicyCreate, Resource: ResourcePolicy, ChangesAuth: true},
+	{Action: ActionPolicyCreate, OnCollection: true, Resource: ResourcePolicy, ChangesAuth: true},
 	{Action: ActionPolicyGet, Resource: ResourcePolicy, ReadOnly: true},
-	{Action: ActionPolicyList, Resource: ResourcePolicy, ReadOnly: true},
+	{Action: ActionPolicyList, OnCollection: true, Resource: ResourcePolicy, ReadOnly: true},
 	{Action: ActionPolicyDelete, Resource: ResourcePolicy, ChangesAuth: true},
 	{Action: ActionPolicyAttach, Resource: ResourcePolicy, ChangesAuth: true, AlsoOn: []ResourceType{ResourcePrincipal}},
 	{Action: ActionPolicyDetach, Resource: ResourcePolicy, ChangesAuth: true, AlsoOn: []ResourceType{ResourcePrincipal}},

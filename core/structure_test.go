@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/keyward/keyward"
 )
 
 // TestOneAuditedCommitPath holds the core's writes to one path: only
@@ -163,4 +165,109 @@ func takesTx(lit *ast.FuncLit) bool {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// TestCollectionActionsMatchTheTable holds the action table's OnCollection
+// to what the core checks: an admin call authorized on "kw:<type>/*" (a
+// call{} whose resource is <Type>ARN("*")) is exactly an OnCollection
+// action. Policy validation relies on it to refuse a Deny that could never
+// apply.
+func TestCollectionActionsMatchTheTable(t *testing.T) {
+	consts := actionConstants(t)
+	fset := token.NewFileSet()
+	files, _ := filepath.Glob("*.go")
+	seen := map[keyward.Action]bool{}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			lit, ok := n.(*ast.CompositeLit)
+			if id, isIdent := typeIdent(lit); !ok || !isIdent || id != "call" {
+				return true
+			}
+			var action keyward.Action
+			collection := false
+			for _, el := range lit.Elts {
+				kv, ok := el.(*ast.KeyValueExpr)
+				if !ok {
+					continue
+				}
+				switch kv.Key.(*ast.Ident).Name {
+				case "action":
+					if sel, ok := kv.Value.(*ast.SelectorExpr); ok {
+						action = consts[sel.Sel.Name]
+					}
+				case "resource":
+					if c, ok := kv.Value.(*ast.CallExpr); ok && len(c.Args) == 1 {
+						if b, ok := c.Args[0].(*ast.BasicLit); ok && b.Value == `"*"` {
+							collection = true
+						}
+					}
+				}
+			}
+			if action == "" {
+				return true
+			}
+			spec, _ := action.Spec()
+			if collection != spec.OnCollection {
+				t.Errorf("%s: %s is authorized on %v, the table says OnCollection %v", fset.Position(lit.Pos()), action, map[bool]string{true: "kw:<type>/*", false: "one resource"}[collection], spec.OnCollection)
+			}
+			if collection {
+				seen[action] = true
+			}
+			return true
+		})
+	}
+	for _, s := range keyward.ActionSpecs() {
+		if s.OnCollection && !seen[s.Action] {
+			t.Errorf("%s is OnCollection in the table, but no call is authorized on kw:<type>/*", s.Action)
+		}
+	}
+}
+
+func typeIdent(lit *ast.CompositeLit) (string, bool) {
+	if lit == nil {
+		return "", false
+	}
+	id, ok := lit.Type.(*ast.Ident)
+	if !ok {
+		return "", false
+	}
+	return id.Name, true
+}
+
+// actionConstants reads the Action constants of the root package: name
+// to value.
+func actionConstants(t *testing.T) map[string]keyward.Action {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "../action.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]keyward.Action{}
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, sp := range g.Specs {
+			vs := sp.(*ast.ValueSpec)
+			for i, n := range vs.Names {
+				if i < len(vs.Values) {
+					if b, ok := vs.Values[i].(*ast.BasicLit); ok {
+						out[n.Name] = keyward.Action(strings.Trim(b.Value, `"`))
+					}
+				}
+			}
+		}
+	}
+	if len(out) < 50 {
+		t.Fatalf("read %d action constants from ../action.go", len(out))
+	}
+	return out
 }

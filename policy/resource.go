@@ -61,7 +61,7 @@ func checkResources(at string, actions, resources keyward.StringList) error {
 			return invalid("%s names no resource the statement's actions act on (they act on %s)", pos, actedForms(acted))
 		}
 	}
-	return nil
+	return checkActionsApply(at, actions, resources)
 }
 
 // nameChar marks the characters of resource names: the ASCII of "kw:",
@@ -242,4 +242,62 @@ func actedForms(acted map[keyward.ResourceType]bool) string {
 		}
 	}
 	return strings.Join(forms, ", ")
+}
+
+// checkActionsApply refuses a statement naming an action (by its full name)
+// that none of the statement's resources can apply to: in a Deny it would
+// deny nothing while looking as if it did. Create and List are checked on
+// "kw:<type>/*" itself (OnCollection), so "kw:apikey/key_*" never applies
+// to apikeys:Create. Patterns ("apikeys:*") may cover actions that do not
+// apply, as "every action on this key" means.
+func checkActionsApply(at string, actions, resources keyward.StringList) error {
+	for i, a := range actions {
+		if strings.ContainsAny(a, "*?") {
+			continue
+		}
+		var spec keyward.ActionSpec
+		found := false
+		for _, s := range keyward.ActionSpecs() {
+			if strings.EqualFold(string(s.Action), a) {
+				spec, found = s, true
+				break
+			}
+		}
+		if !found {
+			continue // an unknown action is reported where actions are read
+		}
+		if !appliesToAny(spec, resources) {
+			where := spec.Resource.Form()
+			if spec.OnCollection {
+				where = spec.Resource.ARNPrefix() + "*"
+			}
+			return invalid("%s: Action[%d] %q applies to none of the statement's resources (it is checked on %s)", at, i+1, clip(a), where)
+		}
+	}
+	return nil
+}
+
+// appliesToAny reports whether some resource pattern can match a resource
+// the action is checked on.
+func appliesToAny(spec keyward.ActionSpec, resources keyward.StringList) bool {
+	for _, r := range resources {
+		if r == "*" {
+			return true
+		}
+		if spec.OnCollection {
+			if glob.Resources.Match(r, spec.Resource.ARNPrefix()+"*") {
+				return true
+			}
+			continue
+		}
+		if canName(r, spec.Resource) {
+			return true
+		}
+		for _, t := range spec.AlsoOn {
+			if canName(r, t) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -69,11 +69,46 @@ func TestParseResourceTypes(t *testing.T) {
 // the table names a type the policy language cannot express.
 func TestParseAcceptsTheTablesResources(t *testing.T) {
 	for _, s := range keyward.ActionSpecs() {
-		for _, arn := range []string{s.Resource.ARN(s.Resource.IDPrefix() + "x"), s.Resource.ARN("*")} {
+		one := s.Resource.ARN(s.Resource.IDPrefix() + "x")
+		for _, arn := range []string{one, s.Resource.ARN("*")} {
 			d := `{"Statement":[{"Effect":"Deny","Action":"` + string(s.Action) + `","Resource":"` + arn + `"}]}`
-			if _, err := policy.Parse([]byte(d)); err != nil {
+			_, err := policy.Parse([]byte(d))
+			switch {
+			case s.OnCollection && arn == one && s.Resource != keyward.ResourceAudit:
+				// Create and List are checked on kw:<type>/*: a Deny on one
+				// resource would deny nothing, so it is refused.
+				if err == nil {
+					t.Errorf("%s on %s: accepted, but it can never apply", s.Action, arn)
+				}
+			case err != nil:
 				t.Errorf("%s on %s: %v", s.Action, arn, err)
 			}
+		}
+	}
+}
+
+// TestParseRefusesActionsThatApplyToNothing: a statement naming an action
+// none of its resources can apply to is refused (a Deny that matches
+// nothing fails open); patterns such as apikeys:* are not held to it.
+func TestParseRefusesActionsThatApplyToNothing(t *testing.T) {
+	for _, d := range []string{
+		`{"Statement":[{"Effect":"Deny","Action":["apikeys:Create","apikeys:List"],"Resource":"kw:apikey/key_*"}]}`,
+		`{"Statement":[{"Effect":"Deny","Action":"principals:Create","Resource":"kw:principal/prn_*"}]}`,
+		`{"Statement":[{"Effect":"Deny","Action":"secrets:ListSecrets","Resource":"kw:secret/team/*"}]}`,
+		`{"Statement":[{"Effect":"Deny","Action":["apikeys:ReadValue","secrets:GetSecretValue"],"Resource":"kw:apikey/*"}]}`,
+	} {
+		if _, err := policy.Parse([]byte(d)); err == nil || !strings.Contains(err.Error(), "applies to none of the statement's resources") {
+			t.Errorf("%s: %v, want refused", d, err)
+		}
+	}
+	for _, d := range []string{
+		`{"Statement":[{"Effect":"Deny","Action":"apikeys:*","Resource":"kw:apikey/key_*"}]}`,
+		`{"Statement":[{"Effect":"Deny","Action":["apikeys:Create","apikeys:Get"],"Resource":["kw:apikey/*"]}]}`,
+		`{"Statement":[{"Effect":"Allow","Action":["policies:Attach"],"Resource":["kw:principal/prn_x"]}]}`,
+		`{"Statement":[{"Effect":"Allow","Action":["apis:BindKey","apikeys:Update"],"Resource":["kw:api/api_x","kw:apikey/key_y"]}]}`,
+	} {
+		if _, err := policy.Parse([]byte(d)); err != nil {
+			t.Errorf("%s: %v, want accepted", d, err)
 		}
 	}
 }
