@@ -23,6 +23,10 @@ type exchange struct {
 	charge   limit.Charge
 	charged  bool
 	reserved int64 // LLM tokens reserved in charge
+	prompt   int64 // bytes of the request body, for the usage estimate
+	sent     bool  // the request was written upstream: it may have been acted on
+	replied  bool  // the upstream's response header arrived
+	received int64 // bytes of the upstream's response body read so far
 	sse      llmwire.SSEUsage
 	tail     []byte                  // the end of a server-sent-events stream, for its usage
 	tailCut  bool                    // tail lost its beginning
@@ -71,6 +75,7 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 
 func (g *Gateway) release(x *exchange) {
 	x.st, x.key, x.charged, x.reserved = nil, nil, false, 0
+	x.prompt, x.sent, x.replied, x.received = 0, false, false, 0
 	x.charge = limit.Charge{}
 	x.body = upstreamBody{}
 	x.req.Reset() // drops the reference to the caller's body
@@ -149,10 +154,11 @@ func (g *Gateway) admit(ctx *fasthttp.RequestCtx, t *table, x *exchange, rest []
 		return g.refuse(ctx, x, reasonModel), true
 	}
 
-	if openai {
-		x.reserved = ks.reservation(maxTokens, len(body))
-	}
 	method := b2s(ctx.Method())
+	if openai && consumesTokens(method, body) {
+		x.reserved = ks.reservation(maxTokens, len(body))
+		x.prompt = int64(len(body))
+	}
 	x.charge.Key = k.id // every key has its own counters on a shared plan
 	for _, r := range ks.plans {
 		r.counters(&x.charge, method, b2s(rest), x.reserved)

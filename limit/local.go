@@ -149,6 +149,9 @@ func (l *Local) Settle(now time.Time, c *Charge, tokens int64) {
 		return
 	}
 	c.Pending = false
+	if !c.hasTokens() {
+		return // nothing to correct: skip the lookup and the lock
+	}
 	ks := l.keys.load(c.Key)
 	if ks == nil {
 		return
@@ -372,4 +375,14 @@ func (s *counter) wait(ct *Counter, cost int64, t int64) time.Duration {
 		return Never
 	}
 	return time.Duration(max(subSat(s.end, t), 0))
+}
+
+// hasTokens reports whether c holds a token-window counter.
+func (c *Charge) hasTokens() bool {
+	for i := range min(max(c.N, 0), MaxCounters) {
+		if c.Counters[i].Kind.tokens() {
+			return true
+		}
+	}
+	return false
 }
