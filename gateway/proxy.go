@@ -66,6 +66,33 @@ func notForwarded(k []byte) bool {
 	return false
 }
 
+// connectionNamed reports whether header k is named in one of the
+// Connection header values conn: such a header is meant for the hop it
+// arrived on only (RFC 9110 section 7.6.1) and is not forwarded.
+func connectionNamed(conn [][]byte, k []byte) bool {
+	for _, v := range conn {
+		for v != nil {
+			var name []byte
+			name, v = nextListItem(v)
+			if bytes.EqualFold(name, k) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// nextListItem splits the first item off a comma-separated header value,
+// without its surrounding spaces and tabs; rest is nil after the last.
+func nextListItem(v []byte) (item, rest []byte) {
+	if i := bytes.IndexByte(v, ','); i >= 0 {
+		item, rest = v[:i], v[i+1:]
+	} else {
+		item = v
+	}
+	return bytes.Trim(item, " \t"), rest
+}
+
 // responseHopHeaders are dropped from upstream responses.
 var responseHopHeaders = []string{
 	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
@@ -102,6 +129,17 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) {
 	x.replied = true
 	h := &x.resp
 	h.CopyTo(&ctx.Response.Header)
+	// The headers the upstream's Connection header names are for its hop
+	// only (RFC 9110 section 7.6.1), as are the fixed hop-by-hop ones.
+	for _, v := range h.PeekAll("Connection") {
+		for v != nil {
+			var name []byte
+			name, v = nextListItem(v)
+			if len(name) > 0 {
+				ctx.Response.Header.DelBytes(name)
+			}
+		}
+	}
 	for _, name := range responseHopHeaders {
 		ctx.Response.Header.Del(name)
 	}
@@ -252,8 +290,10 @@ func (g *Gateway) buildRequest(ctx *fasthttp.RequestCtx, x *exchange, req *fasth
 	req.Header.SetMethodBytes(ctx.Request.Header.Method())
 	req.Header.SetNoDefaultContentType(true) // send what the caller sent, no more
 	trustedPeer := clientip.Trusted(g.peer(ctx), g.cfg.TrustedProxies)
+	// Valid until the next PeekAll, which comes after the loop.
+	conn := ctx.Request.Header.PeekAll("Connection")
 	for k, v := range ctx.Request.Header.All() {
-		if !notForwarded(k) && (trustedPeer || !proxyClaim(k)) {
+		if !notForwarded(k) && !connectionNamed(conn, k) && (trustedPeer || !proxyClaim(k)) {
 			req.Header.AddBytesKV(k, v)
 		}
 	}
