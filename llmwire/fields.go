@@ -85,7 +85,7 @@ func (s *scanner) readBool() (bool, code) {
 // readStreamOptions reads the stream_options value at s.i: null, or an
 // object whose include_usage is true, false or null. Only include_usage is
 // interpreted, with the same duplicate and case rules as top-level keys.
-func (s *scanner) readStreamOptions(scratch []byte) (iu bool, out []byte, field string, c code) {
+func (s *scanner) readStreamOptions(scratch []byte, req *Request) (iu bool, out []byte, field string, c code) {
 	const fieldIU = "stream_options.include_usage"
 	b := s.b
 	switch b[s.i] {
@@ -134,12 +134,14 @@ func (s *scanner) readStreamOptions(scratch []byte) (iu bool, out []byte, field 
 		}
 		if isIU {
 			seen = true
+			at := s.i
 			if iu, c = s.readBool(); c != ok {
 				if c == cSyntax {
 					c = cStreamOptions
 				}
 				return false, scratch, fieldIU, c
 			}
+			req.IncludeUsageAt, req.IncludeUsageEnd = at, s.i
 		} else if c = s.skipValue(2); c != ok {
 			return false, scratch, "", c
 		}

@@ -623,3 +623,23 @@ func TestStringUTF8(t *testing.T) {
 		}
 	}
 }
+
+// The offsets of stream_options and include_usage frame their values.
+func TestParseRequestStreamOptionsOffsets(t *testing.T) {
+	for _, c := range []struct{ body, so, iu string }{
+		{`{"stream":true}`, "", ""},
+		{`{"stream":true,"stream_options":null}`, "null", ""},
+		{`{"stream":true,"stream_options": {} }`, "{}", ""},
+		{`{"stream_options":{"x":1, "include_usage" : false},"stream":true}`, `{"x":1, "include_usage" : false}`, "false"},
+		{`{"stream_options":{"include_u\u0073age":null}}`, `{"include_u\u0073age":null}`, "null"},
+	} {
+		r, err := ParseRequest([]byte(c.body))
+		if err != nil {
+			t.Fatalf("%s: %v", c.body, err)
+		}
+		so, iu := c.body[r.StreamOptionsAt:r.StreamOptionsEnd], c.body[r.IncludeUsageAt:r.IncludeUsageEnd]
+		if so != c.so || iu != c.iu {
+			t.Errorf("%s: stream_options %q include_usage %q, want %q %q", c.body, so, iu, c.so, c.iu)
+		}
+	}
+}
