@@ -171,7 +171,8 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) {
 		// holding them. Usage is read from a final event; otherwise a token
 		// reservation settles to the estimate from the bytes streamed.
 		ctx.Response.Header.Del("Content-Length")
-		x.body = upstreamBody{g: g, x: x, uc: uc, status: status, events: events, reuse: !h.ConnectionClose()}
+		x.body = upstreamBody{g: g, x: x, uc: uc, status: status, events: events, strip: events && x.stripUsage, reuse: !h.ConnectionClose()}
+		x.strip.reset()
 		x.body.r.reset(uc.br, n)
 		x.tail, x.tailCut = x.tail[:0], false
 		ctx.Response.SetBodyStream(&x.body, n)
@@ -213,7 +214,6 @@ func (g *Gateway) relayBuffered(ctx *fasthttp.RequestCtx, x *exchange, uc *upCon
 	} else {
 		uc.release()
 	}
-	ctx.Response.SetBody(body)
 	var u llmwire.Usage
 	var ok bool
 	switch {
@@ -222,6 +222,14 @@ func (g *Gateway) relayBuffered(ctx *fasthttp.RequestCtx, x *exchange, uc *upCon
 	case x.st.api.openai:
 		u, ok = llmwire.ParseUsage(body)
 	}
+	if events && x.stripUsage {
+		f := &x.strip
+		f.reset()
+		f.add(body)
+		f.finish()
+		body = f.out
+	}
+	ctx.Response.SetBody(body)
 	g.done(x, status, u, ok)
 }
 
@@ -325,7 +333,11 @@ func (g *Gateway) buildRequest(ctx *fasthttp.RequestCtx, x *exchange, req *fasth
 	}
 	xff = g.peer(ctx).AppendTo(xff)
 	req.Header.SetBytesV("X-Forwarded-For", xff)
-	req.SetBodyRaw(ctx.Request.Body())
+	if x.stripUsage {
+		req.SetBodyRaw(x.fwdBody)
+	} else {
+		req.SetBodyRaw(ctx.Request.Body())
+	}
 }
 
 // upstreamBody streams an upstream body to the client and settles the
@@ -341,11 +353,37 @@ type upstreamBody struct {
 	r      bodyReader
 	status int
 	events bool // read usage from the final event
+	strip  bool // take the usage chunk out (x.strip)
+	err    error
 	reuse  bool // the upstream did not ask to close the connection
 	closed bool
 }
 
 func (b *upstreamBody) Read(p []byte) (int, error) {
+	if !b.strip {
+		return b.read(p)
+	}
+	// Read into p, hand the bytes to the filter, and give p what it lets
+	// through; read again when it holds everything back (an event not yet
+	// ended, or the usage chunk).
+	f := &b.x.strip
+	for !f.ready() {
+		if b.err != nil {
+			return 0, b.err
+		}
+		n, err := b.read(p)
+		f.add(p[:n])
+		if err != nil {
+			f.finish()
+			b.err = err
+		}
+	}
+	return f.drain(p), nil
+}
+
+// read reads the upstream's bytes, counting them and keeping the stream's
+// tail for its usage.
+func (b *upstreamBody) read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.x.received += int64(n)
 	if b.events && n > 0 {

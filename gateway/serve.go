@@ -27,6 +27,12 @@ type exchange struct {
 	sent     bool  // the request was written upstream: it may have been acted on
 	replied  bool  // the upstream's response header arrived
 	received int64 // bytes of the upstream's response body read so far
+	// stripUsage: the gateway asked for usage on a stream the caller asked
+	// none for; fwdBody is the body that asks, strip takes the usage chunk
+	// out of the reply.
+	stripUsage bool
+	fwdBody    []byte
+	strip      usageFilter
 	sse      llmwire.SSEUsage
 	tail     []byte                  // the end of a server-sent-events stream, for its usage
 	tailCut  bool                    // tail lost its beginning
@@ -76,6 +82,7 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 func (g *Gateway) release(x *exchange) {
 	x.st, x.key, x.charged, x.reserved = nil, nil, false, 0
 	x.prompt, x.sent, x.replied, x.received = 0, false, false, 0
+	x.stripUsage = false
 	x.charge = limit.Charge{}
 	x.body = upstreamBody{}
 	x.req.Reset() // drops the reference to the caller's body
@@ -147,6 +154,12 @@ func (g *Gateway) admit(ctx *fasthttp.RequestCtx, t *table, x *exchange, rest []
 				return g.refuse(ctx, x, reasonModel), true
 			}
 			maxTokens = req.MaxTokens
+			if req.Stream && !req.IncludeUsage {
+				// Ask the upstream for the stream's usage: without it the
+				// stream could only be charged an estimate.
+				x.fwdBody = askUsage(x.fwdBody[:0], body, &req)
+				x.stripUsage = true
+			}
 		}
 	} else if k.scoped && len(body) > 0 {
 		// Model scopes cannot be checked on an API whose bodies keyward does
