@@ -33,14 +33,14 @@ type exchange struct {
 	stripUsage bool
 	fwdBody    []byte
 	strip      usageFilter
-	sse      llmwire.SSEUsage
-	tail     []byte                  // the end of a server-sent-events stream, for its usage
-	tailCut  bool                    // tail lost its beginning
-	req      fasthttp.Request        // what goes upstream
-	resp     fasthttp.ResponseHeader // what came back
-	respBody []byte                  // a buffered response body
-	body     upstreamBody            // the response body when it streams through
-	buf      [4 << 10]byte           // scratch: the upstream path
+	sse        llmwire.SSEUsage
+	tail       []byte                  // the end of a server-sent-events stream, for its usage
+	tailCut    bool                    // tail lost its beginning
+	req        fasthttp.Request        // what goes upstream
+	resp       fasthttp.ResponseHeader // what came back
+	respBody   []byte                  // a buffered response body
+	body       upstreamBody            // the response body when it streams through
+	buf        [4 << 10]byte           // scratch: the upstream path
 }
 
 // b2s views b as a string without copying, for lookups and matches that

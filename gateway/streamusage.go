@@ -54,13 +54,13 @@ const maxHeldEvent = 64 << 10
 // has arrived (upstreams write an event at once, so this rarely delays
 // anything); it then goes out, unless it is the usage chunk.
 type usageFilter struct {
-	pend      []byte // the start of an event whose end has not arrived
-	out       []byte // bytes ready for the caller
-	sent      int    // of out, already handed over
-	scan      int    // pend[:scan] has been searched for the event's end
-	midLine   bool   // pend[:scan] ends inside a line
-	through   bool   // an event outgrew maxHeldEvent: pass everything on
-	data      []byte // scratch: an event's data
+	pend    []byte // the start of an event whose end has not arrived
+	out     []byte // bytes ready for the caller
+	sent    int    // of out, already handed over
+	scan    int    // pend[:scan] has been searched for the event's end
+	midLine bool   // pend[:scan] ends inside a line
+	through bool   // an event outgrew maxHeldEvent: pass everything on
+	data    []byte // scratch: an event's data
 }
 
 func (f *usageFilter) reset() {
