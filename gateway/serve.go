@@ -23,24 +23,28 @@ type exchange struct {
 	charge   limit.Charge
 	charged  bool
 	reserved int64 // LLM tokens reserved in charge
-	prompt   int64 // bytes of the request body, for the usage estimate
+	sse      llmwire.SSEUsage
+	tail     []byte                  // the end of a server-sent-events stream, for its usage
+	tailCut  bool                    // tail lost its beginning
+	req      fasthttp.Request        // what goes upstream
+	resp     fasthttp.ResponseHeader // what came back
+	respBody []byte                  // a buffered response body
+	body     upstreamBody            // the response body when it streams through
+	buf      [4 << 10]byte           // scratch: the upstream path
+
+	// How far the request got, for settling a reservation without usage
+	// (unreportedUsage).
+	prompt   int64 // bytes of the request body
 	sent     bool  // the request was written upstream: it may have been acted on
 	replied  bool  // the upstream's response header arrived
 	received int64 // bytes of the upstream's response body read so far
+
 	// stripUsage: the gateway asked for usage on a stream the caller asked
 	// none for; fwdBody is the body that asks, strip takes the usage chunk
 	// out of the reply.
 	stripUsage bool
 	fwdBody    []byte
 	strip      usageFilter
-	sse        llmwire.SSEUsage
-	tail       []byte                  // the end of a server-sent-events stream, for its usage
-	tailCut    bool                    // tail lost its beginning
-	req        fasthttp.Request        // what goes upstream
-	resp       fasthttp.ResponseHeader // what came back
-	respBody   []byte                  // a buffered response body
-	body       upstreamBody            // the response body when it streams through
-	buf        [4 << 10]byte           // scratch: the upstream path
 }
 
 // b2s views b as a string without copying, for lookups and matches that
