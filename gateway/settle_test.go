@@ -70,7 +70,7 @@ func (c *countingLimiter) state() (admitted, settled, stray int, reserved, token
 
 // budgetGateway serves, on loopback, one OpenAI-compatible API in front
 // of the upstream handler *h, for one key with a daily token budget.
-func budgetGateway(t *testing.T, budget int64, h *atomic.Pointer[http.Handler]) (*Gateway, *countingLimiter, string, string) {
+func budgetGateway(t *testing.T, budget int64, h *atomic.Pointer[http.Handler], mod ...func(*Config, *httptest.Server)) (*Gateway, *countingLimiter, string, string) {
 	t.Helper()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*h.Load()).ServeHTTP(w, r) }))
 	t.Cleanup(up.Close)
@@ -92,8 +92,12 @@ func budgetGateway(t *testing.T, budget int64, h *atomic.Pointer[http.Handler]) 
 			Credentials: []keyward.Credential{{ID: "cred_1", KeyID: "key_1", Label: keyward.LabelCurrent, Digest: d[:]}}}},
 	}
 	cl := &countingLimiter{Limiter: limit.NewLocal(nil)}
-	g, err := New(context.Background(), Config{Source: &fakeSource{snap}, Changes: &changefeed.Local{}, Hasher: hasher,
-		Limiter: cl, UsageFlushInterval: time.Hour})
+	cfg := Config{Source: &fakeSource{snap}, Changes: &changefeed.Local{}, Hasher: hasher,
+		Limiter: cl, UsageFlushInterval: time.Hour}
+	for _, m := range mod {
+		m(&cfg, up)
+	}
+	g, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,4 +321,56 @@ func eventually(d time.Duration, cond func() bool) bool {
 		time.Sleep(5 * time.Millisecond)
 	}
 	return cond()
+}
+
+// A request that never reached the upstream is refunded; one the upstream
+// got but never answered keeps its whole reservation (the upstream may
+// have worked on it until the timeout).
+func TestUnansweredRequestsSettle(t *testing.T) {
+	var h atomic.Pointer[http.Handler]
+	var hang http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // so that the server notices the gateway hanging up
+		select {
+		case <-time.After(3 * time.Second):
+		case <-r.Context().Done():
+		}
+	})
+	h.Store(&hang)
+	var up *httptest.Server
+	_, cl, base, key := budgetGateway(t, 1<<20, &h, func(c *Config, s *httptest.Server) {
+		c.Timeout = 300 * time.Millisecond
+		up = s
+	})
+	body := `{"model":"gpt-4o-mini","max_tokens":100}`
+	post := func() int {
+		req, _ := http.NewRequest("POST", base+"/v1/chat/completions", strings.NewReader(body))
+		req.Header.Set("X-Api-Key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	want := int64(100 + len(body))
+	for i, c := range []struct {
+		name   string
+		status int
+		tokens int64
+	}{{"no reply", 504, want}, {"upstream down", 502, 0}} {
+		if i == 1 {
+			up.CloseClientConnections()
+			up.Close()
+		}
+		if s := post(); s != c.status {
+			t.Fatalf("%s: %d", c.name, s)
+		}
+		if !eventually(3*time.Second, func() bool { _, settled, _, _, _, _ := cl.state(); return settled == i+1 }) {
+			t.Fatalf("%s: not settled", c.name)
+		}
+		if admitted, _, stray, reserved, tokens, _ := cl.state(); admitted != i+1 || stray != 0 || reserved != want || tokens != c.tokens {
+			t.Fatalf("%s: %d admitted, %d stray, reserved %d, settled to %d (want %d)", c.name, admitted, stray, reserved, tokens, c.tokens)
+		}
+	}
 }
