@@ -81,10 +81,16 @@ func TestExtremeMaxTokens(t *testing.T) {
 			var e struct {
 				Error struct {
 					Type, Message string
+					Param         *string
 				}
 			}
 			if status != 400 || json.Unmarshal([]byte(reply), &e) != nil || e.Error.Type != "invalid_request_error" || e.Error.Message == "" {
 				t.Errorf("%s %s: %d %s", field, v, status, reply)
+			}
+			// Values that are not JSON at all are a syntax error, the rest
+			// name the field.
+			if syntax := v == "NaN" || v == "Infinity" || v == "-Infinity" || v == "0x10"; !syntax && (e.Error.Param == nil || *e.Error.Param != field) {
+				t.Errorf("%s %s: param %v in %s", field, v, e.Error.Param, reply)
 			}
 			if a, _, _, _, _, _ := cl.state(); a != admitted || upstreamSaw.Load() != before {
 				t.Errorf("%s %s: refused, yet charged or sent", field, v)

@@ -151,7 +151,7 @@ func (g *Gateway) admit(ctx *fasthttp.RequestCtx, t *table, x *exchange, rest []
 		if len(body) > 0 && !isMultipart(ct) {
 			req, err := llmwire.ParseRequest(body)
 			if err != nil {
-				reply(ctx, fasthttp.StatusBadRequest, openAIBadRequest)
+				reply(ctx, fasthttp.StatusBadRequest, openAIBadBody(err))
 				return fasthttp.StatusBadRequest, true
 			}
 			if k.scoped && (!req.HasModel || !k.allowedModel(b2s(req.Model))) {
