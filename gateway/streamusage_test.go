@@ -98,3 +98,49 @@ func TestUsageFilter(t *testing.T) {
 		t.Fatalf("cut content event: %q", got)
 	}
 }
+
+// FuzzUsageFilter: whatever the stream and however it is split, the filter
+// hands over the same bytes, and what it takes out is whole usage-only
+// events (what it hands over is the input with some events removed, so
+// it is never longer and its bytes appear in order).
+func FuzzUsageFilter(f *testing.F) {
+	f.Add([]byte("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1}}\n\ndata: [DONE]\n\n"), uint16(5))
+	f.Add([]byte("data: {\"choices\":[{}]}\r\n\r\ndata: {\"usage\":{\"total_tokens\":2,\"prompt_tokens\":1}}\r\rdata: x"), uint16(1))
+	f.Add([]byte(": c\n\ndata\ndata: {\"usage\":{\"prompt_tokens\":3}}\n\n"), uint16(3))
+	f.Fuzz(func(t *testing.T, in []byte, step uint16) {
+		run := func(step int) []byte {
+			var uf usageFilter
+			var got []byte
+			var p [13]byte
+			for i := 0; i < len(in); i += step {
+				uf.add(in[i:min(i+step, len(in))])
+				for uf.ready() {
+					got = append(got, p[:uf.drain(p[:])]...)
+				}
+			}
+			uf.finish()
+			for uf.ready() {
+				got = append(got, p[:uf.drain(p[:])]...)
+			}
+			return got
+		}
+		whole := run(max(len(in), 1))
+		if split := run(int(step)%17 + 1); !bytes.Equal(whole, split) {
+			t.Fatalf("%q: whole %q, split by %d %q", in, whole, int(step)%17+1, split)
+		}
+		// Subsequence check.
+		j := 0
+		for _, c := range whole {
+			for j < len(in) && in[j] != c {
+				j++
+			}
+			if j == len(in) {
+				t.Fatalf("%q: output %q is not the input with parts removed", in, whole)
+			}
+			j++
+		}
+		if len(whole) < len(in) && !bytes.Contains(in, usageMark) {
+			t.Fatalf("%q: bytes removed from a stream without usage: %q", in, whole)
+		}
+	})
+}
