@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"time"
 
 	"github.com/keyward/keyward/clientip"
 	"github.com/keyward/keyward/llmwire"
@@ -84,7 +83,7 @@ var (
 func (g *Gateway) forward(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) {
 	st := x.st
 	if st.authMissing {
-		g.finish(ctx, x, fasthttp.StatusBadGateway, bodyBadGateway, 0, 0)
+		g.finish(ctx, x, fasthttp.StatusBadGateway, bodyBadGateway)
 		return
 	}
 	req := &x.req
@@ -94,14 +93,26 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) {
 	if err != nil {
 		var te interface{ Timeout() bool } // net.Error, fasthttp.ErrTimeout
 		if errors.As(err, &te) && te.Timeout() {
-			g.finish(ctx, x, fasthttp.StatusGatewayTimeout, bodyTimeout, 0, 0)
+			g.finish(ctx, x, fasthttp.StatusGatewayTimeout, bodyTimeout)
 		} else {
-			g.finish(ctx, x, fasthttp.StatusBadGateway, bodyBadGateway, 0, 0)
+			g.finish(ctx, x, fasthttp.StatusBadGateway, bodyBadGateway)
 		}
 		return
 	}
+	x.replied = true
 	h := &x.resp
 	h.CopyTo(&ctx.Response.Header)
+	// The headers the upstream's Connection header names are for its hop
+	// only (RFC 9110 section 7.6.1), as are the fixed hop-by-hop ones.
+	for _, v := range h.PeekAll("Connection") {
+		for v != nil {
+			var name []byte
+			name, v = nextListItem(v)
+			if len(name) > 0 {
+				ctx.Response.Header.DelBytes(name)
+			}
+		}
+	}
 	for _, name := range responseHopHeaders {
 		ctx.Response.Header.Del(name)
 	}
@@ -114,7 +125,7 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) {
 			uc.release()
 		}
 		ctx.Response.SkipBody = req.Header.IsHead()
-		g.done(x, status, 0, 0)
+		g.done(x, status, llmwire.Usage{}, false)
 		return
 	}
 	events := bytes.HasPrefix(h.ContentType(), sseType)
@@ -131,9 +142,10 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) {
 	if events || n < 0 || n > maxBufferedBody {
 		// Streamed: events as they arrive; large or unsized bodies without
 		// holding them. Usage is read from a final event; otherwise a token
-		// reservation stays charged as reserved.
+		// reservation settles to the estimate from the bytes streamed.
 		ctx.Response.Header.Del("Content-Length")
-		x.body = upstreamBody{g: g, x: x, uc: uc, status: status, events: events, reuse: !h.ConnectionClose()}
+		x.body = upstreamBody{g: g, x: x, uc: uc, status: status, events: events, strip: events && x.stripUsage, reuse: !h.ConnectionClose()}
+		x.strip.reset()
 		x.body.r.reset(uc.br, n)
 		x.tail, x.tailCut = x.tail[:0], false
 		ctx.Response.SetBodyStream(&x.body, n)
@@ -154,7 +166,8 @@ func (g *Gateway) relayBuffered(ctx *fasthttp.RequestCtx, x *exchange, uc *upCon
 	var r bodyReader
 	r.reset(uc.br, framing)
 	var one [1]byte
-	_, err := io.ReadFull(&r, body)
+	got, err := io.ReadFull(&r, body)
+	x.received = int64(got)
 	if err == nil {
 		var m int
 		if m, err = r.Read(one[:]); m == 0 && err == io.EOF {
@@ -166,7 +179,7 @@ func (g *Gateway) relayBuffered(ctx *fasthttp.RequestCtx, x *exchange, uc *upCon
 	if err != nil || !r.done {
 		uc.discard()
 		ctx.Response.Header.Reset()
-		g.finish(ctx, x, fasthttp.StatusBadGateway, bodyBadGateway, 0, 0)
+		g.finish(ctx, x, fasthttp.StatusBadGateway, bodyBadGateway)
 		return
 	}
 	if x.resp.ConnectionClose() {
@@ -174,8 +187,6 @@ func (g *Gateway) relayBuffered(ctx *fasthttp.RequestCtx, x *exchange, uc *upCon
 	} else {
 		uc.release()
 	}
-	ctx.Response.SetBody(body)
-	var in, out int64
 	var u llmwire.Usage
 	var ok bool
 	switch {
@@ -184,10 +195,15 @@ func (g *Gateway) relayBuffered(ctx *fasthttp.RequestCtx, x *exchange, uc *upCon
 	case x.st.api.openai:
 		u, ok = llmwire.ParseUsage(body)
 	}
-	if ok {
-		in, out = u.PromptTokens, u.CompletionTokens
+	if events && x.stripUsage {
+		f := &x.strip
+		f.reset()
+		f.add(body)
+		f.finish()
+		body = f.out
 	}
-	g.done(x, status, in, out)
+	ctx.Response.SetBody(body)
+	g.done(x, status, u, ok)
 }
 
 // exchange writes req on a pooled connection and reads the response
@@ -208,6 +224,7 @@ func (g *Gateway) exchange(x *exchange, req *fasthttp.Request) (*upConn, error) 
 		if werr == nil {
 			werr = uc.bw.Flush()
 		}
+		x.sent = x.sent || werr == nil
 		rerr := werr
 		if werr == nil {
 			rerr = readResponseHeader(&x.resp, uc.br)
@@ -254,8 +271,10 @@ func (g *Gateway) buildRequest(ctx *fasthttp.RequestCtx, x *exchange, req *fasth
 	req.Header.SetMethodBytes(ctx.Request.Header.Method())
 	req.Header.SetNoDefaultContentType(true) // send what the caller sent, no more
 	trustedPeer := clientip.Trusted(g.peer(ctx), g.cfg.TrustedProxies)
+	// Valid until the next PeekAll, which comes after the loop.
+	conn := ctx.Request.Header.PeekAll("Connection")
 	for k, v := range ctx.Request.Header.All() {
-		if !notForwarded(k) && (trustedPeer || !proxyClaim(k)) {
+		if !notForwarded(k) && !connectionNamed(conn, k) && (trustedPeer || !proxyClaim(k)) {
 			req.Header.AddBytesKV(k, v)
 		}
 	}
@@ -287,7 +306,11 @@ func (g *Gateway) buildRequest(ctx *fasthttp.RequestCtx, x *exchange, req *fasth
 	}
 	xff = g.peer(ctx).AppendTo(xff)
 	req.Header.SetBytesV("X-Forwarded-For", xff)
-	req.SetBodyRaw(ctx.Request.Body())
+	if x.stripUsage {
+		req.SetBodyRaw(x.fwdBody)
+	} else {
+		req.SetBodyRaw(ctx.Request.Body())
+	}
 }
 
 // upstreamBody streams an upstream body to the client and settles the
@@ -303,12 +326,39 @@ type upstreamBody struct {
 	r      bodyReader
 	status int
 	events bool // read usage from the final event
+	strip  bool // take the usage chunk out (x.strip)
+	err    error
 	reuse  bool // the upstream did not ask to close the connection
 	closed bool
 }
 
 func (b *upstreamBody) Read(p []byte) (int, error) {
+	if !b.strip {
+		return b.read(p)
+	}
+	// Read into p, hand the bytes to the filter, and give p what it lets
+	// through; read again when it holds everything back (an event not yet
+	// ended, or the usage chunk).
+	f := &b.x.strip
+	for !f.ready() {
+		if b.err != nil {
+			return 0, b.err
+		}
+		n, err := b.read(p)
+		f.add(p[:n])
+		if err != nil {
+			f.finish()
+			b.err = err
+		}
+	}
+	return f.drain(p), nil
+}
+
+// read reads the upstream's bytes, counting them and keeping the stream's
+// tail for its usage.
+func (b *upstreamBody) read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
+	b.x.received += int64(n)
 	if b.events && n > 0 {
 		b.x.tail, b.x.tailCut = keepTail(b.x.tail, p[:n], b.x.tailCut)
 	}
@@ -325,38 +375,19 @@ func (b *upstreamBody) Close() error {
 	} else {
 		b.uc.discard()
 	}
-	var in, out int64
+	var u llmwire.Usage
+	var ok bool
 	if b.events {
-		if u, ok := tailUsage(&b.x.sse, b.x.tail, b.x.tailCut); ok {
-			in, out = u.PromptTokens, u.CompletionTokens
-		}
+		u, ok = tailUsage(&b.x.sse, b.x.tail, b.x.tailCut)
 	}
-	b.g.done(b.x, b.status, in, out)
+	b.g.done(b.x, b.status, u, ok)
 	return nil
 }
 
 // finish answers with a fixed body (the upstream failed or cannot be
-// used), refunds the reservation of tokens never spent, and ends the
-// exchange.
-func (g *Gateway) finish(ctx *fasthttp.RequestCtx, x *exchange, status int, body []byte, in, out int64) {
+// used) and ends the exchange; done settles the reservation from what is
+// known of how far the request got.
+func (g *Gateway) finish(ctx *fasthttp.RequestCtx, x *exchange, status int, body []byte) {
 	reply(ctx, status, body)
-	if x.charged && x.reserved > 0 {
-		g.limiter.Settle(x.now, &x.charge, 0)
-		x.reserved = 0
-	}
-	g.done(x, status, in, out)
-}
-
-// done settles tokens, records metrics and usage, and releases x.
-func (g *Gateway) done(x *exchange, status int, in, out int64) {
-	if x.charged && x.reserved > 0 && (in > 0 || out > 0) {
-		g.limiter.Settle(x.now, &x.charge, in+out)
-	}
-	if in > 0 || out > 0 {
-		x.st.metrics.Tokens(in, out)
-	}
-	x.st.metrics.Request(status, time.Since(x.start))
-	x.key.keyStats.Request(status)
-	g.usage.add(x.key.id, x.now, 1, in, out)
-	g.release(x)
+	g.done(x, status, llmwire.Usage{}, false)
 }

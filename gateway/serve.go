@@ -31,6 +31,20 @@ type exchange struct {
 	respBody []byte                  // a buffered response body
 	body     upstreamBody            // the response body when it streams through
 	buf      [4 << 10]byte           // scratch: the upstream path
+
+	// How far the request got, for settling a reservation without usage
+	// (unreportedUsage).
+	prompt   int64 // bytes of the request body
+	sent     bool  // the request was written upstream: it may have been acted on
+	replied  bool  // the upstream's response header arrived
+	received int64 // bytes of the upstream's response body read so far
+
+	// stripUsage: the gateway asked for usage on a stream the caller asked
+	// none for; fwdBody is the body that asks, strip takes the usage chunk
+	// out of the reply.
+	stripUsage bool
+	fwdBody    []byte
+	strip      usageFilter
 }
 
 // b2s views b as a string without copying, for lookups and matches that
@@ -71,6 +85,8 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 
 func (g *Gateway) release(x *exchange) {
 	x.st, x.key, x.charged, x.reserved = nil, nil, false, 0
+	x.prompt, x.sent, x.replied, x.received = 0, false, false, 0
+	x.stripUsage = false
 	x.charge = limit.Charge{}
 	x.body = upstreamBody{}
 	x.req.Reset() // drops the reference to the caller's body
@@ -135,13 +151,19 @@ func (g *Gateway) admit(ctx *fasthttp.RequestCtx, t *table, x *exchange, rest []
 		if len(body) > 0 && !isMultipart(ct) {
 			req, err := llmwire.ParseRequest(body)
 			if err != nil {
-				reply(ctx, fasthttp.StatusBadRequest, openAIBadRequest)
+				reply(ctx, fasthttp.StatusBadRequest, openAIBadBody(err))
 				return fasthttp.StatusBadRequest, true
 			}
 			if k.scoped && (!req.HasModel || !k.allowedModel(b2s(req.Model))) {
 				return g.refuse(ctx, x, reasonModel), true
 			}
 			maxTokens = req.MaxTokens
+			if req.Stream && !req.IncludeUsage {
+				// Ask the upstream for the stream's usage: without it the
+				// stream could only be charged an estimate.
+				x.fwdBody = askUsage(x.fwdBody[:0], body, &req)
+				x.stripUsage = true
+			}
 		}
 	} else if k.scoped && len(body) > 0 {
 		// Model scopes cannot be checked on an API whose bodies keyward does
@@ -149,10 +171,11 @@ func (g *Gateway) admit(ctx *fasthttp.RequestCtx, t *table, x *exchange, rest []
 		return g.refuse(ctx, x, reasonModel), true
 	}
 
-	if openai {
-		x.reserved = ks.reservation(maxTokens, len(body))
-	}
 	method := b2s(ctx.Method())
+	if openai && consumesTokens(method, body) {
+		x.reserved = ks.reservation(maxTokens, len(body))
+		x.prompt = int64(len(body))
+	}
 	x.charge.Key = k.id // every key has its own counters on a shared plan
 	for _, r := range ks.plans {
 		r.counters(&x.charge, method, b2s(rest), x.reserved)

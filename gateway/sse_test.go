@@ -198,7 +198,7 @@ func TestSSEStreamsIncrementallyAndCountsUsage(t *testing.T) {
 // A token budget that the reservations of two streams would exhaust keeps
 // admitting streams whose final usage chunk reports little: each stream is
 // settled at what it used when it ends. A stream without a usage chunk
-// keeps its reservation charged.
+// is charged the estimate from its prompt and the bytes it streamed.
 func TestSSEUsageSettlesTheTokenReservation(t *testing.T) {
 	e := newEnv(t)
 	withUsage := &sseUpstream{events: streamEvents}
@@ -227,33 +227,57 @@ func TestSSEUsageSettlesTheTokenReservation(t *testing.T) {
 		t.Fatalf("a reservation over the budget: %d %s", r.status, r.body)
 	}
 
-	// A stream that reports no usage stays charged at its reservation, and
-	// then there is no room for another.
+	// A stream that reports no usage is charged the estimate from its
+	// prompt and the bytes it streamed (not its reservation, not zero), and
+	// recorded as such.
 	noUsage := &sseUpstream{events: []string{streamEvents[1], streamEvents[3], streamEvents[5]}}
 	e.up.set(noUsage.ServeHTTP)
 	resp := e.openStream(nil, "/chat/prod/v1/chat/completions", value, body)
-	_, _, err := readEvents(resp.Body, nil)
+	_, raw, err := readEvents(resp.Body, nil)
 	resp.Body.Close()
 	if resp.StatusCode != 200 || err != nil {
 		t.Fatalf("stream without usage: %d %v", resp.StatusCode, err)
 	}
+	estIn, estOut := (int64(len(body))+3)/4, (int64(len(raw))+3)/4
 	e.up.set(withUsage.ServeHTTP)
 	resp = e.openStream(nil, "/chat/prod/v1/chat/completions", value, body)
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 429 {
-		t.Fatalf("after a stream without usage: %d, want 429", resp.StatusCode)
+	if resp.StatusCode != 200 {
+		t.Fatalf("after a stream without usage: %d, want 200", resp.StatusCode)
 	}
 
 	now := time.Now().UTC()
 	var got []keyward.UsageDay
 	if !eventually(5*time.Second, func() bool {
 		got = must[[]keyward.UsageDay](t)(e.srv.Service().Usage.GetKeyUsage(e.admin, k.ID, now, now))
-		return len(got) == 1 && got[0].Requests == n+1 && got[0].TokensIn == 11*n && got[0].TokensOut == 3*n
+		return len(got) == 1 && got[0].Requests == n+2 && got[0].TokensIn == 11*(n+1)+estIn && got[0].TokensOut == 3*(n+1)+estOut
 	}) {
-		t.Fatalf("usage %+v", got)
+		t.Fatalf("usage %+v, want %d requests, %d tokens in, %d out", got, n+2, 11*(n+1)+estIn, 3*(n+1)+estOut)
+	}
+	// The budget left is exactly what was not charged: a reservation one
+	// token larger is refused, one of exactly that size admitted.
+	left := budget - 14*(n+1) - estIn - estOut
+	if r := e.call("POST", "/chat/prod/v1/chat/completions", value, reserving(left+1)); r.status != 429 {
+		t.Fatalf("a reservation of the budget left plus one: %d %s", r.status, r.body)
+	}
+	e.up.set(chatHandler)
+	if r := e.call("POST", "/chat/prod/v1/chat/completions", value, reserving(left)); r.status != 200 {
+		t.Fatalf("a reservation of the budget left: %d %s", r.status, r.body)
 	}
 	if strings.Contains(e.logs.String(), value) {
 		t.Error("the logs hold the key")
 	}
+}
+
+// reserving returns a chat body whose token reservation (max_tokens plus
+// the body's length) is exactly total.
+func reserving(total int64) string {
+	for m := total; m >= 0; m-- {
+		b := fmt.Sprintf(`{"model":"gpt-4o-mini","max_tokens":%d}`, m)
+		if m+int64(len(b)) == total {
+			return b
+		}
+	}
+	panic(fmt.Sprint("no body reserves ", total))
 }

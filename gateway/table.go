@@ -298,7 +298,12 @@ func (ks *keyStage) reservation(maxTokens int64, bodyLen int) int64 {
 			maxTokens = defaultMaxTokens
 		}
 	}
-	return maxTokens + int64(bodyLen)
+	// llmwire bounds max_tokens (MaxTokensLimit) and the server the body,
+	// but a plan's default is any int64: the sum saturates rather than
+	// wrap to a negative cost, which the limiter would charge as nothing.
+	// At least 1: a request on a token route always holds a reservation
+	// to settle.
+	return max(limit.AddSat(maxTokens, int64(bodyLen)), 1)
 }
 
 // allowedRoute reports whether the key's route scopes admit method and p.

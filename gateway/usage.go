@@ -34,9 +34,10 @@ func (u *usageRecorder) add(keyID string, now time.Time, requests, in, out int64
 		d = &keyward.UsageDay{KeyID: keyID, Day: now.UTC().Format(keyward.DayFormat)}
 		u.m[k] = d
 	}
-	d.Requests += requests
-	d.TokensIn += in
-	d.TokensOut += out
+	// Saturating: an upstream reports any counts it likes.
+	d.Requests = limit.AddSat(d.Requests, requests)
+	d.TokensIn = limit.AddSat(d.TokensIn, in)
+	d.TokensOut = limit.AddSat(d.TokensOut, out)
 	u.mu.Unlock()
 }
 
@@ -102,9 +103,9 @@ func (h *history) lookup(key string, kind limit.Kind, from, to time.Time) int64 
 			continue
 		}
 		if kind == limit.Quota {
-			n += r.Requests
+			n = limit.AddSat(n, r.Requests)
 		} else {
-			n += r.TokensIn + r.TokensOut
+			n = limit.AddSat(n, limit.AddSat(r.TokensIn, r.TokensOut))
 		}
 	}
 	return n

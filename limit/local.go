@@ -78,7 +78,7 @@ func (l *Local) Charge(now time.Time, c *Charge) Decision {
 		c.Pending = true
 		return Decision{OK: true}
 	}
-	t := now.UnixNano()
+	t := clampNow(now.UnixNano())
 	ks := l.lock(c.Key)
 	defer ks.mu.Unlock()
 	if len(ks.cs) >= max(ks.pruneAt, pruneAt) {
@@ -149,11 +149,14 @@ func (l *Local) Settle(now time.Time, c *Charge, tokens int64) {
 		return
 	}
 	c.Pending = false
+	if !c.hasTokens() {
+		return // nothing to correct: skip the lookup and the lock
+	}
 	ks := l.keys.load(c.Key)
 	if ks == nil {
 		return
 	}
-	t := now.UnixNano()
+	t := clampNow(now.UnixNano())
 	tokens = max(tokens, 0)
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
@@ -174,7 +177,7 @@ func (l *Local) Settle(now time.Time, c *Charge, tokens int64) {
 			continue // the window it was charged in is over
 		}
 		if d := tokens - max(ct.Cost, 0); d >= 0 {
-			s.used = addSat(s.used, d)
+			s.used = AddSat(s.used, d)
 		} else {
 			s.used = max(s.used+d, 0)
 		}
@@ -198,7 +201,7 @@ func (l *Local) Forget(key string) {
 // A dropped key's quota and token-per-day counters consult History again if
 // the key comes back.
 func (l *Local) Sweep(now time.Time) int {
-	t := now.UnixNano()
+	t := clampNow(now.UnixNano())
 	dropped := 0
 	l.keys.removeIf(func(ks *keyState) bool {
 		ks.mu.Lock()
@@ -284,7 +287,7 @@ func (ks *keyState) atRest(t int64) bool {
 // from a new counter: a full bucket, or a window that has ended.
 func (s *counter) atRest(t int64) bool {
 	if s.kind == Throttle {
-		return s.tokens >= s.burst || (t > s.last && s.tokens+s.rate*float64(t-s.last)/1e9 >= s.burst)
+		return s.tokens >= s.burst || (t > s.last && s.tokens+s.rate*float64(subSat(t, s.last))/1e9 >= s.burst)
 	}
 	return t >= s.end
 }
@@ -304,7 +307,7 @@ func (s *counter) advance(ct *Counter, t int64) bool {
 	if s.kind == Throttle {
 		s.rate, s.burst = rates(ct)
 		if t > s.last {
-			s.tokens += s.rate * float64(t-s.last) / 1e9
+			s.tokens += s.rate * float64(subSat(t, s.last)) / 1e9
 			s.last = t
 		}
 		s.tokens = min(s.tokens, s.burst)
@@ -351,7 +354,7 @@ func (s *counter) take(cost int64) {
 	if s.kind == Throttle {
 		s.tokens -= float64(cost)
 	} else {
-		s.used += cost
+		s.used = AddSat(s.used, cost)
 	}
 }
 
@@ -362,7 +365,7 @@ func (s *counter) wait(ct *Counter, cost int64, t int64) time.Duration {
 			return Never
 		}
 		// Tokens arrive from s.last on, which a late t may precede.
-		ns := math.Ceil((float64(cost)-s.tokens)*1e9/s.rate) + float64(max(s.last-t, 0))
+		ns := math.Ceil((float64(cost)-s.tokens)*1e9/s.rate) + float64(max(subSat(s.last, t), 0))
 		if ns >= math.MaxInt64 {
 			return Never
 		}
@@ -371,13 +374,15 @@ func (s *counter) wait(ct *Counter, cost int64, t int64) time.Duration {
 	if cost > max(ct.Limit, 0) {
 		return Never
 	}
-	return time.Duration(s.end - t)
+	return time.Duration(max(subSat(s.end, t), 0))
 }
 
-// addSat returns a+b, for b >= 0, saturating at math.MaxInt64.
-func addSat(a, b int64) int64 {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
+// hasTokens reports whether c holds a token-window counter.
+func (c *Charge) hasTokens() bool {
+	for i := range min(max(c.N, 0), MaxCounters) {
+		if c.Counters[i].Kind.tokens() {
+			return true
+		}
 	}
-	return a + b
+	return false
 }

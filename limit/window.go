@@ -15,7 +15,7 @@ const (
 // Quota, TokensPerMinute or TokensPerDay counter, in UTC. ok is false for a
 // Throttle, an invalid Kind or a Quota with an unknown Period.
 func Window(ct Counter, now time.Time) (start, end time.Time, ok bool) {
-	s, e, ok := window(&ct, now.UnixNano())
+	s, e, ok := window(&ct, clampNow(now.UnixNano()))
 	if !ok {
 		return time.Time{}, time.Time{}, false
 	}

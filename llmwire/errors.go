@@ -18,7 +18,7 @@ var (
 	ErrAmbiguousKey         = errors.New("key differs from a known field only in case, Unicode folding, '_' or '-'")
 	ErrInvalidKey           = errors.New("key has a lone surrogate or a control character")
 	ErrInvalidModel         = errors.New("model must be a non-empty string without control characters")
-	ErrInvalidMaxTokens     = errors.New("token limit must be a non-negative integer")
+	ErrInvalidMaxTokens     = errors.New("token limit must be an integer from 0 to 2147483647")
 	ErrInvalidStream        = errors.New("stream must be true, false or null")
 	ErrInvalidStreamOptions = errors.New("stream_options must be an object or null, include_usage true, false or null")
 )

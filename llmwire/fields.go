@@ -33,8 +33,16 @@ func (s *scanner) readModel() ([]byte, code) {
 	return m, ok
 }
 
-// readTokens reads a token limit at s.i: a non-negative integer that fits
-// an int64, or null (-1).
+// MaxTokensLimit is the largest max_tokens or max_completion_tokens
+// ParseRequest accepts: 2^31-1, far above any model's context window, and
+// small enough that a reservation (the limit plus the body's size) cannot
+// come near the int64 range. A larger value is refused like a negative or
+// fractional one, rather than clamped: a budget must never be sized from a
+// number other than the one the upstream reads.
+const MaxTokensLimit = 1<<31 - 1
+
+// readTokens reads a token limit at s.i: an integer in [0, MaxTokensLimit]
+// written without sign, fraction or exponent, or null (-1).
 func (s *scanner) readTokens() (int64, code) {
 	ch := s.b[s.i]
 	if ch == 'n' {
@@ -55,7 +63,7 @@ func (s *scanner) readTokens() (int64, code) {
 		return 0, cMaxTokens
 	}
 	n, fits := parseUint(s.b[start:s.i])
-	if !fits {
+	if !fits || n > MaxTokensLimit {
 		return 0, cMaxTokens
 	}
 	return n, ok
@@ -77,7 +85,7 @@ func (s *scanner) readBool() (bool, code) {
 // readStreamOptions reads the stream_options value at s.i: null, or an
 // object whose include_usage is true, false or null. Only include_usage is
 // interpreted, with the same duplicate and case rules as top-level keys.
-func (s *scanner) readStreamOptions(scratch []byte) (iu bool, out []byte, field string, c code) {
+func (s *scanner) readStreamOptions(scratch []byte, req *Request) (iu bool, out []byte, field string, c code) {
 	const fieldIU = "stream_options.include_usage"
 	b := s.b
 	switch b[s.i] {
@@ -126,12 +134,14 @@ func (s *scanner) readStreamOptions(scratch []byte) (iu bool, out []byte, field 
 		}
 		if isIU {
 			seen = true
+			at := s.i
 			if iu, c = s.readBool(); c != ok {
 				if c == cSyntax {
 					c = cStreamOptions
 				}
 				return false, scratch, fieldIU, c
 			}
+			req.IncludeUsageAt, req.IncludeUsageEnd = at, s.i
 		} else if c = s.skipValue(2); c != ok {
 			return false, scratch, "", c
 		}

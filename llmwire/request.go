@@ -14,6 +14,12 @@ type Request struct {
 	Stream bool
 	// IncludeUsage is "stream_options": {"include_usage": true}.
 	IncludeUsage bool
+	// Where stream_options sits in the body, so that a proxy can ask for
+	// usage without re-encoding the body: the byte offsets [At, End) of the
+	// top-level stream_options value and of the include_usage value inside
+	// it. End is 0 when the value is absent (no value starts at offset 0).
+	StreamOptionsAt, StreamOptionsEnd int
+	IncludeUsageAt, IncludeUsageEnd   int
 }
 
 // The top-level fields ParseRequest reads.
@@ -187,11 +193,12 @@ func parseRequest(body []byte, req *Request) (c code, field string, at int) {
 				req.Stream = v
 			case fStreamOptions:
 				var iu bool
-				iu, scratch, field, c = s.readStreamOptions(scratch)
+				iu, scratch, field, c = s.readStreamOptions(scratch, req)
 				if c != ok {
 					return c, field, s.i
 				}
 				req.IncludeUsage = iu
+				req.StreamOptionsAt, req.StreamOptionsEnd = valAt, s.i
 			default:
 				if c = s.skipValue(1); c != ok {
 					return c, "", s.i

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -46,7 +45,8 @@ func TestParseRequestAccepted(t *testing.T) {
 		{"max_tokens", `{"model":"m","max_tokens":100}`, Request{Model: []byte("m"), HasModel: true, MaxTokens: 100}},
 		{"max_tokens zero", `{"max_tokens":0}`, Request{MaxTokens: 0}},
 		{"max_tokens null", `{"max_tokens":null}`, none},
-		{"max_tokens int64 max", `{"max_tokens":9223372036854775807}`, Request{MaxTokens: math.MaxInt64}},
+		{"max_tokens at the limit", `{"max_tokens":2147483647}`, Request{MaxTokens: MaxTokensLimit}},
+		{"max_completion_tokens at the limit", `{"max_completion_tokens":2147483647}`, Request{MaxTokens: MaxTokensLimit}},
 		{"max_completion_tokens larger", `{"max_tokens":100,"max_completion_tokens":200}`, Request{MaxTokens: 200}},
 		{"max_tokens larger", `{"max_completion_tokens":200,"max_tokens":300}`, Request{MaxTokens: 300}},
 		{"max_completion_tokens only", `{"max_completion_tokens":7}`, Request{MaxTokens: 7}},
@@ -302,6 +302,22 @@ func TestParseRequestRefused(t *testing.T) {
 		{"max_tokens bool", `{"max_tokens":true}`, ErrInvalidMaxTokens, "max_tokens"},
 		{"max_tokens array", `{"max_tokens":[1]}`, ErrInvalidMaxTokens, "max_tokens"},
 		{"max_tokens overflow", `{"max_tokens":9223372036854775808}`, ErrInvalidMaxTokens, "max_tokens"},
+		{"max_tokens past the limit", `{"max_tokens":2147483648}`, ErrInvalidMaxTokens, "max_tokens"},
+		{"max_tokens 2^53", `{"max_tokens":9007199254740992}`, ErrInvalidMaxTokens, "max_tokens"},
+		{"max_tokens 2^62", `{"max_tokens":4611686018427387904}`, ErrInvalidMaxTokens, "max_tokens"},
+		{"max_tokens int64 max", `{"max_tokens":9223372036854775807}`, ErrInvalidMaxTokens, "max_tokens"},
+		{"max_tokens int64 min", `{"max_tokens":-9223372036854775808}`, ErrInvalidMaxTokens, "max_tokens"},
+		{"max_tokens 1e308", `{"max_tokens":1e308}`, ErrInvalidMaxTokens, "max_tokens"},
+		{"max_tokens past float64", `{"max_tokens":1e309}`, ErrInvalidMaxTokens, "max_tokens"},
+		{"max_tokens negative exponent", `{"max_tokens":1E-3}`, ErrInvalidMaxTokens, "max_tokens"},
+		{"max_tokens positive exponent", `{"max_tokens":2e+1}`, ErrInvalidMaxTokens, "max_tokens"},
+		{"max_tokens NaN", `{"max_tokens":NaN}`, ErrSyntax, "max_tokens"},
+		{"max_tokens Infinity", `{"max_tokens":Infinity}`, ErrSyntax, "max_tokens"},
+		{"max_tokens minus Infinity", `{"max_tokens":-Infinity}`, ErrSyntax, "max_tokens"},
+		{"max_tokens plus sign", `{"max_tokens":+5}`, ErrSyntax, "max_tokens"},
+		{"max_tokens hex", `{"max_tokens":0x10}`, ErrSyntax, ""},
+		{"max_tokens leading zero", `{"max_tokens":0100}`, ErrSyntax, ""},
+		{"max_completion_tokens past the limit", `{"max_tokens":1,"max_completion_tokens":2147483648}`, ErrInvalidMaxTokens, "max_completion_tokens"},
 		{"max_tokens huge", `{"max_tokens":123456789012345678901234567890}`, ErrInvalidMaxTokens, "max_tokens"},
 		{"max_completion_tokens negative", `{"max_completion_tokens":-5}`, ErrInvalidMaxTokens, "max_completion_tokens"},
 		{"max_completion_tokens string", `{"max_completion_tokens":"5"}`, ErrInvalidMaxTokens, "max_completion_tokens"},
@@ -604,6 +620,26 @@ func TestStringUTF8(t *testing.T) {
 					check([]byte{a, b, c, d})
 				}
 			}
+		}
+	}
+}
+
+// The offsets of stream_options and include_usage frame their values.
+func TestParseRequestStreamOptionsOffsets(t *testing.T) {
+	for _, c := range []struct{ body, so, iu string }{
+		{`{"stream":true}`, "", ""},
+		{`{"stream":true,"stream_options":null}`, "null", ""},
+		{`{"stream":true,"stream_options": {} }`, "{}", ""},
+		{`{"stream_options":{"x":1, "include_usage" : false},"stream":true}`, `{"x":1, "include_usage" : false}`, "false"},
+		{`{"stream_options":{"include_u\u0073age":null}}`, `{"include_u\u0073age":null}`, "null"},
+	} {
+		r, err := ParseRequest([]byte(c.body))
+		if err != nil {
+			t.Fatalf("%s: %v", c.body, err)
+		}
+		so, iu := c.body[r.StreamOptionsAt:r.StreamOptionsEnd], c.body[r.IncludeUsageAt:r.IncludeUsageEnd]
+		if so != c.so || iu != c.iu {
+			t.Errorf("%s: stream_options %q include_usage %q, want %q %q", c.body, so, iu, c.so, c.iu)
 		}
 	}
 }

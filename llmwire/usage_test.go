@@ -105,3 +105,25 @@ func TestParseUsageAgainstEncodingJSON(t *testing.T) {
 }
 
 const chatResponse = `{"id":"chatcmpl-abc123","object":"chat.completion","created":1741569952,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"The Eiffel Tower is about 330 metres tall.","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":19,"completion_tokens":10,"total_tokens":29,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},"service_tier":"default","system_fingerprint":"fp_06737a9306"}`
+
+func TestUsageOnlyChunk(t *testing.T) {
+	for _, c := range []struct {
+		data string
+		want bool
+	}{
+		{`{"id":"c1","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":11,"completion_tokens":3,"total_tokens":14}}`, true},
+		{`{"usage":{"prompt_tokens":1,"completion_tokens":2}}`, true},
+		{`{"choices":[ ],"usage":{"total_tokens":3,"prompt_tokens":1}}`, true},
+		{`{"choices":[{"delta":{"content":"x"}}],"usage":{"prompt_tokens":1,"completion_tokens":2}}`, false},
+		{`{"choices":[],"usage":null}`, false},
+		{`{"choices":[{"delta":{}}],"usage":null}`, false},
+		{`{"choices":null,"usage":{"prompt_tokens":1}}`, false},
+		{`{"choices":[],"choices":[1],"usage":{"prompt_tokens":1}}`, false},
+		{`{"choices":[],"usage":{"prompt_tokens":1}`, false},
+		{`[DONE]`, false}, {``, false}, {`{}`, false},
+	} {
+		if got := UsageOnlyChunk([]byte(c.data)); got != c.want {
+			t.Errorf("UsageOnlyChunk(%s) = %v, want %v", c.data, got, c.want)
+		}
+	}
+}
