@@ -194,6 +194,9 @@ func (g *Gateway) check(ce *credEntry, x *exchange, rest []byte, ctx *fasthttp.R
 	if !k.allowedRoute(b2s(ctx.Method()), b2s(rest)) {
 		return reasonRoute
 	}
+	if x.st.api.openai && modelIDOutOfScope(k, rest) {
+		return reasonModel
+	}
 	return ""
 }
 
