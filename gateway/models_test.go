@@ -89,7 +89,9 @@ func TestModelListFollowsTheKeysScope(t *testing.T) {
 		}
 	}
 	// An upstream error passes through as it is.
-	e.up.set(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, `{"error":{"message":"down"}}`, http.StatusServiceUnavailable) })
+	e.up.set(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, `{"error":{"message":"down"}}`, http.StatusServiceUnavailable)
+	})
 	if r := e.call("GET", "/chat/prod/v1/models", scoped, ""); r.status != 503 {
 		t.Errorf("upstream error: %d %s", r.status, r.body)
 	}
