@@ -200,8 +200,8 @@ func (g *Gateway) check(ce *credEntry, x *exchange, rest []byte, ctx *fasthttp.R
 	return ""
 }
 
-// refuse answers 403 (or 401, replyRefused) and counts the failure for metrics and the audit
-// trail (aggregated per source, reason and API).
+// refuse answers 403 or 401 (replyRefused) and counts the failure for
+// metrics and the audit trail (aggregated per source, reason and API).
 func (g *Gateway) refuse(ctx *fasthttp.RequestCtx, x *exchange, reason string) int {
 	g.cfg.Metrics.AuthFailure(reason)
 	g.fails.add(g.clientIP(ctx).String(), reason, x.st.api.name)
