@@ -128,6 +128,10 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) {
 		g.done(x, status, llmwire.Usage{}, false)
 		return
 	}
+	if status == fasthttp.StatusOK && listsModels(ctx, x, rest) {
+		g.relayModelList(ctx, x, uc, n)
+		return
+	}
 	events := bytes.HasPrefix(h.ContentType(), sseType)
 	if n == -1 {
 		// A chunked body that has arrived whole (a short stream, or an

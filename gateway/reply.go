@@ -3,28 +3,27 @@ package gateway
 import (
 	"errors"
 	"net"
-	"strconv"
-	"time"
 
-	"github.com/keyward/keyward/limit"
 	"github.com/valyala/fasthttp"
 )
 
 // Fixed reply bodies: nothing a client sent (least of all its key) is
 // ever echoed back.
 var (
-	bodyForbidden    = []byte(`{"message":"Forbidden"}`)
-	bodyNotFound     = []byte(`{"message":"Not Found"}`)
-	bodyTooMany      = []byte(`{"message":"Too Many Requests"}`)
-	bodyQuota        = []byte(`{"message":"Limit Exceeded"}`)
-	bodyBadRequest   = []byte(`{"message":"Bad Request"}`)
-	bodyTooLarge     = []byte(`{"message":"Request Entity Too Large"}`)
-	bodyBadGateway   = []byte(`{"message":"Bad Gateway"}`)
-	bodyTimeout      = []byte(`{"message":"Gateway Timeout"}`)
-	openAIForbidden  = []byte(`{"error":{"message":"Incorrect or missing API key, or the key may not be used for this request.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`)
-	openAITooMany    = []byte(`{"error":{"message":"Rate limit reached for this API key. Retry after the time in the Retry-After header.","type":"requests","param":null,"code":"rate_limit_exceeded"}}`)
-	openAIQuota      = []byte(`{"error":{"message":"You exceeded your current quota.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}`)
-	openAITokens     = []byte(`{"error":{"message":"Token budget reached for this API key. Retry after the time in the Retry-After header.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}`)
+	bodyForbidden  = []byte(`{"message":"Forbidden"}`)
+	bodyNotFound   = []byte(`{"message":"Not Found"}`)
+	bodyTooMany    = []byte(`{"message":"Too Many Requests"}`)
+	bodyQuota      = []byte(`{"message":"Limit Exceeded"}`)
+	bodyBadRequest = []byte(`{"message":"Bad Request"}`)
+	bodyTooLarge   = []byte(`{"message":"Request Entity Too Large"}`)
+	bodyBadGateway = []byte(`{"message":"Bad Gateway"}`)
+	bodyTimeout    = []byte(`{"message":"Gateway Timeout"}`)
+	// OpenAI-compatible APIs answer as OpenAI does, so that its SDKs raise
+	// the matching error: 401 AuthenticationError for a key that is not
+	// one, 403 PermissionDeniedError for a key that may not do this.
+	openAIInvalidKey = []byte(`{"error":{"message":"Incorrect or missing API key.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`)
+	openAIModel      = []byte(`{"error":{"message":"The model is not allowed for this API key: name one of the models it is scoped to, in the JSON body.","type":"invalid_request_error","param":"model","code":"model_not_allowed"}}`)
+	openAIForbidden  = []byte(`{"error":{"message":"This API key is not allowed to make this request.","type":"invalid_request_error","param":null,"code":"permission_denied"}}`)
 	openAIBadRequest = []byte(`{"error":{"message":"The request body must be one JSON object (sent as application/json when the key is limited to models) that names its model once, in the body only.","type":"invalid_request_error","param":null,"code":null}}`)
 )
 
@@ -44,18 +43,28 @@ func pick(openai bool, plain, oa []byte) []byte {
 	return plain
 }
 
-// replyLimited answers 429 with Retry-After in whole seconds, rounded up.
-func replyLimited(ctx *fasthttp.RequestCtx, body []byte, after time.Duration) {
-	reply(ctx, fasthttp.StatusTooManyRequests, body)
-	if after >= limit.Never-time.Second || after > 31*24*time.Hour {
-		return // waiting cannot help (the request exceeds the limit itself): no Retry-After to loop on
+var wwwAuthenticate = []byte("Bearer")
+
+// replyRefused answers a refused key: 403 with one fixed body on other
+// APIs, as API Gateway does; on OpenAI-compatible ones 401 when the key is
+// not a usable key at all, and 403 naming the model scope or a generic
+// permission error when a good key may not make this request.
+func replyRefused(ctx *fasthttp.RequestCtx, openai bool, reason string) int {
+	if !openai {
+		reply(ctx, fasthttp.StatusForbidden, bodyForbidden)
+		return fasthttp.StatusForbidden
 	}
-	secs := int64((after + time.Second - 1) / time.Second)
-	if secs < 1 {
-		secs = 1
+	switch reason {
+	case reasonStage, reasonRoute, reasonLimits:
+		reply(ctx, fasthttp.StatusForbidden, openAIForbidden)
+		return fasthttp.StatusForbidden
+	case reasonModel:
+		reply(ctx, fasthttp.StatusForbidden, openAIModel)
+		return fasthttp.StatusForbidden
 	}
-	var buf [20]byte
-	ctx.Response.Header.SetBytesV("Retry-After", strconv.AppendInt(buf[:0], secs, 10))
+	reply(ctx, fasthttp.StatusUnauthorized, openAIInvalidKey)
+	ctx.Response.Header.SetBytesV("WWW-Authenticate", wwwAuthenticate)
+	return fasthttp.StatusUnauthorized
 }
 
 // replyUnreadable answers a request fasthttp could not read (the server's

@@ -184,14 +184,7 @@ func (g *Gateway) admit(ctx *fasthttp.RequestCtx, t *table, x *exchange, rest []
 		d := g.limiter.Charge(x.now, &x.charge)
 		if !d.OK {
 			st.metrics.Refused(d.Refused.String())
-			switch d.Refused {
-			case limit.Throttle:
-				replyLimited(ctx, pick(openai, bodyTooMany, openAITooMany), d.RetryAfter)
-			case limit.Quota:
-				replyLimited(ctx, pick(openai, bodyQuota, openAIQuota), d.RetryAfter)
-			default:
-				replyLimited(ctx, pick(openai, bodyTooMany, openAITokens), d.RetryAfter)
-			}
+			replyLimited(ctx, openai, x.now, d)
 			return fasthttp.StatusTooManyRequests, true
 		}
 		x.charged = true
@@ -224,16 +217,18 @@ func (g *Gateway) check(ce *credEntry, x *exchange, rest []byte, ctx *fasthttp.R
 	if !k.allowedRoute(b2s(ctx.Method()), b2s(rest)) {
 		return reasonRoute
 	}
+	if x.st.api.openai && modelIDOutOfScope(k, rest) {
+		return reasonModel
+	}
 	return ""
 }
 
-// refuse answers 403 and counts the failure for metrics and the audit
-// trail (aggregated per source, reason and API).
+// refuse answers 403 or 401 (replyRefused) and counts the failure for
+// metrics and the audit trail (aggregated per source, reason and API).
 func (g *Gateway) refuse(ctx *fasthttp.RequestCtx, x *exchange, reason string) int {
 	g.cfg.Metrics.AuthFailure(reason)
 	g.fails.add(g.clientIP(ctx).String(), reason, x.st.api.name)
-	reply(ctx, fasthttp.StatusForbidden, pick(x.st.api.openai, bodyForbidden, openAIForbidden))
-	return fasthttp.StatusForbidden
+	return replyRefused(ctx, x.st.api.openai, reason)
 }
 
 // clientIP is the socket's peer, or the nearest untrusted address in

@@ -129,10 +129,10 @@ func TestNothingWrittenHoldsAnIssuedValue(t *testing.T) {
 		{[2]string{"Authorization", "Bearer " + gk.Value}, gw, `{"model":"gpt-4o-mini"}`, 200},
 		{[2]string{"X-Api-Key", gk.Value}, gw, `{"model":"gpt-5"}`, 403},
 		{[2]string{"X-Api-Key", gk.Value}, gw, `{"model":"gpt-4o-mini","model":"x"}`, 400},
-		{[2]string{"X-Api-Key", gk.Value[:len(gk.Value)-2]}, gw, `{"model":"gpt-4o-mini"}`, 403},
+		{[2]string{"X-Api-Key", gk.Value[:len(gk.Value)-2]}, gw, `{"model":"gpt-4o-mini"}`, 401},
 		{[2]string{"X-Api-Key", "imported-custom-value-Zq81x"}, gw, `{"model":"gpt-4o-mini"}`, 403},
-		{[2]string{"X-Api-Key", gk.Value + "\tjunk"}, gw, `{"model":"gpt-4o-mini"}`, 403},
-		{[2]string{"X-Other", "x"}, gw + "?api_key=" + gk.Value, `{"model":"gpt-4o-mini"}`, 403},
+		{[2]string{"X-Api-Key", gk.Value + "\tjunk"}, gw, `{"model":"gpt-4o-mini"}`, 401},
+		{[2]string{"X-Other", "x"}, gw + "?api_key=" + gk.Value, `{"model":"gpt-4o-mini"}`, 401},
 		{[2]string{"X-Api-Key", gk.Value}, r.srv.GatewayURL() + "/nope/prod/" + gk.Value, ``, 404},
 	} {
 		req, _ := http.NewRequest("POST", tc.url, strings.NewReader(tc.body))

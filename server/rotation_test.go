@@ -99,7 +99,7 @@ func TestRotationEndToEnd(t *testing.T) {
 	if got := chat(t, r.srv.GatewayURL(), old); got != http.StatusOK {
 		t.Fatalf("old value within its grace: %d", got)
 	}
-	eventually(t, "the old value stops after its grace", func() bool { return chat(t, r.srv.GatewayURL(), old) == http.StatusForbidden })
+	eventually(t, "the old value stops after its grace", func() bool { return chat(t, r.srv.GatewayURL(), old) == http.StatusUnauthorized })
 	if got := chat(t, r.srv.GatewayURL(), cur); got != http.StatusOK {
 		t.Fatalf("new value after the grace: %d", got)
 	}
@@ -177,7 +177,7 @@ func TestRotationKeepsBudgets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the new value works", func() bool { return chat(t, r.srv.GatewayURL(), rk.Value) != http.StatusForbidden })
+	eventually(t, "the new value works", func() bool { return chat(t, r.srv.GatewayURL(), rk.Value) != http.StatusUnauthorized })
 	for _, v := range []string{rk.Value, ck.Value} {
 		if got := chat(t, r.srv.GatewayURL(), v); got != http.StatusTooManyRequests {
 			t.Fatalf("after 3 requests on the key, whatever its value: %d, want 429", got)

@@ -179,7 +179,7 @@ Call the AI API through the gateway, in another shell:
   # with the key: 200, the mock upstream's completion
   curl -s %s -H "x-api-key: $KEY" -H 'content-type: application/json' \
        -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
-  # without it: 403
+  # without it: 401
   curl -s -w ' %%{http_code}\n' %s -d '{"model":"gpt-4o-mini"}'
   # faster than 1 request a second with a burst of 2: the third gets 429
   for i in 1 2 3; do curl -s -o /dev/null -w '%%{http_code}\n' %s -H "x-api-key: $KEY" \
