@@ -64,3 +64,41 @@ func httpMethod(m string) bool {
 	}
 	return true
 }
+
+// Matches reports whether r admits a request: the method compared without
+// regard to case (as HTTP methods arrive in any case from some clients),
+// the path as a scope glob. Route scopes and route throttles both match
+// this way.
+func (r RoutePattern) Matches(method, path string) bool {
+	return (r.Method == "*" || strings.EqualFold(r.Method, method)) && glob.Scopes.Match(r.Path, path)
+}
+
+// routeKeyMethods are the methods a route throttle key may name; "*" and
+// "ANY" are any method.
+var routeKeyMethods = map[string]bool{
+	"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true, "*": true, "ANY": true,
+}
+
+// ParseRouteKey reads a usage plan's route throttle key, written as API
+// Gateway writes them: a path then the method, "/v1/chat/completions/POST"
+// or "/v1/*/*". The method is the last segment, in any case; "ANY" is "*".
+// A key whose last segment is not a method ("/v1/chat/completions", which
+// would otherwise be read as the method COMPLETIONS) is refused.
+func ParseRouteKey(k string) (RoutePattern, error) {
+	i := strings.LastIndexByte(k, '/')
+	if i <= 0 {
+		return RoutePattern{}, Errorf(EINVALID, "route throttle %q must be a path and a method, such as /v1/chat/completions/POST", k)
+	}
+	method := strings.ToUpper(k[i+1:])
+	if !routeKeyMethods[method] {
+		return RoutePattern{}, Errorf(EINVALID, "route throttle %q must end with a method (GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, * or ANY), such as /v1/chat/completions/POST", k)
+	}
+	if method == "ANY" {
+		method = "*"
+	}
+	r := RoutePattern{Method: method, Path: k[:i]}
+	if err := r.Validate(); err != nil {
+		return RoutePattern{}, err
+	}
+	return r, nil
+}

@@ -64,3 +64,40 @@ func TestScopesValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestRouteKeysAndMatching is the one table for route throttle keys and
+// for matching a request against a route (scopes and throttles alike).
+func TestRouteKeysAndMatching(t *testing.T) {
+	for key, want := range map[string]keyward.RoutePattern{
+		"/v1/chat/completions/POST": {Method: "POST", Path: "/v1/chat/completions"},
+		"/v1/chat/completions/post": {Method: "POST", Path: "/v1/chat/completions"},
+		"/v1/*/ANY":                 {Method: "*", Path: "/v1/*"},
+		"/v1/chat/*/*":              {Method: "*", Path: "/v1/chat/*"},
+		"/*/GET":                    {Method: "GET", Path: "/*"},
+	} {
+		got, err := keyward.ParseRouteKey(key)
+		if err != nil || got != want {
+			t.Errorf("ParseRouteKey(%q) = %+v, %v; want %+v", key, got, err, want)
+		}
+	}
+	for _, key := range []string{"", "POST", "/POST", "/v1/chat/completions", "v1/chat/POST", "/v1/[x]/POST", "/v1/chat/BREW"} {
+		if got, err := keyward.ParseRouteKey(key); err == nil {
+			t.Errorf("ParseRouteKey(%q) = %+v, want an error", key, got)
+		}
+	}
+	r := keyward.RoutePattern{Method: "POST", Path: "/v1/chat/*"}
+	for _, c := range []struct {
+		method, path string
+		want         bool
+	}{
+		{"POST", "/v1/chat/completions", true},
+		{"post", "/v1/chat/completions", true}, // a method in another case is the same method
+		{"GET", "/v1/chat/completions", false},
+		{"POST", "/v1/embeddings", false},
+		{"POST", "/v1/chat/completions/x", true}, // a trailing /* takes the subtree
+	} {
+		if got := r.Matches(c.method, c.path); got != c.want {
+			t.Errorf("%+v.Matches(%q, %q) = %v, want %v", r, c.method, c.path, got, c.want)
+		}
+	}
+}

@@ -120,7 +120,7 @@ func validatePlan(p *keyward.UsagePlan) error {
 			return err
 		}
 		for route, t := range ps.RouteThrottles {
-			if err := checkGlob("route throttle path", route); err != nil {
+			if _, err := keyward.ParseRouteKey(route); err != nil {
 				return err
 			}
 			if err := validateThrottle("route throttle", &t); err != nil {

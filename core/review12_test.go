@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/keyward/keyward"
@@ -129,4 +130,18 @@ func TestUpstreamsAreNotMetadataServices(t *testing.T) {
 		wantCode(t, err, keyward.EINVALID)
 	}
 	must[*keyward.API](t)(e.svc.APIs.CreateAPI(e.admin, keyward.APICreate{Name: "local", Stages: []keyward.Stage{{Name: "prod", UpstreamURL: "http://127.0.0.1:9/"}}}))
+}
+
+// TestRouteThrottleKeysAreReadOneWay: a plan's route throttle key whose
+// last segment is no method is refused, not read as a method nobody sends.
+func TestRouteThrottleKeysAreReadOneWay(t *testing.T) {
+	e := newEnv(t)
+	api := e.demoAPI(t)
+	for key, ok := range map[string]bool{"/v1/chat/completions": false, "/v1/chat/completions/POST": true, "/v1/*/any": true} {
+		_, err := e.svc.Plans.CreatePlan(e.admin, keyward.PlanCreate{Name: "p" + fmt.Sprint(len(key)), APIStages: []keyward.PlanStage{{APIID: api.ID, Stage: "prod",
+			RouteThrottles: map[string]keyward.Throttle{key: {RateLimit: 1, BurstLimit: 1}}}}})
+		if (err == nil) != ok {
+			t.Errorf("route throttle %q: %v, want accepted %v", key, err, ok)
+		}
+	}
 }

@@ -88,9 +88,9 @@ type planRule struct {
 // path glob; keys of PlanStage.RouteThrottles are "/path/METHOD", as AWS
 // writes them.
 type routeThrottle struct {
-	method, path string
-	throttle     keyward.Throttle
-	scope        string
+	route    keyward.RoutePattern
+	throttle keyward.Throttle
+	scope    string
 }
 
 // credEntry is one accepted value of a key.
@@ -213,13 +213,12 @@ func planRuleFor(p *keyward.UsagePlan, se *stageEntry) (*planRule, bool) {
 			r.throttleScope = p.ID + "|" + se.ref
 		}
 		for k, th := range ps.RouteThrottles {
-			i := strings.LastIndexByte(k, '/')
-			if i < 0 {
-				continue
+			route, err := keyward.ParseRouteKey(k)
+			if err != nil {
+				continue // the admin side refuses such keys when a plan is written
 			}
 			r.routeThrottles = append(r.routeThrottles, routeThrottle{
-				method: strings.ToUpper(k[i+1:]), path: k[:i], throttle: th,
-				scope: p.ID + "|" + se.ref + "|" + k,
+				route: route, throttle: th, scope: p.ID + "|" + se.ref + "|" + k,
 			})
 		}
 	}
@@ -252,7 +251,7 @@ func (r *planRule) counters(c *limit.Charge, method, p string, tokens int64) {
 	th, scope := r.throttle, r.throttleScope
 	for i := range r.routeThrottles {
 		rt := &r.routeThrottles[i]
-		if (rt.method == "*" || rt.method == "ANY" || rt.method == method) && glob.Scopes.Match(rt.path, p) {
+		if rt.route.Matches(method, p) {
 			th, scope = &rt.throttle, rt.scope
 			break
 		}
@@ -312,7 +311,7 @@ func (k *keyEntry) allowedRoute(method, p string) bool {
 		return true
 	}
 	for _, r := range k.routes {
-		if (r.Method == "*" || strings.EqualFold(r.Method, method)) && glob.Scopes.Match(r.Path, p) {
+		if r.Matches(method, p) {
 			return true
 		}
 	}
