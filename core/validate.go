@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/glob"
 	"github.com/keyward/keyward/webhook"
 )
 
@@ -148,14 +147,6 @@ func checkUpstreamURL(raw string) error {
 	// credentials) to anyone with a key bound there.
 	if a, err := netip.ParseAddr(strings.TrimSuffix(u.Hostname(), ".")); err == nil && webhook.Blocked(a) {
 		return invalid("upstream URL host %s is a link-local or metadata address", u.Hostname())
-	}
-	return nil
-}
-
-// checkGlob checks a pattern with the rules every pattern follows.
-func checkGlob(field, g string) error {
-	if err := glob.Valid(g); err != nil {
-		return invalid("%s %v", field, err)
 	}
 	return nil
 }
