@@ -47,24 +47,46 @@ type UserIdentity struct {
 	UserName    string `json:"userName,omitempty"`
 }
 
-// AuditRecord is an event as chained in the store: Hash = SHA-256(PrevHash ‖
-// Event), where Event holds the canonical bytes of the event exactly as
-// hashed. Hashes are lowercase hex.
+// AuditRecord is one leaf of the audit log, a Merkle tree in the RFC 6962
+// shape: Seq numbers leaves from 1, Hash is the lowercase hex of the leaf
+// hash SHA-256(0x00 ‖ Event), and Event holds the canonical bytes of the
+// event exactly as hashed.
+//
+// Tag is an HMAC of the leaf under a key the database never holds (the tail
+// key); it authenticates records not yet covered by a checkpoint. It never
+// leaves the server. Records carried from the pre-tree chain have none.
 type AuditRecord struct {
-	Seq      int64           `json:"seq"`
-	PrevHash string          `json:"prevHash"`
-	Hash     string          `json:"hash"`
-	Event    json.RawMessage `json:"event"`
+	Seq   int64           `json:"seq"`
+	Hash  string          `json:"hash"`
+	Event json.RawMessage `json:"event"`
+	Tag   []byte          `json:"-"`
 }
 
-// AuditCheckpoint is an Ed25519 signature over the chain head at Seq.
+// AuditCheckpoint is a signed tree head: the audit log's first Size records
+// hash to Root. Note is the checkpoint in the C2SP tlog-checkpoint signed-note
+// format, signed with the server's Ed25519 key; it is what a verifier checks,
+// and the other fields are read from it.
 type AuditCheckpoint struct {
-	Seq       int64     `json:"seq"`
-	Hash      string    `json:"hash"`
-	Time      time.Time `json:"time"`
-	KeyID     string    `json:"keyId"`     // hex SHA-256 of the public key, first 16 chars
-	PublicKey []byte    `json:"publicKey"` // Ed25519 public key
-	Signature []byte    `json:"signature"`
+	Size int64     `json:"size"`
+	Root string    `json:"root"` // lowercase hex of the tree hash
+	Time time.Time `json:"time"`
+	Note string    `json:"note"`
+}
+
+// AuditProof proves that the record Seq is in the tree of the checkpoint:
+// Proof holds the RFC 6962 inclusion proof, lowercase hex hashes.
+type AuditProof struct {
+	Record     *AuditRecord     `json:"record"`
+	Proof      []string         `json:"proof"`
+	Checkpoint *AuditCheckpoint `json:"checkpoint"`
+}
+
+// AuditConsistency proves that the tree of size From is a prefix of the
+// checkpoint's tree: Proof holds the RFC 6962 consistency proof.
+type AuditConsistency struct {
+	From       int64            `json:"from"`
+	Proof      []string         `json:"proof"`
+	Checkpoint *AuditCheckpoint `json:"checkpoint"`
 }
 
 // AuditFilter selects audit records. Records come in chain order (oldest
@@ -82,18 +104,51 @@ type AuditFilter struct {
 	Limit       int        // default 100, at most 1000
 }
 
-// AuditVerification is the result of checking the chain.
+// AuditVerification is the result of checking the audit log.
+//
+// Records counts the records read. Verified of them are covered by a signed
+// checkpoint whose root they reproduce; the rest are the tail (TailRecords,
+// the oldest written at TailSince), after the last checkpoint, which is
+// vouched for only by the tail key's tags (on the server) or not at all (in a
+// file). OK means no problem was found: a tail is not a problem, but it is
+// not "verified" either, and a reader should say so.
 type AuditVerification struct {
-	OK          bool   `json:"ok"`
-	Records     int64  `json:"records"`
-	Checkpoints int    `json:"checkpoints"`
-	FirstBadSeq int64  `json:"firstBadSeq,omitempty"` // 0 when OK
-	Reason      string `json:"reason,omitempty"`
+	OK          bool       `json:"ok"`
+	Records     int64      `json:"records"`
+	FirstSeq    int64      `json:"firstSeq,omitempty"` // the first record read, when not 1 (a file that starts mid-log)
+	Verified    int64      `json:"verified"`
+	Checkpoints int        `json:"checkpoints"`
+	TreeSize    int64      `json:"treeSize,omitempty"` // the last verified checkpoint
+	Root        string     `json:"root,omitempty"`
+	TailRecords int64      `json:"tailRecords,omitempty"`
+	TailSince   *time.Time `json:"tailSince,omitempty"`
+	TailTagged  bool       `json:"tailTagged,omitempty"` // the tail's tags were checked (server side)
+	// LegacyUnverified is the range of records carried from the pre-tree
+	// hash chain that no signed checkpoint of that chain covered: they are
+	// in the tree since the upgrade, but nothing vouches for them before it.
+	LegacyUnverified *SeqRange `json:"legacyUnverified,omitempty"`
+	FirstBadSeq      int64     `json:"firstBadSeq,omitempty"` // 0 when OK
+	Reason           string    `json:"reason,omitempty"`
 }
 
-// AuditService reads and verifies the audit trail.
+// SeqRange is a range of record numbers, both ends included.
+type SeqRange struct {
+	First int64 `json:"first"`
+	Last  int64 `json:"last"`
+}
+
+// AuditService reads and verifies the audit log.
 type AuditService interface {
 	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditRecord, error)
-	ListCheckpoints(ctx context.Context, afterSeq int64, limit int) ([]*AuditCheckpoint, error)
+	ListCheckpoints(ctx context.Context, afterSize int64, limit int) ([]*AuditCheckpoint, error)
 	VerifyAudit(ctx context.Context) (*AuditVerification, error)
+	// ProveRecord proves record seq is in the tree of the checkpoint at
+	// size (0: the latest checkpoint).
+	ProveRecord(ctx context.Context, seq, size int64) (*AuditProof, error)
+	// ProveConsistency proves the tree of size from is a prefix of the tree
+	// of the checkpoint at size to (0: the latest checkpoint).
+	ProveConsistency(ctx context.Context, from, to int64) (*AuditConsistency, error)
+	// PublicKey returns the checkpoint signing key as a signed-note
+	// verifier key ("<name>+<hash>+<key>").
+	PublicKey(ctx context.Context) (string, error)
 }

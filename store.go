@@ -139,16 +139,29 @@ type PolicyStore interface {
 	CountAttachments(ctx context.Context, policyID string) (int, error)
 }
 
-// AuditStore keeps the audit chain and its signed checkpoints.
+// AuditStore keeps the audit log: its records, the hashes of its Merkle
+// tree and its signed checkpoints (see package audit).
 type AuditStore interface {
-	// AuditHead returns the last record's Seq and Hash (0 and "" when empty).
-	AuditHead(ctx context.Context) (int64, string, error)
+	// AuditHead returns the last record's Seq (0 when empty).
+	AuditHead(ctx context.Context) (int64, error)
 	// AppendAudit adds r, which must have Seq = head+1 (ECONFLICT otherwise).
 	// Index columns (time, name, principal) are read from r.Event.
 	AppendAudit(ctx context.Context, r *AuditRecord) error
 	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditRecord, error) // ordered by Seq, descending with f.Descending
+	// ReadAuditHashes returns the tree hashes stored at indexes (in the
+	// layout of golang.org/x/mod/sumdb/tlog), in that order; ENOTFOUND
+	// when one is missing.
+	ReadAuditHashes(ctx context.Context, indexes []int64) ([][]byte, error)
+	// WriteAuditHashes stores hashes at indexes from, from+1, ..., replacing
+	// what is there.
+	WriteAuditHashes(ctx context.Context, from int64, hashes [][]byte) error
+	// InsertCheckpoint stores c; ECONFLICT when one of that size exists.
 	InsertCheckpoint(ctx context.Context, c *AuditCheckpoint) error
-	ListCheckpoints(ctx context.Context, afterSeq int64, limit int) ([]*AuditCheckpoint, error)
+	// ListCheckpoints returns checkpoints with Size > afterSize, by Size.
+	ListCheckpoints(ctx context.Context, afterSize int64, limit int) ([]*AuditCheckpoint, error)
+	// LatestCheckpoint returns the checkpoint of the largest size, nil when
+	// there is none.
+	LatestCheckpoint(ctx context.Context) (*AuditCheckpoint, error)
 }
 
 // IdempotencyRecord remembers the answer to a write made with a client token.

@@ -1,61 +1,66 @@
-// Package audit builds and verifies keyward's tamper-evident audit trail.
+// Package audit keeps keyward's audit trail as a transparency log.
 //
-// # The chain
+// # The log
 //
 // Every audited call becomes a keyward.AuditEvent. Its canonical bytes
-// (Canonical) are what the store keeps in AuditRecord.Event, and what is
-// hashed. Records are numbered from 1 and chained:
+// (Canonical) are a record of the log, numbered from 1 (Seq), and a leaf of
+// a Merkle tree in the shape of RFC 6962 (and RFC 9162, Certificate
+// Transparency): the record's hash is the leaf hash SHA-256(0x00 ‖ bytes),
+// an interior node is SHA-256(0x01 ‖ left ‖ right), and the tree of the
+// first n records has one root hash. The store keeps the tree's hashes in the
+// layout of golang.org/x/mod/sumdb/tlog (the Go checksum database's), so an
+// inclusion proof for one record, or a consistency proof that a tree of size
+// m is a prefix of the tree of size n, costs O(log n) reads.
 //
-//	Hash(1) = hex SHA-256( 32 zero bytes           ‖ canonical(event 1) )
-//	Hash(n) = hex SHA-256( hex-decoded Hash(n-1)   ‖ canonical(event n) )
+// # Checkpoints
 //
-// (Link). The previous hash enters as its 32 raw bytes, so the split between
-// the two parts is fixed and unambiguous; the canonical bytes are a JSON
-// object, so they always start with '{'. Checkpoint messages (below) start
-// with "keyward-audit-checkpoint/v1\n" and are signed, never chained, so a
-// record hash and a checkpoint signature can never stand in for each other.
+// A checkpoint is a signed tree head: the tree size and root, in the C2SP
+// tlog-checkpoint format, signed as a C2SP signed note with the server's
+// Ed25519 key (Signer):
 //
-// Changing, removing, inserting or reordering a record breaks the chain at
-// that point, unless the attacker also recomputes every later hash. That is
-// what checkpoints are for: at intervals the server signs the head of the
-// chain (Seq and Hash) with its Ed25519 key (Signer). Verification against
-// the server's public key then also detects a rewritten chain, and a
-// checkpoint whose record is gone reveals a truncated tail.
+//	keyward/audit/<key id>
+//	<size>
+//	<base64 root>
+//	keyward-time <RFC 3339 UTC, seconds>
 //
-// What verification cannot detect: changes after the last checkpoint made by
-// someone who recomputes the hashes (including appending forged records or
-// dropping the newest ones), and deleted checkpoints (the result's
-// Checkpoints count shows how many were checked). Checkpoint often, and
-// compare the verified head with what the server reports.
+//	— keyward/audit/<key id> <base64 signature>
+//
+// The server writes one at least every checkpoint interval, every N records
+// and at shutdown (Log.Checkpoint). Before it signs, it checks every record
+// since the last checkpoint against its hash and tag (below), so it never
+// signs records someone slipped into the database.
+//
+// # Who can rewrite what
+//
+// The threat is someone who can write the database (and exported files) but
+// not the data dir's other files nor the keyring. Against them:
+//
+//   - The signing key is not in the database, so they cannot sign a tree of
+//     their own; a record changed, removed, inserted or reordered below a
+//     checkpoint no longer reproduces its root.
+//   - The latest checkpoint is also kept outside the database, in the
+//     witness file (Witness) and in the JSONL/stdout sinks. Deleting
+//     checkpoints, or records they cover, shows against the witness.
+//   - Records after the last checkpoint (the tail) carry a tag, an HMAC of
+//     (seq, leaf hash) under the tail key, another data-dir file the
+//     database never holds (TailKey). A tail record changed, inserted or
+//     reordered has a bad tag. Removing the newest tail records cannot be
+//     detected: checkpoint often, and read "tail" as "not yet verified".
 //
 // # Secrets
 //
 // Secret material never enters an event: the core replaces values with
 // Marker(HMAC-SHA256(pepper, value)) before building it (see Redact), so that
 // two events about the same value can be correlated without revealing it.
-//
-// # Export
-//
-// The JSONL export (JSONLWriter, VerifyJSONL) holds one JSON object per line:
-//
-//	{"type":"record","seq":1,"prevHash":"","hash":"…","event":{…}}
-//	{"type":"checkpoint","seq":1,"hash":"…","time":"…","keyId":"…","publicKey":"…","signature":"…"}
-//
-// Record lines appear in Seq order; a checkpoint line follows the record it
-// covers. The event is written byte for byte as stored; a verifier compacts
-// it (json.Compact, the identity on canonical bytes) before hashing, so
-// whitespace changes are harmless and anything else is detected.
-//
-// Sinks (JSONLSink, WriterSink) receive records after their transaction
-// commits, for a SIEM; the store remains the source of truth.
 package audit
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/keyward/keyward"
 )
@@ -67,13 +72,9 @@ const MarkerPrefix = "hmac-sha256:"
 // event with EventTime converted to UTC. Struct fields come in declaration
 // order and map keys sorted, so equal events give equal bytes. These bytes are
 // stored in AuditRecord.Event and hashed; verification hashes the stored bytes
-// as they are and never re-canonicalizes, so a later change of Go's encoder
-// cannot invalidate old records.
-//
-// For an event decoded from JSON, Canonical is stable: decoding its output and
-// canonicalizing again gives the same bytes. (A Go value may not round-trip,
-// e.g. an int64 beyond 2^53 in RequestParameters decodes as a float64; the
-// chain still verifies, because the stored bytes are what is hashed.)
+// as they are and never re-canonicalizes from a Go value, so a later change of
+// the event type cannot invalidate old records. (Canonicalize, for files
+// re-encoded by other tools, works on the bytes alone.)
 //
 // The error (an unencodable value such as NaN, or a year outside 0-9999) is
 // not a *keyward.Error: it is a bug in the caller, internal by nature.
@@ -90,48 +91,33 @@ func Canonical(ev *keyward.AuditEvent) ([]byte, error) {
 	return b, nil
 }
 
-// Link returns the hash of a record: lowercase hex SHA-256 over the 32 bytes
-// that prevHash encodes (32 zero bytes when prevHash is "", the genesis),
-// followed by the canonical event bytes. It returns "" when prevHash is not ""
-// or 64 lowercase hex digits; no record hash is "", so such a link never
-// verifies.
-func Link(prevHash string, canonical []byte) string {
-	var prev [sha256.Size]byte
-	if prevHash != "" {
-		if !validHash(prevHash) {
-			return ""
-		}
-		hex.Decode(prev[:], []byte(prevHash))
-	}
-	h := sha256.New()
-	h.Write(prev[:])
-	h.Write(canonical)
-	return hex.EncodeToString(h.Sum(nil))
-}
+// LeafHash returns the RFC 6962 leaf hash of a record's event bytes.
+func LeafHash(event []byte) tlog.Hash { return tlog.RecordHash(event) }
 
-// validHash reports whether s is 64 lowercase hex digits.
-func validHash(s string) bool {
-	if len(s) != 2*sha256.Size {
-		return false
+// hashHex is the lowercase hex of h, as records and checkpoints show it.
+func hashHex(h tlog.Hash) string { return hex.EncodeToString(h[:]) }
+
+// parseHashHex reads 64 lowercase hex digits.
+func parseHashHex(s string) (tlog.Hash, bool) {
+	var h tlog.Hash
+	if len(s) != 2*len(h) {
+		return h, false
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
+			return h, false
 		}
 	}
-	return true
+	hex.Decode(h[:], []byte(s))
+	return h, true
 }
 
-// NewRecord returns the record with sequence number seq chaining ev after a
-// record whose hash is prevHash ("" for the first record). EINVALID for seq < 1,
-// a malformed prevHash, or a nil event; an event that cannot be encoded is an
-// internal error.
-func NewRecord(seq int64, prevHash string, ev *keyward.AuditEvent) (*keyward.AuditRecord, error) {
+// NewRecord returns record seq for ev, tagged with tail. EINVALID for
+// seq < 1 or a nil event; an event that cannot be encoded is an internal
+// error.
+func NewRecord(seq int64, ev *keyward.AuditEvent, tail *TailKey) (*keyward.AuditRecord, error) {
 	if seq < 1 {
 		return nil, keyward.Errorf(keyward.EINVALID, "audit: record sequence must be at least 1")
-	}
-	if prevHash != "" && !validHash(prevHash) {
-		return nil, keyward.Errorf(keyward.EINVALID, "audit: previous hash is not 64 lowercase hex digits")
 	}
 	if ev == nil {
 		return nil, keyward.Errorf(keyward.EINVALID, "audit: no event")
@@ -140,19 +126,20 @@ func NewRecord(seq int64, prevHash string, ev *keyward.AuditEvent) (*keyward.Aud
 	if err != nil {
 		return nil, err
 	}
-	return &keyward.AuditRecord{Seq: seq, PrevHash: prevHash, Hash: Link(prevHash, b), Event: b}, nil
+	leaf := LeafHash(b)
+	return &keyward.AuditRecord{Seq: seq, Hash: hashHex(leaf), Event: b, Tag: tail.Tag(seq, leaf)}, nil
 }
 
-// Append chains ev after the head of tx's audit chain and stores it. Call it
+// Append adds ev as the next record of tx's log, tagged with tail. Call it
 // inside the transaction that makes the change it records, so that the change
 // and its record commit together (and a failure to audit fails the change).
 // Errors are the store's, or NewRecord's.
-func Append(ctx context.Context, tx keyward.AuditStore, ev *keyward.AuditEvent) (*keyward.AuditRecord, error) {
-	seq, hash, err := tx.AuditHead(ctx)
+func Append(ctx context.Context, tx keyward.AuditStore, ev *keyward.AuditEvent, tail *TailKey) (*keyward.AuditRecord, error) {
+	seq, err := tx.AuditHead(ctx)
 	if err != nil {
 		return nil, err
 	}
-	r, err := NewRecord(seq+1, hash, ev)
+	r, err := NewRecord(seq+1, ev, tail)
 	if err != nil {
 		return nil, err
 	}

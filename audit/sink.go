@@ -22,6 +22,11 @@ type Sink interface {
 // CheckpointSink is implemented by sinks that also take checkpoints, so that
 // their output can be verified with VerifyJSONL and a trusted key.
 type CheckpointSink interface {
+	// Start is called once, before the first record: the next record is
+	// size+1, the tree of the first size records has the compact range
+	// frontier, and cv's key signs the checkpoints. The sink writes the
+	// key and frontier lines a verifier of its output starts from.
+	Start(ctx context.Context, cv *CheckpointVerifier, size int64, frontier [][]byte) error
 	WriteCheckpoint(ctx context.Context, c *keyward.AuditCheckpoint) error
 }
 
@@ -55,6 +60,21 @@ func OpenJSONLSink(path string, fsync bool) (*JSONLSink, error) {
 // Write appends r as one line.
 func (s *JSONLSink) Write(ctx context.Context, r *keyward.AuditRecord) error {
 	return s.write(func() error { return s.w.WriteRecord(r) })
+}
+
+// Start writes the key and frontier lines.
+func (s *JSONLSink) Start(ctx context.Context, cv *CheckpointVerifier, size int64, frontier [][]byte) error {
+	return s.write(func() error { return start(s.w, cv, size, frontier) })
+}
+
+func start(w *JSONLWriter, cv *CheckpointVerifier, size int64, frontier [][]byte) error {
+	if err := w.WriteKey(cv); err != nil {
+		return err
+	}
+	if size == 0 {
+		return nil
+	}
+	return w.WriteFrontier(size, frontier)
 }
 
 // WriteCheckpoint appends c as one line.
@@ -98,6 +118,13 @@ func (s *WriterSink) Write(ctx context.Context, r *keyward.AuditRecord) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.WriteRecord(r)
+}
+
+// Start writes the key and frontier lines.
+func (s *WriterSink) Start(ctx context.Context, cv *CheckpointVerifier, size int64, frontier [][]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return start(s.w, cv, size, frontier)
 }
 
 // WriteCheckpoint writes c as one line.

@@ -2,9 +2,7 @@ package audit
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
-	"io"
 
 	"github.com/keyward/keyward"
 )
@@ -15,15 +13,17 @@ const pageSize = 1000
 // errStop ends a walk early without an error.
 var errStop = errors.New("stop")
 
-// walk pages through the records and checkpoints of tx in Seq order, calling
-// onRecord and onCheckpoint so that a checkpoint comes after the record it
-// covers (and any checkpoint without a record comes where that record would
-// be). One page of each is in memory at a time.
-func walk(ctx context.Context, tx keyward.AuditStore,
+// walk pages through the records and checkpoints of tx in order, calling
+// onRecord and onCheckpoint so that a checkpoint comes right after the last
+// record it covers (and any checkpoint beyond the last record at the end).
+// One page of each is in memory at a time.
+func walk(ctx context.Context, tx keyward.AuditStore, after int64,
 	onRecord func(*keyward.AuditRecord) error, onCheckpoint func(*keyward.AuditCheckpoint) error) error {
 
-	cps := &cpPager{ctx: ctx, tx: tx}
-	var after int64
+	cps := &cpPager{ctx: ctx, tx: tx, after: after}
+	if err := cps.emitThrough(after, onCheckpoint); err != nil {
+		return err
+	}
 	for {
 		recs, err := tx.ListAudit(ctx, keyward.AuditFilter{AfterSeq: after, Limit: pageSize})
 		if err != nil {
@@ -33,8 +33,6 @@ func walk(ctx context.Context, tx keyward.AuditStore,
 			break
 		}
 		for _, r := range recs {
-			// Checkpoints before this record: they are for records that
-			// are missing, or out of order. Let the consumer judge.
 			if err := cps.emitThrough(r.Seq-1, onCheckpoint); err != nil {
 				return err
 			}
@@ -63,8 +61,8 @@ type cpPager struct {
 	done  bool
 }
 
-// emitThrough passes on every checkpoint with Seq <= seq.
-func (p *cpPager) emitThrough(seq int64, fn func(*keyward.AuditCheckpoint) error) error {
+// emitThrough passes on every checkpoint with Size <= size.
+func (p *cpPager) emitThrough(size int64, fn func(*keyward.AuditCheckpoint) error) error {
 	for {
 		if len(p.buf) == 0 {
 			if p.done {
@@ -78,12 +76,12 @@ func (p *cpPager) emitThrough(seq int64, fn func(*keyward.AuditCheckpoint) error
 				p.done = true
 				return nil
 			}
-			if page[len(page)-1].Seq <= p.after {
+			if page[len(page)-1].Size <= p.after {
 				return keyward.Errorf(keyward.EINTERNAL, "audit store returned checkpoints out of order")
 			}
-			p.buf, p.after = page, page[len(page)-1].Seq
+			p.buf, p.after = page, page[len(page)-1].Size
 		}
-		if p.buf[0].Seq > seq {
+		if p.buf[0].Size > size {
 			return nil
 		}
 		c := p.buf[0]
@@ -99,33 +97,36 @@ type Viewer interface {
 	View(ctx context.Context, fn func(ctx context.Context, tx keyward.Tx) error) error
 }
 
-// VerifyStore verifies the whole audit chain of s and its checkpoints (see
-// Verifier), with checkpoint signatures checked against trusted (nil: self-
-// asserted, see VerifyCheckpoint). It reads inside one View transaction, so
-// it sees a consistent snapshot even while records are being appended; the
-// store's View must give snapshot isolation for that. Do not call it from
-// inside another transaction of s (a store with one connection would wait
-// for itself); use VerifyTx there. It returns an error only when the store
-// fails; a broken chain is a result with OK false.
-func VerifyStore(ctx context.Context, s Viewer, trusted ed25519.PublicKey) (*keyward.AuditVerification, error) {
+// VerifyStore verifies the whole log of s: every record against its hash and
+// tag, every checkpoint's signature, every checkpoint's root against the
+// records, and the witness checkpoint w (nil: none) as one more checkpoint
+// that must be matched. It reads inside one View transaction, so it sees a
+// consistent snapshot while records are appended (the store's View must
+// give snapshot isolation). It returns an error only when the store fails;
+// a tampered log is a result with OK false.
+func (l *Log) VerifyStore(ctx context.Context, s Viewer, w *keyward.AuditCheckpoint) (*keyward.AuditVerification, error) {
 	var res *keyward.AuditVerification
 	err := s.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
 		var err error
-		res, err = VerifyTx(ctx, tx, trusted)
+		res, err = l.VerifyTx(ctx, tx, w)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
+	return res, err
 }
 
 // VerifyTx is VerifyStore within a transaction the caller already holds.
-func VerifyTx(ctx context.Context, tx keyward.AuditStore, trusted ed25519.PublicKey) (*keyward.AuditVerification, error) {
-	v := NewVerifier(trusted)
-	err := walk(ctx, tx,
+func (l *Log) VerifyTx(ctx context.Context, tx keyward.AuditStore, w *keyward.AuditCheckpoint) (*keyward.AuditVerification, error) {
+	legacy, err := legacyOf(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	v := NewVerifier(l.signer.cv, l.tail, legacy)
+	if w != nil && !v.Checkpoint(w) {
+		return v.Result(), nil
+	}
+	err = walk(ctx, tx, 0,
 		func(r *keyward.AuditRecord) error {
-			if !v.Record(r) {
+			if !v.Record(r, LeafHash(r.Event)) {
 				return errStop
 			}
 			return nil
@@ -140,15 +141,4 @@ func VerifyTx(ctx context.Context, tx keyward.AuditStore, trusted ed25519.Public
 		return nil, err
 	}
 	return v.Result(), nil
-}
-
-// Export writes the audit chain of s and its checkpoints to w in the JSONL
-// format, each checkpoint after the record it covers, from one View
-// transaction. It does not verify: export a damaged chain and VerifyJSONL
-// will say where it is damaged.
-func Export(ctx context.Context, s keyward.Store, w io.Writer) error {
-	jw := NewJSONLWriter(w)
-	return s.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
-		return walk(ctx, tx, jw.WriteRecord, jw.WriteCheckpoint)
-	})
 }

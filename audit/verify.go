@@ -2,11 +2,15 @@ package audit
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"time"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/keyward/keyward"
 )
@@ -16,67 +20,97 @@ import (
 // record), so only hostile input reaches the bound.
 const maxPending = 1024
 
-// Verifier checks an audit chain fed to it record by record, in order, with
-// checkpoints fed alongside; it keeps only the head of the chain and the
-// checkpoints still waiting for their record, so a chain of any length is
-// checked in constant memory.
+var rangeFactory = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+
+// Verifier checks a log fed to it record by record, in order, with
+// checkpoints fed alongside. It keeps the compact range of the tree (one
+// hash per set bit of its size) and the checkpoints waiting for their
+// record, so a log of any length is checked in constant memory.
 //
-// For each record it checks, in this order: Seq is the next expected number;
-// PrevHash is the previous record's Hash ("" before the first record); Hash
-// equals Link(PrevHash, Event); Event is a JSON object that decodes as a
-// keyward.AuditEvent. For each checkpoint: it is well formed and its
-// signature verifies (against the trusted key, or else against the first
-// checkpoint's own key, see VerifyCheckpoint), and the record with the
-// checkpoint's Seq has exactly the checkpoint's Hash. A checkpoint may be fed
-// before its record (it then waits) or right after it, but not after a later
-// record. A checkpoint still waiting at the end covers records that are gone.
+// For each record: Seq is the next expected number, Hash is the leaf hash of
+// the event, and with a tail key the tag matches. For each checkpoint: it is
+// signed by the verifier's key, and when its record has been fed, the tree
+// of that size has exactly its root. A checkpoint may come before its record
+// (it then waits) or right after it, not after a later record; one still
+// waiting at the end covers records that are gone.
 //
 // The first problem stops verification; Result names it. A Verifier is not
 // safe for concurrent use.
 type Verifier struct {
-	trusted ed25519.PublicKey
-	pinned  ed25519.PublicKey // with no trusted key: the first checkpoint's key
+	cv     *CheckpointVerifier
+	tail   *TailKey // nil: tags are not checked (a file has none)
+	legacy *Legacy
 
-	first       int64  // first Seq expected
-	lastSeq     int64  // Seq of the last good record (first-1 before any)
-	lastHash    string // its Hash
+	rng         *compact.Range
+	first       int64 // the first Seq expected
+	next        int64 // the next Seq expected
 	records     int64
 	checkpoints int
-	lastCP      int64 // Seq of the last checkpoint that matched (first-1 if none)
+	last        *keyward.AuditCheckpoint // the last checkpoint that matched
+	tailSince   time.Time                // event time of the record after it
 
-	pending []*keyward.AuditCheckpoint // ordered by Seq, all > lastSeq
+	pending []*keyward.AuditCheckpoint // ordered by Size, all >= next
 
 	failed bool
 	badSeq int64
 	reason string
 }
 
-// NewVerifier returns a Verifier for a whole chain, starting at Seq 1 with
-// the genesis PrevHash "". With trusted nil, checkpoints are self-asserted
-// (see VerifyCheckpoint) and must all carry the same key.
-func NewVerifier(trusted ed25519.PublicKey) *Verifier {
-	return NewVerifierAt(1, "", trusted)
+// NewVerifier returns a Verifier for a whole log, from record 1, trusting
+// checkpoints signed by cv's key. With tail set, every record's tag is
+// checked too (records 1..legacy.Through of a carried-over chain have none).
+func NewVerifier(cv *CheckpointVerifier, tail *TailKey, legacy *Legacy) *Verifier {
+	if legacy == nil {
+		legacy = &Legacy{}
+	}
+	return &Verifier{cv: cv, tail: tail, legacy: legacy, rng: rangeFactory.NewEmptyRange(0), first: 1, next: 1}
 }
 
-// NewVerifierAt returns a Verifier for the part of a chain that starts at
-// record first (at least 1), whose previous record has hash prevHash.
-// Checkpoints for records before first-1 are ignored; a checkpoint at first-1
-// is checked against prevHash, which authenticates the starting point.
-func NewVerifierAt(first int64, prevHash string, trusted ed25519.PublicKey) *Verifier {
-	first = max(first, 1)
-	v := &Verifier{trusted: trusted, first: first, lastSeq: first - 1, lastHash: prevHash, lastCP: first - 1}
-	if prevHash != "" && !validHash(prevHash) {
-		v.fail(first, "starting prevHash is malformed")
+// StartAt makes v verify a log that starts after record size, whose tree of
+// size records has the compact range frontier (see Frontier). Call it before
+// feeding anything. A checkpoint signed later vouches for the frontier too:
+// a wrong one cannot reproduce a signed root.
+func (v *Verifier) StartAt(size int64, frontier [][]byte) error {
+	if v.records > 0 || v.checkpoints > 0 || size < 0 {
+		return errors.New("audit: StartAt after the first record")
 	}
-	return v
+	if len(frontier) != frontierLen(size) {
+		return fmt.Errorf("a tree of %d records has %d frontier hashes, not %d", size, frontierLen(size), len(frontier))
+	}
+	for _, h := range frontier {
+		if len(h) != len(tlog.Hash{}) {
+			return errors.New("a frontier hash is not 32 bytes")
+		}
+	}
+	rng, err := rangeFactory.NewRange(0, uint64(size), frontier)
+	if err != nil {
+		return err
+	}
+	v.rng, v.first, v.next = rng, size+1, size+1
+	return nil
+}
+
+// At reports whether v has verified exactly the first size records and its
+// tree has the compact range frontier.
+func (v *Verifier) At(size int64, frontier [][]byte) bool {
+	if v.next-1 != size {
+		return false
+	}
+	have := v.rng.Hashes()
+	if len(have) != len(frontier) {
+		return false
+	}
+	for i := range have {
+		if !bytes.Equal(have[i], frontier[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // Failed reports whether a problem was found; Record and Checkpoint then do
 // nothing.
 func (v *Verifier) Failed() bool { return v.failed }
-
-// next is the Seq of the next expected record.
-func (v *Verifier) next() int64 { return v.lastSeq + 1 }
 
 func (v *Verifier) fail(seq int64, format string, args ...any) bool {
 	if !v.failed {
@@ -85,36 +119,44 @@ func (v *Verifier) fail(seq int64, format string, args ...any) bool {
 	return false
 }
 
-// Record checks the next record and reports whether the chain is still good.
-func (v *Verifier) Record(r *keyward.AuditRecord) bool {
+// Record checks the next record, whose event's leaf hash the caller computed
+// (LeafHash, or leafOf for re-encoded input), and reports whether the log is
+// still good.
+func (v *Verifier) Record(r *keyward.AuditRecord, leaf tlog.Hash) bool {
 	if v.failed {
 		return false
 	}
-	want := v.next()
+	want := v.next
 	switch {
 	case r == nil:
 		return v.fail(want, "record %d missing", want)
 	case r.Seq > want:
-		return v.fail(want, "sequence gap: expected %d, got %d", want, r.Seq)
+		return v.fail(want, "record %d missing (next is %d)", want, r.Seq)
 	case r.Seq < want:
-		bad := r.Seq
-		if bad < v.first {
-			bad = want
-		}
-		return v.fail(bad, "sequence out of order: expected %d, got %d", want, r.Seq)
-	case r.PrevHash != v.lastHash:
-		if v.lastSeq == 0 {
-			return v.fail(r.Seq, "prevHash of record 1 is not the genesis value \"\"")
-		}
-		return v.fail(r.Seq, "prevHash does not link to record %d", v.lastSeq)
-	case r.Hash != Link(r.PrevHash, r.Event):
-		return v.fail(r.Seq, "hash mismatch")
-	case !isEvent(r.Event):
-		return v.fail(r.Seq, "event does not parse")
+		return v.fail(max(r.Seq, v.first), "record %d out of order (expected %d)", r.Seq, want)
 	}
-	v.lastSeq, v.lastHash = r.Seq, r.Hash
+	if h, ok := parseHashHex(r.Hash); !ok || h != leaf {
+		return v.fail(r.Seq, "record %d: its hash does not match its event", r.Seq)
+	}
+	if v.tail != nil {
+		switch {
+		case r.Tag == nil && r.Seq <= v.legacy.Through:
+		case r.Tag == nil:
+			return v.fail(r.Seq, "record %d has no tag", r.Seq)
+		case !v.tail.Check(r.Seq, leaf, r.Tag):
+			return v.fail(r.Seq, "record %d: its tag does not match (not written with the tail key)", r.Seq)
+		}
+	}
+	l := leaf
+	if err := v.rng.Append(l[:], nil); err != nil {
+		return v.fail(r.Seq, "record %d: %v", r.Seq, err)
+	}
+	if v.tailSince.IsZero() {
+		v.tailSince = eventTime(r.Event)
+	}
+	v.next++
 	v.records++
-	for len(v.pending) > 0 && v.pending[0].Seq == r.Seq {
+	for len(v.pending) > 0 && v.pending[0].Size == r.Seq {
 		c := v.pending[0]
 		v.pending = v.pending[1:]
 		if !v.check(c) {
@@ -124,41 +166,48 @@ func (v *Verifier) Record(r *keyward.AuditRecord) bool {
 	return true
 }
 
-// isEvent reports whether b is a JSON object that decodes as an AuditEvent.
-func isEvent(b []byte) bool {
-	b = bytes.TrimLeft(b, " \t\r\n")
-	if len(b) == 0 || b[0] != '{' {
-		return false
+// eventTime reads an event's time, zero when it has none.
+func eventTime(event []byte) time.Time {
+	var e struct {
+		EventTime time.Time `json:"eventTime"`
 	}
-	var ev keyward.AuditEvent
-	return json.Unmarshal(b, &ev) == nil
+	_ = json.Unmarshal(event, &e)
+	return e.EventTime
 }
 
-// Checkpoint takes a checkpoint: it is checked now if its record was the
-// last one fed, or when its record comes. It reports whether the chain is
-// still good.
+// Checkpoint takes a checkpoint: its note is verified now, its root when
+// its record has been fed. It reports whether the log is still good.
 func (v *Verifier) Checkpoint(c *keyward.AuditCheckpoint) bool {
-	switch {
-	case v.failed:
+	if v.failed {
 		return false
-	case c == nil:
-		return v.fail(v.next(), "checkpoint missing")
-	case c.Seq < v.first-1 && v.first > 1:
-		return true // before the verified range
-	case c.Seq < 1:
-		return v.fail(v.next(), "checkpoint %d malformed", c.Seq)
-	case c.Seq == v.lastSeq:
-		return v.check(c)
-	case c.Seq < v.lastSeq:
-		return v.fail(c.Seq, "checkpoint %d out of order (after record %d)", c.Seq, v.lastSeq)
+	}
+	if c == nil {
+		return v.fail(v.next, "checkpoint missing")
+	}
+	opened, err := v.cv.Open([]byte(c.Note))
+	switch {
+	case errors.Is(err, ErrBadSignature):
+		return v.fail(v.next, "checkpoint %d is not signed by the trusted key", c.Size)
+	case err != nil:
+		return v.fail(v.next, "checkpoint %d: %v", c.Size, err)
+	case opened.Size != c.Size || opened.Root != c.Root || !opened.Time.Equal(c.Time):
+		return v.fail(v.next, "checkpoint %d: its fields differ from its signed note", c.Size)
+	case opened.Size < 1:
+		return v.fail(v.next, "checkpoint of an empty tree")
+	case opened.Size < v.first-1:
+		return true // before the records verified here
+	case opened.Size == v.next-1:
+		return v.check(opened)
+	case opened.Size < v.next-1:
+		return v.fail(opened.Size, "checkpoint %d out of order (after record %d)", opened.Size, v.next-1)
 	}
 	if len(v.pending) >= maxPending {
-		return v.fail(v.next(), "more than %d checkpoints ahead of the records", maxPending)
+		return v.fail(v.next, "more than %d checkpoints ahead of the records", maxPending)
 	}
-	i, _ := slices.BinarySearchFunc(v.pending, c.Seq, func(p *keyward.AuditCheckpoint, seq int64) int {
-		return cmpInt(p.Seq, seq)
+	i, _ := slices.BinarySearchFunc(v.pending, opened.Size, func(p *keyward.AuditCheckpoint, size int64) int {
+		return cmpInt(p.Size, size)
 	})
-	v.pending = slices.Insert(v.pending, i, c)
+	v.pending = slices.Insert(v.pending, i, opened)
 	return true
 }
 
@@ -172,46 +221,55 @@ func cmpInt(a, b int64) int {
 	return 0
 }
 
-// check verifies a checkpoint at the last record.
+// check compares a checkpoint with the tree of the records fed so far.
 func (v *Verifier) check(c *keyward.AuditCheckpoint) bool {
-	err := VerifyCheckpoint(c, v.trusted)
-	switch {
-	case errors.Is(err, ErrUntrustedKey):
-		return v.fail(c.Seq, "checkpoint %d signed by untrusted key %s", c.Seq, KeyID(c.PublicKey))
-	case errors.Is(err, ErrBadSignature):
-		return v.fail(c.Seq, "checkpoint %d signature invalid", c.Seq)
-	case err != nil:
-		return v.fail(c.Seq, "checkpoint %d malformed", c.Seq)
+	got, err := v.rng.GetRootHash(nil)
+	if err != nil {
+		return v.fail(c.Size, "checkpoint %d: %v", c.Size, err)
 	}
-	if v.trusted == nil {
-		if v.pinned == nil {
-			v.pinned = ed25519.PublicKey(bytes.Clone(c.PublicKey))
-		} else if !bytes.Equal(v.pinned, c.PublicKey) {
-			return v.fail(c.Seq, "checkpoint %d signed by key %s, earlier checkpoints by %s", c.Seq, KeyID(c.PublicKey), KeyID(v.pinned))
+	if hashHex(tlog.Hash(got)) != c.Root {
+		from := v.first
+		if v.last != nil {
+			from = v.last.Size + 1
 		}
+		return v.fail(from, "records %d-%d do not reproduce the root of checkpoint %d (changed, removed, inserted or reordered)", from, c.Size, c.Size)
 	}
-	if c.Hash != v.lastHash {
-		// The chain links up to here but disagrees with a signed head: it
-		// was rewritten somewhere after the last good checkpoint.
-		return v.fail(v.lastCP+1, "record %d does not match checkpoint %d (records %d-%d rewritten?)",
-			c.Seq, c.Seq, v.lastCP+1, c.Seq)
+	if v.last == nil || c.Size > v.last.Size || c.Time.After(v.last.Time) {
+		v.last = c
 	}
-	v.lastCP = c.Seq
 	v.checkpoints++
+	v.tailSince = time.Time{}
 	return true
 }
 
 // Result returns the outcome so far, treating the input as complete: a
-// checkpoint still waiting for its record means records were removed from the
-// tail. Records and Checkpoints count those verified good.
+// checkpoint still waiting for its record means records were removed from
+// the tail.
 func (v *Verifier) Result() *keyward.AuditVerification {
-	res := &keyward.AuditVerification{Records: v.records, Checkpoints: v.checkpoints}
+	res := &keyward.AuditVerification{Records: v.records, Checkpoints: v.checkpoints, TailTagged: v.tail != nil}
+	if v.first > 1 {
+		res.FirstSeq = v.first
+	}
+	covered := v.first - 1
+	if v.last != nil {
+		covered = v.last.Size
+		res.TreeSize, res.Root = v.last.Size, v.last.Root
+	}
+	res.Verified = max(covered-v.first+1, 0)
+	res.TailRecords = v.next - 1 - covered
+	if res.TailRecords > 0 && !v.tailSince.IsZero() {
+		t := v.tailSince
+		res.TailSince = &t
+	}
+	if u := v.legacy.Unverified; u != nil {
+		res.LegacyUnverified = u
+	}
 	switch {
 	case v.failed:
 		res.FirstBadSeq, res.Reason = v.badSeq, v.reason
 	case len(v.pending) > 0:
-		res.FirstBadSeq = v.next()
-		res.Reason = fmt.Sprintf("checkpoint %d beyond last record %d (tail removed?)", v.pending[0].Seq, v.lastSeq)
+		res.FirstBadSeq = v.next
+		res.Reason = fmt.Sprintf("checkpoint %d is beyond the last record %d (records removed)", v.pending[0].Size, v.next-1)
 	default:
 		res.OK = true
 	}

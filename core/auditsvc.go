@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/audit"
 )
 
 // ListAudit returns audit records. Reading the trail is itself audited.
@@ -24,61 +23,103 @@ func (s *Audit) ListAudit(ctx context.Context, f keyward.AuditFilter) ([]*keywar
 	return out, err
 }
 
-// ListCheckpoints returns signed checkpoints of the chain head.
-func (s *Audit) ListCheckpoints(ctx context.Context, afterSeq int64, limit int) ([]*keyward.AuditCheckpoint, error) {
+// ListCheckpoints returns signed checkpoints, by size.
+func (s *Audit) ListCheckpoints(ctx context.Context, afterSize int64, limit int) ([]*keyward.AuditCheckpoint, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
 	var out []*keyward.AuditCheckpoint
-	err := s.run(ctx, call{action: keyward.ActionAuditRead, resource: keyward.AuditARN, params: map[string]any{"afterSeq": afterSeq, "checkpoints": true}},
+	err := s.run(ctx, call{action: keyward.ActionAuditRead, resource: keyward.AuditARN, params: map[string]any{"afterSize": afterSize, "checkpoints": true}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
 			var err error
-			out, err = tx.ListCheckpoints(ctx, afterSeq, limit)
+			out, err = tx.ListCheckpoints(ctx, afterSize, limit)
 			return err
 		})
 	return out, err
 }
 
-// VerifyAudit walks the whole chain in the store and checks every hash and
-// every checkpoint signature against the server's key.
+// VerifyAudit verifies the whole log in the store: every record against its
+// hash and tag, every checkpoint's signature and root, and the witness.
 func (s *Audit) VerifyAudit(ctx context.Context) (*keyward.AuditVerification, error) {
 	var out *keyward.AuditVerification
 	verify := func(ctx context.Context) error {
 		var err error
-		out, err = audit.VerifyStore(ctx, s.store, s.signer.PublicKey())
+		out, err = s.verify(ctx)
 		return err
 	}
 	err := s.run(ctx, call{action: keyward.ActionAuditVerify, resource: keyward.AuditARN, params: map[string]any{}, prepare: verify},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
-			o.respond("ok", out.OK, "records", out.Records, "firstBadSeq", out.FirstBadSeq)
+			o.respond("ok", out.OK, "records", out.Records, "verified", out.Verified, "firstBadSeq", out.FirstBadSeq)
 			return nil
 		})
 	return out, err
 }
 
-// Checkpoint signs the chain head when it moved since the last checkpoint.
-// The server calls it on a timer and on shutdown. With sinks (JSONL file,
-// stdout) it signs the last record they received, so that the checkpoint
-// sits right after its record in every copy of the trail; at shutdown, with
-// no call in flight, that is the head.
-func (s *Audit) Checkpoint(ctx context.Context) error {
-	now := s.clock.Now()
-	delivered := s.sinks.signDelivered(context.WithoutCancel(ctx), func(seq int64, hash string) *keyward.AuditCheckpoint {
-		return s.signer.Checkpoint(seq, hash, now)
-	})
-	return s.writeUnaudited(ctx, "audit checkpoint", func(ctx context.Context, tx keyward.Tx) error {
-		cp := delivered
-		if cp == nil {
-			seq, hash, err := tx.AuditHead(ctx)
-			if err != nil || seq == 0 {
+// checkpointAt returns the checkpoint of size (0: the latest).
+func checkpointAt(ctx context.Context, tx keyward.Tx, size int64) (*keyward.AuditCheckpoint, error) {
+	if size == 0 {
+		c, err := tx.LatestCheckpoint(ctx)
+		if err == nil && c == nil {
+			err = keyward.Errorf(keyward.ENOTFOUND, "no audit checkpoint yet")
+		}
+		return c, err
+	}
+	cs, err := tx.ListCheckpoints(ctx, size-1, 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(cs) == 0 || cs[0].Size != size {
+		return nil, keyward.Errorf(keyward.ENOTFOUND, "no audit checkpoint of size %d", size)
+	}
+	return cs[0], nil
+}
+
+// ProveRecord returns the inclusion proof of record seq in the tree of the
+// checkpoint at size (0: the latest).
+func (s *Audit) ProveRecord(ctx context.Context, seq, size int64) (*keyward.AuditProof, error) {
+	if seq < 1 || size < 0 {
+		return nil, keyward.Errorf(keyward.EINVALID, "seq must be at least 1 and size at least 0")
+	}
+	var out *keyward.AuditProof
+	err := s.run(ctx, call{action: keyward.ActionAuditRead, resource: keyward.AuditARN, params: map[string]any{"proveSeq": seq, "size": size}},
+		func(ctx context.Context, tx keyward.Tx, o *op) error {
+			c, err := checkpointAt(ctx, tx, size)
+			if err != nil {
 				return err
 			}
-			cp = s.signer.Checkpoint(seq, hash, now)
-		}
-		have, err := tx.ListCheckpoints(ctx, cp.Seq-1, 1)
-		if err != nil || (len(have) > 0 && have[0].Seq == cp.Seq) {
-			return err // this record is signed already
-		}
-		return tx.InsertCheckpoint(ctx, cp)
-	})
+			out, err = s.alog.ProveRecord(ctx, tx, c, seq)
+			return err
+		})
+	return out, err
+}
+
+// ProveConsistency returns the proof that the tree of size from is a prefix
+// of the tree of the checkpoint at size to (0: the latest).
+func (s *Audit) ProveConsistency(ctx context.Context, from, to int64) (*keyward.AuditConsistency, error) {
+	if from < 1 || to < 0 {
+		return nil, keyward.Errorf(keyward.EINVALID, "from must be at least 1 and to at least 0")
+	}
+	var out *keyward.AuditConsistency
+	err := s.run(ctx, call{action: keyward.ActionAuditRead, resource: keyward.AuditARN, params: map[string]any{"consistencyFrom": from, "to": to}},
+		func(ctx context.Context, tx keyward.Tx, o *op) error {
+			c, err := checkpointAt(ctx, tx, to)
+			if err != nil {
+				return err
+			}
+			out, err = s.alog.ProveConsistency(ctx, tx, c, from)
+			return err
+		})
+	return out, err
+}
+
+// PublicKey returns the checkpoint signing key as a signed-note verifier
+// key. It is public: anyone allowed to read the trail may have it.
+func (s *Audit) PublicKey(ctx context.Context) (string, error) {
+	var out string
+	err := s.run(ctx, call{action: keyward.ActionAuditRead, resource: keyward.AuditARN, params: map[string]any{"publicKey": true}},
+		func(ctx context.Context, tx keyward.Tx, o *op) error {
+			out = s.signer.Verifier().VerifierKey()
+			return nil
+		})
+	return out, err
 }

@@ -19,13 +19,6 @@ const BootstrapAdminName = "bootstrap-admin"
 // server could not write the token file), the admin is not created either,
 // so a failed first start never leaves an admin whose token nobody has.
 func (s *Access) Bootstrap(ctx context.Context, deliver func(token string) error) (string, error) {
-	if err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
-		seq, _, err := tx.AuditHead(ctx)
-		s.sinks.start(seq + 1) // sinks continue the trail from here
-		return err
-	}); err != nil {
-		return "", err
-	}
 	var token string
 	err := s.system(ctx, eventBootstrap, map[string]any{}, keyward.Change{}, func(ctx context.Context, tx keyward.Tx, ev *keyward.AuditEvent) error {
 		changed := []string{}

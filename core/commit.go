@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/audit"
 )
 
 // write is one audited change: what the body writes and the audit record
@@ -36,6 +35,14 @@ type write struct {
 // commit runs w. A failed write is audited as a failure in a transaction
 // of its own, with a client-safe message only.
 func (s *base) commit(ctx context.Context, w write) error {
+	if !w.ev.ReadOnly {
+		// A log that failed verification takes no more changes (reads,
+		// and their records, go on), until an operator restores it.
+		if err := s.trail.alarmError(); err != nil {
+			s.recordFailure(ctx, w.ev, err)
+			return err
+		}
+	}
 	rec, err := s.appendWith(ctx, w.ev, func(ctx context.Context, tx keyward.Tx) error {
 		if w.recheck != nil {
 			if err := w.recheck(ctx, tx); err != nil {
@@ -95,9 +102,12 @@ func (s *base) appendWith(ctx context.Context, ev *keyward.AuditEvent, body func
 			}
 		}
 		var err error
-		rec, err = audit.Append(ctx, tx, ev)
+		rec, err = s.alog.Append(ctx, tx, ev)
 		return err
 	})
+	if err == nil {
+		s.appended()
+	}
 	return rec, err
 }
 
@@ -119,4 +129,6 @@ const (
 	eventGatewayInvoke  = "gateway:Invoke"
 	eventAuthenticate   = "authenticate"
 	eventRecordUsage    = "keyward:RecordUsage"
+	eventAuditUpgrade   = "keyward:AuditLogUpgrade"
+	eventAuditRebase    = "keyward:AuditRebase"
 )

@@ -33,8 +33,14 @@ type Config struct {
 	Hasher     *keyvalue.Hasher   // HMAC with the server pepper
 	Sealer     Sealer             // envelope encryption under the keyring
 	Authorizer keyward.Authorizer // policy evaluation
-	Signer     *audit.Signer      // signs audit checkpoints
+	AuditLog   *audit.Log         // tags records, signs checkpoints
 	Sinks      []audit.Sink       // copies of committed audit records (JSONL, stdout)
+	// Witness keeps the latest checkpoint outside the store; nil: none
+	// (tests). See OpenAudit.
+	Witness *audit.Witness
+	// CheckpointEvery is how many records may come between checkpoints
+	// (default 1000); the server also checkpoints on a timer.
+	CheckpointEvery int64
 	Changes    keyward.ChangeFeed // told after each committed change; nil: nobody listens
 	Logger     *slog.Logger
 	Hooks      Hooks
@@ -57,8 +63,10 @@ type base struct {
 	hasher *keyvalue.Hasher
 	sealer Sealer
 	authz  keyward.Authorizer
+	alog   *audit.Log
 	signer *audit.Signer
 	sinks  *sinkQueue
+	trail  trail // the audit log's state: witness, alarm, checkpoint pace
 	log    *slog.Logger
 
 	changes keyward.ChangeFeed
@@ -134,7 +142,7 @@ var (
 )
 
 // New returns the services over one shared plumbing. Store, Hasher,
-// Sealer, Authorizer and Signer are required.
+// Sealer, Authorizer and AuditLog are required.
 func New(c Config) *Services {
 	if c.Clock == nil {
 		c.Clock = keyward.SystemClock{}
@@ -147,10 +155,14 @@ func New(c Config) *Services {
 	}
 	b := &base{
 		store: c.Store, writer: c.Store, clock: c.Clock, hasher: c.Hasher, sealer: c.Sealer,
-		authz: c.Authorizer, signer: c.Signer, log: c.Logger,
+		authz: c.Authorizer, alog: c.AuditLog, signer: c.AuditLog.Signer(), log: c.Logger,
 		sinks:   &sinkQueue{sinks: c.Sinks, log: c.Logger.WarnContext},
 		changes: c.Changes, hooks: c.Hooks, webhookClient: c.WebhookClient,
 		bg: background{running: map[string]context.CancelFunc{}, keys: map[string]bool{}, kick: make(chan struct{}, 1)},
+		trail: trail{witness: c.Witness, every: c.CheckpointEvery, kick: make(chan struct{}, 1)},
+	}
+	if b.trail.every <= 0 {
+		b.trail.every = 1000
 	}
 	return &Services{
 		Keys: &Keys{b}, APIs: &APIs{b}, Plans: &Plans{b}, Secrets: &Secrets{b},
@@ -162,8 +174,13 @@ func New(c Config) *Services {
 // AuditPublicKey is the key that verifies the audit checkpoints.
 func (s *Audit) AuditPublicKey() ed25519.PublicKey { return s.signer.PublicKey() }
 
-// Ready reports whether the store answers.
-func (s *Services) Ready(ctx context.Context) error { return s.base.store.Ping(ctx) }
+// Ready reports whether the store answers and the audit log is intact.
+func (s *Services) Ready(ctx context.Context) error {
+	if err := s.base.store.Ping(ctx); err != nil {
+		return err
+	}
+	return s.base.trail.alarmError()
+}
 
 // Stop cancels background rotations and waits for them; a rotation cut off
 // is resumed by ResumeRotations on the next start.

@@ -19,16 +19,25 @@ type sinkQueue struct {
 	next    int64 // the next seq to deliver; 0 until known
 	records map[int64]*keyward.AuditRecord
 	cps     []*keyward.AuditCheckpoint
-	last    *keyward.AuditRecord // the last record delivered
 	log     func(ctx context.Context, msg string, args ...any)
 }
 
-// start sets the next sequence number to deliver (the head + 1 at startup).
-func (q *sinkQueue) start(next int64) {
+// start sets the next sequence number to deliver (the head + 1 at startup)
+// and has each sink write the lines a verifier of its copy starts from: the
+// signing key, and the compact range of the tree of the records before.
+func (q *sinkQueue) start(ctx context.Context, cv *audit.CheckpointVerifier, size int64, frontier [][]byte) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.next == 0 {
-		q.next = next
+	if q.next != 0 {
+		return
+	}
+	q.next = size + 1
+	for _, s := range q.sinks {
+		if cs, ok := s.(audit.CheckpointSink); ok {
+			if err := cs.Start(ctx, cv, size, frontier); err != nil {
+				q.log(ctx, "audit sink start failed", "err", err)
+			}
+		}
 	}
 }
 
@@ -49,34 +58,27 @@ func (q *sinkQueue) record(ctx context.Context, r *keyward.AuditRecord) {
 	q.flush(ctx)
 }
 
-// signDelivered signs the last record delivered to the sinks and writes the
-// checkpoint to them at once, under the queue's lock: it then stands right
-// after its record in every sink, which a streaming verifier needs. It
-// returns nil when there are no sinks or nothing was delivered yet.
-func (q *sinkQueue) signDelivered(ctx context.Context, sign func(seq int64, hash string) *keyward.AuditCheckpoint) *keyward.AuditCheckpoint {
-	if len(q.sinks) == 0 {
-		return nil
+// checkpoint queues a checkpoint: each sink gets it right after the last
+// record it covers, which a streaming verifier needs.
+func (q *sinkQueue) checkpoint(ctx context.Context, c *keyward.AuditCheckpoint) {
+	if len(q.sinks) == 0 || c == nil {
+		return
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.last == nil {
-		return nil
-	}
-	c := sign(q.last.Seq, q.last.Hash)
 	q.cps = append(q.cps, c)
 	q.flush(ctx)
-	return c
 }
 
 // flush delivers, with q.mu held, every record that is next in line and
 // every checkpoint whose record has been delivered.
 func (q *sinkQueue) flush(ctx context.Context) {
 	for {
-		for len(q.cps) > 0 && q.next > q.cps[0].Seq {
+		for len(q.cps) > 0 && q.next > q.cps[0].Size {
 			for _, s := range q.sinks {
 				if cs, ok := s.(audit.CheckpointSink); ok {
 					if err := cs.WriteCheckpoint(ctx, q.cps[0]); err != nil {
-						q.log(ctx, "audit sink checkpoint failed", "seq", q.cps[0].Seq, "err", err)
+						q.log(ctx, "audit sink checkpoint failed", "size", q.cps[0].Size, "err", err)
 					}
 				}
 			}
@@ -88,7 +90,6 @@ func (q *sinkQueue) flush(ctx context.Context) {
 		}
 		delete(q.records, q.next)
 		q.next++
-		q.last = r
 		for _, s := range q.sinks {
 			if err := s.Write(ctx, r); err != nil {
 				q.log(ctx, "audit sink write failed", "seq", r.Seq, "err", err)

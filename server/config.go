@@ -22,9 +22,11 @@ type Config struct {
 	KeyringURL  string // KEYWARD_KEYRING; default file://<data-dir>/master.key
 	AuditFile   string // KEYWARD_AUDIT_FILE; optional JSONL copy of the audit trail
 	AuditStdout bool   // KEYWARD_AUDIT_STDOUT; copy audit records to stdout
-	// CheckpointInterval is how often the audit chain head is signed.
-	CheckpointInterval time.Duration  // KEYWARD_AUDIT_CHECKPOINT_INTERVAL
-	TrustedProxies     []netip.Prefix // KEYWARD_TRUSTED_PROXIES
+	// CheckpointInterval is how often the audit log's head is signed.
+	CheckpointInterval time.Duration // KEYWARD_AUDIT_CHECKPOINT_INTERVAL
+	// CheckpointEvery signs the head after that many records too.
+	CheckpointEvery int64          // KEYWARD_AUDIT_CHECKPOINT_EVERY
+	TrustedProxies  []netip.Prefix // KEYWARD_TRUSTED_PROXIES
 	// GatewayKeyLabels adds a per-key-ID request counter to the metrics.
 	GatewayKeyLabels bool // KEYWARD_GATEWAY_KEY_LABELS
 	// GatewayMaxBody is the largest request body the gateway accepts.
@@ -53,6 +55,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.GatewayAddr == "" {
 		c.GatewayAddr = "127.0.0.1:8080"
+	}
+	if c.CheckpointEvery == 0 {
+		c.CheckpointEvery = 1000
 	}
 	if c.CheckpointInterval == 0 {
 		c.CheckpointInterval = time.Minute
@@ -84,5 +89,7 @@ const (
 	PepperFile         = "pepper.key"
 	AuditSigningFile   = "audit-signing.key"
 	AuditPublicKeyFile = "audit-signing.pub" // hex Ed25519 public key, 0644
+	AuditTailKeyFile   = "audit-tail.key"    // tags records until a checkpoint covers them, 0600
+	AuditWitnessFile   = "audit-witness"     // the latest checkpoint, outside the database, 0644
 	BootstrapTokenFile = "bootstrap-token"
 )

@@ -88,6 +88,10 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 	if err := writePublicKey(cfg.path(AuditPublicKeyFile), signer.PublicKey()); err != nil {
 		return nil, err
 	}
+	tailKey, err := audit.LoadOrCreateTailKey(cfg.path(AuditTailKeyFile))
+	if err != nil {
+		return nil, err
+	}
 	if s.store, err = sqlite.Open(ctx, cfg.path(DatabaseFile)); err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
@@ -100,7 +104,8 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 	rotationMetrics := metrics.NewRotationMetrics(s.deadlines, time.Now)
 	s.service = core.New(core.Config{
 		Store: s.store, Hasher: hasher, Sealer: envelope.NewSealer(s.keyring),
-		Authorizer: policy.Evaluator{}, Signer: signer, Sinks: sinks, Logger: s.log,
+		Authorizer: policy.Evaluator{}, AuditLog: audit.NewLog(signer, tailKey), Sinks: sinks, Logger: s.log,
+		Witness: audit.NewWitness(cfg.path(AuditWitnessFile)), CheckpointEvery: cfg.CheckpointEvery,
 		Changes: changes,
 		Hooks: core.Hooks{
 			AfterStep: cfg.AfterRotationStep,
@@ -120,14 +125,23 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 	if err != nil {
 		return nil, err
 	}
-	token, err := s.service.Access.Bootstrap(ctx, func(token string) error {
-		return writeBootstrapToken(cfg.path(BootstrapTokenFile), token)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("bootstrap: %w", err)
+	metrics.RegisterAudit(func() prom.AuditState { return prom.AuditState(s.service.Audit.State()) }, time.Now)
+	// The audit log is checked against its witness before anything else
+	// is written; a mismatch raises the alarm (admin changes refused, the
+	// gateway serving), it does not stop the server.
+	if err := s.service.Audit.OpenAudit(ctx); err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	if token != "" {
-		s.BootstrapTokenPath = cfg.path(BootstrapTokenFile)
+	if s.service.Audit.AuditAlarm() == "" {
+		token, err := s.service.Access.Bootstrap(ctx, func(token string) error {
+			return writeBootstrapToken(cfg.path(BootstrapTokenFile), token)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("bootstrap: %w", err)
+		}
+		if token != "" {
+			s.BootstrapTokenPath = cfg.path(BootstrapTokenFile)
+		}
 	}
 	s.gateway, err = gateway.New(ctx, gateway.Config{
 		Source: s.service.DataPlane, Changes: changes, Hasher: hasher, Logger: s.log,
@@ -313,7 +327,9 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("keyward admin API listening", "addr", s.AdminURL())
 	s.log.Info("keyward gateway listening", "addr", s.GatewayURL())
 	go s.background(ctx)
-	s.workers.Add(2)
+	s.workers.Add(4)
+	go func() { defer s.workers.Done(); s.service.Audit.RunCheckpointer(ctx, s.cfg.CheckpointInterval) }()
+	go func() { defer s.workers.Done(); s.service.Audit.VerifyInBackground(ctx) }()
 	go func() { defer s.workers.Done(); s.service.Rotations.RunScheduler(ctx, s.cfg.RotationCheckInterval) }()
 	go func() { defer s.workers.Done(); s.dispatcher.Run(ctx) }()
 	select {
@@ -336,20 +352,14 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
-// background signs the audit head and purges deleted secrets periodically.
+// background purges deleted secrets periodically.
 func (s *Server) background(ctx context.Context) {
-	cp := time.NewTicker(s.cfg.CheckpointInterval)
 	purge := time.NewTicker(time.Hour)
-	defer cp.Stop()
 	defer purge.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-cp.C:
-			if err := s.service.Audit.Checkpoint(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("audit checkpoint failed", "err", err)
-			}
 		case <-purge.C:
 			if n, err := s.service.Secrets.PurgeDeletedSecrets(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("purging deleted secrets failed", "err", err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/audit"
 )
 
 var (
@@ -16,16 +17,31 @@ var (
 	// head, in one statement; the write transaction is serialized, so the
 	// head cannot move in between.
 	qAppendAudit = register(`INSERT INTO audit_records
-		(seq, prev_hash, hash, event, event_time, event_name, principal_id)
-		SELECT ?, ?, ?, ?, ?, ?, ?
+		(seq, prev_hash, hash, event, event_time, event_name, principal_id, tag)
+		SELECT ?, '', ?, ?, ?, ?, ?, ?
 		WHERE ? = (SELECT coalesce(max(seq), 0) + 1 FROM audit_records)`)
-	qAuditHead = register(`SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1`)
+	qAuditHead = register(`SELECT coalesce(max(seq), 0) FROM audit_records`)
 
-	qInsertCheckpoint = register(`INSERT INTO audit_checkpoints
-		(seq, key_id, hash, time, public_key, signature) VALUES (?, ?, ?, ?, ?, ?)`)
-	qListCheckpoints = register(`SELECT seq, key_id, hash, time, public_key, signature
-		FROM audit_checkpoints WHERE seq > ? ORDER BY seq, key_id LIMIT ?`)
+	qReadTreeHash  = register(`SELECT hash FROM audit_tree_hashes WHERE idx = ?`)
+	qWriteTreeHash = register(`INSERT OR REPLACE INTO audit_tree_hashes (idx, hash) VALUES (?, ?)`)
+
+	qInsertCheckpoint = register(`INSERT INTO audit_tree_checkpoints (size, root, time, note) VALUES (?, ?, ?, ?)`)
+	qListCheckpoints  = register(`SELECT size, root, time, note FROM audit_tree_checkpoints
+		WHERE size > ? ORDER BY size LIMIT ?`)
+	qLatestCheckpoint = register(`SELECT size, root, time, note FROM audit_tree_checkpoints ORDER BY size DESC LIMIT 1`)
+
+	qLegacy        = register(`SELECT through, unverified_first, unverified_last FROM audit_legacy WHERE id = 1`)
+	qLegacyPending = register(`SELECT NOT EXISTS (SELECT 1 FROM audit_legacy)
+		AND EXISTS (SELECT 1 FROM audit_records WHERE tag IS NULL)`)
+	qLegacyRecords = register(`SELECT seq, prev_hash, hash, event FROM audit_records
+		WHERE seq > ? ORDER BY seq LIMIT ?`)
+	qLegacyCheckpoints = register(`SELECT seq, hash, time, public_key, signature
+		FROM audit_chain_checkpoints WHERE seq > ? ORDER BY seq, key_id LIMIT ?`)
+	qSetLeafHash  = register(`UPDATE audit_records SET hash = ?, prev_hash = '' WHERE seq = ?`)
+	qFinishLegacy = register(`INSERT INTO audit_legacy (id, through, unverified_first, unverified_last) VALUES (1, ?, ?, ?)`)
 )
+
+var _ audit.LegacyChain = (*tx)(nil)
 
 // auditIndex is what the store reads from an event for its index columns.
 type auditIndex struct {
@@ -36,17 +52,12 @@ type auditIndex struct {
 	} `json:"userIdentity"`
 }
 
-func (t *tx) AuditHead(ctx context.Context) (int64, string, error) {
+func (t *tx) AuditHead(ctx context.Context) (int64, error) {
 	var seq int64
-	var hash string
-	err := t.queryRow(ctx, qAuditHead).Scan(&seq, &hash)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return 0, "", nil
-	case err != nil:
-		return 0, "", internal("read audit head", err)
+	if err := t.queryRow(ctx, qAuditHead).Scan(&seq); err != nil {
+		return 0, internal("read audit head", err)
 	}
-	return seq, hash, nil
+	return seq, nil
 }
 
 // AppendAudit stores r.Event byte for byte. An event that is not a JSON
@@ -62,13 +73,13 @@ func (t *tx) AppendAudit(ctx context.Context, r *keyward.AuditRecord) error {
 	if !ix.EventTime.IsZero() {
 		eventTime = formatTime(ix.EventTime)
 	}
-	ok, err := t.execOne(ctx, qAppendAudit, r.Seq, r.PrevHash, r.Hash, string(r.Event),
-		eventTime, ix.EventName, ix.UserIdentity.PrincipalID, r.Seq)
+	ok, err := t.execOne(ctx, qAppendAudit, r.Seq, r.Hash, string(r.Event),
+		eventTime, ix.EventName, ix.UserIdentity.PrincipalID, r.Tag, r.Seq)
 	switch {
 	case err != nil:
 		return internal("append audit record", err)
 	case !ok:
-		return conflict("audit record %d does not follow the head of the chain", r.Seq)
+		return conflict("audit record %d does not follow the head of the log", r.Seq)
 	}
 	return nil
 }
@@ -78,7 +89,7 @@ func (t *tx) AppendAudit(ctx context.Context, r *keyward.AuditRecord) error {
 // 100 and is at most 1000.
 func (t *tx) ListAudit(ctx context.Context, f keyward.AuditFilter) ([]*keyward.AuditRecord, error) {
 	var q strings.Builder
-	q.WriteString(`SELECT seq, prev_hash, hash, event FROM audit_records WHERE seq > ?`)
+	q.WriteString(`SELECT seq, hash, event, tag FROM audit_records WHERE seq > ?`)
 	args := []any{f.AfterSeq}
 	if f.BeforeSeq > 0 {
 		q.WriteString(` AND seq < ?`)
@@ -110,7 +121,7 @@ func (t *tx) ListAudit(ctx context.Context, f keyward.AuditFilter) ([]*keyward.A
 	records, err := collect(rows, err, func(s scanner) (*keyward.AuditRecord, error) {
 		r := &keyward.AuditRecord{}
 		var event []byte
-		err := s.Scan(&r.Seq, &r.PrevHash, &r.Hash, &event)
+		err := s.Scan(&r.Seq, &r.Hash, &event, &r.Tag)
 		r.Event = event
 		return r, err
 	})
@@ -132,30 +143,137 @@ func boundedLimit(n int) int {
 	return n
 }
 
-// InsertCheckpoint stores a checkpoint. ECONFLICT when the same key already
-// signed the chain at that Seq.
+func (t *tx) ReadAuditHashes(ctx context.Context, indexes []int64) ([][]byte, error) {
+	out := make([][]byte, len(indexes))
+	for i, ix := range indexes {
+		err := t.queryRow(ctx, qReadTreeHash, ix).Scan(&out[i])
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil, keyward.Errorf(keyward.ENOTFOUND, "audit tree hash %d not found", ix)
+		case err != nil:
+			return nil, internal("read audit tree hash", err)
+		}
+	}
+	return out, nil
+}
+
+func (t *tx) WriteAuditHashes(ctx context.Context, from int64, hashes [][]byte) error {
+	for i, h := range hashes {
+		if _, err := t.exec(ctx, qWriteTreeHash, from+int64(i), h); err != nil {
+			return internal("write audit tree hash", err)
+		}
+	}
+	return nil
+}
+
+// InsertCheckpoint stores a checkpoint. ECONFLICT when one of that size
+// exists.
 func (t *tx) InsertCheckpoint(ctx context.Context, c *keyward.AuditCheckpoint) error {
-	_, err := t.exec(ctx, qInsertCheckpoint, c.Seq, c.KeyID, c.Hash, formatTime(c.Time), c.PublicKey, c.Signature)
+	_, err := t.exec(ctx, qInsertCheckpoint, c.Size, c.Root, formatTime(c.Time), c.Note)
 	switch {
 	case isDuplicate(err):
-		return conflict("audit checkpoint at %d by key %q already exists", c.Seq, c.KeyID)
+		return conflict("audit checkpoint at %d already exists", c.Size)
 	case err != nil:
 		return internal("insert audit checkpoint", err)
 	}
 	return nil
 }
 
-// ListCheckpoints returns the checkpoints with Seq > afterSeq, ordered by Seq;
-// limit defaults to 100 and is at most 1000.
-func (t *tx) ListCheckpoints(ctx context.Context, afterSeq int64, limit int) ([]*keyward.AuditCheckpoint, error) {
-	rows, err := t.query(ctx, qListCheckpoints, afterSeq, boundedLimit(limit))
-	cps, err := collect(rows, err, func(s scanner) (*keyward.AuditCheckpoint, error) {
-		c := &keyward.AuditCheckpoint{}
-		err := s.Scan(&c.Seq, &c.KeyID, &c.Hash, timeCol{&c.Time}, &c.PublicKey, &c.Signature)
-		return c, err
-	})
+func scanCheckpoint(s scanner) (*keyward.AuditCheckpoint, error) {
+	c := &keyward.AuditCheckpoint{}
+	err := s.Scan(&c.Size, &c.Root, timeCol{&c.Time}, &c.Note)
+	return c, err
+}
+
+// ListCheckpoints returns the checkpoints with Size > afterSize, ordered by
+// Size; limit defaults to 100 and is at most 1000.
+func (t *tx) ListCheckpoints(ctx context.Context, afterSize int64, limit int) ([]*keyward.AuditCheckpoint, error) {
+	rows, err := t.query(ctx, qListCheckpoints, afterSize, boundedLimit(limit))
+	cps, err := collect(rows, err, scanCheckpoint)
 	if err != nil {
 		return nil, internal("list audit checkpoints", err)
 	}
 	return cps, nil
+}
+
+func (t *tx) LatestCheckpoint(ctx context.Context) (*keyward.AuditCheckpoint, error) {
+	c, err := scanCheckpoint(t.queryRow(ctx, qLatestCheckpoint))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, internal("read latest audit checkpoint", err)
+	}
+	return c, nil
+}
+
+func (t *tx) AuditLegacy(ctx context.Context) (*audit.Legacy, error) {
+	var through int64
+	var first, last sql.NullInt64
+	err := t.queryRow(ctx, qLegacy).Scan(&through, &first, &last)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, internal("read audit legacy", err)
+	}
+	l := &audit.Legacy{Through: through}
+	if first.Valid && last.Valid {
+		l.Unverified = &keyward.SeqRange{First: first.Int64, Last: last.Int64}
+	}
+	return l, nil
+}
+
+func (t *tx) LegacyPending(ctx context.Context) (bool, error) {
+	var pending bool
+	if err := t.queryRow(ctx, qLegacyPending).Scan(&pending); err != nil {
+		return false, internal("read audit legacy", err)
+	}
+	return pending, nil
+}
+
+func (t *tx) ListLegacyRecords(ctx context.Context, afterSeq int64, limit int) ([]*audit.LegacyRecord, error) {
+	rows, err := t.query(ctx, qLegacyRecords, afterSeq, boundedLimit(limit))
+	recs, err := collect(rows, err, func(s scanner) (*audit.LegacyRecord, error) {
+		r := &audit.LegacyRecord{}
+		err := s.Scan(&r.Seq, &r.PrevHash, &r.Hash, &r.Event)
+		return r, err
+	})
+	if err != nil {
+		return nil, internal("list legacy audit records", err)
+	}
+	return recs, nil
+}
+
+func (t *tx) ListLegacyCheckpoints(ctx context.Context, afterSeq int64, limit int) ([]*audit.LegacyCheckpoint, error) {
+	rows, err := t.query(ctx, qLegacyCheckpoints, afterSeq, boundedLimit(limit))
+	cps, err := collect(rows, err, func(s scanner) (*audit.LegacyCheckpoint, error) {
+		c := &audit.LegacyCheckpoint{}
+		err := s.Scan(&c.Seq, &c.Hash, timeCol{&c.Time}, &c.PublicKey, &c.Signature)
+		return c, err
+	})
+	if err != nil {
+		return nil, internal("list legacy audit checkpoints", err)
+	}
+	return cps, nil
+}
+
+func (t *tx) SetLeafHashes(ctx context.Context, first int64, hashes []string) error {
+	for i, h := range hashes {
+		if _, err := t.exec(ctx, qSetLeafHash, h, first+int64(i)); err != nil {
+			return internal("carry audit record over", err)
+		}
+	}
+	return nil
+}
+
+func (t *tx) FinishLegacy(ctx context.Context, l *audit.Legacy) error {
+	var first, last any
+	if l.Unverified != nil {
+		first, last = l.Unverified.First, l.Unverified.Last
+	}
+	if _, err := t.exec(ctx, qFinishLegacy, l.Through, first, last); err != nil {
+		return internal("record audit legacy", err)
+	}
+	return nil
 }
