@@ -6,9 +6,10 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// Endpoints of /v1/audit. Lists here page by sequence number (afterSeq in
-// chain order, beforeSeq newest first with order=desc), not by an opaque
-// position, so their answers carry no "next".
+// Endpoints of /v1/audit. Lists here page by sequence number (records:
+// afterSeq in chain order, beforeSeq newest first with order=desc;
+// checkpoints: afterSize), not by an opaque position, so their answers carry
+// no "next".
 
 func (s *server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
@@ -40,7 +41,14 @@ func (s *server) listAudit(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) listCheckpoints(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
-	after, limit := q.int64("afterSeq"), q.int("limit")
+	// afterSeq is the parameter's name from before checkpoints had sizes;
+	// it is still read, as an alias.
+	after, alias, limit := q.int64("afterSize"), q.int64("afterSeq"), q.int("limit")
+	if after == 0 {
+		after = alias
+	} else if alias != 0 && alias != after {
+		q.fail("afterSeq", "absent or equal to afterSize (it is its old name)")
+	}
 	if err := q.check(); err != nil {
 		return err
 	}
@@ -60,4 +68,49 @@ func (s *server) verifyAudit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, v)
+}
+
+func (s *server) proveRecord(w http.ResponseWriter, r *http.Request) error {
+	q := newQuery(r)
+	seq, size := q.int64("seq"), q.int64("size")
+	if seq == 0 {
+		q.fail("seq", "a record number from 1")
+	}
+	if err := q.check(); err != nil {
+		return err
+	}
+	p, err := s.svc.Audit.ProveRecord(r.Context(), seq, size)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, p)
+}
+
+func (s *server) proveConsistency(w http.ResponseWriter, r *http.Request) error {
+	q := newQuery(r)
+	from, to := q.int64("from"), q.int64("to")
+	if err := q.check(); err != nil {
+		return err
+	}
+	p, err := s.svc.Audit.ProveConsistency(r.Context(), from, to)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, p)
+}
+
+// auditPublicKey is the answer of GET /v1/audit/public-key.
+type auditPublicKey struct {
+	VerifierKey string `json:"verifierKey"`
+}
+
+func (s *server) auditPublicKey(w http.ResponseWriter, r *http.Request) error {
+	if err := newQuery(r).check(); err != nil {
+		return err
+	}
+	k, err := s.svc.Audit.PublicKey(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, auditPublicKey{VerifierKey: k})
 }

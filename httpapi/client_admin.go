@@ -111,19 +111,62 @@ func (c *Client) ListAudit(ctx context.Context, f keyward.AuditFilter) ([]*keywa
 }
 
 // ListCheckpoints calls GET /v1/audit/checkpoints.
-func (c *Client) ListCheckpoints(ctx context.Context, afterSeq int64, limit int) ([]*keyward.AuditCheckpoint, error) {
-	if afterSeq < 0 || limit < 0 {
-		return nil, keyward.Errorf(keyward.EINVALID, "afterSeq and limit must not be negative")
+func (c *Client) ListCheckpoints(ctx context.Context, afterSize int64, limit int) ([]*keyward.AuditCheckpoint, error) {
+	if afterSize < 0 || limit < 0 {
+		return nil, keyward.Errorf(keyward.EINVALID, "afterSize and limit must not be negative")
 	}
 	q := url.Values{}
-	if afterSeq > 0 {
-		q.Set("afterSeq", fmt.Sprint(afterSeq))
+	if afterSize > 0 {
+		q.Set("afterSize", fmt.Sprint(afterSize))
 	}
 	if limit > 0 {
 		q.Set("limit", fmt.Sprint(limit))
 	}
 	items, _, err := list[*keyward.AuditCheckpoint](ctx, c, "/v1/audit/checkpoints", q)
 	return items, err
+}
+
+// ProveRecord calls GET /v1/audit/proof.
+func (c *Client) ProveRecord(ctx context.Context, seq, size int64) (*keyward.AuditProof, error) {
+	if seq < 1 || size < 0 {
+		return nil, keyward.Errorf(keyward.EINVALID, "seq must be at least 1 and size not negative")
+	}
+	q := url.Values{"seq": {fmt.Sprint(seq)}}
+	if size > 0 {
+		q.Set("size", fmt.Sprint(size))
+	}
+	var out keyward.AuditProof
+	if err := c.do(ctx, http.MethodGet, "/v1/audit/proof", q, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ProveConsistency calls GET /v1/audit/consistency.
+func (c *Client) ProveConsistency(ctx context.Context, from, to int64) (*keyward.AuditConsistency, error) {
+	if from < 0 || to < 0 {
+		return nil, keyward.Errorf(keyward.EINVALID, "from and to must not be negative")
+	}
+	q := url.Values{"from": {fmt.Sprint(from)}}
+	if to > 0 {
+		q.Set("to", fmt.Sprint(to))
+	}
+	var out keyward.AuditConsistency
+	if err := c.do(ctx, http.MethodGet, "/v1/audit/consistency", q, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// PublicKey calls GET /v1/audit/public-key.
+func (c *Client) PublicKey(ctx context.Context) (string, error) {
+	var out struct {
+		VerifierKey string `json:"verifierKey"`
+	}
+	if err := c.do(ctx, http.MethodGet, "/v1/audit/public-key", nil, nil, &out); err != nil {
+		return "", err
+	}
+	return out.VerifierKey, nil
 }
 
 // VerifyAudit calls POST /v1/audit/verify.

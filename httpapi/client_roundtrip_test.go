@@ -474,13 +474,42 @@ var roundTrips = []roundTrip{
 		cps, err := c.ListCheckpoints(ctx, 100, 5)
 		must(t, err)
 		want(t, "args", f.last(t, "ListCheckpoints").Args, []any{int64(100), 5})
-		want(t, "checkpoint", *cps[0], keyward.AuditCheckpoint{Seq: 110, Hash: "cd", Time: t0, KeyID: "k1", PublicKey: []byte{1, 2}, Signature: []byte{3, 4}})
+		want(t, "checkpoint", *cps[0], *fakeCheckpoint(110))
+		_, err = c.ListCheckpoints(ctx, 0, 0)
+		must(t, err)
+		want(t, "args from the start", f.last(t, "ListCheckpoints").Args, []any{int64(0), 0})
 	}},
 	{"VerifyAudit", func(t *testing.T, c *httpapi.Client, f *fake) {
 		v, err := c.VerifyAudit(ctx)
 		must(t, err)
 		f.last(t, "VerifyAudit")
-		want(t, "verification", *v, keyward.AuditVerification{OK: true, Records: 12, Checkpoints: 2})
+		want(t, "verification", *v, *fakeVerification())
+	}},
+	{"ProveRecord", func(t *testing.T, c *httpapi.Client, f *fake) {
+		p, err := c.ProveRecord(ctx, 42, 0)
+		must(t, err)
+		want(t, "args", f.last(t, "ProveRecord").Args, []any{int64(42), int64(0)})
+		want(t, "record", *p.Record, keyward.AuditRecord{Seq: 42, Hash: "ab", Event: json.RawMessage(`{"eventName":"apikeys:Create"}`)})
+		want(t, "proof", p.Proof, []string{"01", "02"})
+		want(t, "checkpoint", *p.Checkpoint, *fakeCheckpoint(47))
+		_, err = c.ProveRecord(ctx, 3, 90)
+		must(t, err)
+		want(t, "args with a size", f.last(t, "ProveRecord").Args, []any{int64(3), int64(90)})
+	}},
+	{"ProveConsistency", func(t *testing.T, c *httpapi.Client, f *fake) {
+		p, err := c.ProveConsistency(ctx, 8, 0)
+		must(t, err)
+		want(t, "args", f.last(t, "ProveConsistency").Args, []any{int64(8), int64(0)})
+		want(t, "proof", *p, keyward.AuditConsistency{From: 8, Proof: []string{"03"}, Checkpoint: fakeCheckpoint(15)})
+		_, err = c.ProveConsistency(ctx, 0, 20)
+		must(t, err)
+		want(t, "args with a target", f.last(t, "ProveConsistency").Args, []any{int64(0), int64(20)})
+	}},
+	{"PublicKey", func(t *testing.T, c *httpapi.Client, f *fake) {
+		k, err := c.PublicKey(ctx)
+		must(t, err)
+		f.last(t, "PublicKey")
+		want(t, "verifier key", k, fakeVerifierKey)
 	}},
 }
 
@@ -582,14 +611,17 @@ var errCalls = map[string]func(c *httpapi.Client) error{
 		_, err := c.CreatePolicy(ctx, keyward.PolicyCreate{Name: "p", Document: json.RawMessage(`{}`)})
 		return err
 	},
-	"GetPolicy":       func(c *httpapi.Client) error { _, err := c.GetPolicy(ctx, "p"); return err },
-	"ListPolicies":    func(c *httpapi.Client) error { _, _, err := c.ListPolicies(ctx, keyward.Page{}); return err },
-	"DeletePolicy":    func(c *httpapi.Client) error { return c.DeletePolicy(ctx, "p") },
-	"AttachPolicy":    func(c *httpapi.Client) error { return c.AttachPolicy(ctx, "p", "q") },
-	"DetachPolicy":    func(c *httpapi.Client) error { return c.DetachPolicy(ctx, "p", "q") },
-	"ListAudit":       func(c *httpapi.Client) error { _, err := c.ListAudit(ctx, keyward.AuditFilter{}); return err },
-	"ListCheckpoints": func(c *httpapi.Client) error { _, err := c.ListCheckpoints(ctx, 0, 0); return err },
-	"VerifyAudit":     func(c *httpapi.Client) error { _, err := c.VerifyAudit(ctx); return err },
+	"GetPolicy":        func(c *httpapi.Client) error { _, err := c.GetPolicy(ctx, "p"); return err },
+	"ListPolicies":     func(c *httpapi.Client) error { _, _, err := c.ListPolicies(ctx, keyward.Page{}); return err },
+	"DeletePolicy":     func(c *httpapi.Client) error { return c.DeletePolicy(ctx, "p") },
+	"AttachPolicy":     func(c *httpapi.Client) error { return c.AttachPolicy(ctx, "p", "q") },
+	"DetachPolicy":     func(c *httpapi.Client) error { return c.DetachPolicy(ctx, "p", "q") },
+	"ListAudit":        func(c *httpapi.Client) error { _, err := c.ListAudit(ctx, keyward.AuditFilter{}); return err },
+	"ListCheckpoints":  func(c *httpapi.Client) error { _, err := c.ListCheckpoints(ctx, 0, 0); return err },
+	"VerifyAudit":      func(c *httpapi.Client) error { _, err := c.VerifyAudit(ctx); return err },
+	"ProveRecord":      func(c *httpapi.Client) error { _, err := c.ProveRecord(ctx, 1, 0); return err },
+	"ProveConsistency": func(c *httpapi.Client) error { _, err := c.ProveConsistency(ctx, 1, 0); return err },
+	"PublicKey":        func(c *httpapi.Client) error { _, err := c.PublicKey(ctx); return err },
 }
 
 // Every service method has a round trip and an error call.

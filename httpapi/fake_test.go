@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -416,21 +417,61 @@ func (f *fake) ListAudit(ctx context.Context, fl keyward.AuditFilter) ([]*keywar
 	if err := f.enter(ctx, "ListAudit", fl); err != nil {
 		return nil, err
 	}
-	return []*keyward.AuditRecord{{Seq: fl.AfterSeq + 1, PrevHash: "00", Hash: "ab", Event: json.RawMessage(`{"eventName":"apikeys:Create"}`)}}, nil
+	return []*keyward.AuditRecord{{Seq: fl.AfterSeq + 1, Hash: "ab", Event: json.RawMessage(`{"eventName":"apikeys:Create"}`)}}, nil
 }
 
-func (f *fake) ListCheckpoints(ctx context.Context, afterSeq int64, limit int) ([]*keyward.AuditCheckpoint, error) {
-	if err := f.enter(ctx, "ListCheckpoints", afterSeq, limit); err != nil {
+// fakeCheckpoint is the checkpoint of a tree of size records the fake
+// hands out (its note is not a real signature: the fake does not sign).
+func fakeCheckpoint(size int64) *keyward.AuditCheckpoint {
+	return &keyward.AuditCheckpoint{Size: size, Root: "cd", Time: t0, Note: "keyward/audit/k1\n" + fmt.Sprint(size) + "\n"}
+}
+
+func (f *fake) ListCheckpoints(ctx context.Context, afterSize int64, limit int) ([]*keyward.AuditCheckpoint, error) {
+	if err := f.enter(ctx, "ListCheckpoints", afterSize, limit); err != nil {
 		return nil, err
 	}
-	return []*keyward.AuditCheckpoint{{Seq: afterSeq + 10, Hash: "cd", Time: t0, KeyID: "k1", PublicKey: []byte{1, 2}, Signature: []byte{3, 4}}}, nil
+	return []*keyward.AuditCheckpoint{fakeCheckpoint(afterSize + 10)}, nil
 }
 
 func (f *fake) VerifyAudit(ctx context.Context) (*keyward.AuditVerification, error) {
 	if err := f.enter(ctx, "VerifyAudit"); err != nil {
 		return nil, err
 	}
-	return &keyward.AuditVerification{OK: true, Records: 12, Checkpoints: 2}, nil
+	return fakeVerification(), nil
+}
+
+func fakeVerification() *keyward.AuditVerification {
+	since := t0.Add(time.Minute)
+	return &keyward.AuditVerification{OK: true, Records: 12, Verified: 10, Checkpoints: 2, TreeSize: 10, Root: "cd",
+		TailRecords: 2, TailSince: &since, TailTagged: true, LegacyUnverified: &keyward.SeqRange{First: 1, Last: 3}}
+}
+
+func (f *fake) ProveRecord(ctx context.Context, seq, size int64) (*keyward.AuditProof, error) {
+	if err := f.enter(ctx, "ProveRecord", seq, size); err != nil {
+		return nil, err
+	}
+	return &keyward.AuditProof{
+		Record:     &keyward.AuditRecord{Seq: seq, Hash: "ab", Event: json.RawMessage(`{"eventName":"apikeys:Create"}`)},
+		Proof:      []string{"01", "02"},
+		Checkpoint: fakeCheckpoint(max(size, seq+5)),
+	}, nil
+}
+
+func (f *fake) ProveConsistency(ctx context.Context, from, to int64) (*keyward.AuditConsistency, error) {
+	if err := f.enter(ctx, "ProveConsistency", from, to); err != nil {
+		return nil, err
+	}
+	return &keyward.AuditConsistency{From: from, Proof: []string{"03"}, Checkpoint: fakeCheckpoint(max(to, from+7))}, nil
+}
+
+// fakeVerifierKey is the verifier key the fake reports.
+const fakeVerifierKey = "keyward/audit/0123456789abcdef+01020304+AQID"
+
+func (f *fake) PublicKey(ctx context.Context) (string, error) {
+	if err := f.enter(ctx, "PublicKey"); err != nil {
+		return "", err
+	}
+	return fakeVerifierKey, nil
 }
 
 // RotationService.

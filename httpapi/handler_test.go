@@ -297,6 +297,15 @@ func TestQueryParameters(t *testing.T) {
 		"/v1/audit/records?order=newest",
 		"/v1/audit/records?beforeSeq=-1",
 		"/v1/audit/checkpoints?afterSeq=x",
+		"/v1/audit/checkpoints?afterSize=x",
+		"/v1/audit/checkpoints?afterSize=5&afterSeq=6",
+		"/v1/audit/proof",
+		"/v1/audit/proof?seq=0",
+		"/v1/audit/proof?seq=3&size=-1",
+		"/v1/audit/proof?seq=3&from=2",
+		"/v1/audit/consistency?from=x",
+		"/v1/audit/consistency?from=3&seq=4",
+		"/v1/audit/public-key?x=1",
 		"/v1/secrets/s/value?versionId=a&versionId=b",
 		"/v1/keys/k/usage?from=2025-3-01",
 		"/v1/keys/k/usage?from=2025-02-30",
@@ -311,6 +320,20 @@ func TestQueryParameters(t *testing.T) {
 		resp := e.request(t, method, q, nil, nil)
 		if code, _, _ := errorOf(t, resp); resp.StatusCode != http.StatusBadRequest || code != keyward.EINVALID {
 			t.Errorf("%s %s: got %d %q, want 400 invalid", method, q, resp.StatusCode, code)
+		}
+	}
+}
+
+// Checkpoints page by afterSize; afterSeq, its old name, is still read.
+func TestCheckpointsAfterSeqAlias(t *testing.T) {
+	e := newEnv(t)
+	for _, q := range []string{"afterSize=7", "afterSeq=7", "afterSize=7&afterSeq=7"} {
+		resp := e.request(t, http.MethodGet, "/v1/audit/checkpoints?"+q+"&limit=3", nil, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d", q, resp.StatusCode)
+		}
+		if got := e.fake.last(t, "ListCheckpoints").Args; got[0] != int64(7) || got[1] != 3 {
+			t.Errorf("%s: service saw %v, want [7 3]", q, got)
 		}
 	}
 }

@@ -101,6 +101,9 @@ var table = []route{
 	admin(http.MethodGet, "/v1/audit/records", keyward.ActionAuditRead, (*server).listAudit),
 	admin(http.MethodGet, "/v1/audit/checkpoints", keyward.ActionAuditRead, (*server).listCheckpoints),
 	admin(http.MethodPost, "/v1/audit/verify", keyward.ActionAuditVerify, (*server).verifyAudit),
+	admin(http.MethodGet, "/v1/audit/proof", keyward.ActionAuditRead, (*server).proveRecord),
+	admin(http.MethodGet, "/v1/audit/consistency", keyward.ActionAuditRead, (*server).proveConsistency),
+	admin(http.MethodGet, "/v1/audit/public-key", keyward.ActionAuditRead, (*server).auditPublicKey),
 }
 
 // Routes returns the route table, public routes included, in a fresh slice.
