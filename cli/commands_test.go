@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward"
 )
@@ -300,64 +301,34 @@ func TestAuditList(t *testing.T) {
 }
 
 func TestAuditVerify(t *testing.T) {
-	ok := &keyward.AuditVerification{OK: true, Records: 12, Checkpoints: 2}
+	ok := &keyward.AuditVerification{OK: true, Records: 12, Verified: 12, Checkpoints: 2, TreeSize: 12}
 	r := runCLI(t, &fakeClient{verify: ok}, adminEnv, "", "audit", "verify")
-	if r.code != 0 || r.stdout != "audit chain intact: 12 records, 2 checkpoints\n" {
+	if r.code != 0 || r.stdout != "audit log intact: 12 records, 12 verified by 2 checkpoints (latest: tree size 12)\n" {
 		t.Errorf("exit %d, stdout %q", r.code, r.stdout)
+	}
+	// The tail and the legacy records nothing vouches for are said apart
+	// from what is verified.
+	since := t0.Add(time.Minute)
+	tail := &keyward.AuditVerification{OK: true, Records: 12, Verified: 10, Checkpoints: 2, TreeSize: 10,
+		TailRecords: 2, TailSince: &since, TailTagged: true, LegacyUnverified: &keyward.SeqRange{First: 4, Last: 6}}
+	r = runCLI(t, &fakeClient{verify: tail}, adminEnv, "", "audit", "verify")
+	want := "audit log intact: 12 records, 10 verified by 2 checkpoints (latest: tree size 10), 2 in the tail after the last checkpoint " +
+		"(not yet verified, oldest 2025-01-02T03:05:05Z, tags checked); records 4-6, carried from the old hash chain, " +
+		"were covered by no signed checkpoint of it: unverified before the upgrade\n"
+	if r.code != 0 || r.stdout != want {
+		t.Errorf("exit %d, stdout\n%q\nwant\n%q", r.code, r.stdout, want)
+	}
+	r = runCLI(t, &fakeClient{verify: tail}, adminEnv, "", "audit", "verify", "-o", "json")
+	if m := jsonObject(t, r.stdout); r.code != 0 || m["verified"] != 10.0 || m["tailRecords"] != 2.0 || m["legacyUnverified"] == nil {
+		t.Errorf("exit %d, json %v", r.code, m)
 	}
 	bad := &keyward.AuditVerification{Records: 12, FirstBadSeq: 7, Reason: "hash mismatch"}
 	r = runCLI(t, &fakeClient{verify: bad}, adminEnv, "", "audit", "verify")
-	if r.code != ExitAuditBroken || r.stdout != "audit chain broken at record 7: hash mismatch\n" || r.stderr != "" {
+	if r.code != ExitAuditBroken || r.stdout != "audit log broken at record 7: hash mismatch\n" || r.stderr != "" {
 		t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	r = runCLI(t, &fakeClient{verify: bad}, adminEnv, "", "audit", "verify", "-o", "json")
 	if m := jsonObject(t, r.stdout); r.code != ExitAuditBroken || m["ok"] != false || m["firstBadSeq"] != 7.0 {
 		t.Errorf("exit %d, json %v", r.code, m)
-	}
-}
-
-func TestAuditExport(t *testing.T) {
-	fake := &fakeClient{
-		records: []*keyward.AuditRecord{auditRecord(t, 1, "a"), auditRecord(t, 2, "b"), auditRecord(t, 3, "c"), auditRecord(t, 4, "d"), auditRecord(t, 5, "e")},
-		checks:  []*keyward.AuditCheckpoint{{Seq: 2, Hash: "h2"}, {Seq: 5, Hash: "h5"}},
-	}
-	out := filepath.Join(t.TempDir(), "audit.jsonl")
-	r := runCLI(t, fake, adminEnv, "", "audit", "export", "--out", out)
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
-	}
-	fi, err := os.Stat(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Errorf("mode = %v, want 0600", fi.Mode().Perm())
-	}
-	b, _ := os.ReadFile(out)
-	if lines := strings.Count(string(b), "\n"); lines != 7 {
-		t.Errorf("%d lines, want 5 records and 2 checkpoints:\n%s", lines, b)
-	}
-	if !strings.Contains(r.stdout, "5 records and 2 checkpoints") {
-		t.Errorf("stdout = %q", r.stdout)
-	}
-	// Reading the trail adds records to it: the export still ends, and leaves
-	// out a checkpoint past its last record.
-	fake.auditReads = true
-	fake.checks = append(fake.checks, &keyward.AuditCheckpoint{Seq: 99, Hash: "h99"})
-	r = runCLI(t, fake, adminEnv, "", "audit", "export")
-	if r.code != 0 || strings.Count(r.stdout, "\n") != 7 || strings.Contains(r.stdout, "h99") {
-		t.Errorf("exit %d, stdout:\n%s", r.code, r.stdout)
-	}
-
-	// An existing file is not overwritten.
-	r = runCLI(t, fake, adminEnv, "", "audit", "export", "--out", out)
-	if r.code != ExitError {
-		t.Errorf("second export: exit %d, stderr %q", r.code, r.stderr)
-	}
-	// A failed export leaves no partial file behind.
-	out2 := filepath.Join(t.TempDir(), "x.jsonl")
-	r = runCLI(t, &fakeClient{err: keyward.Errorf(keyward.EFORBIDDEN, "denied")}, adminEnv, "", "audit", "export", "--out", out2)
-	if _, err := os.Stat(out2); r.code != ExitUnauthorized || err == nil {
-		t.Errorf("exit %d, file left: %v", r.code, err == nil)
 	}
 }

@@ -21,7 +21,11 @@ const (
 	ExitNotFound     = 3 // no such resource
 	ExitUnauthorized = 4 // missing or bad admin token, or denied by policy
 	ExitConflict     = 5 // already exists, already attached, idempotency token reused
-	ExitAuditBroken  = 6 // audit verification found the chain broken
+	ExitAuditBroken  = 6 // audit verification found the log, file or proof broken
+	// ExitAuditUnpinned: audit verification found nothing wrong, but had no
+	// pinned key (--public-key-file), so it proved only internal
+	// consistency; an UNPINNED line says so.
+	ExitAuditUnpinned = 7
 )
 
 // exitCodes maps domain error codes to exit codes; codes not listed exit 1.

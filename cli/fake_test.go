@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -40,7 +41,9 @@ type fakeClient struct {
 	records    []*keyward.AuditRecord
 	checks     []*keyward.AuditCheckpoint
 	verify     *keyward.AuditVerification
-	auditReads bool // ListAudit appends a record, as the server does
+	auditReads bool          // ListAudit appends a record, as the server does
+	alog       *testAuditLog // when set, the audit calls are answered from a real log
+	auditKey   string        // PublicKey's answer when alog is nil
 
 	keyRotate   *keyward.KeyRotate
 	rotated     *keyward.RotatedKey
@@ -316,10 +319,17 @@ func (f *fakeClient) DetachPolicy(_ context.Context, p, pr string) error {
 	return f.call("DetachPolicy " + p + " " + pr)
 }
 
-func (f *fakeClient) ListAudit(_ context.Context, af keyward.AuditFilter) ([]*keyward.AuditRecord, error) {
+func (f *fakeClient) ListAudit(ctx context.Context, af keyward.AuditFilter) ([]*keyward.AuditRecord, error) {
 	f.auditF = &af
 	if err := f.call("ListAudit"); err != nil {
 		return nil, err
+	}
+	if f.alog != nil {
+		out, err := f.alog.store.ListAudit(ctx, af)
+		if f.auditReads {
+			f.alog.add(1, "audit:Read")
+		}
+		return out, err
 	}
 	var out []*keyward.AuditRecord
 	for i := range f.records {
@@ -338,13 +348,16 @@ func (f *fakeClient) ListAudit(_ context.Context, af keyward.AuditFilter) ([]*ke
 	}
 	return out, nil
 }
-func (f *fakeClient) ListCheckpoints(_ context.Context, after int64, limit int) ([]*keyward.AuditCheckpoint, error) {
+func (f *fakeClient) ListCheckpoints(ctx context.Context, after int64, limit int) ([]*keyward.AuditCheckpoint, error) {
 	if err := f.call("ListCheckpoints"); err != nil {
 		return nil, err
 	}
+	if f.alog != nil {
+		return f.alog.store.ListCheckpoints(ctx, after, limit)
+	}
 	var out []*keyward.AuditCheckpoint
 	for _, c := range f.checks {
-		if c.Seq > after && len(out) < limit {
+		if c.Size > after && len(out) < limit {
 			out = append(out, c)
 		}
 	}
@@ -355,6 +368,41 @@ func (f *fakeClient) VerifyAudit(context.Context) (*keyward.AuditVerification, e
 		return nil, err
 	}
 	return f.verify, nil
+}
+func (f *fakeClient) ProveRecord(ctx context.Context, seq, size int64) (*keyward.AuditProof, error) {
+	if err := f.call(fmt.Sprintf("ProveRecord %d %d", seq, size)); err != nil {
+		return nil, err
+	}
+	if f.alog == nil {
+		return nil, keyward.Errorf(keyward.ENOTFOUND, "no audit checkpoint yet")
+	}
+	c, err := f.alog.checkpointAt(size)
+	if err != nil {
+		return nil, err
+	}
+	return f.alog.log.ProveRecord(ctx, f.alog.store, c, seq)
+}
+func (f *fakeClient) ProveConsistency(ctx context.Context, from, to int64) (*keyward.AuditConsistency, error) {
+	if err := f.call(fmt.Sprintf("ProveConsistency %d %d", from, to)); err != nil {
+		return nil, err
+	}
+	if f.alog == nil {
+		return nil, keyward.Errorf(keyward.ENOTFOUND, "no audit checkpoint yet")
+	}
+	c, err := f.alog.checkpointAt(to)
+	if err != nil {
+		return nil, err
+	}
+	return f.alog.log.ProveConsistency(ctx, f.alog.store, c, from)
+}
+func (f *fakeClient) PublicKey(context.Context) (string, error) {
+	if err := f.call("PublicKey"); err != nil {
+		return "", err
+	}
+	if f.alog != nil {
+		return f.alog.verifierKey(), nil
+	}
+	return f.auditKey, nil
 }
 
 // RotationService.

@@ -42,7 +42,8 @@ The admin token comes from KEYWARD_TOKEN, or from the file named by
 --token-file or KEYWARD_TOKEN_FILE; it is never accepted on the command line.
 
 Exit codes: 0 ok, 1 error, 2 usage or invalid input, 3 not found,
-4 unauthorized or forbidden, 5 conflict, 6 audit verification failed.`,
+4 unauthorized or forbidden, 5 conflict, 6 audit verification failed,
+7 audit verification found nothing wrong but had no pinned key (UNPINNED).`,
 		Args:          nounArgs,
 		RunE:          nounRun,
 		SilenceErrors: true,
