@@ -41,9 +41,10 @@ type fakeClient struct {
 	records    []*keyward.AuditRecord
 	checks     []*keyward.AuditCheckpoint
 	verify     *keyward.AuditVerification
-	auditReads bool          // ListAudit appends a record, as the server does
-	alog       *testAuditLog // when set, the audit calls are answered from a real log
-	auditKey   string        // PublicKey's answer when alog is nil
+	auditReads bool                      // ListAudit appends a record, as the server does
+	alog       *testAuditLog             // when set, the audit calls are answered from a real log
+	auditKey   string                    // PublicKey's answer when alog is nil
+	badProof   func(*keyward.AuditProof) // when set, changes what ProveRecord answers
 
 	keyRotate   *keyward.KeyRotate
 	rotated     *keyward.RotatedKey
@@ -380,7 +381,11 @@ func (f *fakeClient) ProveRecord(ctx context.Context, seq, size int64) (*keyward
 	if err != nil {
 		return nil, err
 	}
-	return f.alog.log.ProveRecord(ctx, f.alog.store, c, seq)
+	p, err := f.alog.log.ProveRecord(ctx, f.alog.store, c, seq)
+	if err == nil && f.badProof != nil {
+		f.badProof(p)
+	}
+	return p, err
 }
 func (f *fakeClient) ProveConsistency(ctx context.Context, from, to int64) (*keyward.AuditConsistency, error) {
 	if err := f.call(fmt.Sprintf("ProveConsistency %d %d", from, to)); err != nil {
