@@ -156,8 +156,9 @@ func ParseVerifierKey(vkey string) (*CheckpointVerifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("not a signed-note verifier key: %w", err)
 	}
-	i := strings.LastIndexByte(vkey, '+')
-	raw, err := base64.StdEncoding.DecodeString(vkey[i+1:])
+	// name+hash+key: a name holds no '+', but the base64 key may.
+	parts := strings.SplitN(vkey, "+", 3)
+	raw, err := base64.StdEncoding.DecodeString(parts[len(parts)-1])
 	if err != nil || len(raw) != 1+ed25519.PublicKeySize || raw[0] != 1 {
 		return nil, errors.New("not an Ed25519 verifier key")
 	}
