@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"os"
@@ -195,8 +196,16 @@ func TestAuditFileVerifiesUnderConcurrency(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	v, err := audit.VerifyJSONL(f, nil)
-	if err != nil || !v.OK || v.Records < 320 || v.Checkpoints == 0 {
+	pubHex, err := os.ReadFile(filepath.Join(r.dir, server.AuditPublicKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := hex.DecodeString(strings.TrimSpace(string(pubHex)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := audit.VerifyJSONL(f, audit.FileOptions{Pinned: audit.NewCheckpointVerifier(pub)})
+	if err != nil || !v.OK || v.Records < 320 || v.Checkpoints == 0 || v.TailRecords != 0 {
 		t.Fatalf("JSONL sink: %+v %v", v, err)
 	}
 }
