@@ -144,7 +144,7 @@ func alarmed(t *testing.T, dir, token, value string) *running {
 	if keyward.ErrorCode(err) != keyward.EUNAVAILABLE || !strings.Contains(keyward.ErrorMessage(err), "audit log failed verification") {
 		t.Errorf("a change during the alarm: %v", err)
 	}
-	if _, err := c.ListKeys(context.Background(), keyward.KeyFilter{}); err != nil {
+	if _, _, err := c.ListKeys(context.Background(), keyward.KeyFilter{}); err != nil {
 		t.Errorf("a read during the alarm: %v", err)
 	}
 	if m := scrape(t, r.srv.AdminURL()); !strings.Contains(m, "keyward_audit_log_intact 0") {
