@@ -148,6 +148,11 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 		if token != "" {
 			s.BootstrapTokenPath = cfg.path(BootstrapTokenFile)
 		}
+		// Sign what the bootstrap wrote, so that from the first start on
+		// the log has its witness outside the database.
+		if err := s.service.Audit.Checkpoint(ctx); err != nil {
+			return nil, fmt.Errorf("audit checkpoint: %w", err)
+		}
 	}
 	s.gateway, err = gateway.New(ctx, gateway.Config{
 		Source: s.service.DataPlane, Changes: changes, Hasher: hasher, Logger: s.log,

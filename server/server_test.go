@@ -87,7 +87,7 @@ func TestFirstStartCreatesPrivateFiles(t *testing.T) {
 	if !strings.HasPrefix(r.token, "kwa_") {
 		t.Fatalf("bootstrap token %q", r.token)
 	}
-	for _, name := range []string{server.DatabaseFile, server.MasterKeyFile, server.PepperFile, server.AuditSigningFile, server.BootstrapTokenFile} {
+	for _, name := range []string{server.DatabaseFile, server.MasterKeyFile, server.PepperFile, server.AuditSigningFile, server.AuditTailKeyFile, server.BootstrapTokenFile} {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
@@ -98,6 +98,11 @@ func TestFirstStartCreatesPrivateFiles(t *testing.T) {
 	}
 	if _, _, err := r.client.ListKeys(context.Background(), keyward.KeyFilter{}); err != nil {
 		t.Fatal(err)
+	}
+	// The witness is there from the first start on: a checkpoint follows
+	// the bootstrap, so there is never a log without a copy outside.
+	if b, err := os.ReadFile(filepath.Join(dir, server.AuditWitnessFile)); err != nil || !strings.HasPrefix(string(b), "keyward/audit/") {
+		t.Fatalf("witness after the first start: %q %v", b, err)
 	}
 	r.stop()
 	// A second start on the same data dir keeps everything and makes no new admin.
