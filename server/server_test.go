@@ -160,9 +160,15 @@ func TestGracefulShutdownCheckpoints(t *testing.T) {
 	var cps []*keyward.AuditCheckpoint
 	r2 := start(t, server.Config{DataDir: r.dir})
 	c := httpapi.NewClient(r2.srv.AdminURL(), r.token, nil)
+	// One after the first bootstrap, one at shutdown covering the create,
+	// one after the second start's bootstrap.
 	cps, err := c.ListCheckpoints(context.Background(), 0, 10)
-	if err != nil || len(cps) != 1 {
+	if err != nil || len(cps) != 3 {
 		t.Fatalf("checkpoints after shutdown: %d (%v)", len(cps), err)
+	}
+	created, err := c.ListAudit(context.Background(), keyward.AuditFilter{EventName: "apikeys:Create"})
+	if err != nil || len(created) != 1 || cps[1].Size < created[0].Seq {
+		t.Fatalf("the shutdown checkpoint does not cover the create: %+v %v", cps[1], err)
 	}
 	v, err := c.VerifyAudit(context.Background())
 	if err != nil || !v.OK {
