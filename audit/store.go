@@ -121,7 +121,7 @@ func (l *Log) VerifyTx(ctx context.Context, tx keyward.AuditStore, w *keyward.Au
 		return nil, err
 	}
 	v := NewVerifier(l.signer.cv, l.tail, legacy)
-	if w != nil && !v.Checkpoint(w) {
+	if w != nil && !v.Witness(w) {
 		return v.Result(), nil
 	}
 	err = walk(ctx, tx, 0,

@@ -333,7 +333,7 @@ func auditSeq(t *testing.T, e *env) int64 {
 	var seq int64
 	err := e.store.View(context.Background(), func(ctx context.Context, tx keyward.Tx) error {
 		var err error
-		seq, _, err = tx.AuditHead(ctx)
+		seq, err = tx.AuditHead(ctx)
 		return err
 	})
 	if err != nil {

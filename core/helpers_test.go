@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"path/filepath"
@@ -93,9 +94,13 @@ func newEnvWith(t *testing.T, wrap func(keyward.Store) keyward.Store, hooks core
 	_, priv, _ := ed25519.GenerateKey(nil)
 	clock := &fakeClock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	cfg := core.Config{Store: store, Clock: clock, Hasher: h, Sealer: envelope.NewSealer(kr),
-		Authorizer: policy.Evaluator{}, Signer: audit.NewSigner(priv), Hooks: hooks}
+		Authorizer: policy.Evaluator{}, AuditLog: audit.NewLog(audit.NewSigner(priv), audit.NewTailKey(bytes.Repeat([]byte{7}, 32))),
+		Witness: audit.NewWitness(filepath.Join(dir, "audit-witness")), Hooks: hooks}
 	svc := core.New(cfg)
 	t.Cleanup(svc.Stop)
+	if err := svc.Audit.OpenAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
 	token, err := svc.Access.Bootstrap(ctx, nil)
 	if err != nil || token == "" {
 		t.Fatalf("bootstrap: %q %v", token, err)

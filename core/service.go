@@ -41,9 +41,9 @@ type Config struct {
 	// CheckpointEvery is how many records may come between checkpoints
 	// (default 1000); the server also checkpoints on a timer.
 	CheckpointEvery int64
-	Changes    keyward.ChangeFeed // told after each committed change; nil: nobody listens
-	Logger     *slog.Logger
-	Hooks      Hooks
+	Changes         keyward.ChangeFeed // told after each committed change; nil: nobody listens
+	Logger          *slog.Logger
+	Hooks           Hooks
 	// WebhookClient calls rotator endpoints; default webhook.NewClient:
 	// 30 s timeout, no redirects, no link-local destinations.
 	WebhookClient *http.Client
@@ -158,7 +158,7 @@ func New(c Config) *Services {
 		authz: c.Authorizer, alog: c.AuditLog, signer: c.AuditLog.Signer(), log: c.Logger,
 		sinks:   &sinkQueue{sinks: c.Sinks, log: c.Logger.WarnContext},
 		changes: c.Changes, hooks: c.Hooks, webhookClient: c.WebhookClient,
-		bg: background{running: map[string]context.CancelFunc{}, keys: map[string]bool{}, kick: make(chan struct{}, 1)},
+		bg:    background{running: map[string]context.CancelFunc{}, keys: map[string]bool{}, kick: make(chan struct{}, 1)},
 		trail: trail{witness: c.Witness, every: c.CheckpointEvery, kick: make(chan struct{}, 1)},
 	}
 	if b.trail.every <= 0 {

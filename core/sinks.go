@@ -58,14 +58,23 @@ func (q *sinkQueue) record(ctx context.Context, r *keyward.AuditRecord) {
 	q.flush(ctx)
 }
 
-// checkpoint queues a checkpoint: each sink gets it right after the last
-// record it covers, which a streaming verifier needs.
-func (q *sinkQueue) checkpoint(ctx context.Context, c *keyward.AuditCheckpoint) {
-	if len(q.sinks) == 0 || c == nil {
+// checkpoint makes a checkpoint with sign and queues it: each sink gets it
+// right after the last record it covers, which a streaming verifier needs.
+// Nothing is delivered while sign runs, so every record delivered before the
+// checkpoint is one it covers (records committed but not yet delivered come
+// first, then the checkpoint, then later records). sign runs a write
+// transaction; nothing holds one while waiting for the queue.
+func (q *sinkQueue) checkpoint(ctx context.Context, sign func() *keyward.AuditCheckpoint) {
+	if len(q.sinks) == 0 {
+		sign()
 		return
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	c := sign()
+	if c == nil {
+		return
+	}
 	q.cps = append(q.cps, c)
 	q.flush(ctx)
 }

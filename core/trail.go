@@ -231,10 +231,17 @@ func (s *Audit) Checkpoint(ctx context.Context) error {
 
 func (s *base) checkpointLocked(ctx context.Context) error {
 	var cp *keyward.AuditCheckpoint
-	err := s.writeUnaudited(ctx, "audit checkpoint", func(ctx context.Context, tx keyward.Tx) error {
-		var err error
-		cp, err = s.alog.Checkpoint(ctx, tx, s.clock.Now())
-		return err
+	var err error
+	s.sinks.checkpoint(context.WithoutCancel(ctx), func() *keyward.AuditCheckpoint {
+		err = s.writeUnaudited(ctx, "audit checkpoint", func(ctx context.Context, tx keyward.Tx) error {
+			var err error
+			cp, err = s.alog.Checkpoint(ctx, tx, s.clock.Now())
+			return err
+		})
+		if err != nil {
+			return nil
+		}
+		return cp
 	})
 	if audit.IsTampered(err) {
 		s.alarmed(ctx, err)
@@ -254,7 +261,6 @@ func (s *base) checkpointLocked(ctx context.Context) error {
 			s.log.ErrorContext(ctx, "audit witness not written", "size", cp.Size, "err", err)
 		}
 	}
-	s.sinks.checkpoint(context.WithoutCancel(ctx), cp)
 	return nil
 }
 

@@ -139,7 +139,7 @@ func lastEventName(t *testing.T, r *running) string {
 	t.Helper()
 	var name string
 	err := r.srv.Store().View(context.Background(), func(ctx context.Context, tx keyward.Tx) error {
-		seq, _, err := tx.AuditHead(ctx)
+		seq, err := tx.AuditHead(ctx)
 		if err != nil {
 			return err
 		}

@@ -25,8 +25,11 @@ type Config struct {
 	// CheckpointInterval is how often the audit log's head is signed.
 	CheckpointInterval time.Duration // KEYWARD_AUDIT_CHECKPOINT_INTERVAL
 	// CheckpointEvery signs the head after that many records too.
-	CheckpointEvery int64          // KEYWARD_AUDIT_CHECKPOINT_EVERY
-	TrustedProxies  []netip.Prefix // KEYWARD_TRUSTED_PROXIES
+	CheckpointEvery int64 // KEYWARD_AUDIT_CHECKPOINT_EVERY
+	// AuditRebaseReason, when set, re-bases the audit log's witness on the
+	// database at start (after a deliberate restore), recording why.
+	AuditRebaseReason string         // KEYWARD_AUDIT_REBASE
+	TrustedProxies    []netip.Prefix // KEYWARD_TRUSTED_PROXIES
 	// GatewayKeyLabels adds a per-key-ID request counter to the metrics.
 	GatewayKeyLabels bool // KEYWARD_GATEWAY_KEY_LABELS
 	// GatewayMaxBody is the largest request body the gateway accepts.

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/user"
 	"sync"
 	"time"
 
@@ -132,6 +133,11 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 	if err := s.service.Audit.OpenAudit(ctx); err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
+	if cfg.AuditRebaseReason != "" {
+		if err := s.rebaseAudit(ctx, cfg.AuditRebaseReason); err != nil {
+			return nil, err
+		}
+	}
 	if s.service.Audit.AuditAlarm() == "" {
 		token, err := s.service.Access.Bootstrap(ctx, func(token string) error {
 			return writeBootstrapToken(cfg.path(BootstrapTokenFile), token)
@@ -141,6 +147,11 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 		}
 		if token != "" {
 			s.BootstrapTokenPath = cfg.path(BootstrapTokenFile)
+		}
+		// Sign what the bootstrap wrote, so that from the first start on
+		// the log has its witness outside the database.
+		if err := s.service.Audit.Checkpoint(ctx); err != nil {
+			return nil, fmt.Errorf("audit checkpoint: %w", err)
 		}
 	}
 	s.gateway, err = gateway.New(ctx, gateway.Config{
@@ -174,6 +185,25 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 		return nil, fmt.Errorf("gateway listener: %w", err)
 	}
 	return s, nil
+}
+
+// rebaseAudit makes the database's audit log the trusted one again (see
+// core.Audit.Rebase): the operator restored it deliberately and says why.
+func (s *Server) rebaseAudit(ctx context.Context, reason string) error {
+	operator := "unknown"
+	if u, err := user.Current(); err == nil {
+		operator = u.Username
+	}
+	res, err := s.service.Audit.Rebase(ctx, operator, reason)
+	if err != nil {
+		return fmt.Errorf("audit rebase refused: %w", err)
+	}
+	args := []any{"records", res.Records, "newWitnessSize", res.Base.Size, "newWitnessRoot", res.Base.Root, "operator", operator}
+	if res.Previous != nil {
+		args = append(args, "previousWitnessSize", res.Previous.Size, "previousWitnessRoot", res.Previous.Root)
+	}
+	s.log.Warn("audit log re-based on the database: the witness now follows it", args...)
+	return nil
 }
 
 func openKeyring(ctx context.Context, cfg Config) (keyring.Keyring, error) {

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"os"
@@ -86,7 +87,7 @@ func TestFirstStartCreatesPrivateFiles(t *testing.T) {
 	if !strings.HasPrefix(r.token, "kwa_") {
 		t.Fatalf("bootstrap token %q", r.token)
 	}
-	for _, name := range []string{server.DatabaseFile, server.MasterKeyFile, server.PepperFile, server.AuditSigningFile, server.BootstrapTokenFile} {
+	for _, name := range []string{server.DatabaseFile, server.MasterKeyFile, server.PepperFile, server.AuditSigningFile, server.AuditTailKeyFile, server.BootstrapTokenFile} {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
@@ -97,6 +98,11 @@ func TestFirstStartCreatesPrivateFiles(t *testing.T) {
 	}
 	if _, _, err := r.client.ListKeys(context.Background(), keyward.KeyFilter{}); err != nil {
 		t.Fatal(err)
+	}
+	// The witness is there from the first start on: a checkpoint follows
+	// the bootstrap, so there is never a log without a copy outside.
+	if b, err := os.ReadFile(filepath.Join(dir, server.AuditWitnessFile)); err != nil || !strings.HasPrefix(string(b), "keyward/audit/") {
+		t.Fatalf("witness after the first start: %q %v", b, err)
 	}
 	r.stop()
 	// A second start on the same data dir keeps everything and makes no new admin.
@@ -154,9 +160,15 @@ func TestGracefulShutdownCheckpoints(t *testing.T) {
 	var cps []*keyward.AuditCheckpoint
 	r2 := start(t, server.Config{DataDir: r.dir})
 	c := httpapi.NewClient(r2.srv.AdminURL(), r.token, nil)
+	// One after the first bootstrap, one at shutdown covering the create,
+	// one after the second start's bootstrap.
 	cps, err := c.ListCheckpoints(context.Background(), 0, 10)
-	if err != nil || len(cps) != 1 {
+	if err != nil || len(cps) != 3 {
 		t.Fatalf("checkpoints after shutdown: %d (%v)", len(cps), err)
+	}
+	created, err := c.ListAudit(context.Background(), keyward.AuditFilter{EventName: "apikeys:Create"})
+	if err != nil || len(created) != 1 || cps[1].Size < created[0].Seq {
+		t.Fatalf("the shutdown checkpoint does not cover the create: %+v %v", cps[1], err)
 	}
 	v, err := c.VerifyAudit(context.Background())
 	if err != nil || !v.OK {
@@ -195,8 +207,16 @@ func TestAuditFileVerifiesUnderConcurrency(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	v, err := audit.VerifyJSONL(f, nil)
-	if err != nil || !v.OK || v.Records < 320 || v.Checkpoints == 0 {
+	pubHex, err := os.ReadFile(filepath.Join(r.dir, server.AuditPublicKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := hex.DecodeString(strings.TrimSpace(string(pubHex)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := audit.VerifyJSONL(f, audit.FileOptions{Pinned: audit.NewCheckpointVerifier(pub)})
+	if err != nil || !v.OK || v.Records < 320 || v.Checkpoints == 0 || v.TailRecords != 0 {
 		t.Fatalf("JSONL sink: %+v %v", v, err)
 	}
 }

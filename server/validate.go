@@ -69,6 +69,12 @@ func (c Config) Validate() error {
 			return bad(d.field, "must be from %v to %v", d.min, d.max)
 		}
 	}
+	if c.CheckpointEvery < 1 || c.CheckpointEvery > 1_000_000 {
+		return bad("CheckpointEvery", "must be from 1 to 1000000")
+	}
+	if len(c.AuditRebaseReason) > 1000 || strings.ContainsAny(c.AuditRebaseReason, "\r\n") {
+		return bad("AuditRebaseReason", "must be one line of at most 1000 bytes")
+	}
 	if c.GatewayMaxBody <= 0 {
 		return bad("GatewayMaxBody", "must be positive")
 	}

@@ -36,7 +36,7 @@ func createKey(ctx context.Context, tx keyward.Tx, n int64) error {
 	if err := tx.InsertCredential(ctx, c); err != nil {
 		return err
 	}
-	seq, prev, err := tx.AuditHead(ctx)
+	seq, err := tx.AuditHead(ctx)
 	if err != nil {
 		return err
 	}
@@ -54,9 +54,10 @@ func createKey(ctx context.Context, tx keyward.Tx, n int64) error {
 		return err
 	}
 	h := sha256.New()
-	h.Write([]byte(prev))
+	h.Write([]byte{0})
 	h.Write(event)
-	return tx.AppendAudit(ctx, &keyward.AuditRecord{Seq: seq + 1, PrevHash: prev, Hash: hex.EncodeToString(h.Sum(nil)), Event: event})
+	tag := sha256.Sum256(h.Sum(nil))
+	return tx.AppendAudit(ctx, &keyward.AuditRecord{Seq: seq + 1, Hash: hex.EncodeToString(h.Sum(nil)), Event: event, Tag: tag[:]})
 }
 
 // BenchmarkInsertKeyTx measures one key creation transaction at a time.

@@ -15,6 +15,7 @@ var auditTests = []test{
 	{"EventBytes", testAuditEventBytes},
 	{"Filters", testAuditFilters},
 	{"Checkpoints", testAuditCheckpoints},
+	{"TreeHashes", testAuditTreeHashes},
 }
 
 // appendEvents appends records with events to the chain, in one transaction,
@@ -23,58 +24,57 @@ func (h *harness) appendEvents(events ...json.RawMessage) []*keyward.AuditRecord
 	h.t.Helper()
 	var records []*keyward.AuditRecord
 	h.do(func(ctx context.Context, tx keyward.Tx) error {
-		seq, hash, err := tx.AuditHead(ctx)
+		seq, err := tx.AuditHead(ctx)
 		if err != nil {
 			return err
 		}
 		for _, ev := range events {
-			r := chain(seq+1, hash, ev)
+			r := chain(seq+1, ev)
 			if err := tx.AppendAudit(ctx, r); err != nil {
 				return err
 			}
 			records = append(records, r)
-			seq, hash = r.Seq, r.Hash
+			seq = r.Seq
 		}
 		return nil
 	})
 	return records
 }
 
-func (h *harness) head() (int64, string) {
+func (h *harness) head() int64 {
 	h.t.Helper()
 	var seq int64
-	var hash string
 	h.read(func(ctx context.Context, tx keyward.Tx) (err error) {
-		seq, hash, err = tx.AuditHead(ctx)
+		seq, err = tx.AuditHead(ctx)
 		return err
 	})
-	return seq, hash
+	return seq
 }
 
 func testAuditAppend(h *harness) {
-	if seq, hash := h.head(); seq != 0 || hash != "" {
-		h.t.Errorf("AuditHead of an empty chain: %d %q, want 0 \"\"", seq, hash)
+	if seq := h.head(); seq != 0 {
+		h.t.Errorf("AuditHead of an empty log: %d, want 0", seq)
 	}
 	ev := newEvent("apikeys:Create", "u1", t0)
 	for _, seq := range []int64{0, 2, -1} {
 		h.expect(keyward.ECONFLICT, fmt.Sprintf("AppendAudit(seq %d on an empty chain)", seq), func(ctx context.Context, tx keyward.Tx) error {
-			return tx.AppendAudit(ctx, chain(seq, "", ev))
+			return tx.AppendAudit(ctx, chain(seq, ev))
 		})
 	}
-	r1 := chain(1, "", ev)
+	r1 := chain(1, ev)
 	h.do(func(ctx context.Context, tx keyward.Tx) error { return tx.AppendAudit(ctx, r1) })
-	if seq, hash := h.head(); seq != 1 || hash != r1.Hash {
-		h.t.Errorf("AuditHead: %d %q, want 1 %q", seq, hash, r1.Hash)
+	if seq := h.head(); seq != 1 {
+		h.t.Errorf("AuditHead: %d, want 1", seq)
 	}
 	for _, seq := range []int64{1, 3} {
 		h.expect(keyward.ECONFLICT, fmt.Sprintf("AppendAudit(seq %d after 1)", seq), func(ctx context.Context, tx keyward.Tx) error {
-			return tx.AppendAudit(ctx, chain(seq, r1.Hash, ev))
+			return tx.AppendAudit(ctx, chain(seq, ev))
 		})
 	}
-	r2 := chain(2, r1.Hash, newEvent("apikeys:Delete", "u1", at(time.Second)))
+	r2 := chain(2, newEvent("apikeys:Delete", "u1", at(time.Second)))
 	h.do(func(ctx context.Context, tx keyward.Tx) error { return tx.AppendAudit(ctx, r2) })
-	if seq, hash := h.head(); seq != 2 || hash != r2.Hash {
-		h.t.Errorf("AuditHead: %d %q, want 2 %q", seq, hash, r2.Hash)
+	if seq := h.head(); seq != 2 {
+		h.t.Errorf("AuditHead: %d, want 2", seq)
 	}
 	h.read(func(ctx context.Context, tx keyward.Tx) error {
 		got, err := tx.ListAudit(ctx, keyward.AuditFilter{})
@@ -214,13 +214,18 @@ func down(from, to, step int64) []int64 {
 
 func testAuditCheckpoints(h *harness) {
 	h.appendEvents(newEvent("a", "u1", t0), newEvent("b", "u1", t0), newEvent("c", "u1", t0))
-	cp := func(seq int64, key string) *keyward.AuditCheckpoint {
+	h.read(func(ctx context.Context, tx keyward.Tx) error {
+		c, err := tx.LatestCheckpoint(ctx)
+		h.equal("LatestCheckpoint of none", c, (*keyward.AuditCheckpoint)(nil))
+		return err
+	})
+	cp := func(size int64) *keyward.AuditCheckpoint {
 		return &keyward.AuditCheckpoint{
-			Seq: seq, Hash: fmt.Sprintf("%064x", seq), Time: at(time.Duration(seq) * time.Second),
-			KeyID: key, PublicKey: digest("pub:" + key), Signature: append(digest("sig1"), digest("sig2")...),
+			Size: size, Root: fmt.Sprintf("%064x", size), Time: at(time.Duration(size) * time.Second),
+			Note: fmt.Sprintf("keyward/audit/x\n%d\nroot\n\n— keyward/audit/x sig\n", size),
 		}
 	}
-	cps := []*keyward.AuditCheckpoint{cp(1, "k1"), cp(3, "k1"), cp(3, "k2")}
+	cps := []*keyward.AuditCheckpoint{cp(1), cp(3)}
 	h.do(func(ctx context.Context, tx keyward.Tx) error {
 		for _, c := range cps {
 			if err := tx.InsertCheckpoint(ctx, c); err != nil {
@@ -229,8 +234,8 @@ func testAuditCheckpoints(h *harness) {
 		}
 		return nil
 	})
-	h.expect(keyward.ECONFLICT, "InsertCheckpoint(same seq and key)", func(ctx context.Context, tx keyward.Tx) error {
-		return tx.InsertCheckpoint(ctx, cp(3, "k1"))
+	h.expect(keyward.ECONFLICT, "InsertCheckpoint(same size)", func(ctx context.Context, tx keyward.Tx) error {
+		return tx.InsertCheckpoint(ctx, cp(3))
 	})
 	h.read(func(ctx context.Context, tx keyward.Tx) error {
 		got, err := tx.ListCheckpoints(ctx, 0, 0)
@@ -253,6 +258,30 @@ func testAuditCheckpoints(h *harness) {
 			return err
 		}
 		h.equal("ListCheckpoints(3, 0)", len(got), 0)
+		latest, err := tx.LatestCheckpoint(ctx)
+		h.equal("LatestCheckpoint", latest, cps[1])
+		return err
+	})
+}
+
+func testAuditTreeHashes(h *harness) {
+	hash := func(i int) []byte { return digest(fmt.Sprint("node", i)) }
+	h.do(func(ctx context.Context, tx keyward.Tx) error {
+		return tx.WriteAuditHashes(ctx, 0, [][]byte{hash(0), hash(1), hash(2)})
+	})
+	h.do(func(ctx context.Context, tx keyward.Tx) error {
+		return tx.WriteAuditHashes(ctx, 2, [][]byte{hash(20), hash(3)}) // replaces index 2
+	})
+	h.read(func(ctx context.Context, tx keyward.Tx) error {
+		got, err := tx.ReadAuditHashes(ctx, []int64{3, 0, 2, 1})
+		if err != nil {
+			return err
+		}
+		h.equal("ReadAuditHashes", got, [][]byte{hash(3), hash(0), hash(20), hash(1)})
 		return nil
+	})
+	h.expect(keyward.ENOTFOUND, "ReadAuditHashes(a missing index)", func(ctx context.Context, tx keyward.Tx) error {
+		_, err := tx.ReadAuditHashes(ctx, []int64{1, 4})
+		return err
 	})
 }

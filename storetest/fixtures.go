@@ -206,10 +206,11 @@ func newEvent(name, principalID string, when time.Time) json.RawMessage {
 	return b
 }
 
-// chain returns the record that follows (seq-1, prevHash) with event.
-func chain(seq int64, prevHash string, event json.RawMessage) *keyward.AuditRecord {
+// chain returns record seq with event, hashed as a leaf of the tree and
+// with a tag standing for the tail key's.
+func chain(seq int64, event json.RawMessage) *keyward.AuditRecord {
 	h := sha256.New()
-	h.Write([]byte(prevHash))
+	h.Write([]byte{0})
 	h.Write(event)
-	return &keyward.AuditRecord{Seq: seq, PrevHash: prevHash, Hash: hex.EncodeToString(h.Sum(nil)), Event: event}
+	return &keyward.AuditRecord{Seq: seq, Hash: hex.EncodeToString(h.Sum(nil)), Event: event, Tag: digest(fmt.Sprint("tag", seq))}
 }

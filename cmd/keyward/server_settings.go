@@ -51,9 +51,23 @@ var serverSettings = []setting{
 		def: func(server.Config) string { return "false" },
 		set: func(c *server.Config, s string) (err error) { c.AuditStdout, err = parseBool(s); return err }},
 	{field: "CheckpointInterval", flag: "audit-checkpoint-interval", env: "KEYWARD_AUDIT_CHECKPOINT_INTERVAL", typ: "duration",
-		usage: "how often the audit chain head is signed",
+		usage: "how often the audit log's head is signed (a checkpoint)",
 		def:   func(d server.Config) string { return d.CheckpointInterval.String() },
 		set:   func(c *server.Config, s string) (err error) { c.CheckpointInterval, err = parseDuration(s); return err }},
+	{field: "CheckpointEvery", flag: "audit-checkpoint-every", env: "KEYWARD_AUDIT_CHECKPOINT_EVERY", typ: "int",
+		usage: "also sign the audit log's head after this many records",
+		def:   func(d server.Config) string { return strconv.FormatInt(d.CheckpointEvery, 10) },
+		set: func(c *server.Config, s string) (err error) {
+			c.CheckpointEvery, err = strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return errors.New("not a whole number")
+			}
+			return nil
+		}},
+	{field: "AuditRebaseReason", flag: "audit-rebase", env: "KEYWARD_AUDIT_REBASE", typ: "reason",
+		usage: "at start, make the database's audit log the trusted one again after a deliberate restore, saying why (audited; see the README)",
+		def:   func(server.Config) string { return "" },
+		set:   func(c *server.Config, s string) error { c.AuditRebaseReason = s; return nil }},
 	{field: "TrustedProxies", flag: "trusted-proxies", env: "KEYWARD_TRUSTED_PROXIES", typ: "cidrs",
 		usage: "comma-separated CIDRs whose X-Forwarded-For is believed",
 		def:   func(server.Config) string { return "" },

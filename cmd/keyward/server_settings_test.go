@@ -28,6 +28,8 @@ var badSettings = map[string]struct{ env, flag string }{
 	"TrustedProxies":        {"10.0.0.0/8,nope", "10.0.0.1/33"},
 	"GatewayKeyLabels":      {"on", "2"},
 	"GatewayMaxBody":        {"12x", "9223372036854775807"},
+	"CheckpointEvery":       {"0", "1e3"},
+	"AuditRebaseReason":     {"two\nlines", ""},
 	"GatewayTimeout":        {"-5m", "0"},
 	"RotationCheckInterval": {"0s", "30"},
 	"LogFormat":             {"xml", "JSON"},
