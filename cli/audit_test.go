@@ -134,7 +134,7 @@ func TestAuditVerifyFileTail(t *testing.T) {
 		t.Errorf("tail: exit %d, stdout %q", r.code, r.stdout)
 	}
 	r = verifyLines(t, cut, "--public-key-file", key, "--allow-tail")
-	want := "audit log intact: 8 records, 5 verified by 1 checkpoints (latest: tree size 5), 3 in the tail after the last checkpoint (not yet verified, oldest 2025-01-02T03:04:10Z)\n"
+	want := "audit log intact: 8 records, 5 verified by 1 checkpoint (latest: tree size 5), 3 in the tail after the last checkpoint (not yet verified, oldest 2025-01-02T03:04:10Z)\n"
 	if r.code != 0 || r.stdout != want {
 		t.Errorf("--allow-tail: exit %d, stdout\n%q\nwant\n%q", r.code, r.stdout, want)
 	}

@@ -143,7 +143,10 @@ func verificationLine(v *keyward.AuditVerification) string {
 	if v.FirstSeq > 1 && v.Records > 0 {
 		fmt.Fprintf(&b, " (%d-%d)", v.FirstSeq, v.FirstSeq+v.Records-1)
 	}
-	fmt.Fprintf(&b, ", %d verified by %d checkpoints", v.Verified, v.Checkpoints)
+	fmt.Fprintf(&b, ", %d verified by %d checkpoint", v.Verified, v.Checkpoints)
+	if v.Checkpoints != 1 {
+		b.WriteString("s")
+	}
 	if v.TreeSize > 0 {
 		fmt.Fprintf(&b, " (latest: tree size %d)", v.TreeSize)
 	}
