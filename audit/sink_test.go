@@ -20,12 +20,15 @@ func TestJSONLSink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Start(t.Context(), testSigner.Verifier(), 0, nil); err != nil {
+		t.Fatal(err)
+	}
 	for _, r := range recs[:3] {
 		if err := s.Write(t.Context(), r); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.WriteCheckpoint(t.Context(), testSigner.Checkpoint(3, recs[2].Hash, t0)); err != nil {
+	if err := s.WriteCheckpoint(t.Context(), checkpoint(t, recs[:3])); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -45,6 +48,9 @@ func TestJSONLSink(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := s.WriteCheckpoint(t.Context(), checkpoint(t, recs)); err != nil {
+		t.Fatal(err)
+	}
 	s.Close()
 
 	f, err := os.Open(path)
@@ -52,8 +58,8 @@ func TestJSONLSink(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	res, err := audit.VerifyJSONL(f, testSigner.PublicKey())
-	if err != nil || !res.OK || res.Records != 6 || res.Checkpoints != 1 {
+	res, err := audit.VerifyJSONL(f, audit.FileOptions{Pinned: testSigner.Verifier()})
+	if err != nil || !res.OK || res.Records != 6 || res.Checkpoints != 2 || res.Verified != 6 {
 		t.Errorf("VerifyJSONL of the sink file = %+v, %v", res, err)
 	}
 }
