@@ -77,12 +77,12 @@ func checkpointAt(ctx context.Context, tx keyward.Tx, size int64) (*keyward.Audi
 // ProveRecord returns the inclusion proof of record seq in the tree of the
 // checkpoint at size (0: the latest).
 func (s *Audit) ProveRecord(ctx context.Context, seq, size int64) (*keyward.AuditProof, error) {
-	if seq < 1 || size < 0 {
-		return nil, keyward.Errorf(keyward.EINVALID, "seq must be at least 1 and size at least 0")
-	}
 	var out *keyward.AuditProof
 	err := s.run(ctx, call{action: keyward.ActionAuditRead, resource: keyward.AuditARN, params: map[string]any{"proveSeq": seq, "size": size}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
+			if seq < 1 || size < 0 {
+				return keyward.Errorf(keyward.EINVALID, "seq must be at least 1 and size at least 0")
+			}
 			c, err := checkpointAt(ctx, tx, size)
 			if err != nil {
 				return err
@@ -96,12 +96,12 @@ func (s *Audit) ProveRecord(ctx context.Context, seq, size int64) (*keyward.Audi
 // ProveConsistency returns the proof that the tree of size from is a prefix
 // of the tree of the checkpoint at size to (0: the latest).
 func (s *Audit) ProveConsistency(ctx context.Context, from, to int64) (*keyward.AuditConsistency, error) {
-	if from < 1 || to < 0 {
-		return nil, keyward.Errorf(keyward.EINVALID, "from must be at least 1 and to at least 0")
-	}
 	var out *keyward.AuditConsistency
 	err := s.run(ctx, call{action: keyward.ActionAuditRead, resource: keyward.AuditARN, params: map[string]any{"consistencyFrom": from, "to": to}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
+			if from < 1 || to < 0 {
+				return keyward.Errorf(keyward.EINVALID, "from must be at least 1 and to at least 0")
+			}
 			c, err := checkpointAt(ctx, tx, to)
 			if err != nil {
 				return err

@@ -299,8 +299,6 @@ func TestQueryParameters(t *testing.T) {
 		"/v1/audit/checkpoints?afterSeq=x",
 		"/v1/audit/checkpoints?afterSize=x",
 		"/v1/audit/checkpoints?afterSize=5&afterSeq=6",
-		"/v1/audit/proof",
-		"/v1/audit/proof?seq=0",
 		"/v1/audit/proof?seq=3&size=-1",
 		"/v1/audit/proof?seq=3&from=2",
 		"/v1/audit/consistency?from=x",
