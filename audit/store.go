@@ -124,6 +124,19 @@ func (l *Log) VerifyTx(ctx context.Context, tx keyward.AuditStore, w *keyward.Au
 	if w != nil && !v.Witness(w) {
 		return v.Result(), nil
 	}
+	if w != nil {
+		// The witness reproduces its root from the records alone; the
+		// store must still hold a checkpoint as large, or checkpoints were
+		// removed.
+		latest, err := tx.LatestCheckpoint(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if latest == nil || latest.Size < w.Size {
+			v.fail(0, "the store's checkpoints end before the witness checkpoint at %d (checkpoints removed)", w.Size)
+			return v.Result(), nil
+		}
+	}
 	err = walk(ctx, tx, 0,
 		func(r *keyward.AuditRecord) error {
 			if !v.Record(r, LeafHash(r.Event)) {
