@@ -14,6 +14,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/httpapi"
 	"github.com/keyward/keyward/server"
+	"github.com/keyward/keyward/tlsconfig"
 )
 
 // realServer runs a keyward server on loopback in a temp data dir and
@@ -53,8 +54,10 @@ func runReal(t *testing.T, addr, token string, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	st := &state{
-		getenv:     func(k string) string { return map[string]string{EnvToken: token, EnvAddr: addr}[k] },
-		newClient:  func(a, tok string) (Client, error) { return httpapi.NewClient(a, tok, nil), nil },
+		getenv: func(k string) string { return map[string]string{EnvToken: token, EnvAddr: addr}[k] },
+		newClient: func(a, tok string, _ tlsconfig.ClientFiles) (Client, error) {
+			return httpapi.NewClient(a, tok, nil), nil
+		},
 		now:        time.Now,
 		isTerminal: func(any) bool { return false },
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/tlsconfig"
 )
 
 // Client is everything the CLI asks of the admin API: the domain's service
@@ -27,8 +28,9 @@ type Client interface {
 	keyward.WebhookService
 }
 
-// clientFactory builds a Client for an admin API address and token.
-type clientFactory func(addr, token string) (Client, error)
+// clientFactory builds a Client for an admin API address, token and TLS
+// files (a private CA, a client certificate).
+type clientFactory func(addr, token string, tls tlsconfig.ClientFiles) (Client, error)
 
 // Main runs the keyward command line with args (without the program name) and
 // returns the exit code; errors are printed to stderr as

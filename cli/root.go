@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/tlsconfig"
 )
 
 // Environment variables read by the CLI. Each global flag has one; the admin
@@ -40,6 +41,8 @@ func NewRoot(extra ...*cobra.Command) *cobra.Command {
 The server address comes from --addr or KEYWARD_ADDR (default ` + DefaultAddr + `).
 The admin token comes from KEYWARD_TOKEN, or from the file named by
 --token-file or KEYWARD_TOKEN_FILE; it is never accepted on the command line.
+An https server's certificate is always verified: against the system's roots
+and the CA file of --ca-file or KEYWARD_CA_FILE.
 
 Exit codes: 0 ok, 1 error, 2 usage or invalid input, 3 not found,
 4 unauthorized or forbidden, 5 conflict, 6 audit verification failed,
@@ -51,6 +54,9 @@ Exit codes: 0 ok, 1 error, 2 usage or invalid input, 3 not found,
 	}
 	pf := root.PersistentFlags()
 	pf.String("addr", DefaultAddr, "admin API address (env "+EnvAddr+")")
+	pf.String("ca-file", "", "PEM CA certificates to trust for an https server besides the system's (env "+tlsconfig.EnvCAFile+")")
+	pf.String("client-cert", "", "PEM client certificate, for a server that requires mutual TLS (env "+tlsconfig.EnvClientCert+")")
+	pf.String("client-key", "", "PEM private key of --client-cert (env "+tlsconfig.EnvClientKey+")")
 	pf.String("token-file", "", "read the admin token from this file (env "+EnvTokenFile+"; "+EnvToken+" holds the token itself)")
 	pf.StringP("output", "o", formatTable, "output format: table or json (env "+EnvOutput+")")
 	pf.String("token", "", "not supported: tokens are never read from the command line")
@@ -221,7 +227,16 @@ func (e *env) client() (Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := e.st.newClient(strings.TrimRight(addr, "/"), token)
+	var files tlsconfig.ClientFiles
+	for _, f := range []struct {
+		dst       *string
+		flag, env string
+	}{{&files.CA, "ca-file", tlsconfig.EnvCAFile}, {&files.Cert, "client-cert", tlsconfig.EnvClientCert}, {&files.Key, "client-key", tlsconfig.EnvClientKey}} {
+		if *f.dst, err = setting(e.cmd, e.st, f.flag, f.env); err != nil {
+			return nil, err
+		}
+	}
+	c, err := e.st.newClient(strings.TrimRight(addr, "/"), token, files)
 	if err != nil {
 		return nil, err
 	}

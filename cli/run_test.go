@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/tlsconfig"
 )
 
 // result is what one run of the command printed and returned.
@@ -30,7 +32,7 @@ func runCLIOn(t *testing.T, terminal bool, fake *fakeClient, envv map[string]str
 	var res result
 	st := &state{
 		getenv: func(k string) string { return envv[k] },
-		newClient: func(addr, token string) (Client, error) {
+		newClient: func(addr, token string, _ tlsconfig.ClientFiles) (Client, error) {
 			res.factoryCalled, res.addr, res.token = true, addr, token
 			return fake, nil
 		},

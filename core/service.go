@@ -151,7 +151,7 @@ func New(c Config) *Services {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.WebhookClient == nil {
-		c.WebhookClient = webhook.NewClient(30 * time.Second)
+		c.WebhookClient = webhook.NewClient(30*time.Second, nil)
 	}
 	b := &base{
 		store: c.Store, writer: c.Store, clock: c.Clock, hasher: c.Hasher, sealer: c.Sealer,

@@ -13,6 +13,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"net"
@@ -52,6 +53,8 @@ type Config struct {
 	// counters are all at rest, so that its memory follows the keys in use
 	// rather than every key seen since the start; default 1 min.
 	SweepInterval time.Duration
+	// UpstreamRootCAs verify HTTPS upstreams; nil: the system's roots.
+	UpstreamRootCAs *x509.CertPool
 }
 
 func (c Config) defaults() Config {
@@ -115,7 +118,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	g := &Gateway{cfg: cfg}
 	g.ctx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	_, g.systemClock = cfg.Clock.(keyward.SystemClock)
-	g.builder = builder{hasher: cfg.Hasher, upstreams: &upstreams{}, metrics: cfg.Metrics}
+	g.builder = builder{hasher: cfg.Hasher, upstreams: &upstreams{roots: cfg.UpstreamRootCAs}, metrics: cfg.Metrics}
 	g.usage = newUsageRecorder()
 	g.fails = &failureCounter{}
 	g.limiter = cfg.Limiter

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"os"
@@ -22,6 +23,7 @@ type upstream struct {
 	host  string // as in the URL: Host header and TLS server name
 	addr  string // host:port to dial
 	https bool
+	roots *x509.CertPool // verifies an HTTPS upstream; nil: the system's
 
 	mu   sync.Mutex
 	idle []*upConn // most recently used last
@@ -65,8 +67,9 @@ const (
 )
 
 type upstreams struct {
-	mu sync.Mutex
-	m  map[string]*upstream
+	roots *x509.CertPool // nil: the system's
+	mu    sync.Mutex
+	m     map[string]*upstream
 }
 
 func (u *upstreams) get(https bool, host string) *upstream {
@@ -90,7 +93,7 @@ func (u *upstreams) get(https bool, host string) *upstream {
 			addr = net.JoinHostPort(trimBrackets(host), "80")
 		}
 	}
-	up := &upstream{host: host, addr: addr, https: https}
+	up := &upstream{host: host, addr: addr, https: https, roots: u.roots}
 	u.m[k] = up
 	return up
 }
@@ -136,7 +139,7 @@ func (u *upstream) dial(ctx context.Context) (*upConn, error) {
 		return nil, err
 	}
 	if u.https {
-		tc := tls.Client(c, &tls.Config{ServerName: trimBrackets(hostOnly(u.host)), NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12})
+		tc := tls.Client(c, &tls.Config{ServerName: trimBrackets(hostOnly(u.host)), NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12, RootCAs: u.roots})
 		if err := tc.HandshakeContext(ctx); err != nil {
 			c.Close()
 			return nil, err

@@ -11,9 +11,10 @@ import (
 // Reasons given to Services.AuthFailures. They describe the credential's
 // shape, never its content.
 const (
-	authMissing   = "missing"   // no Authorization header
-	authMalformed = "malformed" // not "Bearer <token>", or a token no issuer could have made
-	authUnknown   = "unknown"   // well formed, but the Authenticator rejected it (unknown, expired, revoked)
+	authMissing   = "missing"     // no Authorization header
+	authMalformed = "malformed"   // not "Bearer <token>", or a token no issuer could have made
+	authUnknown   = "unknown"     // well formed, but the Authenticator rejected it (unknown, expired, revoked)
+	authCert      = "certificate" // a valid token over a connection whose client certificate is not bound to its principal
 )
 
 // maxTokenLen bounds what is handed to the Authenticator; real admin tokens
@@ -29,14 +30,18 @@ var errUnauthorized = &keyward.Error{Code: keyward.EUNAUTHORIZED, Message: "miss
 // carrying caller (which has no principal) and returns EUNAUTHORIZED. An
 // Authenticator error other than EUNAUTHORIZED (its store is down, say) is
 // returned as is and is not an authentication failure.
-func (s *server) authenticate(ctx context.Context, h http.Header, action keyward.Action, caller keyward.Caller) (*keyward.Principal, *keyward.AdminToken, error) {
-	token, reason := bearerToken(h)
+func (s *server) authenticate(ctx context.Context, r *http.Request, action keyward.Action, caller keyward.Caller) (*keyward.Principal, *keyward.AdminToken, error) {
+	token, reason := bearerToken(r.Header)
 	if reason == "" {
 		if s.svc.Auth == nil {
 			return nil, nil, keyward.Errorf(keyward.EINTERNAL, "httpapi: no Authenticator configured")
 		}
 		p, tok, err := s.svc.Auth.Authenticate(ctx, token)
 		switch {
+		case err == nil && p != nil && !s.certBound(r, p):
+			// A stolen token is of no use without the certificate its
+			// principal is bound to.
+			reason = authCert
 		case err == nil && p != nil:
 			return p, tok, nil
 		case err == nil, keyward.ErrorCode(err) == keyward.EUNAUTHORIZED:
@@ -75,4 +80,22 @@ func bearerToken(h http.Header) (string, string) {
 		}
 	}
 	return token, ""
+}
+
+// certBound reports whether the request may act as p: always without a
+// certificate binding; with one, only when the connection's verified client
+// certificate is bound to p by name or ID.
+func (s *server) certBound(r *http.Request, p *keyward.Principal) bool {
+	if s.certPrincipals == nil {
+		return true
+	}
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+		return false
+	}
+	for _, name := range s.certPrincipals.Principals(r.TLS.VerifiedChains[0][0]) {
+		if name == p.Name || name == p.ID {
+			return true
+		}
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/tlsconfig"
 )
 
 // Client implements the domain service interfaces against a keyward admin
@@ -60,14 +62,27 @@ func NewClient(baseURL, token string, hc *http.Client) *Client {
 		c.base = u.String()
 	}
 	if c.hc == nil {
-		c.hc = &http.Client{
-			Timeout: 60 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse // never replay a token elsewhere
-			},
-		}
+		c.hc = NewHTTPClient(nil)
 	}
 	return c
+}
+
+// NewHTTPClient is the HTTP client NewClient uses by default: a 60 s
+// timeout, redirects never followed (a token is never replayed to another
+// host), and tc for HTTPS (tlsconfig.Client; nil: the system's roots).
+func NewHTTPClient(tc *tls.Config) *http.Client {
+	hc := &http.Client{
+		Timeout: 60 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // never replay a token elsewhere
+		},
+	}
+	if tc != nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = tc
+		hc.Transport = t
+	}
+	return hc
 }
 
 // Health checks GET /healthz; it needs no token. EUNAVAILABLE when the server
@@ -153,6 +168,7 @@ func unreachable(ctx context.Context, err error) error {
 	if errors.As(err, &ue) {
 		cause = ue.Err // the URL is known to the caller; the token was never in it
 	}
+	cause = tlsconfig.Explain(cause) // a certificate problem, said so that it can be fixed
 	kerr := keyward.Errorf(keyward.EUNAVAILABLE, "cannot reach keyward server: %v", cause)
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("%w (%w)", kerr, ctxErr)

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -53,6 +54,16 @@ type Options struct {
 	MetricsHandler http.Handler
 	// MaxBodyBytes limits request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// ClientPrincipals, when set, binds admin tokens to client
+	// certificates: a token is accepted only over a connection whose
+	// verified client certificate names the token's principal.
+	ClientPrincipals CertPrincipals
+}
+
+// CertPrincipals names the principals (names or IDs) a verified client
+// certificate is bound to; tlsconfig.PrincipalMap implements it.
+type CertPrincipals interface {
+	Principals(cert *x509.Certificate) []string
 }
 
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes is 0.
@@ -67,6 +78,7 @@ type server struct {
 	ready          func(context.Context) error
 	metricsHandler http.Handler
 	maxBody        int64
+	certPrincipals CertPrincipals
 	mux            *http.ServeMux
 }
 
@@ -85,6 +97,7 @@ func NewHandler(s Services, o Options) http.Handler {
 		ready:          o.Ready,
 		metricsHandler: o.MetricsHandler,
 		maxBody:        o.MaxBodyBytes,
+		certPrincipals: o.ClientPrincipals,
 		mux:            http.NewServeMux(),
 	}
 	if srv.log == nil {
@@ -132,6 +145,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		userAgent: sanitize(r.UserAgent()),
 	}
 	w.Header().Set("X-Request-Id", st.requestID)
+	if r.TLS != nil {
+		// Browsers (the console) must never fall back to plain HTTP
+		// once they have seen keyward over TLS.
+		w.Header().Set("Strict-Transport-Security", "max-age=63072000")
+	}
 	sw := &statusWriter{ResponseWriter: w}
 	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 
@@ -191,7 +209,7 @@ func (s *server) route(rt route) http.Handler {
 		if !rt.Public {
 			// Admin answers carry keys, tokens and secret values: never cache.
 			w.Header().Set("Cache-Control", "no-store")
-			p, tok, err := s.authenticate(r.Context(), r.Header, rt.Action, caller)
+			p, tok, err := s.authenticate(r.Context(), r, rt.Action, caller)
 			if err != nil {
 				s.writeError(w, r, err)
 				return

@@ -42,6 +42,7 @@ type Config struct {
 	// AfterRotationStep is a test hook called after each rotation step
 	// commits (the crash tests stop the process there). No flag.
 	AfterRotationStep func(ctx context.Context, r *keyward.Rotation)
+	TLS               TLSConfig
 	LogFormat         string // KEYWARD_LOG_FORMAT: text or json
 	LogLevel          string // KEYWARD_LOG_LEVEL: debug, info, warn, error
 }
@@ -74,6 +75,9 @@ func (c Config) Defaults() Config {
 	if c.RotationCheckInterval == 0 {
 		c.RotationCheckInterval = 30 * time.Second
 	}
+	if c.TLS.ReloadInterval == 0 {
+		c.TLS.ReloadInterval = 5 * time.Second
+	}
 	if c.LogFormat == "" {
 		c.LogFormat = "text"
 	}
@@ -96,3 +100,42 @@ const (
 	AuditWitnessFile   = "audit-witness"     // the latest checkpoint, outside the database, 0644
 	BootstrapTokenFile = "bootstrap-token"
 )
+
+// TLSConfig is how the listeners speak TLS. A listener serves TLS when it
+// has a certificate: its own (Admin*, Gateway*) or the shared one.
+type TLSConfig struct {
+	Cert, Key               string // KEYWARD_TLS_CERT, KEYWARD_TLS_KEY: both listeners
+	AdminCert, AdminKey     string // KEYWARD_ADMIN_TLS_CERT, KEYWARD_ADMIN_TLS_KEY
+	GatewayCert, GatewayKey string // KEYWARD_GATEWAY_TLS_CERT, KEYWARD_GATEWAY_TLS_KEY
+	// ClientCA requires a client certificate signed by it on the admin
+	// listener (mutual TLS), besides the admin token.
+	ClientCA string // KEYWARD_TLS_CLIENT_CA
+	// ClientPrincipals bind client certificates to principals
+	// (tlsconfig.PrincipalMap rules): a token is then accepted only with a
+	// certificate bound to its principal.
+	ClientPrincipals []string // KEYWARD_TLS_CLIENT_PRINCIPALS, ";"-separated
+	// AllowPlaintext lets a listener on a non-loopback address serve plain
+	// HTTP (behind a TLS-terminating proxy, say).
+	AllowPlaintext bool // KEYWARD_ALLOW_PLAINTEXT
+	// CAFile holds CA certificates trusted, besides the system's, when the
+	// server dials out: webhooks, rotators and HTTPS upstreams.
+	CAFile string // KEYWARD_CA_FILE
+	// ReloadInterval is how often certificate files are checked for change.
+	ReloadInterval time.Duration // KEYWARD_TLS_RELOAD_INTERVAL
+}
+
+// admin returns the admin listener's certificate files ("" for none).
+func (t TLSConfig) admin() (cert, key string) {
+	if t.AdminCert != "" || t.AdminKey != "" {
+		return t.AdminCert, t.AdminKey
+	}
+	return t.Cert, t.Key
+}
+
+// gateway returns the gateway listener's certificate files.
+func (t TLSConfig) gateway() (cert, key string) {
+	if t.GatewayCert != "" || t.GatewayKey != "" {
+		return t.GatewayCert, t.GatewayKey
+	}
+	return t.Cert, t.Key
+}

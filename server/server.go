@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -29,6 +30,7 @@ import (
 	"github.com/keyward/keyward/policy"
 	"github.com/keyward/keyward/prom"
 	"github.com/keyward/keyward/sqlite"
+	"github.com/keyward/keyward/tlsconfig"
 	"github.com/keyward/keyward/webhook"
 )
 
@@ -44,6 +46,10 @@ type Server struct {
 	adminLn net.Listener
 	gateway *gateway.Gateway
 	gwLn    net.Listener
+
+	adminTLS, gatewayTLS *listenerTLS            // nil: plain HTTP
+	clientPrincipals     *tlsconfig.PrincipalMap // binds admin client certificates to principals
+	dialTLS              *tls.Config             // what the server dials out with
 
 	dispatcher *webhook.Dispatcher
 	workers    sync.WaitGroup // scheduler and dispatcher loops
@@ -70,6 +76,11 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	// Certificates first: a bad one stops the start before anything is
+	// created.
+	if err := s.openTLS(cfg.TLS); err != nil {
+		return nil, err
 	}
 	if s.keyring, err = openKeyring(ctx, cfg); err != nil {
 		return nil, err
@@ -101,13 +112,14 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 		return nil, err
 	}
 	changes := &changefeed.Local{}
+	outbound := webhook.NewClient(30*time.Second, s.dialTLS)
 	metrics := prom.New()
 	rotationMetrics := metrics.NewRotationMetrics(s.deadlines, time.Now)
 	s.service = core.New(core.Config{
 		Store: s.store, Hasher: hasher, Sealer: envelope.NewSealer(s.keyring),
 		Authorizer: policy.Evaluator{}, AuditLog: audit.NewLog(signer, tailKey), Sinks: sinks, Logger: s.log,
 		Witness: audit.NewWitness(cfg.path(AuditWitnessFile)), CheckpointEvery: cfg.CheckpointEvery,
-		Changes: changes,
+		Changes: changes, WebhookClient: outbound,
 		Hooks: core.Hooks{
 			AfterStep: cfg.AfterRotationStep,
 			OnRotation: func(r *keyward.Rotation) {
@@ -120,7 +132,7 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 	// every other write.
 	s.dispatcher, err = webhook.NewDispatcher(webhook.Config{
 		Store: s.service.Webhooks.DeliveryStore(), Logger: s.log, OnAttempt: rotationMetrics.WebhookAttempt,
-		Client: webhook.NewClient(30 * time.Second),
+		Client: outbound,
 		Secret: s.service.Webhooks.WebhookSecret,
 	})
 	if err != nil {
@@ -158,6 +170,7 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 		Source: s.service.DataPlane, Changes: changes, Hasher: hasher, Logger: s.log,
 		Metrics:        metrics.NewGatewayMetrics(cfg.GatewayKeyLabels),
 		TrustedProxies: cfg.TrustedProxies, MaxBodyBytes: cfg.GatewayMaxBody, Timeout: cfg.GatewayTimeout,
+		UpstreamRootCAs: s.dialTLS.RootCAs,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -171,6 +184,7 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 		}, httpapi.Options{
 			Logger: s.log, Metrics: metrics, MetricsHandler: metrics.Handler(),
 			TrustedProxies: cfg.TrustedProxies, Ready: s.service.Ready,
+			ClientPrincipals: s.certPrincipals(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -183,6 +197,9 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 	}
 	if s.gwLn, err = net.Listen("tcp", cfg.GatewayAddr); err != nil {
 		return nil, fmt.Errorf("gateway listener: %w", err)
+	}
+	if s.adminTLS != nil {
+		s.admin.TLSConfig = s.adminTLS.server.Config()
 	}
 	return s, nil
 }
@@ -328,10 +345,10 @@ func (s *Server) deadlines() []prom.KeyDeadline {
 }
 
 // AdminURL is the base URL of the admin API, e.g. http://127.0.0.1:7070.
-func (s *Server) AdminURL() string { return "http://" + s.adminLn.Addr().String() }
+func (s *Server) AdminURL() string { return s.adminTLS.scheme() + s.adminLn.Addr().String() }
 
 // GatewayURL is the base URL of the gateway listener.
-func (s *Server) GatewayURL() string { return "http://" + s.gwLn.Addr().String() }
+func (s *Server) GatewayURL() string { return s.gatewayTLS.scheme() + s.gwLn.Addr().String() }
 
 // Gateway is the data plane, for tests that need to wait on it.
 func (s *Server) Gateway() *gateway.Gateway { return s.gateway }
@@ -352,8 +369,17 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Error("resuming rotations", "err", err)
 	}
 	errc := make(chan error, 2)
-	go func() { errc <- s.admin.Serve(s.adminLn) }()
-	go func() { errc <- s.gateway.Serve(ctx, s.gwLn) }()
+	go func() {
+		if s.adminTLS != nil {
+			// ServeTLS (not Serve on a TLS listener) sets up HTTP/2;
+			// the certificate comes from TLSConfig, not from files here.
+			errc <- s.admin.ServeTLS(s.adminLn, "", "")
+			return
+		}
+		errc <- s.admin.Serve(s.adminLn)
+	}()
+	go func() { errc <- s.gateway.Serve(ctx, s.gatewayTLS.wrap(s.gwLn)) }()
+	s.watchTLS(ctx)
 	s.log.Info("keyward admin API listening", "addr", s.AdminURL())
 	s.log.Info("keyward gateway listening", "addr", s.GatewayURL())
 	go s.background(ctx)

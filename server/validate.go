@@ -44,6 +44,9 @@ func (c Config) Validate() error {
 			return bad(a.field, "%v", err)
 		}
 	}
+	if err := c.TLS.validate(c.AdminAddr, c.GatewayAddr); err != nil {
+		return err
+	}
 	if c.KeyringURL != "" {
 		// Not quoted back: a base64key:// URL is the key itself.
 		if u, err := url.Parse(c.KeyringURL); err != nil || u.Scheme == "" || u.Opaque != "" {
@@ -113,4 +116,64 @@ func parseLevel(s string) (slog.Level, error) {
 	var level slog.Level
 	err := level.UnmarshalText([]byte(strings.ToUpper(s)))
 	return level, err
+}
+
+// validate checks that certificates come in pairs, that mutual TLS has TLS
+// under it, and that no listener off loopback serves plain HTTP unless told.
+func (t TLSConfig) validate(adminAddr, gatewayAddr string) error {
+	bad := func(field, format string, args ...any) error {
+		return &SettingError{Field: field, Reason: fmt.Sprintf(format, args...)}
+	}
+	for _, p := range []struct{ certField, keyField, cert, key string }{
+		{"TLS.Cert", "TLS.Key", t.Cert, t.Key},
+		{"TLS.AdminCert", "TLS.AdminKey", t.AdminCert, t.AdminKey},
+		{"TLS.GatewayCert", "TLS.GatewayKey", t.GatewayCert, t.GatewayKey},
+	} {
+		if p.cert != "" && p.key == "" {
+			return bad(p.certField, "a certificate needs its key file too")
+		}
+		if p.key != "" && p.cert == "" {
+			return bad(p.keyField, "a key needs its certificate file too")
+		}
+	}
+	adminCert, _ := t.admin()
+	gatewayCert, _ := t.gateway()
+	if t.ClientCA != "" && adminCert == "" {
+		return bad("TLS.ClientCA", "client certificates need TLS on the admin listener: give a certificate and key")
+	}
+	if len(t.ClientPrincipals) > 0 && t.ClientCA == "" {
+		return bad("TLS.ClientPrincipals", "binding certificates to principals needs a client CA")
+	}
+	if t.ReloadInterval < 100*time.Millisecond || t.ReloadInterval > time.Hour {
+		return bad("TLS.ReloadInterval", "must be from 100ms to 1h")
+	}
+	if t.AllowPlaintext {
+		return nil
+	}
+	for _, l := range []struct{ field, name, addr, cert string }{
+		{"AdminAddr", "admin API", adminAddr, adminCert},
+		{"GatewayAddr", "gateway", gatewayAddr, gatewayCert},
+	} {
+		if l.cert == "" && !loopbackAddr(l.addr) {
+			return bad(l.field, "the %s would serve plain HTTP on %s, a non-loopback address: admin tokens, "+
+				"key values and secrets would cross the network in clear. Give a certificate (--tls-cert and --tls-key), "+
+				"or --allow-plaintext when a TLS-terminating proxy in front of keyward is the only way in", l.name, l.addr)
+		}
+	}
+	return nil
+}
+
+// loopbackAddr reports whether a listen address binds loopback only: an
+// IP in 127.0.0.0/8 or ::1, or "localhost". An empty host binds every
+// interface; another name may resolve anywhere.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

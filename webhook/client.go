@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -21,16 +22,22 @@ var errBlockedAddress = errors.New("webhook: destination address not allowed")
 // was created and to a metadata address now (DNS rebinding) is refused.
 // Loopback and private ranges stay allowed: rotators of a self-hosted
 // system are usually internal services.
-func NewClient(timeout time.Duration) *http.Client {
-	return newClient(timeout, nil)
+//
+// tlsConfig verifies HTTPS endpoints (tlsconfig.Client: the system's roots
+// and a private CA); nil is Go's default, the system's roots.
+func NewClient(timeout time.Duration, tlsConfig *tls.Config) *http.Client {
+	return newClient(timeout, nil, tlsConfig)
 }
 
 // newClient is NewClient resolving names with r (nil: the system's).
-func newClient(timeout time.Duration, r *net.Resolver) *http.Client {
+func newClient(timeout time.Duration, r *net.Resolver, tlsConfig *tls.Config) *http.Client {
 	dialer := &net.Dialer{Timeout: 10 * time.Second, Control: guardAddress, Resolver: r}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.DialContext = dialer.DialContext
 	transport.Proxy = nil // a proxy would dial for us, past the guard
+	if tlsConfig != nil {
+		transport.TLSClientConfig = tlsConfig.Clone()
+	}
 	return &http.Client{
 		Timeout:       timeout,
 		Transport:     transport,

@@ -22,7 +22,7 @@ func TestGuardedClientRefusesMetadataAddresses(t *testing.T) {
 	}
 	// A real call to a blocked address fails in the dialer, before any
 	// packet is sent; a loopback endpoint works.
-	c := NewClient(2 * time.Second)
+	c := NewClient(2*time.Second, nil)
 	status, err := Post(context.Background(), c, "http://169.254.169.254/latest/meta-data/", []byte("whsec_x"), nil, []byte("{}"), time.Now())
 	if err == nil || status != 0 {
 		t.Fatalf("metadata address: %d %v", status, err)

@@ -121,7 +121,7 @@ func TestDNSRebindingRefusedAtSend(t *testing.T) {
 		// A client per call, as if time had passed: a pooled connection
 		// would still go to the first address, which is safe but not
 		// what this test is about.
-		resp, err := newClient(5*time.Second, r).Post(hookURL, "application/json", strings.NewReader("{}"))
+		resp, err := newClient(5*time.Second, r, nil).Post(hookURL, "application/json", strings.NewReader("{}"))
 		if err != nil {
 			return 0, err
 		}
@@ -137,7 +137,7 @@ func TestDNSRebindingRefusedAtSend(t *testing.T) {
 			t.Errorf("send after rebinding to %s: %v, want errBlockedAddress", evil, err)
 		}
 		// Through Post, the dispatcher's and rotator's call: a failure.
-		if status, err := Post(context.Background(), newClient(5*time.Second, r), hookURL, []byte("whsec_x"), nil, []byte("{}"), time.Now()); err == nil || status != 0 {
+		if status, err := Post(context.Background(), newClient(5*time.Second, r, nil), hookURL, []byte("whsec_x"), nil, []byte("{}"), time.Now()); err == nil || status != 0 {
 			t.Errorf("Post after rebinding to %s: %d %v, want a failure", evil, status, err)
 		}
 		var be *BlockedError

@@ -18,12 +18,13 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/mockupstream"
 	"github.com/keyward/keyward/server"
+	"github.com/keyward/keyward/tlsconfig"
 	"github.com/spf13/cobra"
 )
 
 func quickstartCommand() *cobra.Command {
 	var dataDir, adminAddr, gatewayAddr string
-	var once bool
+	var once, withTLS bool
 	cmd := &cobra.Command{
 		Use:   "quickstart",
 		Short: "Start a throw-away keyward with a mock AI upstream, an API, a plan and a key",
@@ -31,6 +32,10 @@ func quickstartCommand() *cobra.Command {
 OpenAI-compatible mock upstream, and create an API, a usage plan and a key so
 there is something to look at. Everything lives in the temporary directory;
 nothing touches ./keyward-data. Ctrl-C stops it and removes the directory.
+
+With --tls both listeners serve HTTPS with a certificate from a throwaway
+CA made in the data directory (tls/ca.pem); the commands it prints trust
+that CA (curl --cacert, KEYWARD_CA_FILE).
 
 With --once it sets up, checks, and exits, keeping the data directory: it
 prints the two commands that start the mock upstream and the server on it
@@ -55,7 +60,18 @@ again, so that every command it shows works after it is gone.`,
 				return err
 			}
 			cfg := server.Config{DataDir: abs, AdminAddr: adminAddr, GatewayAddr: gatewayAddr, LogLevel: "warn"}
-			err = quickstart(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), cfg, quickstartMode{once: once, temporary: temporary})
+			mode := quickstartMode{once: once, temporary: temporary}
+			if withTLS {
+				if err := os.MkdirAll(filepath.Join(abs, "tls"), 0o700); err != nil {
+					return err
+				}
+				files, err := tlsconfig.GenerateDev(filepath.Join(abs, "tls"), []string{"127.0.0.1", "::1", "localhost"}, 30*24*time.Hour)
+				if err != nil {
+					return err
+				}
+				cfg.TLS.Cert, cfg.TLS.Key, mode.ca = files.Cert, files.Key, files.CA
+			}
+			err = quickstart(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), cfg, mode)
 			if err != nil && temporary && once {
 				os.RemoveAll(dataDir) // nothing worth keeping was printed
 			}
@@ -65,6 +81,7 @@ again, so that every command it shows works after it is gone.`,
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory (default: a new temporary directory, removed on exit unless --once)")
 	cmd.Flags().StringVar(&adminAddr, "admin-addr", "127.0.0.1:7070", "admin API listen address (use 127.0.0.1:0 for any free port)")
 	cmd.Flags().StringVar(&gatewayAddr, "gateway-addr", "127.0.0.1:8080", "gateway listen address (use 127.0.0.1:0 for any free port)")
+	cmd.Flags().BoolVar(&withTLS, "tls", false, "serve HTTPS with a throwaway CA and certificate made in the data directory")
 	cmd.Flags().BoolVar(&once, "once", false, "set everything up, check it, print how to start it again, and exit")
 	withoutClientFlags(cmd)
 	return cmd
@@ -72,7 +89,10 @@ again, so that every command it shows works after it is gone.`,
 
 // quickstartMode is how quickstart runs: serving until Ctrl-C, or --once;
 // on a directory of its own making, or on the user's.
-type quickstartMode struct{ once, temporary bool }
+type quickstartMode struct {
+	once, temporary bool
+	ca              string // with --tls: the throwaway CA's PEM file
+}
 
 func quickstart(ctx context.Context, out, logOut io.Writer, cfg server.Config, mode quickstartMode) error {
 	upstreamLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -156,7 +176,20 @@ Created:
         value (shown once): %s
 `, header, srv.AdminURL(), srv.GatewayURL(), upstreamURL, cfg.DataDir, dirNote, api.Name, api.ID, upstreamURL, plan.Name, plan.ID,
 		created.Key.Name, created.Key.ID, created.Value)
-	codes, err := demoCalls(ctx, url, created.Value)
+	hc := http.DefaultClient
+	curlCA, envCA, serverTLS := "", "", ""
+	if mode.ca != "" {
+		tc, err := tlsconfig.Client(tlsconfig.ClientFiles{CA: mode.ca})
+		if err != nil {
+			return err
+		}
+		hc = &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}
+		curlCA = " --cacert " + shellQuote(mode.ca)
+		envCA = " " + tlsconfig.EnvCAFile + "=" + shellQuote(mode.ca)
+		serverTLS = " --tls-cert " + shellQuote(cfg.TLS.Cert) + " --tls-key " + shellQuote(cfg.TLS.Key)
+		fmt.Fprintf(out, "  TLS   certificate for 127.0.0.1, ::1 and localhost from the throwaway CA %s\n", mode.ca)
+	}
+	codes, err := demoCalls(ctx, hc, url, created.Value)
 	if err != nil {
 		return err
 	}
@@ -169,31 +202,31 @@ Created:
 		fmt.Fprintf(out, `
 Start it again, each in a shell of its own (same addresses, same data):
   %s mock-upstream --addr %s
-  %s server --data-dir %s --admin-addr %s --gateway-addr %s
+  %s server --data-dir %s --admin-addr %s --gateway-addr %s%s
 `, self, strings.TrimPrefix(upstreamURL, "http://"), self, shellQuote(cfg.DataDir),
-			strings.TrimPrefix(srv.AdminURL(), "http://"), strings.TrimPrefix(srv.GatewayURL(), "http://"))
+			hostPort(srv.AdminURL()), hostPort(srv.GatewayURL()), serverTLS)
 	}
 	fmt.Fprintf(out, `
 Call the AI API through the gateway, in another shell:
   export KEY='%s'
   # with the key: 200, the mock upstream's completion
-  curl -s %s -H "x-api-key: $KEY" -H 'content-type: application/json' \
+  curl -s%s %s -H "x-api-key: $KEY" -H 'content-type: application/json' \
        -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
   # without it: 401
-  curl -s -w ' %%{http_code}\n' %s -d '{"model":"gpt-4o-mini"}'
+  curl -s%s -w ' %%{http_code}\n' %s -d '{"model":"gpt-4o-mini"}'
   # faster than 1 request a second with a burst of 2: the third gets 429
-  for i in 1 2 3; do curl -s -o /dev/null -w '%%{http_code}\n' %s -H "x-api-key: $KEY" \
+  for i in 1 2 3; do curl -s%s -o /dev/null -w '%%{http_code}\n' %s -H "x-api-key: $KEY" \
        -H 'content-type: application/json' -d '{"model":"gpt-4o-mini"}'; done
 
 Manage it:
-  export KEYWARD_ADDR=%s KEYWARD_TOKEN_FILE=%s
+  export KEYWARD_ADDR=%s KEYWARD_TOKEN_FILE=%s%s
   %s keys list
   %s keys usage %s
   %s plans get starter
   # a new value, same key ID; the old one keeps working for an hour
   %s keys rotate %s --grace 1h
   %s audit verify
-`, created.Value, url, url, url, srv.AdminURL(), shellQuote(tokenPath),
+`, created.Value, curlCA, url, curlCA, url, curlCA, url, srv.AdminURL(), shellQuote(tokenPath), envCA,
 		self, self, created.Key.ID, self, self, created.Key.ID, self)
 	if mode.once {
 		stopRun()
@@ -233,7 +266,7 @@ func shellQuote(s string) string {
 
 // demoCalls makes the quickstart's three example calls: with the key,
 // without it, and a burst past the throttle.
-func demoCalls(ctx context.Context, url, key string) ([3]int, error) {
+func demoCalls(ctx context.Context, hc *http.Client, url, key string) ([3]int, error) {
 	var codes [3]int
 	call := func(withKey bool) (int, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`))
@@ -244,7 +277,7 @@ func demoCalls(ctx context.Context, url, key string) ([3]int, error) {
 		if withKey {
 			req.Header.Set("X-Api-Key", key)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := hc.Do(req)
 		if err != nil {
 			return 0, err
 		}
@@ -288,3 +321,9 @@ func demoCalls(ctx context.Context, url, key string) ([3]int, error) {
 
 // burstCalls is the size of the quickstart's burst.
 const burstCalls = 10
+
+// hostPort is a base URL's host:port.
+func hostPort(base string) string {
+	_, hp, _ := strings.Cut(base, "://")
+	return hp
+}

@@ -51,6 +51,16 @@ func serve(ctx context.Context, cfg server.Config, cmd *cobra.Command) error {
 		return err
 	}
 	defer srv.Close()
+	// SIGHUP reloads the TLS certificates at once (they are also reloaded
+	// when their files change).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			srv.ReloadTLS()
+		}
+	}()
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "keyward admin API: %s\n", srv.AdminURL())
 	if srv.BootstrapTokenPath != "" {

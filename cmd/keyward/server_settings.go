@@ -91,6 +91,50 @@ var serverSettings = []setting{
 			c.RotationCheckInterval, err = parseDuration(s)
 			return err
 		}},
+	{field: "TLS.Cert", flag: "tls-cert", env: "KEYWARD_TLS_CERT", typ: "path",
+		usage: "PEM certificate (chain) both listeners serve TLS with; reloaded when it changes",
+		def:   func(server.Config) string { return "" },
+		set:   func(c *server.Config, s string) error { c.TLS.Cert = s; return nil }},
+	{field: "TLS.Key", flag: "tls-key", env: "KEYWARD_TLS_KEY", typ: "path",
+		usage: "PEM private key of --tls-cert",
+		def:   func(server.Config) string { return "" },
+		set:   func(c *server.Config, s string) error { c.TLS.Key = s; return nil }},
+	{field: "TLS.AdminCert", flag: "admin-tls-cert", env: "KEYWARD_ADMIN_TLS_CERT", typ: "path",
+		usage: "admin listener's own certificate (overrides --tls-cert)",
+		def:   func(server.Config) string { return "" },
+		set:   func(c *server.Config, s string) error { c.TLS.AdminCert = s; return nil }},
+	{field: "TLS.AdminKey", flag: "admin-tls-key", env: "KEYWARD_ADMIN_TLS_KEY", typ: "path",
+		usage: "private key of --admin-tls-cert",
+		def:   func(server.Config) string { return "" },
+		set:   func(c *server.Config, s string) error { c.TLS.AdminKey = s; return nil }},
+	{field: "TLS.GatewayCert", flag: "gateway-tls-cert", env: "KEYWARD_GATEWAY_TLS_CERT", typ: "path",
+		usage: "gateway listener's own certificate (overrides --tls-cert)",
+		def:   func(server.Config) string { return "" },
+		set:   func(c *server.Config, s string) error { c.TLS.GatewayCert = s; return nil }},
+	{field: "TLS.GatewayKey", flag: "gateway-tls-key", env: "KEYWARD_GATEWAY_TLS_KEY", typ: "path",
+		usage: "private key of --gateway-tls-cert",
+		def:   func(server.Config) string { return "" },
+		set:   func(c *server.Config, s string) error { c.TLS.GatewayKey = s; return nil }},
+	{field: "TLS.ClientCA", flag: "tls-client-ca", env: "KEYWARD_TLS_CLIENT_CA", typ: "path",
+		usage: "require admin clients to present a certificate signed by a CA in this PEM file (mutual TLS)",
+		def:   func(server.Config) string { return "" },
+		set:   func(c *server.Config, s string) error { c.TLS.ClientCA = s; return nil }},
+	{field: "TLS.ClientPrincipals", flag: "tls-client-principals", env: "KEYWARD_TLS_CLIENT_PRINCIPALS", typ: "rules",
+		usage: "bind admin tokens to client certificates: ';'-separated KIND:VALUE=PRINCIPAL rules, KIND cn, subject, dns, uri or email",
+		def:   func(server.Config) string { return "" },
+		set:   func(c *server.Config, s string) error { c.TLS.ClientPrincipals = splitRules(s); return nil }},
+	{field: "TLS.AllowPlaintext", flag: "allow-plaintext", env: "KEYWARD_ALLOW_PLAINTEXT", typ: "bool",
+		usage: "let a listener on a non-loopback address serve plain HTTP (a TLS-terminating proxy in front)",
+		def:   func(server.Config) string { return "false" },
+		set:   func(c *server.Config, s string) (err error) { c.TLS.AllowPlaintext, err = parseBool(s); return err }},
+	{field: "TLS.CAFile", flag: "ca-file", env: "KEYWARD_CA_FILE", typ: "path",
+		usage: "PEM CA certificates trusted besides the system's when the server dials webhooks, rotators and HTTPS upstreams",
+		def:   func(server.Config) string { return "" },
+		set:   func(c *server.Config, s string) error { c.TLS.CAFile = s; return nil }},
+	{field: "TLS.ReloadInterval", flag: "tls-reload-interval", env: "KEYWARD_TLS_RELOAD_INTERVAL", typ: "duration",
+		usage: "how often certificate files are checked for change (SIGHUP reloads at once)",
+		def:   func(d server.Config) string { return d.TLS.ReloadInterval.String() },
+		set:   func(c *server.Config, s string) (err error) { c.TLS.ReloadInterval, err = parseDuration(s); return err }},
 	{field: "LogFormat", flag: "log-format", env: "KEYWARD_LOG_FORMAT", typ: "string", usage: "text or json",
 		def: func(d server.Config) string { return d.LogFormat },
 		set: func(c *server.Config, s string) error { c.LogFormat = s; return nil }},
@@ -246,4 +290,16 @@ func parseProxies(s string) ([]netip.Prefix, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// splitRules splits ";"-separated rules, dropping empty ones: subjects hold
+// commas, so the list separator cannot be one.
+func splitRules(s string) []string {
+	var out []string
+	for _, r := range strings.Split(s, ";") {
+		if r = strings.TrimSpace(r); r != "" {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -25,6 +25,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -36,6 +37,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/httpapi"
+	"github.com/keyward/keyward/tlsconfig"
 )
 
 // Name is the provider's package name: resource types are keyward:index:*.
@@ -103,6 +105,10 @@ func New() (p.Provider, error) {
 type Config struct {
 	Endpoint string `pulumi:"endpoint,optional"`
 	Token    string `pulumi:"token,optional" provider:"secret"`
+	// TLS files: paths, not contents, so no key enters the state.
+	CAFile     string `pulumi:"caFile,optional"`
+	ClientCert string `pulumi:"clientCert,optional"`
+	ClientKey  string `pulumi:"clientKey,optional"`
 
 	client *httpapi.Client
 }
@@ -112,6 +118,10 @@ func (c *Config) Annotate(a infer.Annotator) {
 	a.Describe(&c.Endpoint, "Base URL of the keyward admin API, e.g. https://keyward.internal:7070. "+
 		"Defaults to $KEYWARD_ADDR, then "+defaultAdminAddr+".")
 	a.Describe(&c.Token, "Admin token (kwa_…). Defaults to $KEYWARD_TOKEN, then the contents of $KEYWARD_TOKEN_FILE.")
+	a.Describe(&c.CAFile, "PEM file of CA certificates trusted for an https endpoint besides the system's. Defaults to $KEYWARD_CA_FILE. "+
+		"The server's certificate is always verified.")
+	a.Describe(&c.ClientCert, "PEM client certificate for an admin API that requires mutual TLS. Defaults to $KEYWARD_CLIENT_CERT.")
+	a.Describe(&c.ClientKey, "PEM private key file of clientCert. Defaults to $KEYWARD_CLIENT_KEY.")
 }
 
 // Configure resolves the environment fallbacks and builds the admin client.
@@ -135,7 +145,20 @@ func (c *Config) Configure(context.Context) error {
 			token = strings.TrimSpace(string(b))
 		}
 	}
-	c.client = httpapi.NewClient(endpoint, token, nil)
+	files := tlsconfig.ClientFiles{CA: c.CAFile, Cert: c.ClientCert, Key: c.ClientKey}
+	for _, f := range []struct {
+		dst *string
+		env string
+	}{{&files.CA, tlsconfig.EnvCAFile}, {&files.Cert, tlsconfig.EnvClientCert}, {&files.Key, tlsconfig.EnvClientKey}} {
+		if *f.dst == "" {
+			*f.dst = os.Getenv(f.env)
+		}
+	}
+	tc, err := tlsconfig.Client(files)
+	if err != nil {
+		return fmt.Errorf("keyward: %w", err)
+	}
+	c.client = httpapi.NewClient(endpoint, token, httpapi.NewHTTPClient(tc))
 	if token == "" {
 		c.client = nil // reported by clientFrom, when a call needs the server
 	}
@@ -181,7 +204,7 @@ func diffConfig(_ context.Context, req p.DiffRequest) (p.DiffResponse, error) {
 		olds = req.State
 	}
 	resp := p.DiffResponse{DetailedDiff: map[string]p.PropertyDiff{}}
-	for _, k := range []string{"endpoint", "token"} {
+	for _, k := range []string{"endpoint", "token", "caFile", "clientCert", "clientKey"} {
 		o, n := olds.Get(k).WithSecret(false), req.Inputs.Get(k).WithSecret(false)
 		if !o.Equals(n) {
 			resp.HasChanges = true
