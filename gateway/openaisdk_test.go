@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/keyward/keyward/changefeed"
 	"github.com/keyward/keyward/keyvalue"
 	"github.com/keyward/keyward/mockupstream"
+	"github.com/keyward/keyward/tlsconfig"
 )
 
 // sdkDir holds the Node script and the pinned openai package, which
@@ -37,7 +39,14 @@ func TestOpenAINodeSDK(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
+	// Over plain HTTP, and over HTTPS with a private CA the SDK trusts
+	// through NODE_EXTRA_CA_CERTS, as a user of a self-hosted keyward
+	// would set it up.
+	t.Run("http", func(t *testing.T) { runOpenAINodeSDK(t, node, false) })
+	t.Run("https", func(t *testing.T) { runOpenAINodeSDK(t, node, true) })
+}
 
+func runOpenAINodeSDK(t *testing.T, node string, withTLS bool) {
 	up := httptest.NewServer(mockupstream.Handler())
 	defer up.Close()
 	hasher, err := keyvalue.NewHasher(make([]byte, 32))
@@ -84,7 +93,20 @@ func TestOpenAINodeSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go g.Serve(ctx, ln)
+	scheme, served := "http://", ln
+	if withTLS {
+		dev, err := tlsconfig.GenerateDev(t.TempDir(), []string{"127.0.0.1"}, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := tlsconfig.NewServer(tlsconfig.ServerFiles{Cert: dev.Cert, Key: dev.Key, NextProtos: []string{"http/1.1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		scheme, served = "https://", tls.NewListener(ln, srv.Config())
+		environ = append(environ, "NODE_EXTRA_CA_CERTS="+dev.CA)
+	}
+	go g.Serve(ctx, served)
 	defer g.Shutdown(ctx)
 
 	runCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -92,7 +114,7 @@ func TestOpenAINodeSDK(t *testing.T) {
 	cmd := exec.CommandContext(runCtx, node, "sdk.mjs")
 	cmd.Dir = sdkDir
 	// Keys go in the environment, never on the command line.
-	cmd.Env = append(environ, "KW_BASE_URL=http://"+ln.Addr().String()+"/chat/prod/v1")
+	cmd.Env = append(environ, "KW_BASE_URL="+scheme+ln.Addr().String()+"/chat/prod/v1")
 	out, err := cmd.CombinedOutput()
 	t.Logf("node sdk.mjs:\n%s", out)
 	if err != nil {

@@ -150,14 +150,14 @@ func (t TLSConfig) validate(adminAddr, gatewayAddr string) error {
 	if t.AllowPlaintext {
 		return nil
 	}
-	for _, l := range []struct{ field, name, addr, cert string }{
-		{"AdminAddr", "admin API", adminAddr, adminCert},
-		{"GatewayAddr", "gateway", gatewayAddr, gatewayCert},
+	for _, l := range []struct{ field, name, addr, cert, exposed string }{
+		{"AdminAddr", "admin API", adminAddr, adminCert, "admin tokens, key values and secrets"},
+		{"GatewayAddr", "gateway", gatewayAddr, gatewayCert, "callers' API keys and their prompts and completions"},
 	} {
 		if l.cert == "" && !loopbackAddr(l.addr) {
-			return bad(l.field, "the %s would serve plain HTTP on %s, a non-loopback address: admin tokens, "+
-				"key values and secrets would cross the network in clear. Give a certificate (--tls-cert and --tls-key), "+
-				"or --allow-plaintext when a TLS-terminating proxy in front of keyward is the only way in", l.name, l.addr)
+			return bad(l.field, "the %s would serve plain HTTP on %s, a non-loopback address: %s "+
+				"would cross the network in clear. Give a certificate (--tls-cert and --tls-key), "+
+				"or --allow-plaintext when a TLS-terminating proxy in front of keyward is the only way in", l.name, l.addr, l.exposed)
 		}
 	}
 	return nil

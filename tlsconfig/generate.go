@@ -36,6 +36,9 @@ func GenerateDev(dir string, hosts []string, validFor time.Duration) (DevFiles, 
 		ClientCert: filepath.Join(dir, "client.pem"), ClientKey: filepath.Join(dir, "client-key.pem"),
 		ValidFor: validFor, ServerHosts: hosts,
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return f, err
+	}
 	ca, caKey, err := NewCA("keyward throwaway CA", validFor)
 	if err != nil {
 		return f, err

@@ -21,6 +21,7 @@ import (
 	"github.com/keyward/keyward/httpapi"
 	"github.com/keyward/keyward/mockupstream"
 	"github.com/keyward/keyward/server"
+	"github.com/keyward/keyward/tlsconfig"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
@@ -82,13 +83,32 @@ type keywardServer struct {
 	srv    *server.Server
 	token  string
 	client *httpapi.Client
+	caFile string       // with TLS: the private CA of its certificate
+	hc     *http.Client // trusts caFile
 }
 
-func startKeyward(t *testing.T) *keywardServer {
+// startKeyward runs a keyward server; withTLS serves both listeners over
+// HTTPS with a certificate of a private CA (caFile).
+func startKeyward(t *testing.T, withTLS bool) *keywardServer {
 	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.Open(ctx, server.Config{DataDir: dir, AdminAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", LogLevel: "error"}, nil)
+	cfg := server.Config{DataDir: filepath.Join(dir, "data"), AdminAddr: "127.0.0.1:0", GatewayAddr: "127.0.0.1:0", LogLevel: "error"}
+	var caFile string
+	hc := http.DefaultClient
+	if withTLS {
+		dev, err := tlsconfig.GenerateDev(filepath.Join(dir, "tls"), []string{"127.0.0.1"}, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.TLS.Cert, cfg.TLS.Key, caFile = dev.Cert, dev.Key, dev.CA
+		tc, err := tlsconfig.Client(tlsconfig.ClientFiles{CA: caFile})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc = httpapi.NewHTTPClient(tc)
+	}
+	srv, err := server.Open(ctx, cfg, nil)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -96,12 +116,12 @@ func startKeyward(t *testing.T) *keywardServer {
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; srv.Close() })
-	tok, err := os.ReadFile(filepath.Join(dir, server.BootstrapTokenFile))
+	tok, err := os.ReadFile(filepath.Join(cfg.DataDir, server.BootstrapTokenFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	token := strings.TrimSpace(string(tok))
-	return &keywardServer{srv: srv, token: token, client: httpapi.NewClient(srv.AdminURL(), token, nil)}
+	return &keywardServer{srv: srv, token: token, client: httpapi.NewClient(srv.AdminURL(), token, hc), caFile: caFile, hc: hc}
 }
 
 // pulumiEnv is the environment of a CLI run confined to work.
@@ -146,7 +166,7 @@ func callGateway(t *testing.T, k *keywardServer, value string) int {
 	}
 	req, _ := http.NewRequest("GET", k.srv.GatewayURL()+"/chat/prod/v1/models", nil)
 	req.Header.Set("X-Api-Key", value)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := k.hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +199,7 @@ func gatewayPlan(t *testing.T, k *keywardServer) *keyward.UsagePlan {
 func TestSeedProgramWithTheRealCLI(t *testing.T) {
 	ctx := context.Background()
 	root, prov := pulumiRoot(t), providerDir(t)
-	k := startKeyward(t)
+	k := startKeyward(t, false)
 	plan := gatewayPlan(t, k)
 	work := t.TempDir()
 	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: root})
@@ -260,7 +280,7 @@ func TestSeedProgramWithTheRealCLI(t *testing.T) {
 // with the CLI and the YAML language host.
 func TestSeedYAMLExampleWithTheRealCLI(t *testing.T) {
 	root, prov := pulumiRoot(t), providerDir(t)
-	k := startKeyward(t)
+	k := startKeyward(t, true)
 	work := t.TempDir()
 	src, err := os.ReadFile("../../../examples/pulumi-seed/Pulumi.yaml")
 	if err != nil {
@@ -282,7 +302,7 @@ func TestSeedYAMLExampleWithTheRealCLI(t *testing.T) {
 		env = append(env, k+"="+v)
 	}
 	env = append(env, "PATH="+filepath.Join(root, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"KEYWARD_ADDR="+k.srv.AdminURL(), "KEYWARD_TOKEN="+k.token)
+		"KEYWARD_ADDR="+k.srv.AdminURL(), "KEYWARD_TOKEN="+k.token, "KEYWARD_CA_FILE="+k.caFile)
 	pulumi := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command(filepath.Join(root, "bin", "pulumi"), append(args, "--non-interactive")...)
