@@ -249,7 +249,7 @@ func TestMutualTLSBindsTokensToCertificates(t *testing.T) {
 	}
 	// Crossed: each token with the other's certificate.
 	for name, c := range map[string]*httpapi.Client{
-		"ci token, ops certificate":        httpapi.NewClient(r.srv.AdminURL(), created.Token, ca.client(opsCert, opsKey)),
+		"ci token, ops certificate":       httpapi.NewClient(r.srv.AdminURL(), created.Token, ca.client(opsCert, opsKey)),
 		"bootstrap token, ci certificate": httpapi.NewClient(r.srv.AdminURL(), r.token, ca.client(ciCert, ciKey)),
 	} {
 		if _, _, err := c.ListKeys(ctx, keyward.KeyFilter{}); keyward.ErrorCode(err) != keyward.EUNAUTHORIZED {
