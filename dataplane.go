@@ -21,6 +21,10 @@ type DataPlaneSnapshot struct {
 type DataPlaneSource interface {
 	// DataPlaneSnapshot reads the whole configuration.
 	DataPlaneSnapshot(ctx context.Context) (*DataPlaneSnapshot, error)
+	// DataPlaneKey reads one key as DataPlaneSnapshot holds it (its
+	// credentials' digests, its PlanIDs), or ENOTFOUND when it is gone,
+	// so that a key's change is applied without reading every key.
+	DataPlaneKey(ctx context.Context, id string) (*APIKey, error)
 	// RecordUsage adds usage counted by the gateway.
 	RecordUsage(ctx context.Context, rows []UsageDay) error
 	// UsageSince returns every key's usage rows for the days from fromDay

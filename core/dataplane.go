@@ -87,6 +87,19 @@ func (s *DataPlane) DataPlaneSnapshot(ctx context.Context) (*keyward.DataPlaneSn
 	return snap, nil
 }
 
+// DataPlaneKey reads one key for the gateway, as DataPlaneSnapshot does:
+// a trusted in-process call, with no policy and nothing audited (no value
+// leaves the store, only digests).
+func (s *DataPlane) DataPlaneKey(ctx context.Context, id string) (*keyward.APIKey, error) {
+	var k *keyward.APIKey
+	err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
+		var err error
+		k, err = tx.GetKey(ctx, id)
+		return err
+	})
+	return k, err
+}
+
 // allPages collects every page of a listing.
 func allPages[T any](list func(keyward.Page) ([]T, string, error)) ([]T, error) {
 	var out []T

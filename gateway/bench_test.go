@@ -21,6 +21,14 @@ type fakeSource struct {
 func (f *fakeSource) DataPlaneSnapshot(context.Context) (*keyward.DataPlaneSnapshot, error) {
 	return f.snap, nil
 }
+func (f *fakeSource) DataPlaneKey(_ context.Context, id string) (*keyward.APIKey, error) {
+	for _, k := range f.snap.Keys {
+		if k.ID == id {
+			return k, nil
+		}
+	}
+	return nil, keyward.Errorf(keyward.ENOTFOUND, "no key %s", id)
+}
 func (f *fakeSource) RecordUsage(context.Context, []keyward.UsageDay) error { return nil }
 func (f *fakeSource) UsageSince(context.Context, string) ([]keyward.UsageDay, error) {
 	return nil, nil

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -195,12 +196,11 @@ func (g *Gateway) background(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case _, ok := <-g.changes:
+		case c, ok := <-g.changes:
 			if !ok {
 				return
 			}
-			g.drainChanges()
-			g.reloadLogged(ctx)
+			g.applyChanges(ctx, g.drainChanges(c))
 		case <-resync.C:
 			g.reloadLogged(ctx)
 		case <-usage.C:
@@ -230,18 +230,76 @@ func (g *Gateway) sweepLimiter() {
 	}
 }
 
-// drainChanges swallows notices already queued: one reload covers them.
-func (g *Gateway) drainChanges() {
+// drainChanges returns first and the notices already queued behind it,
+// to be applied together.
+func (g *Gateway) drainChanges(first keyward.Change) []keyward.Change {
+	batch := []keyward.Change{first}
 	for {
 		select {
-		case _, ok := <-g.changes:
+		case c, ok := <-g.changes:
 			if !ok {
-				return
+				return batch
 			}
+			batch = append(batch, c)
 		default:
-			return
+			return batch
 		}
 	}
+}
+
+// maxKeyUpdates is the largest batch of key notices applied key by key;
+// past it one full reload is cheaper than that many reads.
+const maxKeyUpdates = 256
+
+// applyChanges brings the table up to date with a batch of notices. Key
+// changes are applied one key at a time (one read, a few index entries);
+// anything else, a notice without a key ID, or a batch that filled the
+// feed's buffer (the feed may then have dropped notices: the contract is
+// only that one arrives after the last change) makes a full reload.
+func (g *Gateway) applyChanges(ctx context.Context, batch []keyward.Change) {
+	if len(batch) >= cap(g.changes) || len(batch) > maxKeyUpdates {
+		g.reloadLogged(ctx)
+		return
+	}
+	ids := make([]string, 0, len(batch))
+	for _, c := range batch {
+		if c.Kind != keyward.ChangeKey || !strings.HasPrefix(c.ID, keyward.ResourceAPIKey.IDPrefix()) {
+			g.reloadLogged(ctx)
+			return
+		}
+		ids = append(ids, c.ID)
+	}
+	if err := g.applyKeys(ctx, ids); err != nil {
+		if ctx.Err() == nil {
+			g.cfg.Logger.Warn("applying a key change failed; reloading everything", "err", err)
+		}
+		g.reloadLogged(ctx)
+	}
+}
+
+// applyKeys re-reads the keys ids and puts them into the current table in
+// place: the cost of a disable, rotation or scope edit is that key's, not
+// every key's.
+func (g *Gateway) applyKeys(ctx context.Context, ids []string) error {
+	g.reloadMu.Lock()
+	defer g.reloadMu.Unlock()
+	t := g.table.Load()
+	if t == nil {
+		return errors.New("gateway: no table yet")
+	}
+	for _, id := range ids {
+		k, err := g.cfg.Source.DataPlaneKey(ctx, id)
+		switch {
+		case keyward.ErrorCode(err) == keyward.ENOTFOUND:
+			t.removeKey(id)
+			g.limiter.Forget(id)
+		case err != nil:
+			return err
+		default:
+			g.builder.updateKey(t, k)
+		}
+	}
+	return nil
 }
 
 func (g *Gateway) reloadLogged(ctx context.Context) {
@@ -269,8 +327,8 @@ func (g *Gateway) reload(ctx context.Context) error {
 	}
 	old := g.table.Swap(t)
 	if old != nil {
-		for id := range old.keyIDs {
-			if !t.keyIDs[id] {
+		for id := range old.keys {
+			if _, ok := t.keys[id]; !ok {
 				g.limiter.Forget(id)
 			}
 		}

@@ -12,14 +12,20 @@ import (
 	"github.com/keyward/keyward/limit"
 )
 
-// table is one immutable view of the configuration the gateway serves
-// from, built from a DataPlaneSnapshot. Requests read the current table
-// through an atomic pointer; a change builds a new one and swaps it in, so
-// a request never sees half an update.
+// table is the configuration the gateway serves from, built from a
+// DataPlaneSnapshot. Requests read the current table through an atomic
+// pointer. A change to APIs, plans or secrets builds a new table and swaps
+// it in; a change to one key replaces that key's entries in the verifier's
+// index under its lock (updateKey, removeKey), so its cost does not grow
+// with the number of keys. Either way a request never sees half an update.
 type table struct {
 	apis     map[string]*apiEntry // by API name, as it appears in the path
 	verifier keyvalue.Verifier[*credEntry]
-	keyIDs   map[string]bool
+	// What a key change is applied against; written only under the
+	// gateway's reloadMu, never read by requests.
+	stages map[string]*stageEntry        // by "apiID/stage"
+	plans  map[string]*keyward.UsagePlan // by ID
+	keys   map[string][]keyvalue.Digest  // key ID -> its credentials' digests in the index
 }
 
 type apiEntry struct {
@@ -109,9 +115,10 @@ type builder struct {
 }
 
 func (b *builder) build(snap *keyward.DataPlaneSnapshot) (*table, error) {
-	t := &table{apis: map[string]*apiEntry{}, keyIDs: map[string]bool{}}
+	t := &table{apis: map[string]*apiEntry{}, stages: map[string]*stageEntry{}, plans: map[string]*keyward.UsagePlan{},
+		keys: make(map[string][]keyvalue.Digest, len(snap.Keys))}
 	t.verifier = keyvalue.Verifier[*credEntry]{Hasher: b.hasher, Index: &keyvalue.Index[*credEntry]{}}
-	stages := map[string]*stageEntry{} // by "apiID/stage"
+	stages := t.stages
 	for _, a := range snap.APIs {
 		ae := &apiEntry{id: a.ID, name: a.Name, openai: a.OpenAICompatible}
 		for _, st := range a.Stages {
@@ -138,59 +145,89 @@ func (b *builder) build(snap *keyward.DataPlaneSnapshot) (*table, error) {
 		}
 		t.apis[a.Name] = ae
 	}
-	plans := map[string]*keyward.UsagePlan{}
 	for _, p := range snap.Plans {
-		plans[p.ID] = p
+		t.plans[p.ID] = p
 	}
 	for _, k := range snap.Keys {
-		ke := &keyEntry{
-			id: k.ID, enabled: k.Enabled, stages: map[*stageEntry]*keyStage{},
-			models: k.Scopes.Models, routes: k.Scopes.Routes, scoped: len(k.Scopes.Models) > 0,
-			keyStats: b.metrics.Key(k.ID),
-		}
-		if k.ExpiresAt != nil {
-			ke.expires = *k.ExpiresAt
-		}
-		// A key may call the stages it names and the stages of the plans
-		// it is attached to (as with API Gateway usage plans).
-		for _, sk := range k.StageKeys {
-			if se := stages[sk.String()]; se != nil {
-				ke.stages[se] = &keyStage{}
-			}
-		}
-		for _, pid := range k.PlanIDs {
-			p := plans[pid]
-			if p == nil {
-				continue
-			}
-			for _, ps := range p.APIStages {
-				if se := stages[ps.APIID+"/"+ps.Stage]; se != nil && ke.stages[se] == nil {
-					ke.stages[se] = &keyStage{}
-				}
-			}
-		}
-		for se, ks := range ke.stages {
-			counters := 0
-			for _, pid := range k.PlanIDs {
-				if p := plans[pid]; p != nil {
-					if r, ok := planRuleFor(p, se); ok {
-						ks.plans = append(ks.plans, r)
-						counters += r.maxCounters()
-					}
-				}
-			}
-			ks.tooManyLimits = counters > limit.MaxCounters
-		}
-		t.keyIDs[k.ID] = true
-		for _, c := range k.Credentials {
-			ce := &credEntry{key: ke, label: c.Label}
-			if c.GraceUntil != nil {
-				ce.graceUntil = *c.GraceUntil
-			}
-			t.verifier.Index.Put(keyvalue.Digest(c.Digest), ce)
+		creds := b.keyEntry(t, k)
+		t.keys[k.ID] = make([]keyvalue.Digest, 0, len(creds))
+		for d, ce := range creds {
+			t.keys[k.ID] = append(t.keys[k.ID], d)
+			t.verifier.Index.Put(d, ce)
 		}
 	}
 	return t, nil
+}
+
+// keyEntry builds what the gateway knows of key k, against t's stages and
+// plans, as the index entries of its credentials.
+func (b *builder) keyEntry(t *table, k *keyward.APIKey) map[keyvalue.Digest]*credEntry {
+	stages, plans := t.stages, t.plans
+	ke := &keyEntry{
+		id: k.ID, enabled: k.Enabled, stages: map[*stageEntry]*keyStage{},
+		models: k.Scopes.Models, routes: k.Scopes.Routes, scoped: len(k.Scopes.Models) > 0,
+		keyStats: b.metrics.Key(k.ID),
+	}
+	if k.ExpiresAt != nil {
+		ke.expires = *k.ExpiresAt
+	}
+	// A key may call the stages it names and the stages of the plans
+	// it is attached to (as with API Gateway usage plans).
+	for _, sk := range k.StageKeys {
+		if se := stages[sk.String()]; se != nil {
+			ke.stages[se] = &keyStage{}
+		}
+	}
+	for _, pid := range k.PlanIDs {
+		p := plans[pid]
+		if p == nil {
+			continue
+		}
+		for _, ps := range p.APIStages {
+			if se := stages[ps.APIID+"/"+ps.Stage]; se != nil && ke.stages[se] == nil {
+				ke.stages[se] = &keyStage{}
+			}
+		}
+	}
+	for se, ks := range ke.stages {
+		counters := 0
+		for _, pid := range k.PlanIDs {
+			if p := plans[pid]; p != nil {
+				if r, ok := planRuleFor(p, se); ok {
+					ks.plans = append(ks.plans, r)
+					counters += r.maxCounters()
+				}
+			}
+		}
+		ks.tooManyLimits = counters > limit.MaxCounters
+	}
+	creds := make(map[keyvalue.Digest]*credEntry, len(k.Credentials))
+	for _, c := range k.Credentials {
+		ce := &credEntry{key: ke, label: c.Label}
+		if c.GraceUntil != nil {
+			ce.graceUntil = *c.GraceUntil
+		}
+		creds[keyvalue.Digest(c.Digest)] = ce
+	}
+	return creds
+}
+
+// updateKey puts key k into t in place of what t held for it: its old
+// credentials leave the index and its new ones enter it in one step.
+func (b *builder) updateKey(t *table, k *keyward.APIKey) {
+	creds := b.keyEntry(t, k)
+	digests := make([]keyvalue.Digest, 0, len(creds))
+	for d := range creds {
+		digests = append(digests, d)
+	}
+	t.verifier.Index.Replace(t.keys[k.ID], creds)
+	t.keys[k.ID] = digests
+}
+
+// removeKey takes a deleted key out of t.
+func (t *table) removeKey(id string) {
+	t.verifier.Index.Replace(t.keys[id], nil)
+	delete(t.keys, id)
 }
 
 // planRuleFor returns plan p's limits for stage se: a plan with no API

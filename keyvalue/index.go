@@ -47,3 +47,20 @@ func (ix *Index[T]) Len() int {
 	defer ix.mu.RUnlock()
 	return len(ix.m)
 }
+
+// Replace removes the entries for remove and adds put, under one lock: a
+// concurrent Lookup sees all of the change or none of it. Its cost is the
+// size of the change, not of the index.
+func (ix *Index[T]) Replace(remove []Digest, put map[Digest]T) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.m == nil {
+		ix.m = make(map[Digest]T, len(put))
+	}
+	for _, d := range remove {
+		delete(ix.m, d)
+	}
+	for d, v := range put {
+		ix.m[d] = v
+	}
+}
