@@ -188,3 +188,32 @@ func TestRotationKeepsBudgets(t *testing.T) {
 		return err == nil && len(days) == 1 && days[0].Requests == 3
 	})
 }
+
+// TestKeyChangesReachTheGatewayByTheFeed: a disable, an enable and a
+// delete made through the admin API are enforced by the gateway through
+// the change feed alone (no reload asked for), each by re-reading that
+// one key.
+func TestKeyChangesReachTheGatewayByTheFeed(t *testing.T) {
+	r := startWithChat(t)
+	ctx := context.Background()
+	ck, err := r.client.CreateKey(ctx, keyward.KeyCreate{Name: "k", StageKeys: []keyward.StageKey{{APIID: "chat", Stage: "prod"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := r.srv.GatewayURL()
+	eventually(t, "the new key admitted", func() bool { return chat(t, gw, ck.Value) == http.StatusOK })
+	off := false
+	if _, err := r.client.UpdateKey(ctx, ck.Key.ID, keyward.KeyUpdate{Enabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the disable enforced", func() bool { return chat(t, gw, ck.Value) == http.StatusUnauthorized })
+	on := true
+	if _, err := r.client.UpdateKey(ctx, ck.Key.ID, keyward.KeyUpdate{Enabled: &on}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the enable enforced", func() bool { return chat(t, gw, ck.Value) == http.StatusOK })
+	if err := r.client.DeleteKey(ctx, ck.Key.ID); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the delete enforced", func() bool { return chat(t, gw, ck.Value) == http.StatusUnauthorized })
+}
