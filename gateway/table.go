@@ -26,6 +26,11 @@ type table struct {
 	stages map[string]*stageEntry        // by "apiID/stage"
 	plans  map[string]*keyward.UsagePlan // by ID
 	keys   map[string][]keyvalue.Digest  // key ID -> its credentials' digests in the index
+	// access interns what keys may call, by the stages and plans they
+	// name: keys configured alike (most of them) share one map and its
+	// plan rules instead of holding copies, which at a million keys is
+	// the difference between megabytes and gigabytes.
+	access map[string]map[*stageEntry]*keyStage
 }
 
 type apiEntry struct {
@@ -116,7 +121,7 @@ type builder struct {
 
 func (b *builder) build(snap *keyward.DataPlaneSnapshot) (*table, error) {
 	t := &table{apis: map[string]*apiEntry{}, stages: map[string]*stageEntry{}, plans: map[string]*keyward.UsagePlan{},
-		keys: make(map[string][]keyvalue.Digest, len(snap.Keys))}
+		keys: make(map[string][]keyvalue.Digest, len(snap.Keys)), access: map[string]map[*stageEntry]*keyStage{}}
 	t.verifier = keyvalue.Verifier[*credEntry]{Hasher: b.hasher, Index: &keyvalue.Index[*credEntry]{}}
 	stages := t.stages
 	for _, a := range snap.APIs {
@@ -162,20 +167,48 @@ func (b *builder) build(snap *keyward.DataPlaneSnapshot) (*table, error) {
 // keyEntry builds what the gateway knows of key k, against t's stages and
 // plans, as the index entries of its credentials.
 func (b *builder) keyEntry(t *table, k *keyward.APIKey) map[keyvalue.Digest]*credEntry {
-	stages, plans := t.stages, t.plans
 	ke := &keyEntry{
-		id: k.ID, enabled: k.Enabled, stages: map[*stageEntry]*keyStage{},
+		id: k.ID, enabled: k.Enabled, stages: t.accessOf(k),
 		models: k.Scopes.Models, routes: k.Scopes.Routes, scoped: len(k.Scopes.Models) > 0,
 		keyStats: b.metrics.Key(k.ID),
 	}
 	if k.ExpiresAt != nil {
 		ke.expires = *k.ExpiresAt
 	}
-	// A key may call the stages it names and the stages of the plans
-	// it is attached to (as with API Gateway usage plans).
+	creds := make(map[keyvalue.Digest]*credEntry, len(k.Credentials))
+	for _, c := range k.Credentials {
+		ce := &credEntry{key: ke, label: c.Label}
+		if c.GraceUntil != nil {
+			ce.graceUntil = *c.GraceUntil
+		}
+		creds[keyvalue.Digest(c.Digest)] = ce
+	}
+	return creds
+}
+
+// accessOf returns the stages key k may call with the limits there, shared
+// with every key that names the same stages and plans in the same order.
+func (t *table) accessOf(k *keyward.APIKey) map[*stageEntry]*keyStage {
+	var sig strings.Builder
+	for _, sk := range k.StageKeys {
+		sig.WriteString(sk.String())
+		sig.WriteByte(' ')
+	}
+	sig.WriteByte('|')
+	for _, pid := range k.PlanIDs {
+		sig.WriteString(pid)
+		sig.WriteByte(' ')
+	}
+	if m, ok := t.access[sig.String()]; ok {
+		return m
+	}
+	stages, plans := t.stages, t.plans
+	m := map[*stageEntry]*keyStage{}
+	// A key may call the stages it names and the stages of the plans it
+	// is attached to (as with API Gateway usage plans).
 	for _, sk := range k.StageKeys {
 		if se := stages[sk.String()]; se != nil {
-			ke.stages[se] = &keyStage{}
+			m[se] = &keyStage{}
 		}
 	}
 	for _, pid := range k.PlanIDs {
@@ -184,12 +217,12 @@ func (b *builder) keyEntry(t *table, k *keyward.APIKey) map[keyvalue.Digest]*cre
 			continue
 		}
 		for _, ps := range p.APIStages {
-			if se := stages[ps.APIID+"/"+ps.Stage]; se != nil && ke.stages[se] == nil {
-				ke.stages[se] = &keyStage{}
+			if se := stages[ps.APIID+"/"+ps.Stage]; se != nil && m[se] == nil {
+				m[se] = &keyStage{}
 			}
 		}
 	}
-	for se, ks := range ke.stages {
+	for se, ks := range m {
 		counters := 0
 		for _, pid := range k.PlanIDs {
 			if p := plans[pid]; p != nil {
@@ -201,15 +234,8 @@ func (b *builder) keyEntry(t *table, k *keyward.APIKey) map[keyvalue.Digest]*cre
 		}
 		ks.tooManyLimits = counters > limit.MaxCounters
 	}
-	creds := make(map[keyvalue.Digest]*credEntry, len(k.Credentials))
-	for _, c := range k.Credentials {
-		ce := &credEntry{key: ke, label: c.Label}
-		if c.GraceUntil != nil {
-			ce.graceUntil = *c.GraceUntil
-		}
-		creds[keyvalue.Digest(c.Digest)] = ce
-	}
-	return creds
+	t.access[sig.String()] = m
+	return m
 }
 
 // updateKey puts key k into t in place of what t held for it: its old
