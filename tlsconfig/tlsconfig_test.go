@@ -137,7 +137,10 @@ func TestReloadServesNewCertificateToNextConnectionAndKeepsOldOnes(t *testing.T)
 	reload := make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); srv.Watch(ctx, "test", 20*time.Millisecond, reload, slog.New(slog.NewTextHandler(&logs, nil))) }()
+	go func() {
+		defer wg.Done()
+		srv.Watch(ctx, "test", 20*time.Millisecond, reload, slog.New(slog.NewTextHandler(&logs, nil)))
+	}()
 
 	// Swapped on disk (written beside and renamed, as cert-manager and
 	// certbot do): the watcher picks it up without a signal.
@@ -366,5 +369,9 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
