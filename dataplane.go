@@ -19,8 +19,14 @@ type DataPlaneSnapshot struct {
 // bypasses policies, and the core audits the upstream secret values it
 // hands out.
 type DataPlaneSource interface {
-	// DataPlaneSnapshot reads the whole configuration.
-	DataPlaneSnapshot(ctx context.Context) (*DataPlaneSnapshot, error)
+	// LoadDataPlane reads the whole configuration in one consistent view
+	// of the store: it hands the APIs, plans and upstream secrets (Keys
+	// nil) to begin, then every key, in ID order, to the function begin
+	// returned, without holding them all: a million keys stream through.
+	// An error from either stops the load and is returned. The gateway
+	// must not use what it built unless LoadDataPlane returns nil (an
+	// upstream secret's read is audited last, and fails closed).
+	LoadDataPlane(ctx context.Context, begin func(*DataPlaneSnapshot) (func(*APIKey) error, error)) error
 	// DataPlaneKey reads one key as DataPlaneSnapshot holds it (its
 	// credentials' digests, its PlanIDs), or ENOTFOUND when it is gone,
 	// so that a key's change is applied without reading every key.

@@ -51,6 +51,13 @@ type KeyStore interface {
 	// credentials and plans; Rotation included). ENOTFOUND.
 	UpdateKey(ctx context.Context, k *APIKey) error
 	DeleteKey(ctx context.Context, id string) error // removes credentials and plan attachments too; ENOTFOUND
+	// EachGatewayKey calls fn with every key in ID order, holding what a
+	// gateway serves from: ID, Enabled, ExpiresAt, StageKeys, Scopes,
+	// PlanIDs, and credentials with ID, label, grace and digest (no hints,
+	// no sealed values). Keys stream: the store holds one at a time, so a
+	// million of them load without a million in memory. An error from fn
+	// stops the walk and is returned as is.
+	EachGatewayKey(ctx context.Context, fn func(*APIKey) error) error
 	// InsertCredential adds a credential. ECONFLICT when the key already has
 	// one with that label, or when the digest is already in use by any key.
 	InsertCredential(ctx context.Context, c *Credential) error

@@ -14,6 +14,20 @@ import (
 // first time this process loads each version, and fails closed when that
 // record cannot be written.
 func (s *DataPlane) DataPlaneSnapshot(ctx context.Context) (*keyward.DataPlaneSnapshot, error) {
+	var snap *keyward.DataPlaneSnapshot
+	err := s.LoadDataPlane(ctx, func(sn *keyward.DataPlaneSnapshot) (func(*keyward.APIKey) error, error) {
+		snap = sn
+		return func(k *keyward.APIKey) error { snap.Keys = append(snap.Keys, k); return nil }, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+// LoadDataPlane is DataPlaneSnapshot streamed: keys go to the function
+// begin returns as the store reads them (keyward.DataPlaneSource).
+func (s *DataPlane) LoadDataPlane(ctx context.Context, begin func(*keyward.DataPlaneSnapshot) (func(*keyward.APIKey) error, error)) error {
 	snap := &keyward.DataPlaneSnapshot{UpstreamSecrets: map[string][]byte{}}
 	type loaded struct{ name, versionID string }
 	var fresh []loaded
@@ -23,11 +37,6 @@ func (s *DataPlane) DataPlaneSnapshot(ctx context.Context) (*keyward.DataPlaneSn
 			return err
 		}
 		if snap.Plans, err = allPages(func(p keyward.Page) ([]*keyward.UsagePlan, string, error) { return tx.ListPlans(ctx, p) }); err != nil {
-			return err
-		}
-		if snap.Keys, err = allPages(func(p keyward.Page) ([]*keyward.APIKey, string, error) {
-			return tx.ListKeys(ctx, keyward.KeyFilter{Page: p})
-		}); err != nil {
 			return err
 		}
 		for _, a := range snap.APIs {
@@ -67,10 +76,14 @@ func (s *DataPlane) DataPlaneSnapshot(ctx context.Context) (*keyward.DataPlaneSn
 				}
 			}
 		}
-		return nil
+		each, err := begin(snap)
+		if err != nil {
+			return err
+		}
+		return tx.EachGatewayKey(ctx, each)
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, l := range fresh {
 		err := s.system(ctx, string(keyward.ActionSecretGetValue), map[string]any{"name": l.name, "versionId": l.versionID, "purpose": "gateway upstream credential"}, keyward.Change{},
@@ -80,11 +93,11 @@ func (s *DataPlane) DataPlaneSnapshot(ctx context.Context) (*keyward.DataPlaneSn
 				return nil
 			})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		s.upstreamAudited.remember(l.name, l.versionID)
 	}
-	return snap, nil
+	return nil
 }
 
 // DataPlaneKey reads one key for the gateway, as DataPlaneSnapshot does:

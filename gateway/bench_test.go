@@ -18,8 +18,19 @@ type fakeSource struct {
 	snap *keyward.DataPlaneSnapshot
 }
 
-func (f *fakeSource) DataPlaneSnapshot(context.Context) (*keyward.DataPlaneSnapshot, error) {
-	return f.snap, nil
+func (f *fakeSource) LoadDataPlane(_ context.Context, begin func(*keyward.DataPlaneSnapshot) (func(*keyward.APIKey) error, error)) error {
+	head := *f.snap
+	head.Keys = nil
+	each, err := begin(&head)
+	if err != nil {
+		return err
+	}
+	for _, k := range f.snap.Keys {
+		if err := each(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 func (f *fakeSource) DataPlaneKey(_ context.Context, id string) (*keyward.APIKey, error) {
 	for _, k := range f.snap.Keys {

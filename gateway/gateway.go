@@ -317,11 +317,14 @@ func (g *Gateway) reload(ctx context.Context) error {
 	// snapshot last and undo a change.
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
-	snap, err := g.cfg.Source.DataPlaneSnapshot(ctx)
-	if err != nil {
-		return err
-	}
-	t, err := g.builder.build(snap)
+	var t *table
+	err := g.cfg.Source.LoadDataPlane(ctx, func(snap *keyward.DataPlaneSnapshot) (func(*keyward.APIKey) error, error) {
+		var err error
+		if t, err = g.builder.begin(snap); err != nil {
+			return nil, err
+		}
+		return func(k *keyward.APIKey) error { g.builder.addKey(t, k); return nil }, nil
+	})
 	if err != nil {
 		return err
 	}

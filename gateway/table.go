@@ -119,9 +119,11 @@ type builder struct {
 	metrics   Metrics
 }
 
-func (b *builder) build(snap *keyward.DataPlaneSnapshot) (*table, error) {
+// begin makes a table of a snapshot's APIs, stages and plans, for keys to
+// be added to as they stream in.
+func (b *builder) begin(snap *keyward.DataPlaneSnapshot) (*table, error) {
 	t := &table{apis: map[string]*apiEntry{}, stages: map[string]*stageEntry{}, plans: map[string]*keyward.UsagePlan{},
-		keys: make(map[string][]keyvalue.Digest, len(snap.Keys)), access: map[string]map[*stageEntry]*keyStage{}}
+		keys: map[string][]keyvalue.Digest{}, access: map[string]map[*stageEntry]*keyStage{}}
 	t.verifier = keyvalue.Verifier[*credEntry]{Hasher: b.hasher, Index: &keyvalue.Index[*credEntry]{}}
 	stages := t.stages
 	for _, a := range snap.APIs {
@@ -153,15 +155,18 @@ func (b *builder) build(snap *keyward.DataPlaneSnapshot) (*table, error) {
 	for _, p := range snap.Plans {
 		t.plans[p.ID] = p
 	}
-	for _, k := range snap.Keys {
-		creds := b.keyEntry(t, k)
-		t.keys[k.ID] = make([]keyvalue.Digest, 0, len(creds))
-		for d, ce := range creds {
-			t.keys[k.ID] = append(t.keys[k.ID], d)
-			t.verifier.Index.Put(d, ce)
-		}
-	}
 	return t, nil
+}
+
+// addKey adds a key to a table being built.
+func (b *builder) addKey(t *table, k *keyward.APIKey) {
+	creds := b.keyEntry(t, k)
+	digests := make([]keyvalue.Digest, 0, len(creds))
+	for d, ce := range creds {
+		digests = append(digests, d)
+		t.verifier.Index.Put(d, ce)
+	}
+	t.keys[k.ID] = digests
 }
 
 // keyEntry builds what the gateway knows of key k, against t's stages and

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -17,6 +19,92 @@ var keyTests = []test{
 	{"DeleteCascades", testKeyDeleteCascades},
 	{"Pagination", testKeyPagination},
 	{"Filters", testKeyFilters},
+	{"EachGatewayKey", testEachGatewayKey},
+}
+
+// testEachGatewayKey: the gateway's streaming load gives every key, in ID
+// order, with exactly the fields ListKeys gives for them that a gateway
+// serves from: credentials (any number, none included) with their digests
+// and grace, and plan attachments (any number, none included).
+func testEachGatewayKey(h *harness) {
+	ids := []string{"k3", "k1", "k5", "k2", "k4"}
+	h.do(func(ctx context.Context, tx keyward.Tx) error {
+		for _, p := range []string{"p1", "p2"} {
+			if err := tx.InsertPlan(ctx, newPlan(p, "plan "+p)); err != nil {
+				return err
+			}
+		}
+		for i, id := range ids {
+			k := newKey(id)
+			if i%2 == 1 {
+				k.StageKeys, k.ExpiresAt, k.Scopes = nil, nil, keyward.Scopes{}
+			}
+			if err := tx.InsertKey(ctx, k); err != nil {
+				return err
+			}
+			if id == "k4" {
+				continue // no credential, no plan
+			}
+			if err := tx.InsertCredential(ctx, newCredential(id, keyward.LabelCurrent)); err != nil {
+				return err
+			}
+			if id == "k1" || id == "k5" {
+				prev := newCredential(id, keyward.LabelPrevious)
+				prev.GraceUntil = ptr(at(time.Hour))
+				if err := tx.InsertCredential(ctx, prev); err != nil {
+					return err
+				}
+			}
+			if err := tx.AttachKey(ctx, "p1", id); err != nil {
+				return err
+			}
+			if id == "k2" || id == "k5" {
+				if err := tx.AttachKey(ctx, "p2", id); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	h.read(func(ctx context.Context, tx keyward.Tx) error {
+		full, _, err := tx.ListKeys(ctx, keyward.KeyFilter{Page: keyward.Page{Limit: 100}})
+		if err != nil {
+			return err
+		}
+		var got []*keyward.APIKey
+		if err := tx.EachGatewayKey(ctx, func(k *keyward.APIKey) error { got = append(got, k); return nil }); err != nil {
+			return err
+		}
+		if len(got) != len(full) {
+			h.t.Errorf("EachGatewayKey gave %d keys, ListKeys %d", len(got), len(full))
+			return nil
+		}
+		for i, want := range full {
+			// What the gateway does not need is not read.
+			w := &keyward.APIKey{ID: want.ID, Enabled: want.Enabled, ExpiresAt: want.ExpiresAt, StageKeys: want.StageKeys,
+				Scopes: want.Scopes, PlanIDs: want.PlanIDs}
+			for _, c := range want.Credentials {
+				w.Credentials = append(w.Credentials, keyward.Credential{ID: c.ID, KeyID: c.KeyID, Label: c.Label,
+					GraceUntil: c.GraceUntil, Digest: c.Digest})
+			}
+			g := *got[i]
+			sortCredentials(g.Credentials)
+			sortCredentials(w.Credentials)
+			h.equal(fmt.Sprintf("EachGatewayKey[%d]", i), &g, w)
+		}
+		stop := fmt.Errorf("stop")
+		n := 0
+		if err := tx.EachGatewayKey(ctx, func(*keyward.APIKey) error { n++; return stop }); err != stop || n != 1 {
+			h.t.Errorf("an error from fn: %v after %d keys, want it returned after 1", err, n)
+		}
+		return nil
+	})
+}
+
+// sortCredentials orders credentials by ID: the order within a key is not
+// part of the contract.
+func sortCredentials(cs []keyward.Credential) {
+	slices.SortFunc(cs, func(a, b keyward.Credential) int { return strings.Compare(a.ID, b.ID) })
 }
 
 func testKeyInsertGet(h *harness) {
