@@ -408,14 +408,21 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
-// background purges deleted secrets periodically.
+// background purges deleted secrets periodically, and checkpoints the
+// database's WAL every minute so that it does not grow without bound.
 func (s *Server) background(ctx context.Context) {
 	purge := time.NewTicker(time.Hour)
 	defer purge.Stop()
+	wal := time.NewTicker(time.Minute)
+	defer wal.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-wal.C:
+			if err := s.store.CheckpointWAL(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("database WAL checkpoint did not complete", "err", err)
+			}
 		case <-purge.C:
 			if n, err := s.service.Secrets.PurgeDeletedSecrets(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("purging deleted secrets failed", "err", err)

@@ -69,7 +69,11 @@ const connParams = "_pragma=busy_timeout(5000)" +
 // pages (16 MiB of WAL) rather than SQLite's 1000 copies hot pages less often
 // and took about a tenth off the CPU time of a key creation
 // (BenchmarkInsertKeyTx).
-const writeParams = "&_txlock=immediate&_pragma=wal_autocheckpoint(4000)"
+//
+// journal_size_limit truncates the WAL file back to 64 MiB whenever a
+// checkpoint lets SQLite start it over: without it the file keeps its
+// largest size forever (286 MB of WAL for 20,000 keys was seen).
+const writeParams = "&_txlock=immediate&_pragma=wal_autocheckpoint(4000)&_pragma=journal_size_limit(67108864)"
 
 // Open opens (creating if needed, with mode 0600) the database at path,
 // applies the migrations it lacks and prepares the store's statements. The
@@ -164,6 +168,30 @@ func (db *DB) Close() error {
 		err = errors.Join(err, db.read.close())
 	}
 	return err
+}
+
+// CheckpointWAL copies the WAL into the database and truncates it to zero
+// bytes (PRAGMA wal_checkpoint(TRUNCATE)), on the write connection so that
+// no writer runs meanwhile. Automatic checkpoints are passive: while
+// readers keep old pages in use they cannot start the WAL over, and it
+// grows; this one waits for them (up to the busy timeout). The server runs
+// it every minute.
+func (db *DB) CheckpointWAL(ctx context.Context) error {
+	// The write pool has one connection: holding it keeps writers out.
+	conn, err := db.write.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: WAL checkpoint: %w", err)
+	}
+	defer conn.Close()
+	// After a TRUNCATE the page counts read 0; only busy says anything.
+	var busy, walPages, copied int
+	if err := conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &walPages, &copied); err != nil {
+		return fmt.Errorf("sqlite: WAL checkpoint: %w", err)
+	}
+	if busy != 0 {
+		return errors.New("sqlite: WAL checkpoint: readers kept it busy; will try again")
+	}
+	return nil
 }
 
 // Ping reports whether the database answers a query on the read pool.
