@@ -11,6 +11,7 @@ import (
 func newKeysCmd() *cobra.Command {
 	return newNoun("keys", "Manage API keys",
 		newKeysCreateCmd(),
+		newKeysImportCmd(),
 		newKeysGetCmd(),
 		newKeysListCmd(),
 		newKeysUpdateCmd(),

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -164,6 +165,9 @@ func (s *Keys) insertKey(ctx context.Context, tx keyward.Tx, o *op, in keyward.K
 		p, err := resolvePlan(ctx, tx, ref)
 		if err != nil {
 			return nil, "", err
+		}
+		if slices.Contains(k.PlanIDs, p.ID) {
+			continue // named twice (by name and by ID, say): attached once
 		}
 		if err := o.authorize(ctx, keyward.ActionPlanAttachKey, keyward.PlanARN(p.ID)); err != nil {
 			return nil, "", err

@@ -134,7 +134,10 @@ func TestKeyChangesThroughTheFeed(t *testing.T) {
 	if g.table.Load() != table {
 		t.Fatal("key changes rebuilt the table")
 	}
-	if _, ok := g.table.Load().keys[k.ID]; ok {
+	g.reloadMu.Lock() // keys is the background loop's, under reloadMu
+	_, listed := g.table.Load().keys[k.ID]
+	g.reloadMu.Unlock()
+	if listed {
 		t.Fatal("the deleted key is still listed")
 	}
 

@@ -21,6 +21,15 @@ func (c *Client) CreateKey(ctx context.Context, in keyward.KeyCreate) (*keyward.
 	return &out, nil
 }
 
+// ImportKeys calls POST /v1/keys/import.
+func (c *Client) ImportKeys(ctx context.Context, in keyward.KeyImport) (*keyward.KeyImportResult, error) {
+	var out keyward.KeyImportResult
+	if err := c.do(ctx, http.MethodPost, "/v1/keys/import", nil, in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // GetKey calls GET /v1/keys/{id}.
 func (c *Client) GetKey(ctx context.Context, id string) (*keyward.APIKey, error) {
 	return getOne[keyward.APIKey](ctx, c, "/v1/keys/", id)

@@ -21,6 +21,7 @@ import (
 // answers 500.
 type Services struct {
 	Keys       keyward.KeyService
+	Importer   keyward.KeyImporter // POST /v1/keys/import; nil answers 500
 	Usage      keyward.UsageService
 	APIs       keyward.APIService
 	Plans      keyward.PlanService

@@ -20,6 +20,21 @@ func (s *server) createKey(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusCreated, out)
 }
 
+func (s *server) importKeys(w http.ResponseWriter, r *http.Request) error {
+	if s.svc.Importer == nil {
+		return keyward.Errorf(keyward.EINTERNAL, "httpapi: no key importer configured")
+	}
+	var in keyward.KeyImport
+	if err := decodeBody(r, &in); err != nil {
+		return err
+	}
+	out, err := s.svc.Importer.ImportKeys(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, out)
+}
+
 func (s *server) listKeys(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
 	f := keyward.KeyFilter{

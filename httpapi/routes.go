@@ -41,6 +41,7 @@ var table = []route{
 	public(http.MethodGet, "/v1/openapi.json", (*server).openAPI),
 
 	admin(http.MethodPost, "/v1/keys", keyward.ActionKeyCreate, (*server).createKey),
+	admin(http.MethodPost, "/v1/keys/import", keyward.ActionKeyCreate, (*server).importKeys),
 	admin(http.MethodGet, "/v1/keys", keyward.ActionKeyList, (*server).listKeys),
 	admin(http.MethodGet, "/v1/keys/{id}", keyward.ActionKeyGet, (*server).getKey),
 	admin(http.MethodPatch, "/v1/keys/{id}", keyward.ActionKeyUpdate, (*server).updateKey),

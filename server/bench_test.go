@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -51,4 +52,36 @@ func startB(b *testing.B) *running {
 	}
 	r.token = tok
 	return r
+}
+
+// BenchmarkImportKeysAdminAPI imports keys through POST /v1/keys/import
+// in batches of keyward.MaxImportRows, as `keyward keys import` sends
+// them, one batch after another: b.N is the number of keys.
+//
+//	go test -run '^$' -bench ImportKeysAdminAPI -benchtime 100000x ./server/
+func BenchmarkImportKeysAdminAPI(b *testing.B) {
+	r := startB(b)
+	c := httpapi.NewClient(r.srv.AdminURL(), r.token, nil)
+	ctx := context.Background()
+	start := time.Now()
+	batch := make([]keyward.KeyImportRow, 0, keyward.MaxImportRows)
+	sent := 0
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		if _, err := c.ImportKeys(ctx, keyward.KeyImport{Rows: batch}); err != nil {
+			b.Fatal(err)
+		}
+		batch = batch[:0]
+	}
+	for i := 0; b.Loop(); i++ {
+		batch = append(batch, keyward.KeyImportRow{Line: i + 2, Name: "bulk", Value: fmt.Sprintf("sk-bench-import-%024d", i)})
+		sent++
+		if len(batch) == keyward.MaxImportRows {
+			flush()
+		}
+	}
+	flush()
+	b.ReportMetric(float64(sent)/time.Since(start).Seconds(), "keys/s")
 }

@@ -177,7 +177,7 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 	}
 	s.admin = &http.Server{
 		Handler: httpapi.NewHandler(httpapi.Services{
-			Keys: s.service.Keys, APIs: s.service.APIs, Plans: s.service.Plans, Secrets: s.service.Secrets,
+			Keys: s.service.Keys, Importer: s.service.Keys, APIs: s.service.APIs, Plans: s.service.Plans, Secrets: s.service.Secrets,
 			Principals: s.service.Access, Policies: s.service.Access, Audit: s.service.Audit,
 			Usage: s.service.Usage, Rotations: s.service.Rotations, Webhooks: s.service.Webhooks,
 			Auth: s.service.Access, AuthFailures: s.service.Access,
