@@ -58,6 +58,22 @@ func TestNothingWrittenHoldsAnIssuedValue(t *testing.T) {
 	if _, err := c.CreateKey(ctx, keyward.KeyCreate{Name: "dup", Value: "imported-custom-value-Zq81x"}); keyward.ErrorCode(err) != keyward.ECONFLICT {
 		t.Fatalf("duplicate import: %v", err)
 	}
+	// Bulk import: a batch that lands, one that fails on a short value,
+	// one that fails on a duplicate.
+	bulk := []keyward.KeyImportRow{{Line: 2, Name: "bulk-1", Value: "bulk-imported-value-Qw19a"}, {Line: 3, Name: "bulk-2", Value: "bulk-imported-value-Er28b"}}
+	if _, err := c.ImportKeys(ctx, keyward.KeyImport{Rows: bulk}); err != nil {
+		t.Fatal(err)
+	}
+	issued("bulk-imported-value-Qw19a")
+	issued("bulk-imported-value-Er28b")
+	if _, err := c.ImportKeys(ctx, keyward.KeyImport{Rows: []keyward.KeyImportRow{{Line: 2, Name: "ok", Value: "bulk-unwritten-value-Ty37c"}, {Line: 3, Name: "short", Value: "bulk-short-Ui46"}}}); keyward.ErrorCode(err) != keyward.EINVALID {
+		t.Fatalf("import with a short value: %v", err)
+	}
+	issued("bulk-unwritten-value-Ty37c")
+	issued("bulk-short-Ui46")
+	if _, err := c.ImportKeys(ctx, keyward.KeyImport{Rows: []keyward.KeyImportRow{{Line: 9, Name: "dup", Value: "bulk-imported-value-Qw19a"}}}); keyward.ErrorCode(err) != keyward.ECONFLICT {
+		t.Fatalf("import of a used value: %v", err)
+	}
 	pipeline, err := c.CreateKey(ctx, keyward.KeyCreate{Name: "pipeline", StoreSecret: "pipeline/key"})
 	if err != nil {
 		t.Fatal(err)
