@@ -158,4 +158,9 @@ type WebhookStore interface {
 	// InsertNotice remembers that a notice was given. ECONFLICT when it was
 	// given before: the caller then does not give it again.
 	InsertNotice(ctx context.Context, kind, target string, deadline time.Time, at time.Time) error
+	// PruneHistory deletes up to limit finished deliveries (DELIVERED or
+	// FAILED) last updated before before, and up to limit notices whose
+	// deadline is before before, and says how many of each went. A PENDING
+	// delivery is never pruned.
+	PruneHistory(ctx context.Context, before time.Time, limit int) (deliveries, notices int, err error)
 }

@@ -125,6 +125,7 @@ func (s *base) writeUnaudited(ctx context.Context, why string, fn func(ctx conte
 const (
 	eventBootstrap      = "keyward:Bootstrap"
 	eventPurgeSecret    = "secrets:PurgeSecret"
+	eventPruneHistory   = "keyward:PruneHistory"
 	eventRetirePrevious = "apikeys:RetirePrevious"
 	eventGatewayInvoke  = "gateway:Invoke"
 	eventAuthenticate   = "authenticate"

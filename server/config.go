@@ -42,9 +42,12 @@ type Config struct {
 	// AfterRotationStep is a test hook called after each rotation step
 	// commits (the crash tests stop the process there). No flag.
 	AfterRotationStep func(ctx context.Context, r *keyward.Rotation)
-	TLS               TLSConfig
-	LogFormat         string // KEYWARD_LOG_FORMAT: text or json
-	LogLevel          string // KEYWARD_LOG_LEVEL: debug, info, warn, error
+	// Retention is how long delivered and failed webhook deliveries and
+	// given notices are kept; older ones are pruned hourly.
+	Retention time.Duration // KEYWARD_RETENTION
+	TLS       TLSConfig
+	LogFormat string // KEYWARD_LOG_FORMAT: text or json
+	LogLevel  string // KEYWARD_LOG_LEVEL: debug, info, warn, error
 }
 
 // Defaults fills unset (zero) fields with the embedded defaults. A value
@@ -74,6 +77,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.RotationCheckInterval == 0 {
 		c.RotationCheckInterval = 30 * time.Second
+	}
+	if c.Retention == 0 {
+		c.Retention = 30 * 24 * time.Hour
 	}
 	if c.TLS.ReloadInterval == 0 {
 		c.TLS.ReloadInterval = 5 * time.Second

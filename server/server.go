@@ -424,6 +424,11 @@ func (s *Server) background(ctx context.Context) {
 				s.log.Warn("database WAL checkpoint did not complete", "err", err)
 			}
 		case <-purge.C:
+			if d, n, err := s.service.Webhooks.PruneHistory(ctx, s.cfg.Retention); err != nil && ctx.Err() == nil {
+				s.log.Error("pruning webhook history failed", "err", err)
+			} else if d+n > 0 {
+				s.log.Info("pruned webhook history", "deliveries", d, "notices", n)
+			}
 			if n, err := s.service.Secrets.PurgeDeletedSecrets(ctx); err != nil && ctx.Err() == nil {
 				s.log.Error("purging deleted secrets failed", "err", err)
 			} else if n > 0 {

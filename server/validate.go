@@ -64,6 +64,7 @@ func (c Config) Validate() error {
 		{"CheckpointInterval", c.CheckpointInterval, 10 * time.Millisecond, 24 * time.Hour},
 		{"GatewayTimeout", c.GatewayTimeout, 100 * time.Millisecond, 24 * time.Hour},
 		{"RotationCheckInterval", c.RotationCheckInterval, 10 * time.Millisecond, 24 * time.Hour},
+		{"Retention", c.Retention, time.Hour, 10 * 365 * 24 * time.Hour},
 	} {
 		if d.v <= 0 {
 			return bad(d.field, "must be positive")

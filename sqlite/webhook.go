@@ -32,6 +32,11 @@ var (
 		WHERE state = 'PENDING' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`)
 
 	qInsertNotice = register(`INSERT INTO notices (kind, target, deadline, at) VALUES (?, ?, ?, ?)`)
+	// Both walk an index of only what may go (migration 0006).
+	qPruneDeliveries = register(`DELETE FROM webhook_deliveries WHERE id IN (
+		SELECT id FROM webhook_deliveries WHERE state != 'PENDING' AND updated_at < ? ORDER BY updated_at LIMIT ?)`)
+	qPruneNotices = register(`DELETE FROM notices WHERE (kind, target, deadline) IN (
+		SELECT kind, target, deadline FROM notices WHERE deadline < ? ORDER BY deadline LIMIT ?)`)
 )
 
 func (t *tx) InsertWebhook(ctx context.Context, w *keyward.Webhook) error {
@@ -199,4 +204,19 @@ func (t *tx) InsertNotice(ctx context.Context, kind, target string, deadline, at
 		return internal("insert notice", err)
 	}
 	return nil
+}
+
+func (t *tx) PruneHistory(ctx context.Context, before time.Time, limit int) (int, int, error) {
+	cut := formatTime(before)
+	res, err := t.exec(ctx, qPruneDeliveries, cut, limit)
+	if err != nil {
+		return 0, 0, internal("prune deliveries", err)
+	}
+	d, _ := res.RowsAffected()
+	res, err = t.exec(ctx, qPruneNotices, cut, limit)
+	if err != nil {
+		return int(d), 0, internal("prune notices", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(d), int(n), nil
 }

@@ -19,6 +19,65 @@ var webhookTests = []test{
 	{"ListDeliveries", testListDeliveries},
 	{"DeleteCascades", testWebhookDeleteCascades},
 	{"Notices", testNotices},
+	{"PruneHistory", testPruneHistory},
+}
+
+// testPruneHistory: finished deliveries older than the cut and notices
+// whose deadline passed before it go, in batches of at most limit;
+// pending deliveries, newer ones and later notices stay.
+func testPruneHistory(h *harness) {
+	h.insertWebhooks("wh1")
+	var ds []*keyward.Delivery
+	for i, st := range []keyward.DeliveryState{keyward.DeliveryDelivered, keyward.DeliveryFailed, keyward.DeliveryPending,
+		keyward.DeliveryDelivered, keyward.DeliveryDelivered} {
+		d := newDelivery(fmt.Sprintf("d%d", i), "wh1", at(time.Duration(i)*time.Hour))
+		d.State = st
+		ds = append(ds, d)
+	}
+	h.insertDeliveries(ds...)
+	h.do(func(ctx context.Context, tx keyward.Tx) error {
+		for i := range 4 {
+			if err := tx.InsertNotice(ctx, keyward.EventKeyExpiring, fmt.Sprintf("k%d", i), at(time.Duration(i)*time.Hour), t0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	cut := at(3*time.Hour + time.Minute) // d0..d3 and notices k0..k3 are older
+	prune := func(limit int) (d, n int) {
+		h.do(func(ctx context.Context, tx keyward.Tx) error {
+			var err error
+			d, n, err = tx.PruneHistory(ctx, cut, limit)
+			return err
+		})
+		return d, n
+	}
+	if d, n := prune(2); d != 2 || n != 2 {
+		h.t.Errorf("first batch: %d deliveries, %d notices; want 2 and 2", d, n)
+	}
+	if d, n := prune(10); d != 1 || n != 2 {
+		h.t.Errorf("second batch: %d deliveries, %d notices; want 1 (d3) and 2", d, n)
+	}
+	if d, n := prune(10); d != 0 || n != 0 {
+		h.t.Errorf("third batch: %d deliveries, %d notices; want none", d, n)
+	}
+	h.read(func(ctx context.Context, tx keyward.Tx) error {
+		for i, d := range ds {
+			_, err := tx.GetDelivery(ctx, d.ID)
+			kept := d.State == keyward.DeliveryPending || i == 4
+			if kept && err != nil {
+				h.t.Errorf("delivery %s (%s) was pruned: %v", d.ID, d.State, err)
+			}
+			if !kept && keyward.ErrorCode(err) != keyward.ENOTFOUND {
+				h.t.Errorf("delivery %s (%s) was kept: %v", d.ID, d.State, err)
+			}
+		}
+		return nil
+	})
+	// A pruned notice may be given again (its deadline passed anyway).
+	h.expect("", "InsertNotice(after pruning)", func(ctx context.Context, tx keyward.Tx) error {
+		return tx.InsertNotice(ctx, keyward.EventKeyExpiring, "k0", at(0), t0)
+	})
 }
 
 func newWebhook(id string) *keyward.Webhook {

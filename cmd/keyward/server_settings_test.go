@@ -47,6 +47,7 @@ var badSettings = map[string]struct{ env, flag string }{
 	"TLS.AllowPlaintext":   {"yes", "maybe"},
 	"TLS.CAFile":           {"{dir}/no-such-ca.pem", "{dir}/no-such-ca.pem"},
 	"TLS.ReloadInterval":   {"1ns", "2h"},
+	"Retention":            {"30m", "4000d"},
 }
 
 // TestBadSettingStopsTheServer gives each server setting a bad value, once
