@@ -26,7 +26,10 @@ type APIKey struct {
 	PlanIDs     []string          `json:"planIds,omitempty"`     // usage plans it is attached to (derived)
 	Rotation    *RotationPolicy   `json:"rotation,omitempty"`    // scheduled rotation; nil: the plans' or none
 	Credentials []Credential      `json:"credentials,omitempty"` // metadata only, never digests or values
-	CreatedAt   time.Time         `json:"createdAt"`
+	// LastUsedAt is when the gateway last admitted a request with the key,
+	// to the minute (derived; nil: never since tracking began).
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+	CreatedAt  time.Time  `json:"createdAt"`
 	UpdatedAt   time.Time         `json:"updatedAt"`
 }
 
@@ -125,6 +128,9 @@ type KeyFilter struct {
 	// ValueSecret keeps the keys whose value is delivered to that secret:
 	// at most one, as the secret belongs to its key.
 	ValueSecret string
+	// UnusedSince keeps the keys not used since then: last used before it,
+	// or never used and created before it.
+	UnusedSince *time.Time
 	Page
 }
 

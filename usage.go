@@ -12,6 +12,10 @@ type UsageDay struct {
 	Requests  int64  `json:"requests"`
 	TokensIn  int64  `json:"tokensIn"`  // prompt tokens reported by the upstream
 	TokensOut int64  `json:"tokensOut"` // completion tokens reported by the upstream
+	// LastUsed is when the last of these requests came (the gateway sets
+	// it; the store keeps the latest per key, to the minute, as
+	// APIKey.LastUsedAt). Not part of the usage reports.
+	LastUsed time.Time `json:"-"`
 }
 
 // DayFormat is the layout of UsageDay.Day.

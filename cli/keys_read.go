@@ -103,6 +103,7 @@ func printKey(w io.Writer, k *keyward.APIKey, n *names) error {
 		}
 		f.add("Credential "+string(c.Label), desc)
 	}
+	f.add("Last used", fmtTimePtr(k.LastUsedAt, "never"))
 	f.add("Created", fmtTime(k.CreatedAt))
 	f.add("Updated", fmtTime(k.UpdatedAt))
 	return f.flush()
@@ -110,8 +111,9 @@ func printKey(w io.Writer, k *keyward.APIKey, n *names) error {
 
 func newKeysListCmd() *cobra.Command {
 	var (
-		filter keyward.KeyFilter
-		page   pageFlags
+		filter    keyward.KeyFilter
+		page      pageFlags
+		unusedFor durationFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -120,6 +122,10 @@ func newKeysListCmd() *cobra.Command {
 		RunE: run(func(e *env, _ []string) error {
 			if err := page.check(); err != nil {
 				return err
+			}
+			if changed(e.cmd, "unused-for") {
+				since := e.now().Add(-unusedFor.d)
+				filter.UnusedSince = &since
 			}
 			c, err := e.client()
 			if err != nil {
@@ -140,14 +146,15 @@ func newKeysListCmd() *cobra.Command {
 	cmd.Flags().StringVar(&filter.NamePrefix, "name-prefix", "", "only keys whose name starts with this")
 	cmd.Flags().StringVar(&filter.CustomerID, "customer-id", "", "only keys of this customer")
 	cmd.Flags().StringVar(&filter.PlanID, "plan", "", "only keys attached to this plan (name or ID)")
+	cmd.Flags().Var(&unusedFor, "unused-for", "only keys not used for this long (e.g. 30d): last used, or created if never used, before then")
 	page.register(cmd)
 	return cmd
 }
 
 func printKeys(w io.Writer, keys []*keyward.APIKey) error {
-	t := newTable(w, "ID", "NAME", "ENABLED", "CUSTOMER", "EXPIRES", "CREATED")
+	t := newTable(w, "ID", "NAME", "ENABLED", "CUSTOMER", "EXPIRES", "CREATED", "LAST USED")
 	for _, k := range keys {
-		t.row(k.ID, k.Name, fmtBool(k.Enabled), k.CustomerID, fmtTimePtr(k.ExpiresAt, "never"), fmtTime(k.CreatedAt))
+		t.row(k.ID, k.Name, fmtBool(k.Enabled), k.CustomerID, fmtTimePtr(k.ExpiresAt, "never"), fmtTime(k.CreatedAt), fmtTimePtr(k.LastUsedAt, "never"))
 	}
 	return t.flush()
 }

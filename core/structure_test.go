@@ -24,7 +24,9 @@ func TestOneAuditedCommitPath(t *testing.T) {
 		"writer.Update": {"appendWith", "writeUnaudited"},
 		"alog.Append":   {"appendWith"},
 		"appendWith":    {"commit", "recordFailure"},
-		"commit":        {"run", "system", "commitStep", "retirePrevious", "RecordAuthFailures"},
+		// PruneHistory: a system write whose empty batches are rolled back
+		// without a record (write.quiet).
+		"commit": {"run", "system", "commitStep", "retirePrevious", "RecordAuthFailures", "PruneHistory"},
 		// Update: the dispatcher's DeliveryStore; upgrade and
 		// checkpointLocked: the audit log's own tree and checkpoints.
 		"writeUnaudited": {"RecordUsage", "notice", "upgrade", "checkpointLocked", "Update"},

@@ -38,6 +38,9 @@ func (u *usageRecorder) add(keyID string, now time.Time, requests, in, out int64
 	d.Requests = limit.AddSat(d.Requests, requests)
 	d.TokensIn = limit.AddSat(d.TokensIn, in)
 	d.TokensOut = limit.AddSat(d.TokensOut, out)
+	if now.After(d.LastUsed) {
+		d.LastUsed = now
+	}
 	u.mu.Unlock()
 }
 
@@ -63,7 +66,10 @@ func (u *usageRecorder) putBack(rows []keyward.UsageDay) {
 		if err != nil {
 			continue
 		}
-		u.add(r.KeyID, day, r.Requests, r.TokensIn, r.TokensOut)
+		if r.LastUsed.IsZero() || r.LastUsed.Unix()/86400 != day.Unix()/86400 {
+			r.LastUsed = day
+		}
+		u.add(r.KeyID, r.LastUsed, r.Requests, r.TokensIn, r.TokensOut)
 	}
 }
 

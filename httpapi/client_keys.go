@@ -41,6 +41,9 @@ func (c *Client) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.
 	setIf(q, "namePrefix", f.NamePrefix)
 	setIf(q, "customerId", f.CustomerID)
 	setIf(q, "planId", f.PlanID)
+	if f.UnusedSince != nil {
+		q.Set("unusedSince", f.UnusedSince.UTC().Format(time.RFC3339Nano))
+	}
 	return list[*keyward.APIKey](ctx, c, "/v1/keys", pageQuery(q, f.Page))
 }
 

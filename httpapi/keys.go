@@ -38,10 +38,11 @@ func (s *server) importKeys(w http.ResponseWriter, r *http.Request) error {
 func (s *server) listKeys(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
 	f := keyward.KeyFilter{
-		NamePrefix: q.str("namePrefix"),
-		CustomerID: q.str("customerId"),
-		PlanID:     q.str("planId"),
-		Page:       q.page(),
+		NamePrefix:  q.str("namePrefix"),
+		CustomerID:  q.str("customerId"),
+		PlanID:      q.str("planId"),
+		UnusedSince: q.time("unusedSince"),
+		Page:        q.page(),
 	}
 	if err := q.check(); err != nil {
 		return err

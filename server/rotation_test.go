@@ -217,3 +217,50 @@ func TestKeyChangesReachTheGatewayByTheFeed(t *testing.T) {
 	}
 	eventually(t, "the delete enforced", func() bool { return chat(t, gw, ck.Value) == http.StatusUnauthorized })
 }
+
+// TestLastUsedIsRecorded: a key used through the gateway shows when, to the
+// minute, after the usage flush; an unused key shows none; the unusedSince
+// filter tells them apart.
+func TestLastUsedIsRecorded(t *testing.T) {
+	r := startWithChat(t)
+	ctx := context.Background()
+	used, err := r.client.CreateKey(ctx, keyward.KeyCreate{Name: "used", StageKeys: []keyward.StageKey{{APIID: "chat", Stage: "prod"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle, err := r.client.CreateKey(ctx, keyward.KeyCreate{Name: "idle", StageKeys: []keyward.StageKey{{APIID: "chat", Stage: "prod"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := r.srv.GatewayURL()
+	eventually(t, "the key admitted", func() bool { return chat(t, gw, used.Value) == http.StatusOK })
+	var last *time.Time
+	eventually(t, "last use recorded", func() bool {
+		k, err := r.client.GetKey(ctx, used.Key.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = k.LastUsedAt
+		return last != nil
+	})
+	if last.Second() != 0 || last.Nanosecond() != 0 || time.Since(*last) > 2*time.Minute || last.After(time.Now()) {
+		t.Errorf("last used %v: want this minute, to the minute", last)
+	}
+	if k, err := r.client.GetKey(ctx, idle.Key.ID); err != nil || k.LastUsedAt != nil {
+		t.Fatalf("idle key: %v %v", k.LastUsedAt, err)
+	}
+	keys, _, err := r.client.ListKeys(ctx, keyward.KeyFilter{UnusedSince: last})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if k.ID == used.Key.ID {
+			t.Error("a key used at the cut is listed as unused since it")
+		}
+	}
+	future := time.Now().Add(2 * time.Minute)
+	keys, _, err = r.client.ListKeys(ctx, keyward.KeyFilter{UnusedSince: &future})
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("unused since the future: %d keys, %v", len(keys), err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/keyward/keyward"
 )
@@ -32,6 +33,8 @@ var (
 		WHERE key_id IN (SELECT value FROM json_each(?)) ORDER BY key_id, created_at, id`)
 	qKeysPlans = register(`SELECT key_id, plan_id FROM plan_keys
 		WHERE key_id IN (SELECT value FROM json_each(?)) ORDER BY key_id, plan_id`)
+	qKeysLastUsed = register(`SELECT key_id, at FROM key_last_used
+		WHERE key_id IN (SELECT value FROM json_each(?))`)
 
 	qInsertCredential = register(`INSERT INTO credentials (` + credCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	qUpdateCredential = register(`UPDATE credentials SET label = ?, grace_until = ? WHERE id = ?`)
@@ -128,6 +131,10 @@ func (t *tx) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.APIK
 				q.WriteString(` AND value_secret = ?`)
 				args = append(args, f.ValueSecret)
 			}
+			if f.UnusedSince != nil {
+				q.WriteString(` AND COALESCE((SELECT at FROM key_last_used WHERE key_id = id), created_at) < ?`)
+				args = append(args, formatTime(*f.UnusedSince))
+			}
 			q.WriteString(` ORDER BY ` + order + ` LIMIT ?`)
 			args = append(args, limit)
 			rows, err := t.tx.QueryContext(ctx, q.String(), args...)
@@ -174,6 +181,13 @@ func (t *tx) fillKeys(ctx context.Context, keys []*keyward.APIKey) error {
 	})
 	if err != nil {
 		return internal("list key plans", err)
+	}
+	var at *time.Time
+	err = t.each(ctx, qKeysLastUsed, []any{idList}, []any{&keyID, nullTimeCol{&at}}, func() {
+		byID[keyID].LastUsedAt = at
+	})
+	if err != nil {
+		return internal("list key last use", err)
 	}
 	return nil
 }

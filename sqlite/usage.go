@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/keyward/keyward"
 )
@@ -10,6 +11,11 @@ import (
 const usageCols = `key_id, day, requests, tokens_in, tokens_out`
 
 var (
+	// A key deleted since the request is skipped (EXISTS), and an
+	// unchanged minute changes no row, so no page is written.
+	qTouchKey = register(`INSERT INTO key_last_used (key_id, at)
+		SELECT ?, ? WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = ?)
+		ON CONFLICT (key_id) DO UPDATE SET at = excluded.at WHERE excluded.at > key_last_used.at`)
 	qAddUsage = register(`INSERT INTO key_usage (` + usageCols + `) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (key_id, day) DO UPDATE SET requests = requests + excluded.requests,
 		tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out`)
@@ -23,6 +29,13 @@ func (t *tx) AddUsage(ctx context.Context, rows []keyward.UsageDay) error {
 	for _, r := range rows {
 		if _, err := t.exec(ctx, qAddUsage, r.KeyID, r.Day, r.Requests, r.TokensIn, r.TokensOut); err != nil {
 			return internal("add usage", err)
+		}
+		if r.LastUsed.IsZero() {
+			continue
+		}
+		minute := formatTime(r.LastUsed.Truncate(time.Minute))
+		if _, err := t.exec(ctx, qTouchKey, r.KeyID, minute, r.KeyID); err != nil {
+			return internal("record last use", err)
 		}
 	}
 	return nil

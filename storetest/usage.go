@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/keyward/keyward"
 )
@@ -11,6 +13,77 @@ var usageTests = []test{
 	{"ListRange", testUsageListRange},
 	{"ListSince", testUsageListSince},
 	{"OutlivesKey", testUsageOutlivesKey},
+	{"LastUsed", testUsageLastUsed},
+}
+
+// testUsageLastUsed: AddUsage with LastUsed records when a key was last
+// used, to the minute, never going back; GetKey and ListKeys show it; the
+// UnusedSince filter keeps keys last used (or, never used, created) before
+// the cut; a deleted key's usage still adds.
+func testUsageLastUsed(h *harness) {
+	h.do(func(ctx context.Context, tx keyward.Tx) error {
+		for _, id := range []string{"k1", "k2", "k3"} {
+			k := newKey(id)
+			k.CreatedAt = t0
+			if err := tx.InsertKey(ctx, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	add := func(rows ...keyward.UsageDay) {
+		h.t.Helper()
+		h.do(func(ctx context.Context, tx keyward.Tx) error { return tx.AddUsage(ctx, rows) })
+	}
+	used := func(id string, when time.Time) keyward.UsageDay {
+		u := usage(id, when.UTC().Format(keyward.DayFormat), 1, 0, 0)
+		u.LastUsed = when
+		return u
+	}
+	add(used("k1", at(10*time.Minute+17*time.Second)), used("k2", at(2*time.Hour+59*time.Second)))
+	add(used("k1", at(5*time.Minute))) // earlier: does not go back
+	add(used("gone", at(time.Hour)))   // no such key: counted, not an error
+	lastUsed := func(id string) *time.Time {
+		var k *keyward.APIKey
+		h.read(func(ctx context.Context, tx keyward.Tx) error {
+			var err error
+			k, err = tx.GetKey(ctx, id)
+			return err
+		})
+		return k.LastUsedAt
+	}
+	if want := at(10*time.Minute + 17*time.Second).Truncate(time.Minute); lastUsed("k1") == nil || !lastUsed("k1").Equal(want) {
+		h.t.Errorf("k1 last used %v, want %v (to the minute, never back)", lastUsed("k1"), want)
+	}
+	if got := lastUsed("k2"); got == nil || !got.Equal(at(2*time.Hour+59*time.Second).Truncate(time.Minute)) {
+		h.t.Errorf("k2 last used %v", got)
+	}
+	if got := lastUsed("k3"); got != nil {
+		h.t.Errorf("k3, never used: %v", got)
+	}
+	unused := func(since time.Time) []string {
+		var ids []string
+		h.read(func(ctx context.Context, tx keyward.Tx) error {
+			keys, _, err := tx.ListKeys(ctx, keyward.KeyFilter{UnusedSince: &since, Page: keyward.Page{Limit: 10}})
+			for _, k := range keys {
+				ids = append(ids, k.ID)
+				if k.ID == "k1" && k.LastUsedAt == nil {
+					h.t.Error("ListKeys does not fill LastUsedAt")
+				}
+			}
+			return err
+		})
+		return ids
+	}
+	if got := fmt.Sprint(unused(at(time.Hour))); got != "[k1 k3]" {
+		h.t.Errorf("unused since 1h: %s, want [k1 k3]", got)
+	}
+	if got := fmt.Sprint(unused(t0)); got != "[]" {
+		h.t.Errorf("unused since t0 (all created at t0): %s", got)
+	}
+	if got := fmt.Sprint(unused(at(3 * time.Hour))); got != "[k1 k2 k3]" {
+		h.t.Errorf("unused since 3h: %s", got)
+	}
 }
 
 func usage(keyID, day string, requests, in, out int64) keyward.UsageDay {
