@@ -23,8 +23,8 @@ func heapPerKey(t *testing.T, n int) float64 {
 
 // maxHeapPerKey guards the gateway's memory per key: 677 bytes before keys
 // configured alike shared their access map and plan rules, 349 after, 317
-// with times as Unix nanoseconds. A
-// million keys must fit the server in 300 MB, store cache included.
+// with times as Unix nanoseconds. A million keys must fit the server in
+// 300 MB, store cache included.
 const maxHeapPerKey = 400
 
 // TestHeapPerKey measures the live heap of a table of 50,000 keys (each
