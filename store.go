@@ -51,6 +51,11 @@ type KeyStore interface {
 	// credentials and plans; Rotation included). ENOTFOUND.
 	UpdateKey(ctx context.Context, k *APIKey) error
 	DeleteKey(ctx context.Context, id string) error // removes credentials and plan attachments too; ENOTFOUND
+	// EachScheduledKey calls fn with every key that has something for the
+	// rotation scheduler, in ID order, as ListKeys gives them: an expiry, a
+	// rotation policy, a credential with a grace period, or an attachment
+	// to one of rotatingPlans. Keys with none of these are not read.
+	EachScheduledKey(ctx context.Context, rotatingPlans []string, fn func(*APIKey) error) error
 	// EachGatewayKey calls fn with every key in ID order, holding what a
 	// gateway serves from: ID, Enabled, ExpiresAt, StageKeys, Scopes,
 	// PlanIDs, and credentials with ID, label, grace and digest (no hints,

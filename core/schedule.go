@@ -18,18 +18,25 @@ func (s *Rotations) SchedulePass(ctx context.Context) error {
 		plans   = map[string]*keyward.UsagePlan{}
 	)
 	err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
-		var err error
-		if keys, err = allPages(func(p keyward.Page) ([]*keyward.APIKey, string, error) {
-			return tx.ListKeys(ctx, keyward.KeyFilter{Page: p})
-		}); err != nil {
-			return err
-		}
 		ps, err := allPages(func(p keyward.Page) ([]*keyward.UsagePlan, string, error) { return tx.ListPlans(ctx, p) })
 		if err != nil {
 			return err
 		}
+		var rotating []string
 		for _, p := range ps {
 			plans[p.ID] = p
+			if p.Rotation != nil {
+				rotating = append(rotating, p.ID)
+			}
+		}
+		// Only the keys with an expiry, a rotation policy (theirs or a
+		// plan's) or a value in grace: the others have nothing due, and a
+		// million of them are not read every pass.
+		if err := tx.EachScheduledKey(ctx, rotating, func(k *keyward.APIKey) error {
+			keys = append(keys, k)
+			return nil
+		}); err != nil {
+			return err
 		}
 		secrets, err = allPages(func(p keyward.Page) ([]*keyward.Secret, string, error) {
 			return tx.ListSecrets(ctx, keyward.SecretFilter{Page: p})
@@ -88,7 +95,9 @@ func (s *Rotations) SchedulePass(ctx context.Context) error {
 				keep(s.notice(ctx, keyward.EventKeyRotationDue, k, d.NextRotation, data))
 			}
 		}
-		deadlines = append(deadlines, d)
+		if !d.ExpiresAt.IsZero() || !d.PreviousUntil.IsZero() || !d.NextRotation.IsZero() {
+			deadlines = append(deadlines, d)
+		}
 	}
 	for _, sec := range secrets {
 		if sec.Rotation == nil || sec.Rotation.Every <= 0 || sec.Rotation.RotatorID == "" {

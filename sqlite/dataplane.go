@@ -92,3 +92,58 @@ func cursor[T any](rows *sql.Rows, dest func(*T) []any) func() (T, bool, error) 
 		return v, err == nil, err
 	}
 }
+
+// The scheduler's keys, by the partial indexes of migration 0008 and
+// plan_keys: the union is materialized once, then each key is read by its
+// primary key in order.
+var qEachScheduledKey = register(`SELECT ` + keyCols + ` FROM api_keys WHERE id IN (
+		SELECT id FROM api_keys WHERE expires_at IS NOT NULL
+		UNION SELECT id FROM api_keys WHERE rotation IS NOT NULL
+		UNION SELECT key_id FROM credentials WHERE grace_until IS NOT NULL
+		UNION SELECT key_id FROM plan_keys WHERE plan_id IN (SELECT value FROM json_each(?)))
+	ORDER BY id`)
+
+// scheduledChunk is how many keys get their credentials and plans read at
+// once.
+const scheduledChunk = 500
+
+func (t *tx) EachScheduledKey(ctx context.Context, rotatingPlans []string, fn func(*keyward.APIKey) error) error {
+	if rotatingPlans == nil {
+		rotatingPlans = []string{}
+	}
+	rows, err := t.query(ctx, qEachScheduledKey, textList(rotatingPlans))
+	if err != nil {
+		return internal("list scheduled keys", err)
+	}
+	// Rows are collected a chunk at a time and filled; the statement stays
+	// open meanwhile (SQLite steps several statements on one connection).
+	defer rows.Close()
+	chunk := make([]*keyward.APIKey, 0, scheduledChunk)
+	flush := func() error {
+		if err := t.fillKeys(ctx, chunk); err != nil {
+			return err
+		}
+		for _, k := range chunk {
+			if err := fn(k); err != nil {
+				return err
+			}
+		}
+		chunk = chunk[:0]
+		return nil
+	}
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return internal("list scheduled keys", err)
+		}
+		if chunk = append(chunk, k); len(chunk) == scheduledChunk {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return internal("list scheduled keys", err)
+	}
+	return flush()
+}

@@ -20,6 +20,82 @@ var keyTests = []test{
 	{"Pagination", testKeyPagination},
 	{"Filters", testKeyFilters},
 	{"EachGatewayKey", testEachGatewayKey},
+	{"EachScheduledKey", testEachScheduledKey},
+}
+
+// testEachScheduledKey: the scheduler's read gives the keys with an
+// expiry, a rotation policy, a credential in grace or a rotating plan, in
+// ID order, filled as ListKeys fills them; no other key.
+func testEachScheduledKey(h *harness) {
+	h.do(func(ctx context.Context, tx keyward.Tx) error {
+		for _, p := range []string{"p1", "p2"} {
+			if err := tx.InsertPlan(ctx, newPlan(p, "plan "+p)); err != nil {
+				return err
+			}
+		}
+		for _, id := range []string{"k6", "k5", "k4", "k3", "k2", "k1"} {
+			k := newKey(id)
+			k.ExpiresAt, k.Rotation = nil, nil
+			switch id {
+			case "k1":
+				k.ExpiresAt = ptr(at(time.Hour))
+			case "k2":
+				k.Rotation = &keyward.RotationPolicy{Every: days(30)}
+			}
+			if err := tx.InsertKey(ctx, k); err != nil {
+				return err
+			}
+			c := newCredential(id, keyward.LabelCurrent)
+			if id == "k3" {
+				c.GraceUntil = ptr(at(time.Hour))
+			}
+			if err := tx.InsertCredential(ctx, c); err != nil {
+				return err
+			}
+			switch id {
+			case "k4":
+				if err := tx.AttachKey(ctx, "p1", id); err != nil {
+					return err
+				}
+			case "k5":
+				if err := tx.AttachKey(ctx, "p2", id); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	each := func(plans []string) []*keyward.APIKey {
+		var got []*keyward.APIKey
+		h.read(func(ctx context.Context, tx keyward.Tx) error {
+			return tx.EachScheduledKey(ctx, plans, func(k *keyward.APIKey) error { got = append(got, k); return nil })
+		})
+		return got
+	}
+	ids := func(ks []*keyward.APIKey) string {
+		var s []string
+		for _, k := range ks {
+			s = append(s, k.ID)
+		}
+		return strings.Join(s, " ")
+	}
+	if got := ids(each([]string{"p1"})); got != "k1 k2 k3 k4" {
+		h.t.Errorf("with p1 rotating: %s, want k1 k2 k3 k4", got)
+	}
+	got := each(nil)
+	if ids(got) != "k1 k2 k3" {
+		h.t.Errorf("no rotating plan: %s, want k1 k2 k3", ids(got))
+	}
+	h.read(func(ctx context.Context, tx keyward.Tx) error {
+		for _, k := range got {
+			want, err := tx.GetKey(ctx, k.ID)
+			if err != nil {
+				return err
+			}
+			h.equal("EachScheduledKey("+k.ID+")", k, want)
+		}
+		return nil
+	})
 }
 
 // testEachGatewayKey: the gateway's streaming load gives every key, in ID
