@@ -30,7 +30,7 @@ type APIKey struct {
 	// to the minute (derived; nil: never since tracking began).
 	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
 	CreatedAt  time.Time  `json:"createdAt"`
-	UpdatedAt   time.Time         `json:"updatedAt"`
+	UpdatedAt  time.Time  `json:"updatedAt"`
 }
 
 // StageKey names one stage of one API. Its text form is "apiId/stage".
