@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -227,6 +228,11 @@ func (e *env) client() (Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
+		// The server refuses plain HTTP off loopback unless told
+		// (--allow-plaintext, behind a proxy): say what this sends.
+		fmt.Fprintf(e.stderr, "keyward: warning: %s is plain HTTP to another host: the admin token crosses the network in clear; use https://\n", u.Host)
+	}
 	var files tlsconfig.ClientFiles
 	for _, f := range []struct {
 		dst       *string
@@ -324,4 +330,13 @@ func isTerminal(s any) bool {
 func changed(cmd *cobra.Command, name string) bool {
 	f := cmd.Flags().Lookup(name)
 	return f != nil && f.Changed
+}
+
+// loopbackHost reports whether host is a loopback address or localhost.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
