@@ -19,6 +19,10 @@ const (
 type Change struct {
 	Kind ChangeKind `json:"kind"`
 	ID   string     `json:"id,omitempty"` // "" when not known
+	// IDs name the objects of a change to many (an import batch); a feed
+	// that cannot carry them may drop them, making the notice "something
+	// of this kind changed".
+	IDs []string `json:"ids,omitempty"`
 }
 
 // ChangeFeed carries changes from the node that made them to every gateway.

@@ -27,10 +27,10 @@ type DataPlaneSource interface {
 	// must not use what it built unless LoadDataPlane returns nil (an
 	// upstream secret's read is audited last, and fails closed).
 	LoadDataPlane(ctx context.Context, begin func(*DataPlaneSnapshot) (func(*APIKey) error, error)) error
-	// DataPlaneKey reads one key as DataPlaneSnapshot holds it (its
-	// credentials' digests, its PlanIDs), or ENOTFOUND when it is gone,
-	// so that a key's change is applied without reading every key.
-	DataPlaneKey(ctx context.Context, id string) (*APIKey, error)
+	// DataPlaneKeys reads keys as LoadDataPlane gives them (their
+	// credentials' digests, their PlanIDs), leaving out those that are
+	// gone, so that a change to some keys is applied without reading all.
+	DataPlaneKeys(ctx context.Context, ids []string) ([]*APIKey, error)
 	// RecordUsage adds usage counted by the gateway.
 	RecordUsage(ctx context.Context, rows []UsageDay) error
 	// UsageSince returns every key's usage rows for the days from fromDay

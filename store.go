@@ -51,6 +51,9 @@ type KeyStore interface {
 	// credentials and plans; Rotation included). ENOTFOUND.
 	UpdateKey(ctx context.Context, k *APIKey) error
 	DeleteKey(ctx context.Context, id string) error // removes credentials and plan attachments too; ENOTFOUND
+	// GetKeys returns the keys with these IDs that exist, as GetKey does,
+	// in ID order; missing ones are left out.
+	GetKeys(ctx context.Context, ids []string) ([]*APIKey, error)
 	// EachScheduledKey calls fn with every key that has something for the
 	// rotation scheduler, in ID order, as ListKeys gives them: an expiry, a
 	// rotation policy, a credential with a grace period, or an attachment

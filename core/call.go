@@ -36,7 +36,13 @@ type op struct {
 	caller   keyward.Caller
 	policies []*keyward.Policy
 	ev       *keyward.AuditEvent
+	// change, when set by the body, is what the change feed is told
+	// instead of the action's resource (a created key's ID).
+	change *keyward.Change
 }
+
+// changed names what the call changed, for the change feed.
+func (o *op) changed(c keyward.Change) { o.change = &c }
 
 // authorize checks one more action/resource pair for the running call.
 func (o *op) authorize(ctx context.Context, action keyward.Action, resource string) error {
@@ -127,8 +133,14 @@ func (s *base) run(ctx context.Context, c call, body func(ctx context.Context, t
 			}
 			return o.authorize(ctx, c.action, resource)
 		},
-		body:      func(ctx context.Context, tx keyward.Tx) error { return body(ctx, tx, o) },
-		change:    changeOf(c.action, resource),
+		body:   func(ctx context.Context, tx keyward.Tx) error { return body(ctx, tx, o) },
+		change: changeOf(c.action, resource),
+		changed: func() keyward.Change {
+			if o.change != nil {
+				return *o.change
+			}
+			return changeOf(c.action, resource)
+		},
 		flushAuth: changesAuth(c.action),
 	})
 }

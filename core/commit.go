@@ -24,6 +24,9 @@ type write struct {
 	// change is told to the change feed after commit (Kind "": nothing
 	// the gateway serves from changed).
 	change keyward.Change
+	// changed, when set, says the change after the body ran (the ID of a
+	// key the body created), instead of change.
+	changed func() keyward.Change
 	// flushAuth forgets cached tokens and policies, before and after commit:
 	// the write can change who may do what.
 	flushAuth bool
@@ -69,8 +72,12 @@ func (s *base) commit(ctx context.Context, w write) error {
 	if w.flushAuth {
 		s.auth.flush()
 	}
-	if s.changes != nil && w.change.Kind != "" {
-		s.changes.Publish(ctx, w.change)
+	change := w.change
+	if w.changed != nil {
+		change = w.changed()
+	}
+	if s.changes != nil && change.Kind != "" {
+		s.changes.Publish(ctx, change)
 	}
 	s.toSinks(ctx, rec)
 	return nil

@@ -100,17 +100,22 @@ func (s *DataPlane) LoadDataPlane(ctx context.Context, begin func(*keyward.DataP
 	return nil
 }
 
-// DataPlaneKey reads one key for the gateway, as DataPlaneSnapshot does:
-// a trusted in-process call, with no policy and nothing audited (no value
+// DataPlaneKeys reads keys for the gateway, as LoadDataPlane does: a
+// trusted in-process call, with no policy and nothing audited (no value
 // leaves the store, only digests).
-func (s *DataPlane) DataPlaneKey(ctx context.Context, id string) (*keyward.APIKey, error) {
-	var k *keyward.APIKey
+func (s *DataPlane) DataPlaneKeys(ctx context.Context, ids []string) ([]*keyward.APIKey, error) {
+	var keys []*keyward.APIKey
 	err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
-		var err error
-		k, err = tx.GetKey(ctx, id)
-		return err
+		for start := 0; start < len(ids); start += 500 {
+			page, err := tx.GetKeys(ctx, ids[start:min(start+500, len(ids))])
+			if err != nil {
+				return err
+			}
+			keys = append(keys, page...)
+		}
+		return nil
 	})
-	return k, err
+	return keys, err
 }
 
 // allPages collects every page of a listing.

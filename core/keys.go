@@ -42,6 +42,7 @@ func (s *Keys) CreateKey(ctx context.Context, in keyward.KeyCreate) (*keyward.Cr
 		}
 		out = &keyward.CreatedKey{Key: k}
 		o.respond("keyId", k.ID)
+		o.changed(keyward.Change{Kind: keyward.ChangeKey, ID: k.ID})
 		if in.StoreSecret != "" {
 			ref, err := s.deliverToSecret(ctx, tx, o, in.StoreSecret, k.ID, value)
 			if err != nil {

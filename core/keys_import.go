@@ -47,6 +47,7 @@ func (s *Keys) ImportKeys(ctx context.Context, in keyward.KeyImport) (*keyward.K
 			out.KeyIDs = append(out.KeyIDs, k.ID)
 		}
 		o.respond("keyIds", out.KeyIDs)
+		o.changed(keyward.Change{Kind: keyward.ChangeKey, IDs: out.KeyIDs})
 		return nil
 	})
 	if err != nil {

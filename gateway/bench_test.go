@@ -32,13 +32,17 @@ func (f *fakeSource) LoadDataPlane(_ context.Context, begin func(*keyward.DataPl
 	}
 	return nil
 }
-func (f *fakeSource) DataPlaneKey(_ context.Context, id string) (*keyward.APIKey, error) {
-	for _, k := range f.snap.Keys {
-		if k.ID == id {
-			return k, nil
+func (f *fakeSource) DataPlaneKeys(_ context.Context, ids []string) ([]*keyward.APIKey, error) {
+	var out []*keyward.APIKey
+	for _, id := range ids {
+		for _, k := range f.snap.Keys {
+			if k.ID == id {
+				out = append(out, k)
+				break
+			}
 		}
 	}
-	return nil, keyward.Errorf(keyward.ENOTFOUND, "no key %s", id)
+	return out, nil
 }
 func (f *fakeSource) RecordUsage(context.Context, []keyward.UsageDay) error { return nil }
 func (f *fakeSource) UsageSince(context.Context, string) ([]keyward.UsageDay, error) {

@@ -249,7 +249,7 @@ func (g *Gateway) drainChanges(first keyward.Change) []keyward.Change {
 
 // maxKeyUpdates is the largest batch of key notices applied key by key;
 // past it one full reload is cheaper than that many reads.
-const maxKeyUpdates = 256
+const maxKeyUpdates = 5000
 
 // applyChanges brings the table up to date with a batch of notices. Key
 // changes are applied one key at a time (one read, a few index entries);
@@ -257,17 +257,27 @@ const maxKeyUpdates = 256
 // feed's buffer (the feed may then have dropped notices: the contract is
 // only that one arrives after the last change) makes a full reload.
 func (g *Gateway) applyChanges(ctx context.Context, batch []keyward.Change) {
-	if len(batch) >= cap(g.changes) || len(batch) > maxKeyUpdates {
+	if len(batch) >= cap(g.changes) {
 		g.reloadLogged(ctx)
 		return
 	}
-	ids := make([]string, 0, len(batch))
+	var ids []string
 	for _, c := range batch {
-		if c.Kind != keyward.ChangeKey || !strings.HasPrefix(c.ID, keyward.ResourceAPIKey.IDPrefix()) {
-			g.reloadLogged(ctx)
-			return
+		switch {
+		case c.Kind != keyward.ChangeKey:
+		case len(c.IDs) > 0:
+			ids = append(ids, c.IDs...)
+			continue
+		case strings.HasPrefix(c.ID, keyward.ResourceAPIKey.IDPrefix()):
+			ids = append(ids, c.ID)
+			continue
 		}
-		ids = append(ids, c.ID)
+		g.reloadLogged(ctx)
+		return
+	}
+	if len(ids) > maxKeyUpdates {
+		g.reloadLogged(ctx)
+		return
 	}
 	if err := g.applyKeys(ctx, ids); err != nil {
 		if ctx.Err() == nil {
@@ -287,16 +297,19 @@ func (g *Gateway) applyKeys(ctx context.Context, ids []string) error {
 	if t == nil {
 		return errors.New("gateway: no table yet")
 	}
+	keys, err := g.cfg.Source.DataPlaneKeys(ctx, ids)
+	if err != nil {
+		return err
+	}
+	found := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		found[k.ID] = true
+		g.builder.updateKey(t, k)
+	}
 	for _, id := range ids {
-		k, err := g.cfg.Source.DataPlaneKey(ctx, id)
-		switch {
-		case keyward.ErrorCode(err) == keyward.ENOTFOUND:
-			t.removeKey(id)
+		if !found[id] {
+			t.removeKey(id) // deleted
 			g.limiter.Forget(id)
-		case err != nil:
-			return err
-		default:
-			g.builder.updateKey(t, k)
 		}
 	}
 	return nil

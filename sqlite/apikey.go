@@ -102,6 +102,23 @@ func (t *tx) GetKey(ctx context.Context, id string) (*keyward.APIKey, error) {
 	return k, nil
 }
 
+var qGetKeys = register(`SELECT ` + keyCols + ` FROM api_keys WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`)
+
+func (t *tx) GetKeys(ctx context.Context, ids []string) ([]*keyward.APIKey, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := t.query(ctx, qGetKeys, textList(ids))
+	keys, err := collect(rows, err, scanKey)
+	if err != nil {
+		return nil, internal("get keys", err)
+	}
+	if err := t.fillKeys(ctx, keys); err != nil {
+		return nil, err
+	}
+	return keys, nil
+}
+
 func (t *tx) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.APIKey, string, error) {
 	keys, next, err := listPage(f.Page, func(k *keyward.APIKey) string { return k.ID },
 		func(after string, limit int) ([]*keyward.APIKey, error) {

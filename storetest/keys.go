@@ -94,6 +94,21 @@ func testEachScheduledKey(h *harness) {
 			}
 			h.equal("EachScheduledKey("+k.ID+")", k, want)
 		}
+		// GetKeys: the ones that exist, in ID order, as GetKey gives them.
+		some, err := tx.GetKeys(ctx, []string{"k5", "nope", "k2"})
+		if err != nil {
+			return err
+		}
+		if ids(some) != "k2 k5" {
+			h.t.Errorf("GetKeys: %s, want k2 k5", ids(some))
+		}
+		for _, k := range some {
+			want, err := tx.GetKey(ctx, k.ID)
+			if err != nil {
+				return err
+			}
+			h.equal("GetKeys("+k.ID+")", k, want)
+		}
 		return nil
 	})
 }
