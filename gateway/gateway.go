@@ -102,11 +102,12 @@ type Gateway struct {
 	reloadMu    sync.Mutex
 	pool        sync.Pool // *exchange
 
-	changes <-chan keyward.Change
-	stopSub func()
-	wg      sync.WaitGroup
-	ctx     context.Context // the background loops' lifetime, ended by Shutdown
-	cancel  context.CancelFunc
+	changes      <-chan keyward.Change
+	stopSub      func()
+	wg           sync.WaitGroup
+	ctx          context.Context // the background loops' lifetime, ended by Shutdown
+	cancel       context.CancelFunc
+	lastFullLoad atomic.Pointer[fullLoad]
 }
 
 // New builds a Gateway and loads its first table, so that it serves the
@@ -202,6 +203,14 @@ func (g *Gateway) background(ctx context.Context) {
 			}
 			g.applyChanges(ctx, g.drainChanges(c))
 		case <-resync.C:
+			// The resync is a safety net, not the way changes arrive: it
+			// reads every key in one read transaction, which at a million
+			// keys lasts seconds and keeps SQLite from starting its WAL
+			// over. It waits at least 20 times as long as the last full
+			// load took.
+			if time.Since(g.lastFullLoad.Load().at) < 20*g.lastFullLoad.Load().took {
+				continue
+			}
 			g.reloadLogged(ctx)
 		case <-usage.C:
 			g.flushUsage(ctx)
@@ -325,7 +334,15 @@ func (g *Gateway) reloadLogged(ctx context.Context) {
 
 // reload reads a snapshot and swaps in a table built from it. Keys that
 // disappeared have their limit state dropped.
+// fullLoad is when the last full load ended and how long it took.
+type fullLoad struct {
+	at   time.Time
+	took time.Duration
+}
+
 func (g *Gateway) reload(ctx context.Context) error {
+	start := time.Now()
+	defer func() { g.lastFullLoad.Store(&fullLoad{at: time.Now(), took: time.Since(start)}) }()
 	// One reload at a time: two interleaved ones could swap in the older
 	// snapshot last and undo a change.
 	g.reloadMu.Lock()

@@ -408,21 +408,36 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
-// background purges deleted secrets periodically, and checkpoints the
-// database's WAL every minute so that it does not grow without bound.
+// walLimit is the WAL size past which the server checkpoints at once
+// rather than at the next minute: a bulk import writes gigabytes of WAL a
+// minute otherwise.
+const walLimit = 64 << 20
+
+// background purges deleted secrets and prunes history periodically, and
+// checkpoints the database's WAL every minute, or sooner once it passes
+// walLimit, so that it does not grow without bound.
 func (s *Server) background(ctx context.Context) {
 	purge := time.NewTicker(time.Hour)
 	defer purge.Stop()
-	wal := time.NewTicker(time.Minute)
+	wal := time.NewTicker(5 * time.Second)
 	defer wal.Stop()
+	lastCheckpoint := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-wal.C:
-			if err := s.store.CheckpointWAL(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("database WAL checkpoint did not complete", "err", err)
+			fi, err := os.Stat(s.cfg.path(DatabaseFile) + "-wal")
+			if err != nil || (fi.Size() < walLimit && time.Since(lastCheckpoint) < time.Minute) {
+				continue
 			}
+			if err := s.store.CheckpointWAL(ctx); err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("database WAL checkpoint did not complete", "err", err)
+				}
+				continue
+			}
+			lastCheckpoint = time.Now()
 		case <-purge.C:
 			if d, n, err := s.service.Webhooks.PruneHistory(ctx, s.cfg.Retention); err != nil && ctx.Err() == nil {
 				s.log.Error("pruning webhook history failed", "err", err)
