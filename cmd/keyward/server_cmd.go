@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/keyward/keyward/server"
@@ -66,6 +67,9 @@ func serve(ctx context.Context, cfg server.Config, cmd *cobra.Command) error {
 	if srv.BootstrapTokenPath != "" {
 		fmt.Fprintf(out, "bootstrap admin token written to %s (0600); use it with:\n", srv.BootstrapTokenPath)
 		fmt.Fprintf(out, "  export KEYWARD_ADDR=%s KEYWARD_TOKEN_FILE=%s\n", srv.AdminURL(), srv.BootstrapTokenPath)
+		if strings.HasPrefix(srv.AdminURL(), "https://") {
+			fmt.Fprintf(out, "  export KEYWARD_CA_FILE=<the PEM file of the CA that issued the certificate>   # if it is a private CA\n")
+		}
 	}
 	return srv.Run(ctx)
 }
