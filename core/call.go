@@ -39,10 +39,63 @@ type op struct {
 	// change, when set by the body, is what the change feed is told
 	// instead of the action's resource (a created key's ID).
 	change *keyward.Change
+	memo   resolved
 }
 
 // changed names what the call changed, for the change feed.
 func (o *op) changed(c keyward.Change) { o.change = &c }
+
+// resolved memoizes, for one call (one transaction, where APIs and plans do
+// not change), the stages and plans it names: an import of a thousand keys
+// bound to one stage and one plan reads them once.
+type resolved struct {
+	stages map[string]stageResolution
+	plans  map[string]*keyward.UsagePlan
+}
+
+type stageResolution struct {
+	keys []keyward.StageKey
+	apis []*keyward.API
+}
+
+// resolveStageKeys is resolveStageKeys, once per list of stages per call.
+func (o *op) resolveStageKeys(ctx context.Context, tx keyward.Tx, in []keyward.StageKey) ([]keyward.StageKey, []*keyward.API, error) {
+	var sig strings.Builder
+	for _, sk := range in {
+		sig.WriteString(sk.APIID)
+		sig.WriteByte('/')
+		sig.WriteString(sk.Stage)
+		sig.WriteByte(0)
+	}
+	if r, ok := o.memo.stages[sig.String()]; ok {
+		return r.keys, r.apis, nil
+	}
+	keys, apis, err := resolveStageKeys(ctx, tx, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.memo.stages == nil {
+		o.memo.stages = map[string]stageResolution{}
+	}
+	o.memo.stages[sig.String()] = stageResolution{keys, apis}
+	return keys, apis, nil
+}
+
+// resolvePlan is resolvePlan, once per reference per call.
+func (o *op) resolvePlan(ctx context.Context, tx keyward.Tx, ref string) (*keyward.UsagePlan, error) {
+	if p, ok := o.memo.plans[ref]; ok {
+		return p, nil
+	}
+	p, err := resolvePlan(ctx, tx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if o.memo.plans == nil {
+		o.memo.plans = map[string]*keyward.UsagePlan{}
+	}
+	o.memo.plans[ref] = p
+	return p, nil
+}
 
 // authorize checks one more action/resource pair for the running call.
 func (o *op) authorize(ctx context.Context, action keyward.Action, resource string) error {

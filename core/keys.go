@@ -111,7 +111,7 @@ func validateKeyCreate(in keyward.KeyCreate, now time.Time) error {
 }
 
 func (s *Keys) insertKey(ctx context.Context, tx keyward.Tx, o *op, in keyward.KeyCreate) (*keyward.APIKey, string, error) {
-	stageKeys, apis, err := resolveStageKeys(ctx, tx, in.StageKeys)
+	stageKeys, apis, err := o.resolveStageKeys(ctx, tx, in.StageKeys)
 	if err != nil {
 		return nil, "", err
 	}
@@ -163,7 +163,7 @@ func (s *Keys) insertKey(ctx context.Context, tx keyward.Tx, o *op, in keyward.K
 		return nil, "", err
 	}
 	for _, ref := range in.PlanIDs {
-		p, err := resolvePlan(ctx, tx, ref)
+		p, err := o.resolvePlan(ctx, tx, ref)
 		if err != nil {
 			return nil, "", err
 		}

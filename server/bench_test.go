@@ -56,13 +56,29 @@ func startB(b *testing.B) *running {
 
 // BenchmarkImportKeysAdminAPI imports keys through POST /v1/keys/import
 // in batches of keyward.MaxImportRows, as `keyward keys import` sends
-// them, one batch after another: b.N is the number of keys.
+// them, one batch after another: b.N is the number of keys. "bound" binds
+// every key to a stage and a plan, as bench/scale.sh does.
 //
 //	go test -run '^$' -bench ImportKeysAdminAPI -benchtime 100000x ./server/
 func BenchmarkImportKeysAdminAPI(b *testing.B) {
+	b.Run("bare", func(b *testing.B) { benchImport(b, false) })
+	b.Run("bound", func(b *testing.B) { benchImport(b, true) })
+}
+
+func benchImport(b *testing.B, bound bool) {
 	r := startB(b)
 	c := httpapi.NewClient(r.srv.AdminURL(), r.token, nil)
 	ctx := context.Background()
+	var in keyward.KeyImport
+	if bound {
+		if _, err := c.CreateAPI(ctx, keyward.APICreate{Name: "chat", Stages: []keyward.Stage{{Name: "prod", UpstreamURL: "http://127.0.0.1:9"}}}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.CreatePlan(ctx, keyward.PlanCreate{Name: "gold", APIStages: []keyward.PlanStage{{APIID: "chat", Stage: "prod"}}}); err != nil {
+			b.Fatal(err)
+		}
+		in.StageKeys, in.PlanIDs = []keyward.StageKey{{APIID: "chat", Stage: "prod"}}, []string{"gold"}
+	}
 	start := time.Now()
 	batch := make([]keyward.KeyImportRow, 0, keyward.MaxImportRows)
 	sent := 0
@@ -70,7 +86,8 @@ func BenchmarkImportKeysAdminAPI(b *testing.B) {
 		if len(batch) == 0 {
 			return
 		}
-		if _, err := c.ImportKeys(ctx, keyward.KeyImport{Rows: batch}); err != nil {
+		in.Rows = batch
+		if _, err := c.ImportKeys(ctx, in); err != nil {
 			b.Fatal(err)
 		}
 		batch = batch[:0]
