@@ -110,7 +110,11 @@ values are never printed; a progress bar shows on a terminal.`,
 				return keyward.Errorf(keyward.EINVALID, "%s: no rows to import", file)
 			}
 			return e.out(map[string]any{"imported": len(ids), "keyIds": ids}, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "imported %d keys\n", len(ids))
+				noun := "keys"
+				if len(ids) == 1 {
+					noun = "key"
+				}
+				_, err := fmt.Fprintf(w, "imported %d %s\n", len(ids), noun)
 				return err
 			})
 		}),
