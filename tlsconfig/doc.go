@@ -4,8 +4,8 @@
 // clients trust, and the messages that name a certificate problem.
 //
 // The floor is TLS 1.2 for both directions, with Go's default cipher suites
-// (all AEAD with forward secrecy for TLS 1.2; TLS 1.3's are not
-// configurable). Nothing here ever disables verification.
+// (for TLS 1.2, ECDHE only, AEAD first; TLS 1.3's are not configurable).
+// Nothing here ever disables verification.
 package tlsconfig
 
 import "crypto/tls"
