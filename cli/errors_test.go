@@ -162,7 +162,7 @@ func TestSettings(t *testing.T) {
 	t.Run("flags beat env", func(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "tok")
 		os.WriteFile(p, []byte("kwa_flagfileflagfile"), 0o600)
-		env := map[string]string{EnvAddr: "http://env:1", EnvToken: "kwa_envenvenvenv", EnvOutput: "json"}
+		env := map[string]string{EnvAddr: "http://env:1", EnvToken: "kwa_envenvenvenv", EnvOutput: "json", EnvAllowPlaintext: "true"}
 		r := runCLI(t, &fakeClient{}, env, "", "--addr", "http://flag:2", "--token-file", p, "-o", "table", "keys", "get", "key_1")
 		if r.addr != "http://flag:2" || r.token != "kwa_flagfileflagfile" || strings.HasPrefix(r.stdout, "{") {
 			t.Errorf("addr %q, token %q, stdout %q", r.addr, r.token, r.stdout)

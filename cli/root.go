@@ -23,6 +23,9 @@ const (
 	EnvToken     = "KEYWARD_TOKEN"
 	EnvTokenFile = "KEYWARD_TOKEN_FILE"
 	EnvOutput    = "KEYWARD_OUTPUT"
+	// EnvAllowPlaintext=true lets the CLI talk plain HTTP to a host other
+	// than loopback.
+	EnvAllowPlaintext = "KEYWARD_ALLOW_PLAINTEXT"
 )
 
 // DefaultAddr is the admin API address used when neither --addr nor
@@ -229,9 +232,13 @@ func (e *env) client() (Client, error) {
 		return nil, err
 	}
 	if u.Scheme == "http" && !loopbackHost(u.Hostname()) {
-		// The server refuses plain HTTP off loopback unless told
-		// (--allow-plaintext, behind a proxy): say what this sends.
-		fmt.Fprintf(e.stderr, "keyward: warning: %s is plain HTTP to another host: the admin token crosses the network in clear; use https://\n", u.Host)
+		// As the server refuses plain HTTP off loopback unless told, so
+		// does the CLI: a typo (http for https) must not send the token.
+		if e.st.getenv(EnvAllowPlaintext) != "true" {
+			return nil, usagef("refusing to send the admin token over plain HTTP to %s: it would cross the network in clear; use https:// "+
+				"(or set %s=true when a TLS-terminating proxy on the way is the only path)", u.Host, EnvAllowPlaintext)
+		}
+		fmt.Fprintf(e.stderr, "keyward: warning: %s is plain HTTP to another host: the admin token crosses the network in clear\n", u.Host)
 	}
 	var files tlsconfig.ClientFiles
 	for _, f := range []struct {

@@ -38,7 +38,7 @@ func (s *server) authenticate(ctx context.Context, r *http.Request, action keywa
 		}
 		p, tok, err := s.svc.Auth.Authenticate(ctx, token)
 		switch {
-		case err == nil && p != nil && !s.certBound(r, p):
+		case err == nil && p != nil && (!s.certBound(r, p) || (s.clientCert != nil && s.clientCert(r.TLS) != nil)):
 			// A stolen token is of no use without the certificate its
 			// principal is bound to.
 			reason = authCert

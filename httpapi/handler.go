@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"log/slog"
@@ -59,6 +60,10 @@ type Options struct {
 	// certificates: a token is accepted only over a connection whose
 	// verified client certificate names the token's principal.
 	ClientPrincipals CertPrincipals
+	// ClientCert, when set, re-checks the connection's client
+	// certificate on every request (against the client CAs loaded now);
+	// an error answers 401 like a bad token.
+	ClientCert func(*tls.ConnectionState) error
 }
 
 // CertPrincipals names the principals (names or IDs) a verified client
@@ -80,6 +85,7 @@ type server struct {
 	metricsHandler http.Handler
 	maxBody        int64
 	certPrincipals CertPrincipals
+	clientCert     func(*tls.ConnectionState) error
 	mux            *http.ServeMux
 }
 
@@ -99,6 +105,7 @@ func NewHandler(s Services, o Options) http.Handler {
 		metricsHandler: o.MetricsHandler,
 		maxBody:        o.MaxBodyBytes,
 		certPrincipals: o.ClientPrincipals,
+		clientCert:     o.ClientCert,
 		mux:            http.NewServeMux(),
 	}
 	if srv.log == nil {
@@ -146,6 +153,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		userAgent: sanitize(r.UserAgent()),
 	}
 	w.Header().Set("X-Request-Id", st.requestID)
+	// Nothing the admin listener answers is for a cache: errors, health
+	// and metrics included.
+	w.Header().Set("Cache-Control", "no-store")
 	if r.TLS != nil {
 		// Browsers (the console) must never fall back to plain HTTP
 		// once they have seen keyward over TLS.

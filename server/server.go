@@ -185,6 +185,7 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 			Logger: s.log, Metrics: metrics, MetricsHandler: metrics.Handler(),
 			TrustedProxies: cfg.TrustedProxies, Ready: s.service.Ready,
 			ClientPrincipals: s.certPrincipals(),
+			ClientCert:       s.clientCertCheck(),
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,

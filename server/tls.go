@@ -116,3 +116,12 @@ func certField(override, field string) string {
 	}
 	return "TLS.Cert"
 }
+
+// clientCertCheck re-checks admin client certificates per request when the
+// admin listener requires them; nil otherwise.
+func (s *Server) clientCertCheck() func(*tls.ConnectionState) error {
+	if s.adminTLS == nil || s.cfg.TLS.ClientCA == "" {
+		return nil
+	}
+	return s.adminTLS.server.VerifyClient
+}

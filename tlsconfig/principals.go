@@ -2,6 +2,8 @@ package tlsconfig
 
 import (
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"fmt"
 	"strings"
 )
@@ -53,21 +55,42 @@ func (m *PrincipalMap) Principals(cert *x509.Certificate) []string {
 	if m == nil || cert == nil {
 		return nil
 	}
+	// The subject exactly as signed, every attribute in its order: Go's
+	// Name keeps only the last CN, and a CA that checked the first one
+	// ("CN=intern, CN=ops") must not have issued "ops".
+	var seq pkix.RDNSequence
+	if rest, err := asn1.Unmarshal(cert.RawSubject, &seq); err != nil || len(rest) != 0 {
+		return nil
+	}
+	cns := 0
+	for _, rdn := range seq {
+		for _, atv := range rdn {
+			if atv.Type.Equal(oidCommonName) {
+				cns++
+			}
+		}
+	}
+	if cns > 1 {
+		return nil // ambiguous: bound to nobody
+	}
+	subject := seq.String()
 	var out []string
 	for _, r := range m.rules {
-		if r.matches(cert) {
+		if r.matches(cert, subject) {
 			out = append(out, r.principal)
 		}
 	}
 	return out
 }
 
-func (r principalRule) matches(c *x509.Certificate) bool {
+var oidCommonName = asn1.ObjectIdentifier{2, 5, 4, 3}
+
+func (r principalRule) matches(c *x509.Certificate, subject string) bool {
 	switch r.kind {
 	case "cn":
 		return c.Subject.CommonName == r.value
 	case "subject":
-		return c.Subject.String() == r.value
+		return subject == r.value
 	case "dns":
 		for _, n := range c.DNSNames {
 			if strings.EqualFold(n, r.value) {

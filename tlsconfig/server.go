@@ -71,9 +71,21 @@ func (s *Server) Leaf() *x509.Certificate { return s.current.Load().leaf }
 
 // Reload reads the files again. On error the configuration in use stays.
 func (s *Server) Reload() error {
+	_, err := s.reload()
+	return err
+}
+
+// reload is Reload, also returning the stamps of the files it read, so
+// that a failure is remembered for exactly those files: stamping again
+// after the failure could record a good pair renamed in meanwhile as bad.
+func (s *Server) reload() ([]fileStamp, error) {
 	// Stamps are taken before reading: a file replaced while it is read
 	// then looks changed on the next poll and is read again.
 	stamp := stampFiles(s.files.Cert, s.files.Key, s.files.ClientCA)
+	return stamp, s.load(stamp)
+}
+
+func (s *Server) load(stamp []fileStamp) error {
 	cert, err := tls.LoadX509KeyPair(s.files.Cert, s.files.Key)
 	if err != nil {
 		return fmt.Errorf("tls: loading %s and %s: %w", s.files.Cert, s.files.Key, err)
@@ -86,6 +98,8 @@ func (s *Server) Reload() error {
 	}
 	if now := time.Now(); now.After(leaf.NotAfter) {
 		return fmt.Errorf("tls: %s expired on %s", s.files.Cert, leaf.NotAfter.UTC().Format(time.RFC3339))
+	} else if now.Before(leaf.NotBefore) {
+		return fmt.Errorf("tls: %s is not valid until %s", s.files.Cert, leaf.NotBefore.UTC().Format(time.RFC3339))
 	}
 	cfg := &tls.Config{
 		MinVersion:   MinVersion,
@@ -136,8 +150,8 @@ func (s *Server) Watch(ctx context.Context, name string, interval time.Duration,
 			}
 		case <-reload:
 		}
-		if err := s.Reload(); err != nil {
-			failed = stampFiles(s.files.Cert, s.files.Key, s.files.ClientCA)
+		if stamp, err := s.reload(); err != nil {
+			failed = stamp
 			log.Error("TLS reload refused; still serving the previous certificate", "listener", name, "err", err)
 			continue
 		}
@@ -213,4 +227,25 @@ func appendCAFile(pool *x509.CertPool, name string) error {
 		return fmt.Errorf("tls: CA file %s holds no PEM certificate", name)
 	}
 	return nil
+}
+
+// VerifyClient checks a connection's client certificate against the client
+// CAs loaded now, for every request: replacing the CA file revokes the
+// certificates of a dropped CA on connections already open too, not only
+// on new handshakes. Without a client CA it accepts anything.
+func (s *Server) VerifyClient(cs *tls.ConnectionState) error {
+	cfg := s.current.Load().config
+	if cfg.ClientCAs == nil {
+		return nil
+	}
+	if cs == nil || len(cs.PeerCertificates) == 0 {
+		return errors.New("tls: no client certificate")
+	}
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: cfg.ClientCAs, Intermediates: inter,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	return err
 }
