@@ -94,6 +94,7 @@ type Gateway struct {
 	cfg         Config
 	systemClock bool // cfg.Clock is the system clock: one time.Now per request serves both
 	table       atomic.Pointer[table]
+	keys        *keyTable // every key; changed in place under its lock
 	builder     builder
 	limiter     limit.Limiter
 	usage       *usageRecorder
@@ -120,6 +121,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	g := &Gateway{cfg: cfg}
 	g.ctx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	_, g.systemClock = cfg.Clock.(keyward.SystemClock)
+	g.keys = newKeyTable()
 	g.builder = builder{hasher: cfg.Hasher, upstreams: &upstreams{roots: cfg.UpstreamRootCAs}, metrics: cfg.Metrics}
 	g.usage = newUsageRecorder()
 	g.fails = &failureCounter{}
@@ -296,14 +298,13 @@ func (g *Gateway) applyChanges(ctx context.Context, batch []keyward.Change) {
 	}
 }
 
-// applyKeys re-reads the keys ids and puts them into the current table in
+// applyKeys re-reads the keys ids and puts them into the key table in
 // place: the cost of a disable, rotation or scope edit is that key's, not
 // every key's.
 func (g *Gateway) applyKeys(ctx context.Context, ids []string) error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
-	t := g.table.Load()
-	if t == nil {
+	if g.table.Load() == nil {
 		return errors.New("gateway: no table yet")
 	}
 	keys, err := g.cfg.Source.DataPlaneKeys(ctx, ids)
@@ -313,15 +314,41 @@ func (g *Gateway) applyKeys(ctx context.Context, ids []string) error {
 	found := make(map[string]bool, len(keys))
 	for _, k := range keys {
 		found[k.ID] = true
-		g.builder.updateKey(t, k)
+		g.putKey(nil, k)
 	}
 	for _, id := range ids {
-		if !found[id] {
-			t.removeKey(id) // deleted
+		if !found[id] && g.keys.remove(id) { // deleted
 			g.limiter.Forget(id)
 		}
 	}
 	return nil
+}
+
+// putKey stores k in the key table. A combination of stages and plans no
+// key named before is resolved first: in the table being built (when a
+// full load is under way) and in the published one, so that no request
+// finds the key before its combination. Under reloadMu.
+func (g *Gateway) putKey(building *table, k *keyward.APIKey) {
+	a, fresh := g.keys.internAccess(k)
+	if fresh {
+		sig := &g.keys.access[a]
+		if building != nil {
+			building.access = append(building.access, building.resolve(sig))
+		}
+		if t := g.table.Load(); t != nil {
+			g.publishAccess(t, t.resolve(sig))
+		}
+	}
+	g.keys.put(k, a, g.cfg.Metrics.Key(k.ID))
+}
+
+// publishAccess swaps in a copy of t with one more resolved combination.
+// The copy appends to t's access slice in place when it has room: readers
+// of t never index past their own length, so they do not see it.
+func (g *Gateway) publishAccess(t *table, m map[*stageEntry]*keyStage) {
+	nt := *t
+	nt.access = append(t.access, m)
+	g.table.Store(&nt)
 }
 
 func (g *Gateway) reloadLogged(ctx context.Context) {
@@ -347,24 +374,29 @@ func (g *Gateway) reload(ctx context.Context) error {
 	// snapshot last and undo a change.
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
+	// Keys are put into the key table as they stream in, where they are
+	// (no second table: at a million keys it would double the memory).
+	// Each key changes at once; what a request sees of it is always one
+	// state of it, this load's or the one before. Keys this load did not
+	// see are gone from the store and leave once it has succeeded.
+	g.keys.beginGen()
 	var t *table
 	err := g.cfg.Source.LoadDataPlane(ctx, func(snap *keyward.DataPlaneSnapshot) (func(*keyward.APIKey) error, error) {
 		var err error
 		if t, err = g.builder.begin(snap); err != nil {
 			return nil, err
 		}
-		return func(k *keyward.APIKey) error { g.builder.addKey(t, k); return nil }, nil
+		for i := range g.keys.access {
+			t.access = append(t.access, t.resolve(&g.keys.access[i]))
+		}
+		return func(k *keyward.APIKey) error { g.putKey(t, k); return nil }, nil
 	})
 	if err != nil {
 		return err
 	}
-	old := g.table.Swap(t)
-	if old != nil {
-		for id := range old.keys {
-			if _, ok := t.keys[id]; !ok {
-				g.limiter.Forget(id)
-			}
-		}
+	g.table.Store(t)
+	for _, id := range g.keys.sweep() {
+		g.limiter.Forget(id)
 	}
 	return nil
 }

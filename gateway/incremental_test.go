@@ -49,11 +49,12 @@ func manyKeysGateway(tb testing.TB, n int, feed keyward.ChangeFeed) (*Gateway, *
 
 // enabled reports how the current table answers value: found and enabled.
 func enabled(g *Gateway, value string) (found, on bool) {
-	ce, res := g.table.Load().verifier.Verify(value)
-	if res != keyvalue.OK {
+	d, res := g.cfg.Hasher.Screen(value)
+	var v keyView
+	if res != keyvalue.OK || !g.keys.lookup(&d, &v) {
 		return false, false
 	}
-	return true, ce.key.enabled
+	return true, v.enabled
 }
 
 // TestKeyChangeCostDoesNotGrowWithKeys: applying one key's change touches
@@ -77,8 +78,8 @@ func TestKeyChangeCostDoesNotGrowWithKeys(t *testing.T) {
 		if g.table.Load() != before {
 			t.Fatal("a key change rebuilt the table")
 		}
-		if got := g.table.Load().verifier.Index.Len(); got != n {
-			t.Fatalf("index holds %d entries, want %d", got, n)
+		if keys, creds := g.keys.len(); keys != n || creds != n {
+			t.Fatalf("the key table holds %d keys and %d credentials, want %d", keys, creds, n)
 		}
 		k.Enabled = false
 		if err := g.applyKeys(ctx, []string{k.ID}); err != nil {
@@ -134,10 +135,7 @@ func TestKeyChangesThroughTheFeed(t *testing.T) {
 	if g.table.Load() != table {
 		t.Fatal("key changes rebuilt the table")
 	}
-	g.reloadMu.Lock() // keys is the background loop's, under reloadMu
-	_, listed := g.table.Load().keys[k.ID]
-	g.reloadMu.Unlock()
-	if listed {
+	if g.keys.has(k.ID) {
 		t.Fatal("the deleted key is still listed")
 	}
 

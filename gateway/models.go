@@ -27,7 +27,7 @@ func listsModels(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) bool {
 
 // modelIDOutOfScope reports whether a model-scoped key asks about one
 // model (GET or DELETE …/v1/models/{id}) outside its scope.
-func modelIDOutOfScope(k *keyEntry, rest []byte) bool {
+func modelIDOutOfScope(k *keyView, rest []byte) bool {
 	const prefix = "/v1/models/"
 	if !k.scoped || !bytes.HasPrefix(rest, []byte(prefix)) {
 		return false
@@ -71,7 +71,7 @@ var errNotAList = errors.New(`gateway: the upstream's model list is not {"data":
 // body whose "id" k may use; other members pass unchanged. Keys are
 // matched exactly and a repeated key's last value counts, as JavaScript's
 // and Python's JSON readers do.
-func filterModelList(body []byte, k *keyEntry) ([]byte, error) {
+func filterModelList(body []byte, k *keyView) ([]byte, error) {
 	var list map[string]json.RawMessage
 	if err := json.Unmarshal(body, &list); err != nil {
 		return nil, err

@@ -5,7 +5,6 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/clientip"
 	"github.com/keyward/keyward/keyvalue"
 	"github.com/keyward/keyward/limit"
@@ -19,7 +18,9 @@ type exchange struct {
 	start    time.Time
 	now      time.Time
 	st       *stageEntry
-	key      *keyEntry
+	key      *keyView // &keyBuf once the key is known
+	keyBuf   keyView
+	stages   map[*stageEntry]*keyStage // where the key may go, with its limits
 	charge   limit.Charge
 	charged  bool
 	reserved int64 // LLM tokens reserved in charge
@@ -84,7 +85,8 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 }
 
 func (g *Gateway) release(x *exchange) {
-	x.st, x.key, x.charged, x.reserved = nil, nil, false, 0
+	x.st, x.key, x.stages, x.charged, x.reserved = nil, nil, nil, false, 0
+	x.keyBuf = keyView{}
 	x.prompt, x.sent, x.replied, x.received = 0, false, false, 0
 	x.stripUsage = false
 	x.charge = limit.Charge{}
@@ -99,26 +101,24 @@ func (g *Gateway) admit(ctx *fasthttp.RequestCtx, t *table, x *exchange, rest []
 	st := x.st
 	openai := st.api.openai
 	raw, reason := extractKey(&ctx.Request.Header)
-	var ce *credEntry
 	if reason == "" {
-		var res keyvalue.Result
-		ce, res = t.verifier.Verify(b2s(raw))
-		switch res {
-		case keyvalue.Malformed:
+		d, res := g.cfg.Hasher.Screen(b2s(raw))
+		switch {
+		case res != keyvalue.OK:
 			reason = reasonMalformed
-		case keyvalue.Unknown:
+		case !g.keys.lookup(&d, &x.keyBuf):
 			reason = reasonUnknown
+		default:
+			x.key = &x.keyBuf
+			x.stages = g.stagesOf(t, x)
+			reason = g.check(x, rest, ctx)
 		}
-	}
-	if reason == "" {
-		reason = g.check(ce, x, rest, ctx)
 	}
 	if reason != "" {
 		return g.refuse(ctx, x, reason), true
 	}
-	k := ce.key
-	x.key = k
-	ks := k.stages[st]
+	k := x.key
+	ks := x.stages[st]
 	if ks.tooManyLimits {
 		// More counters apply than one charge can hold: refuse rather than
 		// leave some limits unenforced.
@@ -192,26 +192,40 @@ func (g *Gateway) admit(ctx *fasthttp.RequestCtx, t *table, x *exchange, rest []
 	return 0, false
 }
 
+// stagesOf resolves where x's key may go against t, or against the
+// current table when the key names a combination resolved after t was
+// loaded (publishAccess). nil: nowhere.
+func (g *Gateway) stagesOf(t *table, x *exchange) map[*stageEntry]*keyStage {
+	a := int(x.key.access)
+	if a < len(t.access) {
+		return t.access[a]
+	}
+	if cur := g.table.Load(); a < len(cur.access) && cur.stages[x.st.ref] == x.st {
+		return cur.access[a]
+	}
+	return nil
+}
+
 // check applies the key's state and scopes, returning a refusal reason or
 // "".
-func (g *Gateway) check(ce *credEntry, x *exchange, rest []byte, ctx *fasthttp.RequestCtx) string {
-	k := ce.key
+func (g *Gateway) check(x *exchange, rest []byte, ctx *fasthttp.RequestCtx) string {
+	k := x.key
 	switch {
 	case !k.enabled:
 		return reasonDisabled
 	case k.expires != 0 && x.now.UnixNano() >= k.expires:
 		return reasonExpired
 	}
-	switch ce.label {
-	case keyward.LabelCurrent:
-	case keyward.LabelPrevious:
-		if ce.graceUntil == 0 || x.now.UnixNano() >= ce.graceUntil {
+	switch k.label {
+	case labelCurrent:
+	case labelPrevious:
+		if k.graceUntil == 0 || x.now.UnixNano() >= k.graceUntil {
 			return reasonRevoked
 		}
 	default:
 		return reasonRevoked
 	}
-	if k.stages[x.st] == nil {
+	if x.stages[x.st] == nil {
 		return reasonStage
 	}
 	if !k.allowedRoute(b2s(ctx.Method()), b2s(rest)) {

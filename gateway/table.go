@@ -11,25 +11,23 @@ import (
 	"github.com/keyward/keyward/limit"
 )
 
-// table is the configuration the gateway serves from, built from a
-// DataPlaneSnapshot. Requests read the current table through an atomic
-// pointer. A change to APIs, plans or secrets builds a new table and swaps
-// it in; a change to one key replaces that key's entries in the verifier's
-// index under its lock (updateKey, removeKey), so its cost does not grow
-// with the number of keys. Either way a request never sees half an update.
+// table is the configuration the gateway serves from, apart from its keys
+// (keyTable): APIs, stages, plans, and what each combination of stages
+// and plans that keys name resolves to. Requests read the current table
+// through an atomic pointer; a change to APIs, plans or secrets builds a
+// new one and swaps it in. A table is never changed once published,
+// except that a key naming a combination no key named before appends its
+// resolution (on a copy, see Gateway.publishAccess).
 type table struct {
-	apis     map[string]*apiEntry // by API name, as it appears in the path
-	verifier keyvalue.Verifier[*credEntry]
-	// What a key change is applied against; written only under the
-	// gateway's reloadMu, never read by requests.
+	apis map[string]*apiEntry // by API name, as it appears in the path
+	// What key changes are resolved against; never written once the
+	// table is published.
 	stages map[string]*stageEntry        // by "apiID/stage"
 	plans  map[string]*keyward.UsagePlan // by ID
-	keys   map[string][]keyvalue.Digest  // key ID -> its credentials' digests in the index
-	// access interns what keys may call, by the stages and plans they
-	// name: keys configured alike (most of them) share one map and its
-	// plan rules instead of holding copies, which at a million keys is
-	// the difference between megabytes and gigabytes.
-	access map[string]map[*stageEntry]*keyStage
+	// access resolves keyTable.access by index: the stages a key may call
+	// with the limits that apply there. Keys configured alike (most of
+	// them) share one map and its plan rules.
+	access []map[*stageEntry]*keyStage
 }
 
 type apiEntry struct {
@@ -62,18 +60,6 @@ type stageEntry struct {
 	metrics     StageMetrics
 }
 
-// keyEntry is what the gateway knows of one API key.
-type keyEntry struct {
-	id       string
-	enabled  bool
-	expires  int64 // Unix nanoseconds; 0: never (8 bytes, not time.Time's 24: there is one per key)
-	stages   map[*stageEntry]*keyStage
-	models   []string
-	routes   []keyward.RoutePattern
-	scoped   bool // has model scopes
-	keyStats KeyMetrics
-}
-
 // keyStage is one stage a key may call, with the limits that apply there.
 type keyStage struct {
 	plans []*planRule
@@ -103,13 +89,6 @@ type routeThrottle struct {
 	scope    string
 }
 
-// credEntry is one accepted value of a key.
-type credEntry struct {
-	key        *keyEntry
-	label      keyward.CredentialLabel
-	graceUntil int64 // Unix nanoseconds; 0: none
-}
-
 // builder turns snapshots into tables, reusing upstream connection pools
 // and metric handles across rebuilds.
 type builder struct {
@@ -121,9 +100,7 @@ type builder struct {
 // begin makes a table of a snapshot's APIs, stages and plans, for keys to
 // be added to as they stream in.
 func (b *builder) begin(snap *keyward.DataPlaneSnapshot) (*table, error) {
-	t := &table{apis: map[string]*apiEntry{}, stages: map[string]*stageEntry{}, plans: map[string]*keyward.UsagePlan{},
-		keys: map[string][]keyvalue.Digest{}, access: map[string]map[*stageEntry]*keyStage{}}
-	t.verifier = keyvalue.Verifier[*credEntry]{Hasher: b.hasher, Index: &keyvalue.Index[*credEntry]{}}
+	t := &table{apis: map[string]*apiEntry{}, stages: map[string]*stageEntry{}, plans: map[string]*keyward.UsagePlan{}}
 	stages := t.stages
 	for _, a := range snap.APIs {
 		ae := &apiEntry{id: a.ID, name: a.Name, openai: a.OpenAICompatible}
@@ -157,65 +134,19 @@ func (b *builder) begin(snap *keyward.DataPlaneSnapshot) (*table, error) {
 	return t, nil
 }
 
-// addKey adds a key to a table being built.
-func (b *builder) addKey(t *table, k *keyward.APIKey) {
-	creds := b.keyEntry(t, k)
-	digests := make([]keyvalue.Digest, 0, len(creds))
-	for d, ce := range creds {
-		digests = append(digests, d)
-		t.verifier.Index.Put(d, ce)
-	}
-	t.keys[k.ID] = digests
-}
-
-// keyEntry builds what the gateway knows of key k, against t's stages and
-// plans, as the index entries of its credentials.
-func (b *builder) keyEntry(t *table, k *keyward.APIKey) map[keyvalue.Digest]*credEntry {
-	ke := &keyEntry{
-		id: k.ID, enabled: k.Enabled, stages: t.accessOf(k),
-		models: k.Scopes.Models, routes: k.Scopes.Routes, scoped: len(k.Scopes.Models) > 0,
-		keyStats: b.metrics.Key(k.ID),
-	}
-	if k.ExpiresAt != nil {
-		ke.expires = k.ExpiresAt.UnixNano()
-	}
-	creds := make(map[keyvalue.Digest]*credEntry, len(k.Credentials))
-	for _, c := range k.Credentials {
-		ce := &credEntry{key: ke, label: c.Label}
-		if c.GraceUntil != nil {
-			ce.graceUntil = c.GraceUntil.UnixNano()
-		}
-		creds[keyvalue.Digest(c.Digest)] = ce
-	}
-	return creds
-}
-
-// accessOf returns the stages key k may call with the limits there, shared
-// with every key that names the same stages and plans in the same order.
-func (t *table) accessOf(k *keyward.APIKey) map[*stageEntry]*keyStage {
-	var sig strings.Builder
-	for _, sk := range k.StageKeys {
-		sig.WriteString(sk.String())
-		sig.WriteByte(' ')
-	}
-	sig.WriteByte('|')
-	for _, pid := range k.PlanIDs {
-		sig.WriteString(pid)
-		sig.WriteByte(' ')
-	}
-	if m, ok := t.access[sig.String()]; ok {
-		return m
-	}
+// resolve returns the stages a key with access signature sig may call,
+// with the limits that apply there.
+func (t *table) resolve(sig *accessSig) map[*stageEntry]*keyStage {
 	stages, plans := t.stages, t.plans
 	m := map[*stageEntry]*keyStage{}
 	// A key may call the stages it names and the stages of the plans it
 	// is attached to (as with API Gateway usage plans).
-	for _, sk := range k.StageKeys {
-		if se := stages[sk.String()]; se != nil {
+	for _, ref := range sig.stages {
+		if se := stages[ref]; se != nil {
 			m[se] = &keyStage{}
 		}
 	}
-	for _, pid := range k.PlanIDs {
+	for _, pid := range sig.plans {
 		p := plans[pid]
 		if p == nil {
 			continue
@@ -228,7 +159,7 @@ func (t *table) accessOf(k *keyward.APIKey) map[*stageEntry]*keyStage {
 	}
 	for se, ks := range m {
 		counters := 0
-		for _, pid := range k.PlanIDs {
+		for _, pid := range sig.plans {
 			if p := plans[pid]; p != nil {
 				if r, ok := planRuleFor(p, se); ok {
 					ks.plans = append(ks.plans, r)
@@ -238,26 +169,7 @@ func (t *table) accessOf(k *keyward.APIKey) map[*stageEntry]*keyStage {
 		}
 		ks.tooManyLimits = counters > limit.MaxCounters
 	}
-	t.access[sig.String()] = m
 	return m
-}
-
-// updateKey puts key k into t in place of what t held for it: its old
-// credentials leave the index and its new ones enter it in one step.
-func (b *builder) updateKey(t *table, k *keyward.APIKey) {
-	creds := b.keyEntry(t, k)
-	digests := make([]keyvalue.Digest, 0, len(creds))
-	for d := range creds {
-		digests = append(digests, d)
-	}
-	t.verifier.Index.Replace(t.keys[k.ID], creds)
-	t.keys[k.ID] = digests
-}
-
-// removeKey takes a deleted key out of t.
-func (t *table) removeKey(id string) {
-	t.verifier.Index.Replace(t.keys[id], nil)
-	delete(t.keys, id)
 }
 
 // planRuleFor returns plan p's limits for stage se: a plan with no API
@@ -373,7 +285,7 @@ func (ks *keyStage) reservation(maxTokens int64, bodyLen int) int64 {
 }
 
 // allowedRoute reports whether the key's route scopes admit method and p.
-func (k *keyEntry) allowedRoute(method, p string) bool {
+func (k *keyView) allowedRoute(method, p string) bool {
 	if len(k.routes) == 0 {
 		return true
 	}
@@ -386,7 +298,7 @@ func (k *keyEntry) allowedRoute(method, p string) bool {
 }
 
 // allowedModel reports whether the key's model scopes admit model.
-func (k *keyEntry) allowedModel(model string) bool {
+func (k *keyView) allowedModel(model string) bool {
 	for _, m := range k.models {
 		if glob.Scopes.Match(m, model) {
 			return true

@@ -38,23 +38,35 @@ type Verifier[T any] struct {
 }
 
 // Verify returns the entry for value and OK, or the zero T and the reason it
-// failed. Keyward-shaped values with a bad checksum are rejected before
-// hashing; foreign-shaped values are treated as imported keys and hashed if
-// ValidImported would accept them. Verify does not allocate.
+// failed (Screen, then the lookup). Verify does not allocate.
 func (v *Verifier[T]) Verify(value string) (T, Result) {
 	var zero T
-	switch Check(value) {
-	case Valid:
-	case BadChecksum:
-		return zero, Malformed
-	default:
-		if p, _ := importedProblem(value); p != noProblem {
-			return zero, Malformed
-		}
+	d, res := v.Hasher.Screen(value)
+	if res != OK {
+		return zero, res
 	}
-	e, ok := v.Index.Lookup(v.Hasher.Digest(value))
+	e, ok := v.Index.Lookup(d)
 	if !ok {
 		return zero, Unknown
 	}
 	return e, OK
+}
+
+// Screen checks a presented value's shape and returns its digest and OK,
+// or Malformed: keyward-shaped values with a bad checksum are rejected
+// before hashing; foreign-shaped values are treated as imported keys and
+// hashed if ValidImported would accept them. Every verifier of presented
+// values (Verifier, the gateway's key table) starts here. It does not
+// allocate.
+func (h *Hasher) Screen(value string) (Digest, Result) {
+	switch Check(value) {
+	case Valid:
+	case BadChecksum:
+		return Digest{}, Malformed
+	default:
+		if p, _ := importedProblem(value); p != noProblem {
+			return Digest{}, Malformed
+		}
+	}
+	return h.Digest(value), OK
 }

@@ -1,0 +1,511 @@
+package gateway
+
+import (
+	"encoding/binary"
+	"hash/maphash"
+	"strings"
+	"sync"
+
+	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/offheap"
+	"github.com/keyward/keyward/keyvalue"
+)
+
+// keyTable holds every key the gateway serves. It lives as long as the
+// gateway and is changed in place, one key at a time, under its lock: a
+// disable or a rotation costs that key's entries, and a full resync
+// updates keys where they are instead of building a second table beside
+// the first (which at a million keys would double the memory).
+//
+// Its records are fixed-size and pointer-free, in arrays outside the Go
+// heap (package offheap): about 130 bytes per key with one credential,
+// which the collector neither scans nor doubles with its headroom. Two
+// open-addressed hash tables of 4-byte slots find a credential by the
+// digest of its value and a key by its ID. What keys configured alike
+// share (which stages and plans, which scopes) is interned once and named
+// by a number.
+type keyTable struct {
+	mu       sync.RWMutex
+	keys     offheap.Array[keyRec]
+	creds    offheap.Array[credRec]
+	byDigest offheap.Array[uint32] // slots: credential index+1, 0 empty; a power of two long
+	byID     offheap.Array[uint32] // slots: key index+1, 0 empty
+	nKeys    int                   // live keys (entries in byID)
+	nCreds   int                   // live credentials (entries in byDigest)
+	free     []uint32              // key records to reuse
+	freeCred []uint32              // credential records to reuse
+	ids      offheap.Arena         // key IDs; a string handed out stays valid
+	seed     maphash.Seed
+	gen      uint32 // the current full load's mark (sweep)
+
+	// scopes are read by lookups (under mu); 0 is "no scopes".
+	scopes   []scopeSet
+	scopesBy map[string]uint32
+	// stats holds per-key metric handles when the metrics adapter has
+	// them (key labels on); absent keys use nopKey.
+	stats map[uint32]KeyMetrics
+
+	// access lists the stage and plan combinations keys name; tables
+	// resolve them by index (table.access). Written and read only under
+	// the gateway's reloadMu.
+	access   []accessSig
+	accessBy map[string]uint32
+	sigBuf   []byte
+}
+
+// keyRec is one key. Pointer-free: it lives outside the heap.
+type keyRec struct {
+	id      offheap.Ref
+	expires int64  // Unix nanoseconds; 0: never
+	access  uint32 // keyTable.access / table.access index
+	scopes  uint32 // keyTable.scopes index; 0: none
+	cred    uint32 // first credential, index+1; 0: none
+	gen     uint32
+	enabled bool
+	live    bool
+}
+
+// credRec is one accepted value of a key, by the digest of the value.
+type credRec struct {
+	digest     keyvalue.Digest
+	graceUntil int64  // Unix nanoseconds; 0: none
+	key        uint32 // keyRec index
+	next       uint32 // the key's next credential, index+1; 0: none
+	label      credLabel
+}
+
+type credLabel uint8
+
+const (
+	labelOther    credLabel = iota // PENDING or anything not accepted
+	labelCurrent                   // accepted
+	labelPrevious                  // accepted until graceUntil
+)
+
+func credLabelOf(l keyward.CredentialLabel) credLabel {
+	switch l {
+	case keyward.LabelCurrent:
+		return labelCurrent
+	case keyward.LabelPrevious:
+		return labelPrevious
+	}
+	return labelOther
+}
+
+// accessSig is what decides where a key may go and what limits it: the
+// stages it names and the plans it is attached to, in order.
+type accessSig struct {
+	stages []string // "apiID/stage"
+	plans  []string
+}
+
+// scopeSet is a key's model and route scopes.
+type scopeSet struct {
+	models []string
+	routes []keyward.RoutePattern
+}
+
+// keyView is what a request learns of its key: a copy, taken under the
+// table's lock, so that later changes do not reach a request in flight.
+type keyView struct {
+	id         string // in the table's arena: valid for good
+	enabled    bool
+	expires    int64
+	access     uint32
+	models     []string
+	routes     []keyward.RoutePattern
+	scoped     bool // has model scopes
+	label      credLabel
+	graceUntil int64
+	keyStats   KeyMetrics
+}
+
+func newKeyTable() *keyTable {
+	kt := &keyTable{
+		seed:     maphash.MakeSeed(),
+		scopes:   []scopeSet{{}},
+		scopesBy: map[string]uint32{},
+		stats:    map[uint32]KeyMetrics{},
+		access:   []accessSig{{}},
+		accessBy: map[string]uint32{"|": 0},
+	}
+	return kt
+}
+
+// lookup finds the key holding a credential with digest d and copies
+// what a request needs into v.
+func (kt *keyTable) lookup(d *keyvalue.Digest, v *keyView) bool {
+	kt.mu.RLock()
+	defer kt.mu.RUnlock()
+	slots := kt.byDigest.Len()
+	if slots == 0 {
+		return false
+	}
+	mask := uint64(slots - 1)
+	// The digest is an HMAC output: its first bytes are already uniform.
+	for i := binary.LittleEndian.Uint64(d[:8]) & mask; ; i = (i + 1) & mask {
+		s := *kt.byDigest.At(int(i))
+		if s == 0 {
+			return false
+		}
+		c := kt.creds.At(int(s - 1))
+		if c.digest != *d {
+			continue
+		}
+		k := kt.keys.At(int(c.key))
+		sc := &kt.scopes[k.scopes]
+		*v = keyView{
+			id: kt.ids.String(k.id), enabled: k.enabled, expires: k.expires, access: k.access,
+			models: sc.models, routes: sc.routes, scoped: len(sc.models) > 0,
+			label: c.label, graceUntil: c.graceUntil, keyStats: nopKey{},
+		}
+		if st, ok := kt.stats[c.key]; ok {
+			v.keyStats = st
+		}
+		return true
+	}
+}
+
+// has reports whether a key with this ID is in the table.
+func (kt *keyTable) has(id string) bool {
+	kt.mu.RLock()
+	defer kt.mu.RUnlock()
+	_, ok := kt.findKey(id)
+	return ok
+}
+
+// len returns the number of keys and of credentials.
+func (kt *keyTable) len() (keys, creds int) {
+	kt.mu.RLock()
+	defer kt.mu.RUnlock()
+	return kt.nKeys, kt.nCreds
+}
+
+// bytes returns the memory the table's arrays and arena have mapped.
+func (kt *keyTable) bytes() int {
+	kt.mu.RLock()
+	defer kt.mu.RUnlock()
+	return kt.keys.Bytes() + kt.creds.Bytes() + kt.byDigest.Bytes() + kt.byID.Bytes() + kt.ids.Bytes()
+}
+
+// internAccess returns the index of k's stage and plan combination and
+// whether it is new. Under the gateway's reloadMu.
+func (kt *keyTable) internAccess(k *keyward.APIKey) (uint32, bool) {
+	b := kt.sigBuf[:0]
+	for _, sk := range k.StageKeys {
+		b = append(b, sk.APIID...)
+		b = append(b, '/')
+		b = append(b, sk.Stage...)
+		b = append(b, ' ')
+	}
+	b = append(b, '|')
+	for _, p := range k.PlanIDs {
+		b = append(b, p...)
+		b = append(b, ' ')
+	}
+	kt.sigBuf = b
+	if a, ok := kt.accessBy[string(b)]; ok {
+		return a, false
+	}
+	sig := accessSig{plans: append([]string(nil), k.PlanIDs...)}
+	for _, sk := range k.StageKeys {
+		sig.stages = append(sig.stages, sk.String())
+	}
+	a := uint32(len(kt.access))
+	kt.access = append(kt.access, sig)
+	kt.accessBy[string(b)] = a
+	return a, true
+}
+
+// internScopes returns the index of k's scopes. Under mu.
+func (kt *keyTable) internScopes(s *keyward.Scopes) uint32 {
+	if len(s.Models) == 0 && len(s.Routes) == 0 {
+		return 0
+	}
+	var b strings.Builder
+	for _, m := range s.Models {
+		b.WriteString(m)
+		b.WriteByte(0)
+	}
+	b.WriteByte(1)
+	for _, r := range s.Routes {
+		b.WriteString(r.Method)
+		b.WriteByte(' ')
+		b.WriteString(r.Path)
+		b.WriteByte(0)
+	}
+	if i, ok := kt.scopesBy[b.String()]; ok {
+		return i
+	}
+	i := uint32(len(kt.scopes))
+	kt.scopes = append(kt.scopes, scopeSet{models: append([]string(nil), s.Models...), routes: append([]keyward.RoutePattern(nil), s.Routes...)})
+	kt.scopesBy[b.String()] = i
+	return i
+}
+
+// put stores k (its state, scopes and credentials) in place of what the
+// table held for it, marked with the current generation. access is k's
+// interned stage and plan combination; stats its metric handles (nopKey
+// for none). A lookup sees the key before or after, never half of it.
+func (kt *keyTable) put(k *keyward.APIKey, access uint32, stats KeyMetrics) {
+	kt.mu.Lock()
+	defer kt.mu.Unlock()
+	ki, ok := kt.findKey(k.ID)
+	if ok {
+		kt.dropCreds(ki)
+	} else {
+		ki = kt.newKey(k.ID)
+	}
+	r := kt.keys.At(int(ki))
+	r.enabled, r.access, r.gen = k.Enabled, access, kt.gen
+	r.expires = 0
+	if k.ExpiresAt != nil {
+		r.expires = k.ExpiresAt.UnixNano()
+	}
+	r.scopes = kt.internScopes(&k.Scopes)
+	if _, nop := stats.(nopKey); nop || stats == nil {
+		delete(kt.stats, ki)
+	} else {
+		kt.stats[ki] = stats
+	}
+	for i := len(k.Credentials) - 1; i >= 0; i-- {
+		c := &k.Credentials[i]
+		if len(c.Digest) != len(keyvalue.Digest{}) {
+			continue // not a digest this gateway could match
+		}
+		rec := credRec{digest: keyvalue.Digest(c.Digest), key: ki, label: credLabelOf(c.Label)}
+		if c.GraceUntil != nil {
+			rec.graceUntil = c.GraceUntil.UnixNano()
+		}
+		rec.next = kt.keys.At(int(ki)).cred
+		ci := kt.newCred(rec)
+		kt.keys.At(int(ki)).cred = ci + 1
+	}
+}
+
+// remove takes the key with this ID out; false when it was not there.
+func (kt *keyTable) remove(id string) bool {
+	kt.mu.Lock()
+	defer kt.mu.Unlock()
+	ki, ok := kt.findKey(id)
+	if !ok {
+		return false
+	}
+	kt.removeAt(ki)
+	return true
+}
+
+// beginGen starts a full load: keys put from now on carry a new mark.
+func (kt *keyTable) beginGen() {
+	kt.mu.Lock()
+	kt.gen++
+	kt.mu.Unlock()
+}
+
+// sweep removes the keys a full load did not put (they are gone from the
+// store) and returns their IDs.
+func (kt *keyTable) sweep() []string {
+	kt.mu.Lock()
+	defer kt.mu.Unlock()
+	var gone []string
+	for i := range kt.keys.Len() {
+		if r := kt.keys.At(i); r.live && r.gen != kt.gen {
+			gone = append(gone, kt.ids.String(r.id))
+			kt.removeAt(uint32(i))
+		}
+	}
+	return gone
+}
+
+// each calls fn with every key's ID.
+func (kt *keyTable) each(fn func(id string)) {
+	kt.mu.RLock()
+	defer kt.mu.RUnlock()
+	for i := range kt.keys.Len() {
+		if r := kt.keys.At(i); r.live {
+			fn(kt.ids.String(r.id))
+		}
+	}
+}
+
+func (kt *keyTable) removeAt(ki uint32) {
+	kt.dropCreds(ki)
+	kt.deleteSlot(&kt.byID, ki+1, kt.idHash(ki))
+	kt.nKeys--
+	*kt.keys.At(int(ki)) = keyRec{}
+	delete(kt.stats, ki)
+	kt.free = append(kt.free, ki)
+}
+
+// findKey returns the index of the key with this ID.
+func (kt *keyTable) findKey(id string) (uint32, bool) {
+	slots := kt.byID.Len()
+	if slots == 0 {
+		return 0, false
+	}
+	mask := uint64(slots - 1)
+	for i := maphash.String(kt.seed, id) & mask; ; i = (i + 1) & mask {
+		s := *kt.byID.At(int(i))
+		if s == 0 {
+			return 0, false
+		}
+		if kt.ids.String(kt.keys.At(int(s-1)).id) == id {
+			return s - 1, true
+		}
+	}
+}
+
+func (kt *keyTable) idHash(ki uint32) uint64 {
+	return maphash.String(kt.seed, kt.ids.String(kt.keys.At(int(ki)).id))
+}
+
+func (kt *keyTable) credHash(ci uint32) uint64 {
+	return binary.LittleEndian.Uint64(kt.creds.At(int(ci)).digest[:8])
+}
+
+// newKey makes a live record for a key with this ID, indexed by it. The
+// ID is stored once, in the arena: a string handed out for it (to the
+// limiter, the usage recorder) stays valid after the key is gone.
+func (kt *keyTable) newKey(id string) uint32 {
+	r := keyRec{id: kt.ids.Put(id), live: true}
+	var ki uint32
+	if n := len(kt.free); n > 0 {
+		ki = kt.free[n-1]
+		kt.free = kt.free[:n-1]
+		*kt.keys.At(int(ki)) = r
+	} else {
+		ki = uint32(kt.keys.Append(r))
+	}
+	kt.nKeys++
+	kt.insertSlot(&kt.byID, &kt.nKeys, ki+1, kt.idHash)
+	return ki
+}
+
+// newCred stores a credential and indexes it by its digest. A digest
+// already indexed (for another key: the store forbids it, but a table is
+// only as good as what it is given) is pointed at the new credential.
+func (kt *keyTable) newCred(rec credRec) uint32 {
+	var ci uint32
+	if n := len(kt.freeCred); n > 0 {
+		ci = kt.freeCred[n-1]
+		kt.freeCred = kt.freeCred[:n-1]
+		*kt.creds.At(int(ci)) = rec
+	} else {
+		ci = uint32(kt.creds.Append(rec))
+	}
+	if slot, ok := kt.findDigestSlot(&rec.digest); ok {
+		*kt.byDigest.At(slot) = ci + 1
+		return ci
+	}
+	kt.nCreds++
+	kt.insertSlot(&kt.byDigest, &kt.nCreds, ci+1, kt.credHash)
+	return ci
+}
+
+func (kt *keyTable) findDigestSlot(d *keyvalue.Digest) (int, bool) {
+	slots := kt.byDigest.Len()
+	if slots == 0 {
+		return 0, false
+	}
+	mask := uint64(slots - 1)
+	for i := binary.LittleEndian.Uint64(d[:8]) & mask; ; i = (i + 1) & mask {
+		s := *kt.byDigest.At(int(i))
+		if s == 0 {
+			return 0, false
+		}
+		if kt.creds.At(int(s-1)).digest == *d {
+			return int(i), true
+		}
+	}
+}
+
+// dropCreds removes key ki's credentials from the index and frees them.
+func (kt *keyTable) dropCreds(ki uint32) {
+	r := kt.keys.At(int(ki))
+	for c := r.cred; c != 0; {
+		ci := c - 1
+		cr := kt.creds.At(int(ci))
+		next := cr.next
+		// Only this credential's own slot: another key's credential may
+		// have taken over the digest (newCred).
+		if slot, ok := kt.findDigestSlot(&cr.digest); ok && *kt.byDigest.At(slot) == ci+1 {
+			kt.deleteSlot(&kt.byDigest, ci+1, kt.credHash(ci))
+			kt.nCreds--
+		}
+		*kt.creds.At(int(ci)) = credRec{}
+		kt.freeCred = append(kt.freeCred, ci)
+		c = next
+	}
+	kt.keys.At(int(ki)).cred = 0
+}
+
+// insertSlot puts v into an open-addressed table with linear probing,
+// doubling it (and re-placing every entry) when *n entries would fill
+// more than three quarters of it. hash gives an entry's hash from its
+// value minus one.
+func (kt *keyTable) insertSlot(tab *offheap.Array[uint32], n *int, v uint32, hash func(uint32) uint64) {
+	if *n*4 > tab.Len()*3 {
+		grown := max(tab.Len()*2, 1024)
+		var old offheap.Array[uint32]
+		*tab, old = old, *tab
+		tab.Resize(grown)
+		for i := range old.Len() {
+			if s := *old.At(i); s != 0 {
+				place(tab, s, hash(s-1))
+			}
+		}
+		old.Free()
+	}
+	place(tab, v, hash(v-1))
+}
+
+func place(tab *offheap.Array[uint32], v uint32, h uint64) {
+	mask := uint64(tab.Len() - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		if s := tab.At(int(i)); *s == 0 {
+			*s = v
+			return
+		}
+	}
+}
+
+// deleteSlot removes v (whose hash is h) from an open-addressed table by
+// shifting back the entries after it (no tombstones, so lookups of absent
+// digests stay short however many keys come and go).
+func (kt *keyTable) deleteSlot(tab *offheap.Array[uint32], v uint32, h uint64) {
+	hashOf := kt.credHash
+	if tab == &kt.byID {
+		hashOf = kt.idHash
+	}
+	mask := uint64(tab.Len() - 1)
+	i := h & mask
+	for *tab.At(int(i)) != v {
+		if *tab.At(int(i)) == 0 {
+			return
+		}
+		i = (i + 1) & mask
+	}
+	for j := i; ; {
+		*tab.At(int(i)) = 0
+		for {
+			j = (j + 1) & mask
+			s := *tab.At(int(j))
+			if s == 0 {
+				return
+			}
+			home := hashOf(s-1) & mask
+			// The entry at j may move to i unless its home lies
+			// cyclically in (i, j].
+			if i <= j {
+				if i < home && home <= j {
+					continue
+				}
+			} else if i < home || home <= j {
+				continue
+			}
+			*tab.At(int(i)) = s
+			i = j
+			break
+		}
+	}
+}
