@@ -61,9 +61,11 @@ type KeyStore interface {
 	EachScheduledKey(ctx context.Context, rotatingPlans []string, fn func(*APIKey) error) error
 	// EachGatewayKey calls fn with every key in ID order, holding what a
 	// gateway serves from: ID, Enabled, ExpiresAt, StageKeys, Scopes,
-	// PlanIDs, and credentials with ID, label, grace and digest (no hints,
-	// no sealed values). Keys stream: the store holds one at a time, so a
-	// million of them load without a million in memory. An error from fn
+	// PlanIDs, and credentials with key ID, label, grace and digest (no
+	// credential IDs, hints or sealed values). Keys stream: the store holds one at a time, so a
+	// million of them load without a million in memory. Keys may share
+	// their StageKeys and Scopes (a store may decode a value once for the
+	// keys that hold the same): fn must not modify them. An error from fn
 	// stops the walk and is returned as is.
 	EachGatewayKey(ctx context.Context, fn func(*APIKey) error) error
 	// InsertCredential adds a credential. ECONFLICT when the key already has

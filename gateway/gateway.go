@@ -380,7 +380,9 @@ func (g *Gateway) reload(ctx context.Context) error {
 	// state of it, this load's or the one before. Keys this load did not
 	// see are gone from the store and leave once it has succeeded.
 	g.keys.beginGen()
+	defer g.keys.endGen()
 	var t *table
+	var fill *filler
 	err := g.cfg.Source.LoadDataPlane(ctx, func(snap *keyward.DataPlaneSnapshot) (func(*keyward.APIKey) error, error) {
 		var err error
 		if t, err = g.builder.begin(snap); err != nil {
@@ -389,8 +391,12 @@ func (g *Gateway) reload(ctx context.Context) error {
 		for i := range g.keys.access {
 			t.access = append(t.access, t.resolve(&g.keys.access[i]))
 		}
-		return func(k *keyward.APIKey) error { g.putKey(t, k); return nil }, nil
+		fill = g.startFiller(t)
+		return fill.add, nil
 	})
+	if fill != nil {
+		fill.wait()
+	}
 	if err != nil {
 		return err
 	}
@@ -399,6 +405,47 @@ func (g *Gateway) reload(ctx context.Context) error {
 		g.limiter.Forget(id)
 	}
 	return nil
+}
+
+// filler puts the keys of a full load into the key table on a goroutine of
+// its own, in batches, while the store reads on: on two cores reading and
+// indexing a million keys overlap instead of adding up.
+type filler struct {
+	batch []*keyward.APIKey
+	ch    chan []*keyward.APIKey
+	done  chan struct{}
+}
+
+const fillBatch = 256
+
+func (g *Gateway) startFiller(t *table) *filler {
+	f := &filler{ch: make(chan []*keyward.APIKey, 8), done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		for batch := range f.ch {
+			for _, k := range batch {
+				g.putKey(t, k)
+			}
+		}
+	}()
+	return f
+}
+
+func (f *filler) add(k *keyward.APIKey) error {
+	if f.batch = append(f.batch, k); len(f.batch) == fillBatch {
+		f.ch <- f.batch
+		f.batch = make([]*keyward.APIKey, 0, fillBatch)
+	}
+	return nil
+}
+
+// wait hands over the last batch and waits until every key is in.
+func (f *filler) wait() {
+	if len(f.batch) > 0 {
+		f.ch <- f.batch
+	}
+	close(f.ch)
+	<-f.done
 }
 
 // Reload rebuilds the table now. Tests and the admin side use it when they

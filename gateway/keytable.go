@@ -28,15 +28,18 @@ type keyTable struct {
 	mu       sync.RWMutex
 	keys     offheap.Array[keyRec]
 	creds    offheap.Array[credRec]
-	byDigest offheap.Array[uint32] // slots: credential index+1, 0 empty; a power of two long
-	byID     offheap.Array[uint32] // slots: key index+1, 0 empty
-	nKeys    int                   // live keys (entries in byID)
-	nCreds   int                   // live credentials (entries in byDigest)
-	free     []uint32              // key records to reuse
-	freeCred []uint32              // credential records to reuse
-	ids      offheap.Arena         // key IDs; a string handed out stays valid
+	byDigest slotIndex     // credentials by the digest of their value
+	byID     slotIndex     // keys by ID
+	free     []uint32      // key records to reuse
+	freeCred []uint32      // credential records to reuse
+	ids      offheap.Arena // key IDs; a string handed out stays valid
 	seed     maphash.Seed
 	gen      uint32 // the current full load's mark (sweep)
+	// filling: a full load into an empty table is under way, so every
+	// key it puts is new and so is every digest (the store's keys and
+	// digests are unique): put skips looking them up, a third of a first
+	// load's work.
+	filling bool
 
 	// scopes are read by lookups (under mu); 0 is "no scopes".
 	scopes   []scopeSet
@@ -137,18 +140,24 @@ func newKeyTable() *keyTable {
 func (kt *keyTable) lookup(d *keyvalue.Digest, v *keyView) bool {
 	kt.mu.RLock()
 	defer kt.mu.RUnlock()
-	slots := kt.byDigest.Len()
-	if slots == 0 {
+	h := digestHash(d)
+	x := &kt.byDigest
+	if x.slots.Len() == 0 {
 		return false
 	}
-	mask := uint64(slots - 1)
-	// The digest is an HMAC output: its first bytes are already uniform.
-	for i := binary.LittleEndian.Uint64(d[:8]) & mask; ; i = (i + 1) & mask {
-		s := *kt.byDigest.At(int(i))
+	mask := uint64(x.slots.Len() - 1)
+	tag := h &^ 0xffffffff
+	// Probed by hand, not with slotIndex.probe: this is every request.
+	for i := slotHome(h, mask); ; i = (i + 1) & mask {
+		s := *x.slots.At(int(i))
 		if s == 0 {
 			return false
 		}
-		c := kt.creds.At(int(s - 1))
+		if s&^0xffffffff != tag {
+			continue
+		}
+		ci := uint32(s&0xffffffff) - 1
+		c := kt.creds.At(int(ci))
 		if c.digest != *d {
 			continue
 		}
@@ -166,6 +175,10 @@ func (kt *keyTable) lookup(d *keyvalue.Digest, v *keyView) bool {
 	}
 }
 
+// digestHash places a digest: an HMAC output, so its first bytes are
+// already uniform.
+func digestHash(d *keyvalue.Digest) uint64 { return binary.LittleEndian.Uint64(d[:8]) }
+
 // has reports whether a key with this ID is in the table.
 func (kt *keyTable) has(id string) bool {
 	kt.mu.RLock()
@@ -178,14 +191,14 @@ func (kt *keyTable) has(id string) bool {
 func (kt *keyTable) len() (keys, creds int) {
 	kt.mu.RLock()
 	defer kt.mu.RUnlock()
-	return kt.nKeys, kt.nCreds
+	return kt.byID.n, kt.byDigest.n
 }
 
 // bytes returns the memory the table's arrays and arena have mapped.
 func (kt *keyTable) bytes() int {
 	kt.mu.RLock()
 	defer kt.mu.RUnlock()
-	return kt.keys.Bytes() + kt.creds.Bytes() + kt.byDigest.Bytes() + kt.byID.Bytes() + kt.ids.Bytes()
+	return kt.keys.Bytes() + kt.creds.Bytes() + kt.byDigest.bytes() + kt.byID.bytes() + kt.ids.Bytes()
 }
 
 // internAccess returns the index of k's stage and plan combination and
@@ -250,7 +263,11 @@ func (kt *keyTable) internScopes(s *keyward.Scopes) uint32 {
 func (kt *keyTable) put(k *keyward.APIKey, access uint32, stats KeyMetrics) {
 	kt.mu.Lock()
 	defer kt.mu.Unlock()
-	ki, ok := kt.findKey(k.ID)
+	var ki uint32
+	ok := false
+	if !kt.filling {
+		ki, ok = kt.findKey(k.ID)
+	}
 	if ok {
 		kt.dropCreds(ki)
 	} else {
@@ -299,6 +316,14 @@ func (kt *keyTable) remove(id string) bool {
 func (kt *keyTable) beginGen() {
 	kt.mu.Lock()
 	kt.gen++
+	kt.filling = kt.byID.n == 0
+	kt.mu.Unlock()
+}
+
+// endGen ends a full load, whether it succeeded or not.
+func (kt *keyTable) endGen() {
+	kt.mu.Lock()
+	kt.filling = false
 	kt.mu.Unlock()
 }
 
@@ -330,8 +355,10 @@ func (kt *keyTable) each(fn func(id string)) {
 
 func (kt *keyTable) removeAt(ki uint32) {
 	kt.dropCreds(ki)
-	kt.deleteSlot(&kt.byID, ki+1, kt.idHash(ki))
-	kt.nKeys--
+	id := kt.ids.String(kt.keys.At(int(ki)).id)
+	if pos, ok := kt.byID.probe(kt.idHash(id), func(i uint32) bool { return i == ki }); ok {
+		kt.byID.deleteAt(pos)
+	}
 	*kt.keys.At(int(ki)) = keyRec{}
 	delete(kt.stats, ki)
 	kt.free = append(kt.free, ki)
@@ -339,29 +366,15 @@ func (kt *keyTable) removeAt(ki uint32) {
 
 // findKey returns the index of the key with this ID.
 func (kt *keyTable) findKey(id string) (uint32, bool) {
-	slots := kt.byID.Len()
-	if slots == 0 {
-		return 0, false
-	}
-	mask := uint64(slots - 1)
-	for i := maphash.String(kt.seed, id) & mask; ; i = (i + 1) & mask {
-		s := *kt.byID.At(int(i))
-		if s == 0 {
-			return 0, false
-		}
-		if kt.ids.String(kt.keys.At(int(s-1)).id) == id {
-			return s - 1, true
-		}
-	}
+	var found uint32
+	_, ok := kt.byID.probe(kt.idHash(id), func(i uint32) bool {
+		found = i
+		return kt.ids.String(kt.keys.At(int(i)).id) == id
+	})
+	return found, ok
 }
 
-func (kt *keyTable) idHash(ki uint32) uint64 {
-	return maphash.String(kt.seed, kt.ids.String(kt.keys.At(int(ki)).id))
-}
-
-func (kt *keyTable) credHash(ci uint32) uint64 {
-	return binary.LittleEndian.Uint64(kt.creds.At(int(ci)).digest[:8])
-}
+func (kt *keyTable) idHash(id string) uint64 { return maphash.String(kt.seed, id) }
 
 // newKey makes a live record for a key with this ID, indexed by it. The
 // ID is stored once, in the arena: a string handed out for it (to the
@@ -376,8 +389,7 @@ func (kt *keyTable) newKey(id string) uint32 {
 	} else {
 		ki = uint32(kt.keys.Append(r))
 	}
-	kt.nKeys++
-	kt.insertSlot(&kt.byID, &kt.nKeys, ki+1, kt.idHash)
+	kt.byID.insert(kt.idHash(id), ki)
 	return ki
 }
 
@@ -393,30 +405,22 @@ func (kt *keyTable) newCred(rec credRec) uint32 {
 	} else {
 		ci = uint32(kt.creds.Append(rec))
 	}
-	if slot, ok := kt.findDigestSlot(&rec.digest); ok {
-		*kt.byDigest.At(slot) = ci + 1
+	h := digestHash(&rec.digest)
+	if kt.filling {
+		kt.byDigest.insert(h, ci)
 		return ci
 	}
-	kt.nCreds++
-	kt.insertSlot(&kt.byDigest, &kt.nCreds, ci+1, kt.credHash)
+	if pos, ok := kt.findDigest(h, &rec.digest); ok {
+		kt.byDigest.set(pos, h, ci)
+		return ci
+	}
+	kt.byDigest.insert(h, ci)
 	return ci
 }
 
-func (kt *keyTable) findDigestSlot(d *keyvalue.Digest) (int, bool) {
-	slots := kt.byDigest.Len()
-	if slots == 0 {
-		return 0, false
-	}
-	mask := uint64(slots - 1)
-	for i := binary.LittleEndian.Uint64(d[:8]) & mask; ; i = (i + 1) & mask {
-		s := *kt.byDigest.At(int(i))
-		if s == 0 {
-			return 0, false
-		}
-		if kt.creds.At(int(s-1)).digest == *d {
-			return int(i), true
-		}
-	}
+// findDigest returns the slot position of the credential with digest d.
+func (kt *keyTable) findDigest(h uint64, d *keyvalue.Digest) (int, bool) {
+	return kt.byDigest.probe(h, func(i uint32) bool { return kt.creds.At(int(i)).digest == *d })
 }
 
 // dropCreds removes key ki's credentials from the index and frees them.
@@ -428,84 +432,12 @@ func (kt *keyTable) dropCreds(ki uint32) {
 		next := cr.next
 		// Only this credential's own slot: another key's credential may
 		// have taken over the digest (newCred).
-		if slot, ok := kt.findDigestSlot(&cr.digest); ok && *kt.byDigest.At(slot) == ci+1 {
-			kt.deleteSlot(&kt.byDigest, ci+1, kt.credHash(ci))
-			kt.nCreds--
+		if pos, ok := kt.byDigest.probe(digestHash(&cr.digest), func(i uint32) bool { return i == ci }); ok {
+			kt.byDigest.deleteAt(pos)
 		}
 		*kt.creds.At(int(ci)) = credRec{}
 		kt.freeCred = append(kt.freeCred, ci)
 		c = next
 	}
 	kt.keys.At(int(ki)).cred = 0
-}
-
-// insertSlot puts v into an open-addressed table with linear probing,
-// doubling it (and re-placing every entry) when *n entries would fill
-// more than three quarters of it. hash gives an entry's hash from its
-// value minus one.
-func (kt *keyTable) insertSlot(tab *offheap.Array[uint32], n *int, v uint32, hash func(uint32) uint64) {
-	if *n*4 > tab.Len()*3 {
-		grown := max(tab.Len()*2, 1024)
-		var old offheap.Array[uint32]
-		*tab, old = old, *tab
-		tab.Resize(grown)
-		for i := range old.Len() {
-			if s := *old.At(i); s != 0 {
-				place(tab, s, hash(s-1))
-			}
-		}
-		old.Free()
-	}
-	place(tab, v, hash(v-1))
-}
-
-func place(tab *offheap.Array[uint32], v uint32, h uint64) {
-	mask := uint64(tab.Len() - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		if s := tab.At(int(i)); *s == 0 {
-			*s = v
-			return
-		}
-	}
-}
-
-// deleteSlot removes v (whose hash is h) from an open-addressed table by
-// shifting back the entries after it (no tombstones, so lookups of absent
-// digests stay short however many keys come and go).
-func (kt *keyTable) deleteSlot(tab *offheap.Array[uint32], v uint32, h uint64) {
-	hashOf := kt.credHash
-	if tab == &kt.byID {
-		hashOf = kt.idHash
-	}
-	mask := uint64(tab.Len() - 1)
-	i := h & mask
-	for *tab.At(int(i)) != v {
-		if *tab.At(int(i)) == 0 {
-			return
-		}
-		i = (i + 1) & mask
-	}
-	for j := i; ; {
-		*tab.At(int(i)) = 0
-		for {
-			j = (j + 1) & mask
-			s := *tab.At(int(j))
-			if s == 0 {
-				return
-			}
-			home := hashOf(s-1) & mask
-			// The entry at j may move to i unless its home lies
-			// cyclically in (i, j].
-			if i <= j {
-				if i < home && home <= j {
-					continue
-				}
-			} else if i < home || home <= j {
-				continue
-			}
-			*tab.At(int(i)) = s
-			i = j
-			break
-		}
-	}
 }

@@ -196,3 +196,44 @@ func conflict(format string, args ...any) error {
 }
 
 func internal(op string, err error) error { return fmt.Errorf("sqlite: %s: %w", op, err) }
+
+// jsonMemo decodes a JSON column row after row, reusing the value decoded
+// last when the text is the same: a million keys bound alike cost one
+// decode, not a million, and share what it made. Whoever reads the rows
+// must not modify what they get.
+type jsonMemo[T any] struct {
+	last string
+	have bool
+	v    T
+}
+
+// col scans the column into dst through the memo.
+func (m *jsonMemo[T]) col(dst *T) memoCol[T] { return memoCol[T]{m, dst} }
+
+type memoCol[T any] struct {
+	m   *jsonMemo[T]
+	dst *T
+}
+
+func (c memoCol[T]) Scan(src any) error {
+	var zero T
+	if src == nil {
+		*c.dst = zero
+		return nil
+	}
+	s, err := text(src)
+	if err != nil {
+		return err
+	}
+	if c.m.have && s == c.m.last {
+		*c.dst = c.m.v
+		return nil
+	}
+	v := zero
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return err
+	}
+	c.m.last, c.m.have, c.m.v = s, true, v
+	*c.dst = v
+	return nil
+}

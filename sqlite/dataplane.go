@@ -13,7 +13,7 @@ import (
 // UNIQUE (key_id, label), plan_keys_key); nothing is sorted.
 var (
 	qEachGatewayKey  = register(`SELECT id, enabled, expires_at, stage_keys, scopes FROM api_keys ORDER BY id`)
-	qEachGatewayCred = register(`SELECT key_id, id, label, grace_until, digest FROM credentials ORDER BY key_id, label`)
+	qEachGatewayCred = register(`SELECT key_id, label, grace_until, digest FROM credentials ORDER BY key_id, label`)
 	qEachGatewayPlan = register(`SELECT key_id, plan_id FROM plan_keys ORDER BY key_id, plan_id`)
 )
 
@@ -35,7 +35,7 @@ func (t *tx) EachGatewayKey(ctx context.Context, fn func(*keyward.APIKey) error)
 	defer plans.Close()
 
 	nextCred := cursor(creds, func(c *keyward.Credential) []any {
-		return []any{&c.KeyID, &c.ID, &c.Label, nullTimeCol{&c.GraceUntil}, &c.Digest}
+		return []any{&c.KeyID, &c.Label, nullTimeCol{&c.GraceUntil}, &c.Digest}
 	})
 	nextPlan := cursor(plans, func(p *[2]string) []any { return []any{&p[0], &p[1]} })
 	cred, credOK, err := nextCred()
@@ -46,9 +46,11 @@ func (t *tx) EachGatewayKey(ctx context.Context, fn func(*keyward.APIKey) error)
 	if err != nil {
 		return internal("list gateway plans", err)
 	}
+	var stageKeys jsonMemo[[]keyward.StageKey]
+	var scopes jsonMemo[keyward.Scopes]
 	for keys.Next() {
 		k := &keyward.APIKey{}
-		if err := keys.Scan(&k.ID, &k.Enabled, nullTimeCol{&k.ExpiresAt}, jsonCol{&k.StageKeys}, jsonCol{&k.Scopes}); err != nil {
+		if err := keys.Scan(&k.ID, &k.Enabled, nullTimeCol{&k.ExpiresAt}, stageKeys.col(&k.StageKeys), scopes.col(&k.Scopes)); err != nil {
 			return internal("list gateway keys", err)
 		}
 		// Rows of keys that sort before this one belong to none (a

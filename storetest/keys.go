@@ -175,12 +175,12 @@ func testEachGatewayKey(h *harness) {
 			w := &keyward.APIKey{ID: want.ID, Enabled: want.Enabled, ExpiresAt: want.ExpiresAt, StageKeys: want.StageKeys,
 				Scopes: want.Scopes, PlanIDs: want.PlanIDs}
 			for _, c := range want.Credentials {
-				w.Credentials = append(w.Credentials, keyward.Credential{ID: c.ID, KeyID: c.KeyID, Label: c.Label,
+				w.Credentials = append(w.Credentials, keyward.Credential{KeyID: c.KeyID, Label: c.Label,
 					GraceUntil: c.GraceUntil, Digest: c.Digest})
 			}
 			g := *got[i]
-			sortCredentials(g.Credentials)
-			sortCredentials(w.Credentials)
+			sortCredentialsByLabel(g.Credentials)
+			sortCredentialsByLabel(w.Credentials)
 			h.equal(fmt.Sprintf("EachGatewayKey[%d]", i), &g, w)
 		}
 		stop := fmt.Errorf("stop")
@@ -192,11 +192,12 @@ func testEachGatewayKey(h *harness) {
 	})
 }
 
-// sortCredentials orders credentials by ID: the order within a key is not
-// part of the contract.
-func sortCredentials(cs []keyward.Credential) {
-	slices.SortFunc(cs, func(a, b keyward.Credential) int { return strings.Compare(a.ID, b.ID) })
+// sortCredentialsByLabel orders credentials by label (unique within a
+// key): the order within a key is not part of the contract.
+func sortCredentialsByLabel(cs []keyward.Credential) {
+	slices.SortFunc(cs, func(a, b keyward.Credential) int { return strings.Compare(string(a.Label), string(b.Label)) })
 }
+
 
 func testKeyInsertGet(h *harness) {
 	k := newKey("k1")

@@ -7,3 +7,9 @@ package offheap
 func mapAnon(n int) []byte { return make([]byte, n) }
 
 func unmap([]byte) {}
+
+func remap(b []byte, n int) []byte {
+	nb := make([]byte, n)
+	copy(nb, b)
+	return nb
+}

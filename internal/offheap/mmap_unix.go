@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && !linux
 
 package offheap
 
@@ -22,4 +22,12 @@ func unmap(b []byte) {
 	if err := syscall.Munmap(b); err != nil {
 		panic(fmt.Sprintf("offheap: unmapping: %v", err))
 	}
+}
+
+// remap moves b into a mapping of n bytes.
+func remap(b []byte, n int) []byte {
+	nb := mapAnon(n)
+	copy(nb, b)
+	unmap(b)
+	return nb
 }

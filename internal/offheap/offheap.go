@@ -68,21 +68,20 @@ func (a *Array[T]) Free() {
 }
 
 // grow maps room for at least n elements (1.5 times the current capacity
-// or more), copies the elements over and unmaps the old mapping.
+// or more), keeping the elements.
 func (a *Array[T]) grow(n int) {
 	var zero T
 	size := int(unsafe.Sizeof(zero))
+	c := max(n, cap(a.data)+cap(a.data)/2, 4096/max(size, 1))
+	var mem []byte
 	if a.mem == nil {
 		mustBePointerFree(reflect.TypeFor[T]())
+		mem = mapAnon(c * size)
+	} else {
+		mem = remap(a.mem, c*size)
 	}
-	c := max(n, cap(a.data)+cap(a.data)/2, 4096/max(size, 1))
-	mem := mapAnon(c * size)
-	data := unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(mem))), c)[:len(a.data)]
-	copy(data, a.data)
-	if a.mem != nil {
-		unmap(a.mem)
-	}
-	a.data, a.mem = data, mem
+	a.data = unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(mem))), c)[:len(a.data)]
+	a.mem = mem
 }
 
 // mustBePointerFree panics when values of t hold pointers the collector
