@@ -57,8 +57,11 @@ data_mb=$(du -sm "$D" | cut -f1)
 # Restart: SIGTERM (graceful, checkpoints), start again, until admitted.
 # On both cores: it reads the store on one and indexes keys on the other.
 kill -TERM "$SRV"; wait "$SRV" 2>/dev/null || true
+# Polled gently: a curl every few milliseconds would take the cores the
+# server is loading on.
 t0=$(now_ms); start_server ""
-for _ in $(seq 6000); do [ "$(status "$KEY")" = 200 ] && break; sleep 0.01; done
+wait_port "$GW"
+for _ in $(seq 3000); do [ "$(status "$KEY")" = 200 ] && break; sleep 0.02; done
 t1=$(now_ms); restart_ms=$((t1 - t0))
 sleep 2
 rss_restart=$(rss_mb)
