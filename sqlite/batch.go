@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/keyward/keyward/sqlstore"
 	"sync"
 
 	"github.com/keyward/keyward"
@@ -115,7 +116,7 @@ func (b *batcher) run(batch []*batchReq) {
 }
 
 // runInSavepoint runs one caller's fn; ok reports whether its work stays.
-func runInSavepoint(sqlTx *sql.Tx, stmts []*sql.Stmt, r *batchReq) (ok bool, err error) {
+func runInSavepoint(sqlTx *sql.Tx, stmts *sqlstore.Statements, r *batchReq) (ok bool, err error) {
 	ctx := context.WithoutCancel(r.ctx)
 	if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT kw"); err != nil {
 		return false, fmt.Errorf("sqlite: savepoint: %w", err)
@@ -126,7 +127,7 @@ func runInSavepoint(sqlTx *sql.Tx, stmts []*sql.Stmt, r *batchReq) (ok bool, err
 				r.panicked, r.panicVal = true, v
 			}
 		}()
-		r.err = r.fn(ctx, &tx{tx: sqlTx, stmts: stmts})
+		r.err = r.fn(ctx, sqlstore.NewTx(sqlTx, stmts))
 	}()
 	if r.err != nil || r.panicked {
 		if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO kw; RELEASE kw"); err != nil {

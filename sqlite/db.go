@@ -27,6 +27,7 @@ import (
 	"runtime"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/sqlstore"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -226,7 +227,7 @@ func (db *DB) View(ctx context.Context, fn func(context.Context, keyward.Tx) err
 // pool is one *sql.DB with the store's statements prepared on it.
 type pool struct {
 	db    *sql.DB
-	stmts []*sql.Stmt // indexed by query
+	stmts *sqlstore.Statements
 
 	// setMode is set when the pool serves both Update and View (in-memory
 	// databases): each transaction then starts by making the connection
@@ -251,7 +252,7 @@ func (p *pool) run(ctx context.Context, readOnly bool, fn func(context.Context, 
 			_ = sqlTx.Rollback()
 		}
 	}()
-	err = fn(ctx, &tx{tx: sqlTx, stmts: p.stmts})
+	err = fn(ctx, sqlstore.NewTx(sqlTx, p.stmts))
 	finished = true
 	if err != nil {
 		_ = sqlTx.Rollback()
@@ -264,10 +265,18 @@ func (p *pool) run(ctx context.Context, readOnly bool, fn func(context.Context, 
 }
 
 func (p *pool) close() error {
-	for _, s := range p.stmts {
-		if s != nil { // Open may have failed half way through preparing
-			_ = s.Close()
-		}
+	if p.stmts != nil {
+		p.stmts.Close()
 	}
 	return p.db.Close()
+}
+
+// prepare prepares the store's statements on the pool.
+func (p *pool) prepare(ctx context.Context) error {
+	s, err := sqlstore.Prepare(ctx, p.db, dialect)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	p.stmts = s
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"github.com/keyward/keyward/sqlstore"
 	"io/fs"
 	"sort"
 	"strconv"
@@ -95,7 +96,7 @@ func (db *DB) apply(ctx context.Context, m migration) error {
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
-		m.version, formatTime(db.clock.Now()))
+		m.version, sqlstore.FormatTime(db.clock.Now()))
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -31,7 +31,7 @@ func (t *tx) InsertAPI(ctx context.Context, a *keyward.API) error {
 	}
 	_, err = t.exec(ctx, qInsertAPI, append(args, formatTime(a.UpdatedAt), a.ID, formatTime(a.CreatedAt))...)
 	switch {
-	case isDuplicate(err):
+	case t.d.IsDuplicate(err):
 		if strings.Contains(err.Error(), "apis.name") {
 			return conflict("an api named %q already exists", a.Name)
 		}

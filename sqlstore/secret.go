@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -54,7 +54,7 @@ func (t *tx) InsertSecret(ctx context.Context, s *keyward.Secret) error {
 	}
 	_, err = t.exec(ctx, qInsertSecret, append(args, formatTime(s.CreatedAt))...)
 	switch {
-	case isDuplicate(err):
+	case t.d.IsDuplicate(err):
 		return conflict("a secret named %q already exists", s.Name)
 	case err != nil:
 		return internal("insert secret", err)
@@ -187,9 +187,9 @@ func (t *tx) InsertSecretVersion(ctx context.Context, v *keyward.SecretVersion) 
 	_, err := t.exec(ctx, qInsertVersion, v.SecretName, v.ID, v.Binary, formatTime(v.CreatedAt),
 		blobArg(v.Sealed), blobArg(v.ValueMAC))
 	switch {
-	case isDuplicate(err):
+	case t.d.IsDuplicate(err):
 		return conflict("secret %q already has a version %q", v.SecretName, v.ID)
-	case isMissingParent(err):
+	case t.d.IsMissingParent(err):
 		return notFound("secret", v.SecretName)
 	case err != nil:
 		return internal("insert secret version", err)
@@ -275,7 +275,7 @@ func (t *tx) MoveStage(ctx context.Context, name, stage, toID string) error {
 	}
 	_, err := t.exec(ctx, qPutStage, name, stage, toID)
 	switch {
-	case isMissingParent(err):
+	case t.d.IsMissingParent(err):
 		return keyward.Errorf(keyward.ENOTFOUND, "secret %q has no version %q", name, toID)
 	case err != nil:
 		return internal("move secret stage", err)

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -36,7 +36,7 @@ func (t *tx) PutIdempotency(ctx context.Context, r *keyward.IdempotencyRecord) e
 	}
 	_, err := t.exec(ctx, qPutIdempotency, r.Scope, r.Token, blobArg(r.RequestMAC), response, formatTime(r.CreatedAt))
 	switch {
-	case isDuplicate(err):
+	case t.d.IsDuplicate(err):
 		return conflict("client token %q was already used for %s", r.Token, r.Scope)
 	case err != nil:
 		return internal("put idempotency record", err)

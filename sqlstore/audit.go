@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -171,7 +171,7 @@ func (t *tx) WriteAuditHashes(ctx context.Context, from int64, hashes [][]byte) 
 func (t *tx) InsertCheckpoint(ctx context.Context, c *keyward.AuditCheckpoint) error {
 	_, err := t.exec(ctx, qInsertCheckpoint, c.Size, c.Root, formatTime(c.Time), c.Note)
 	switch {
-	case isDuplicate(err):
+	case t.d.IsDuplicate(err):
 		return conflict("audit checkpoint at %d already exists", c.Size)
 	case err != nil:
 		return internal("insert audit checkpoint", err)

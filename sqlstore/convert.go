@@ -1,17 +1,14 @@
-package sqlite
+package sqlstore
 
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/keyward/keyward"
 
-	sqlitedriver "modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // timeFormat is RFC 3339 with a fixed nine-digit fraction: stored in UTC, it
@@ -19,6 +16,10 @@ import (
 const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+// FormatTime is how the store writes times: fixed width, so that they sort
+// as text.
+func FormatTime(t time.Time) string { return formatTime(t) }
 
 // nullTime is the column value of an optional time.
 func nullTime(t *time.Time) any {
@@ -164,29 +165,6 @@ func newestAfter(after string) (string, []any, error) {
 // resource kind and its ID or name, never a digest or a value; anything else
 // is wrapped, and so internal.
 
-func sqliteCode(err error) int {
-	var se *sqlitedriver.Error
-	if errors.As(err, &se) {
-		return se.Code()
-	}
-	return 0
-}
-
-// isDuplicate reports a UNIQUE or PRIMARY KEY constraint failure.
-func isDuplicate(err error) bool {
-	switch sqliteCode(err) {
-	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-		return true
-	}
-	return false
-}
-
-// isMissingParent reports a FOREIGN KEY constraint failure: the row refers to
-// one that does not exist.
-func isMissingParent(err error) bool {
-	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
-}
-
 func notFound(kind, id string) error {
 	return keyward.Errorf(keyward.ENOTFOUND, "%s %q not found", kind, id)
 }
@@ -195,7 +173,7 @@ func conflict(format string, args ...any) error {
 	return keyward.Errorf(keyward.ECONFLICT, format, args...)
 }
 
-func internal(op string, err error) error { return fmt.Errorf("sqlite: %s: %w", op, err) }
+func internal(op string, err error) error { return fmt.Errorf("store: %s: %w", op, err) }
 
 // jsonMemo decodes a JSON column row after row, reusing the value decoded
 // last when the text is the same: a million keys bound alike cost one

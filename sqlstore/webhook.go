@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -47,7 +47,7 @@ func (t *tx) InsertWebhook(ctx context.Context, w *keyward.Webhook) error {
 	_, err = t.exec(ctx, qInsertWebhook, w.ID, string(w.Kind), w.URL, w.Description, events,
 		w.PrincipalID, formatTime(w.CreatedAt), blobArg(w.SealedSecret))
 	switch {
-	case isDuplicate(err):
+	case t.d.IsDuplicate(err):
 		return conflict("webhook %q already exists", w.ID)
 	case err != nil:
 		return internal("insert webhook", err)
@@ -102,9 +102,9 @@ func (t *tx) InsertDelivery(ctx context.Context, d *keyward.Delivery) error {
 		textArg(d.Payload), string(d.State), attempts, formatTime(d.NextAttemptAt),
 		formatTime(d.CreatedAt), formatTime(d.UpdatedAt))
 	switch {
-	case isDuplicate(err):
+	case t.d.IsDuplicate(err):
 		return conflict("delivery %q already exists", d.ID)
-	case isMissingParent(err):
+	case t.d.IsMissingParent(err):
 		return notFound("webhook", d.WebhookID)
 	case err != nil:
 		return internal("insert delivery", err)
@@ -198,7 +198,7 @@ func (t *tx) ListDeliveries(ctx context.Context, f keyward.DeliveryFilter) ([]*k
 func (t *tx) InsertNotice(ctx context.Context, kind, target string, deadline, at time.Time) error {
 	_, err := t.exec(ctx, qInsertNotice, kind, target, formatTime(deadline), formatTime(at))
 	switch {
-	case isDuplicate(err):
+	case t.d.IsDuplicate(err):
 		return conflict("the %s notice of %q for %s was already given", kind, target, formatTime(deadline))
 	case err != nil:
 		return internal("insert notice", err)

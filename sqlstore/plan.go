@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -38,7 +38,7 @@ func (t *tx) InsertPlan(ctx context.Context, p *keyward.UsagePlan) error {
 	}
 	_, err = t.exec(ctx, qInsertPlan, append(args, formatTime(p.UpdatedAt), p.ID, formatTime(p.CreatedAt))...)
 	switch {
-	case isDuplicate(err):
+	case t.d.IsDuplicate(err):
 		if strings.Contains(err.Error(), "usage_plans.name") {
 			return conflict("a usage plan named %q already exists", p.Name)
 		}
@@ -116,9 +116,9 @@ func (t *tx) DeletePlan(ctx context.Context, id string) error {
 func (t *tx) AttachKey(ctx context.Context, planID, keyID string) error {
 	_, err := t.exec(ctx, qAttachKey, planID, keyID)
 	switch {
-	case isDuplicate(err):
+	case t.d.IsDuplicate(err):
 		return conflict("api key %q is already attached to usage plan %q", keyID, planID)
-	case isMissingParent(err):
+	case t.d.IsMissingParent(err):
 		// Find out which one is missing, only now that one is.
 		ok, err := t.exists(ctx, qPlanExists, planID)
 		if err != nil {

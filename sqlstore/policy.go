@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -42,7 +42,7 @@ func (t *tx) InsertPolicy(ctx context.Context, p *keyward.Policy) error {
 	}
 	_, err = t.exec(ctx, qInsertPolicy, append(args, formatTime(p.CreatedAt))...)
 	switch {
-	case isDuplicate(err):
+	case t.d.IsDuplicate(err):
 		if strings.Contains(err.Error(), "policies.name") {
 			return conflict("a policy named %q already exists", p.Name)
 		}
@@ -121,9 +121,9 @@ func (t *tx) DeletePolicy(ctx context.Context, id string) error {
 func (t *tx) AttachPolicy(ctx context.Context, policyID, principalID string) error {
 	_, err := t.exec(ctx, qAttachPolicy, policyID, principalID)
 	switch {
-	case isDuplicate(err):
+	case t.d.IsDuplicate(err):
 		return conflict("policy %q is already attached to principal %q", policyID, principalID)
-	case isMissingParent(err):
+	case t.d.IsMissingParent(err):
 		ok, err := t.exists(ctx, qPolicyExists, policyID)
 		if err != nil {
 			return internal("attach policy", err)

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -34,7 +34,7 @@ func (t *tx) InsertPrincipal(ctx context.Context, p *keyward.Principal) error {
 	_, err := t.exec(ctx, qInsertPrincipal, p.ID, p.Name, p.Type, p.Description,
 		formatTime(p.CreatedAt), formatTime(p.UpdatedAt))
 	switch {
-	case isDuplicate(err):
+	case t.d.IsDuplicate(err):
 		if strings.Contains(err.Error(), "principals.name") {
 			return conflict("a principal named %q already exists", p.Name)
 		}
@@ -126,12 +126,12 @@ func (t *tx) InsertToken(ctx context.Context, tok *keyward.AdminToken) error {
 	_, err := t.exec(ctx, qInsertToken, tok.ID, tok.PrincipalID, tok.Hint, formatTime(tok.CreatedAt),
 		nullTime(tok.ExpiresAt), tok.Digest)
 	switch {
-	case isDuplicate(err):
+	case t.d.IsDuplicate(err):
 		if strings.Contains(err.Error(), "admin_tokens.digest") {
 			return conflict("the value of admin token %q is already in use", tok.ID)
 		}
 		return conflict("admin token %q already exists", tok.ID)
-	case isMissingParent(err):
+	case t.d.IsMissingParent(err):
 		return notFound("principal", tok.PrincipalID)
 	case err != nil:
 		return internal("insert admin token", err)

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -49,7 +49,7 @@ func (t *tx) InsertKey(ctx context.Context, k *keyward.APIKey) error {
 	}
 	_, err = t.exec(ctx, qInsertKey, append(args, formatTime(k.UpdatedAt), k.ID, formatTime(k.CreatedAt))...)
 	switch {
-	case isDuplicate(err):
+	case t.d.IsDuplicate(err):
 		return conflict("api key %q already exists", k.ID)
 	case err != nil:
 		return internal("insert key", err)
@@ -227,7 +227,7 @@ func (t *tx) InsertCredential(ctx context.Context, c *keyward.Credential) error 
 	_, err := t.exec(ctx, qInsertCredential, c.ID, c.KeyID, string(c.Label), c.Hint,
 		nullTime(c.GraceUntil), formatTime(c.CreatedAt), c.Digest, blobArg(c.SealedValue))
 	switch {
-	case isDuplicate(err):
+	case t.d.IsDuplicate(err):
 		// Which constraint failed is only in the driver's message.
 		msg := err.Error()
 		switch {
@@ -237,7 +237,7 @@ func (t *tx) InsertCredential(ctx context.Context, c *keyward.Credential) error 
 			return conflict("api key %q already has a %s credential", c.KeyID, c.Label)
 		}
 		return conflict("credential %q already exists", c.ID)
-	case isMissingParent(err):
+	case t.d.IsMissingParent(err):
 		return notFound("api key", c.KeyID)
 	case err != nil:
 		return internal("insert credential", err)

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -30,7 +30,7 @@ func (t *tx) InsertRotation(ctx context.Context, r *keyward.Rotation) error {
 		r.Hint, r.Error, r.StartedBy, formatTime(r.CreatedAt), formatTime(r.UpdatedAt),
 		nullTime(r.FinishedAt))
 	switch {
-	case isDuplicate(err):
+	case t.d.IsDuplicate(err):
 		msg := err.Error()
 		switch {
 		case strings.Contains(msg, "rotations.client_token"):

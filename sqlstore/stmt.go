@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -10,13 +10,17 @@ import (
 )
 
 // query names one of the store's fixed SQL statements. Every statement is
-// declared at package level with register, prepared on both pools by Open and
-// then reused by every transaction: preparing a statement costs more than
-// running a small one, and key creation has to stay cheap.
+// declared at package level with register, prepared on each pool by
+// Prepare and then reused by every transaction: preparing a statement
+// costs more than running a small one, and key creation has to stay cheap.
 //
-// Statements are prepared up front rather than on first use because the
-// write pool has one connection: preparing on the pool from inside an Update
-// would wait for the connection the Update holds.
+// Statements are prepared up front rather than on first use because
+// SQLite's write pool has one connection: preparing on the pool from
+// inside an Update would wait for the connection the Update holds.
+//
+// They are written once, in the SQL both SQLite and PostgreSQL accept,
+// with ? placeholders; a Dialect rewrites what differs (placeholders,
+// json_each) when they are prepared.
 type query int
 
 var queries []string
@@ -26,22 +30,63 @@ func register(sql string) query {
 	return query(len(queries) - 1)
 }
 
-func (p *pool) prepare(ctx context.Context) error {
-	p.stmts = make([]*sql.Stmt, len(queries))
+// Dialect is what differs between the databases the store runs on.
+type Dialect struct {
+	// Rewrite turns a statement as registered into the database's SQL.
+	Rewrite func(sql string) string
+	// IsDuplicate reports a UNIQUE or PRIMARY KEY violation. Which one it
+	// was is read from the error's text, which names the constraint as
+	// "table.column" (SQLite's messages do; PostgreSQL's schema names its
+	// constraints so).
+	IsDuplicate func(error) bool
+	// IsMissingParent reports a FOREIGN KEY violation: the row refers to
+	// one that does not exist.
+	IsMissingParent func(error) bool
+	// OneResultAtATime: a connection cannot step through two result sets
+	// at once (PostgreSQL's protocol), so the streaming reads page
+	// instead of merging open cursors.
+	OneResultAtATime bool
+}
+
+// Statements are the store's statements prepared on one *sql.DB.
+type Statements struct {
+	d     *Dialect
+	stmts []*sql.Stmt // indexed by query
+}
+
+// Prepare prepares every statement on db in d's SQL.
+func Prepare(ctx context.Context, db *sql.DB, d *Dialect) (*Statements, error) {
+	s := &Statements{d: d, stmts: make([]*sql.Stmt, len(queries))}
 	for i, q := range queries {
-		s, err := p.db.PrepareContext(ctx, q)
+		st, err := db.PrepareContext(ctx, d.Rewrite(q))
 		if err != nil {
-			return fmt.Errorf("sqlite: prepare %q: %w", q, err)
+			s.Close()
+			return nil, fmt.Errorf("prepare %q: %w", q, err)
 		}
-		p.stmts[i] = s
+		s.stmts[i] = st
 	}
-	return nil
+	return s, nil
+}
+
+// Close closes the prepared statements.
+func (s *Statements) Close() {
+	for _, st := range s.stmts {
+		if st != nil {
+			_ = st.Close()
+		}
+	}
+}
+
+// NewTx is the keyward.Tx of a transaction, running s.
+func NewTx(sqlTx *sql.Tx, s *Statements) keyward.Tx {
+	return &tx{tx: sqlTx, stmts: s.stmts, d: s.d}
 }
 
 // tx implements keyward.Tx on a *sql.Tx.
 type tx struct {
 	tx    *sql.Tx
 	stmts []*sql.Stmt
+	d     *Dialect
 }
 
 var _ keyward.Tx = (*tx)(nil)
@@ -143,7 +188,7 @@ func (t *tx) deleteOne(ctx context.Context, q query, kind, id string) error {
 func (t *tx) changeOne(ctx context.Context, q query, kind, id string, dup error, args ...any) error {
 	ok, err := t.execOne(ctx, q, args...)
 	switch {
-	case dup != nil && isDuplicate(err):
+	case dup != nil && t.d.IsDuplicate(err):
 		return dup
 	case err != nil:
 		return internal("change "+kind, err)
