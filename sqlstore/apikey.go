@@ -154,7 +154,7 @@ func (t *tx) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.APIK
 			}
 			q.WriteString(` ORDER BY ` + order + ` LIMIT ?`)
 			args = append(args, limit)
-			rows, err := t.tx.QueryContext(ctx, q.String(), args...)
+			rows, err := t.tx.QueryContext(ctx, t.d.Rewrite(q.String()), args...)
 			keys, err := collect(rows, err, scanKey)
 			if err != nil {
 				return nil, internal("list keys", err)

@@ -23,7 +23,8 @@ var (
 	qAuditHead = register(`SELECT coalesce(max(seq), 0) FROM audit_records`)
 
 	qReadTreeHash  = register(`SELECT hash FROM audit_tree_hashes WHERE idx = ?`)
-	qWriteTreeHash = register(`INSERT OR REPLACE INTO audit_tree_hashes (idx, hash) VALUES (?, ?)`)
+	qWriteTreeHash = register(`INSERT INTO audit_tree_hashes (idx, hash) VALUES (?, ?)
+		ON CONFLICT (idx) DO UPDATE SET hash = excluded.hash`)
 
 	qInsertCheckpoint = register(`INSERT INTO audit_tree_checkpoints (size, root, time, note) VALUES (?, ?, ?, ?)`)
 	qListCheckpoints  = register(`SELECT size, root, time, note FROM audit_tree_checkpoints
@@ -117,7 +118,7 @@ func (t *tx) ListAudit(ctx context.Context, f keyward.AuditFilter) ([]*keyward.A
 		q.WriteString(` ORDER BY seq LIMIT ?`)
 	}
 	args = append(args, boundedLimit(f.Limit))
-	rows, err := t.tx.QueryContext(ctx, q.String(), args...)
+	rows, err := t.tx.QueryContext(ctx, t.d.Rewrite(q.String()), args...)
 	records, err := collect(rows, err, func(s scanner) (*keyward.AuditRecord, error) {
 		r := &keyward.AuditRecord{}
 		var event []byte

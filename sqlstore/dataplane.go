@@ -18,6 +18,9 @@ var (
 )
 
 func (t *tx) EachGatewayKey(ctx context.Context, fn func(*keyward.APIKey) error) error {
+	if t.d.OneResultAtATime {
+		return t.eachGatewayKeyPaged(ctx, fn)
+	}
 	keys, err := t.query(ctx, qEachGatewayKey)
 	if err != nil {
 		return internal("list gateway keys", err)
@@ -82,6 +85,82 @@ func (t *tx) EachGatewayKey(ctx context.Context, fn func(*keyward.APIKey) error)
 	return nil
 }
 
+// Where a connection reads one result at a time (PostgreSQL), the load
+// goes a page of keys at a time, by ID, with their credentials and plans
+// read for the page: three statements per thousand keys, in the one
+// snapshot of the View.
+var (
+	qGatewayKeyPage  = register(`SELECT id, enabled, expires_at, stage_keys, scopes FROM api_keys WHERE id > ? ORDER BY id LIMIT ?`)
+	qGatewayPageCred = register(`SELECT key_id, label, grace_until, digest FROM credentials
+		WHERE key_id IN (SELECT value FROM json_each(?)) ORDER BY key_id, label`)
+	qGatewayPagePlan = register(`SELECT key_id, plan_id FROM plan_keys
+		WHERE key_id IN (SELECT value FROM json_each(?)) ORDER BY key_id, plan_id`)
+)
+
+const gatewayPage = 1000
+
+func (t *tx) eachGatewayKeyPaged(ctx context.Context, fn func(*keyward.APIKey) error) error {
+	var stageKeys jsonMemo[[]keyward.StageKey]
+	var scopes jsonMemo[keyward.Scopes]
+	after := ""
+	for {
+		var keys []*keyward.APIKey
+		byID := map[string]*keyward.APIKey{}
+		rows, err := t.query(ctx, qGatewayKeyPage, after, gatewayPage)
+		if err != nil {
+			return internal("list gateway keys", err)
+		}
+		for rows.Next() {
+			k := &keyward.APIKey{}
+			if err := rows.Scan(&k.ID, &k.Enabled, nullTimeCol{&k.ExpiresAt}, stageKeys.col(&k.StageKeys), scopes.col(&k.Scopes)); err != nil {
+				rows.Close()
+				return internal("list gateway keys", err)
+			}
+			keys = append(keys, k)
+			byID[k.ID] = k
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return internal("list gateway keys", err)
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		ids := make([]string, len(keys))
+		for i, k := range keys {
+			ids[i] = k.ID
+		}
+		var c keyward.Credential
+		err = t.each(ctx, qGatewayPageCred, []any{textList(ids)}, []any{&c.KeyID, &c.Label, nullTimeCol{&c.GraceUntil}, &c.Digest}, func() {
+			if k := byID[c.KeyID]; k != nil {
+				k.Credentials = append(k.Credentials, c)
+			}
+			c = keyward.Credential{}
+		})
+		if err != nil {
+			return internal("list gateway credentials", err)
+		}
+		var keyID, planID string
+		err = t.each(ctx, qGatewayPagePlan, []any{textList(ids)}, []any{&keyID, &planID}, func() {
+			if k := byID[keyID]; k != nil {
+				k.PlanIDs = append(k.PlanIDs, planID)
+			}
+		})
+		if err != nil {
+			return internal("list gateway plans", err)
+		}
+		for _, k := range keys {
+			if err := fn(k); err != nil {
+				return err
+			}
+		}
+		if len(keys) < gatewayPage {
+			return nil
+		}
+		after = keys[len(keys)-1].ID
+	}
+}
+
 // cursor returns a function that scans the next row of rows into a new T
 // (dest says where each column goes), reporting false at the end.
 func cursor[T any](rows *sql.Rows, dest func(*T) []any) func() (T, bool, error) {
@@ -98,12 +177,16 @@ func cursor[T any](rows *sql.Rows, dest func(*T) []any) func() (T, bool, error) 
 // The scheduler's keys, by the partial indexes of migration 0008 and
 // plan_keys: the union is materialized once, then each key is read by its
 // primary key in order.
-var qEachScheduledKey = register(`SELECT ` + keyCols + ` FROM api_keys WHERE id IN (
-		SELECT id FROM api_keys WHERE expires_at IS NOT NULL
+const scheduledKeyIDs = `SELECT id FROM api_keys WHERE expires_at IS NOT NULL
 		UNION SELECT id FROM api_keys WHERE rotation IS NOT NULL
 		UNION SELECT key_id FROM credentials WHERE grace_until IS NOT NULL
-		UNION SELECT key_id FROM plan_keys WHERE plan_id IN (SELECT value FROM json_each(?)))
-	ORDER BY id`)
+		UNION SELECT key_id FROM plan_keys WHERE plan_id IN (SELECT value FROM json_each(?))`
+
+var (
+	qEachScheduledKey = register(`SELECT ` + keyCols + ` FROM api_keys WHERE id IN (` + scheduledKeyIDs + `) ORDER BY id`)
+	// A page of them, where a connection reads one result at a time.
+	qScheduledKeyPage = register(`SELECT ` + keyCols + ` FROM api_keys WHERE id > ? AND id IN (` + scheduledKeyIDs + `) ORDER BY id LIMIT ?`)
+)
 
 // scheduledChunk is how many keys get their credentials and plans read at
 // once.
@@ -112,6 +195,9 @@ const scheduledChunk = 500
 func (t *tx) EachScheduledKey(ctx context.Context, rotatingPlans []string, fn func(*keyward.APIKey) error) error {
 	if rotatingPlans == nil {
 		rotatingPlans = []string{}
+	}
+	if t.d.OneResultAtATime {
+		return t.eachScheduledKeyPaged(ctx, rotatingPlans, fn)
 	}
 	rows, err := t.query(ctx, qEachScheduledKey, textList(rotatingPlans))
 	if err != nil {
@@ -148,4 +234,27 @@ func (t *tx) EachScheduledKey(ctx context.Context, rotatingPlans []string, fn fu
 		return internal("list scheduled keys", err)
 	}
 	return flush()
+}
+
+func (t *tx) eachScheduledKeyPaged(ctx context.Context, rotatingPlans []string, fn func(*keyward.APIKey) error) error {
+	after := ""
+	for {
+		rows, qerr := t.query(ctx, qScheduledKeyPage, after, textList(rotatingPlans), scheduledChunk)
+		keys, err := collect(rows, qerr, func(s scanner) (*keyward.APIKey, error) { return scanKey(s) })
+		if err != nil {
+			return internal("list scheduled keys", err)
+		}
+		if err := t.fillKeys(ctx, keys); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := fn(k); err != nil {
+				return err
+			}
+		}
+		if len(keys) < scheduledChunk {
+			return nil
+		}
+		after = keys[len(keys)-1].ID
+	}
 }

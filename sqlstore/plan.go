@@ -114,7 +114,7 @@ func (t *tx) DeletePlan(ctx context.Context, id string) error {
 }
 
 func (t *tx) AttachKey(ctx context.Context, planID, keyID string) error {
-	_, err := t.exec(ctx, qAttachKey, planID, keyID)
+	_, err := t.execProbe(ctx, qAttachKey, planID, keyID)
 	switch {
 	case t.d.IsDuplicate(err):
 		return conflict("api key %q is already attached to usage plan %q", keyID, planID)

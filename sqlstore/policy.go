@@ -119,7 +119,7 @@ func (t *tx) DeletePolicy(ctx context.Context, id string) error {
 // AttachPolicy attaches a policy to a principal. ECONFLICT when attached;
 // ENOTFOUND for a missing policy or principal.
 func (t *tx) AttachPolicy(ctx context.Context, policyID, principalID string) error {
-	_, err := t.exec(ctx, qAttachPolicy, policyID, principalID)
+	_, err := t.execProbe(ctx, qAttachPolicy, policyID, principalID)
 	switch {
 	case t.d.IsDuplicate(err):
 		return conflict("policy %q is already attached to principal %q", policyID, principalID)

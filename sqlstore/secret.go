@@ -12,7 +12,7 @@ import (
 const secretCols = `name, description, tags, rotation, created_at, updated_at, last_accessed_at,
 	deletion_date`
 
-const versionCols = `secret_name, version_id, binary, created_at, sealed, value_mac`
+const versionCols = `secret_name, version_id, "binary", created_at, sealed, value_mac`
 
 var (
 	// Insert and update take their arguments in the same order: description,
@@ -29,7 +29,7 @@ var (
 	qInsertVersion = register(`INSERT INTO secret_versions (` + versionCols + `) VALUES (?, ?, ?, ?, ?, ?)`)
 	qGetVersion    = register(`SELECT ` + versionCols + ` FROM secret_versions
 		WHERE secret_name = ? AND version_id = ?`)
-	qGetVersionByStage = register(`SELECT v.secret_name, v.version_id, v.binary, v.created_at,
+	qGetVersionByStage = register(`SELECT v.secret_name, v.version_id, v."binary", v.created_at,
 		v.sealed, v.value_mac
 		FROM secret_version_stages s JOIN secret_versions v
 			ON v.secret_name = s.secret_name AND v.version_id = s.version_id
@@ -127,7 +127,7 @@ func (t *tx) ListSecrets(ctx context.Context, f keyward.SecretFilter) ([]*keywar
 			}
 			q.WriteString(` ORDER BY name LIMIT ?`)
 			args = append(args, limit)
-			rows, err := t.tx.QueryContext(ctx, q.String(), args...)
+			rows, err := t.tx.QueryContext(ctx, t.d.Rewrite(q.String()), args...)
 			secrets, err := collect(rows, err, scanSecret)
 			if err != nil {
 				return nil, internal("list secrets", err)

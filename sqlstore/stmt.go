@@ -46,6 +46,11 @@ type Dialect struct {
 	// at once (PostgreSQL's protocol), so the streaming reads page
 	// instead of merging open cursors.
 	OneResultAtATime bool
+	// ErrorAbortsTx: a failed statement aborts the whole transaction
+	// (PostgreSQL), so a statement whose failure the store goes on from
+	// (to find out which parent row is missing, say) runs under a
+	// savepoint.
+	ErrorAbortsTx bool
 }
 
 // Statements are the store's statements prepared on one *sql.DB.
@@ -95,6 +100,27 @@ var _ keyward.Tx = (*tx)(nil)
 // already prepared on the transaction's connection, or prepares it there once.
 func (t *tx) stmt(ctx context.Context, q query) *sql.Stmt {
 	return t.tx.StmtContext(ctx, t.stmts[q])
+}
+
+// execProbe is exec for a statement whose failure the caller inspects and
+// then goes on in the same transaction.
+func (t *tx) execProbe(ctx context.Context, q query, args ...any) (sql.Result, error) {
+	if !t.d.ErrorAbortsTx {
+		return t.exec(ctx, q, args...)
+	}
+	if _, err := t.tx.ExecContext(ctx, "SAVEPOINT probe"); err != nil {
+		return nil, err
+	}
+	res, err := t.exec(ctx, q, args...)
+	if err != nil {
+		if _, rerr := t.tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT probe"); rerr != nil {
+			return nil, rerr
+		}
+	}
+	if _, rerr := t.tx.ExecContext(ctx, "RELEASE SAVEPOINT probe"); rerr != nil {
+		return nil, rerr
+	}
+	return res, err
 }
 
 func (t *tx) exec(ctx context.Context, q query, args ...any) (sql.Result, error) {

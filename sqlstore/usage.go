@@ -17,8 +17,8 @@ var (
 		SELECT ?, ? WHERE EXISTS (SELECT 1 FROM api_keys WHERE id = ?)
 		ON CONFLICT (key_id) DO UPDATE SET at = excluded.at WHERE excluded.at > key_last_used.at`)
 	qAddUsage = register(`INSERT INTO key_usage (` + usageCols + `) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (key_id, day) DO UPDATE SET requests = requests + excluded.requests,
-		tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out`)
+		ON CONFLICT (key_id, day) DO UPDATE SET requests = key_usage.requests + excluded.requests,
+		tokens_in = key_usage.tokens_in + excluded.tokens_in, tokens_out = key_usage.tokens_out + excluded.tokens_out`)
 	qListUsage = register(`SELECT ` + usageCols + ` FROM key_usage
 		WHERE key_id = ? AND day >= ? AND day <= ? ORDER BY day`)
 	qListUsageSince = register(`SELECT ` + usageCols + ` FROM key_usage

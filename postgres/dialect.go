@@ -1,0 +1,53 @@
+package postgres
+
+import (
+	"errors"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/keyward/keyward/sqlstore"
+)
+
+var dialect = &sqlstore.Dialect{
+	Rewrite:          rewrite,
+	IsDuplicate:      func(err error) bool { return pgCode(err) == "23505" }, // unique_violation
+	IsMissingParent:  func(err error) bool { return pgCode(err) == "23503" }, // foreign_key_violation
+	OneResultAtATime: true,
+	ErrorAbortsTx:    true,
+}
+
+func pgCode(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+// rewrite turns a statement written for SQLite into PostgreSQL's: a JSON
+// array parameter read with json_each becomes json_array_elements_text
+// (whose column is also named value), json_each over an object column
+// json_each_text (key and value), SQLite's rowid the ord column that
+// PostgreSQL's schema adds where a statement orders by it, and ?
+// placeholders $1, $2, ... (the statements hold no ? in literals).
+// jsonEachColumn is json_each over a JSON object column (its key and value).
+var jsonEachColumn = regexp.MustCompile(`json_each\(([a-z_]+\.[a-z_]+)\)`)
+
+func rewrite(sql string) string {
+	sql = strings.ReplaceAll(sql, "json_each(?)", "json_array_elements_text(?::json)")
+	sql = jsonEachColumn.ReplaceAllString(sql, "json_each_text($1::json)")
+	sql = strings.ReplaceAll(sql, "rowid", "ord")
+	var b strings.Builder
+	n := 0
+	for _, r := range sql {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
