@@ -342,15 +342,6 @@ func (kt *keyTable) sweep() []string {
 	return gone
 }
 
-// each calls fn with every key's ID.
-func (kt *keyTable) each(fn func(id string)) {
-	kt.mu.RLock()
-	defer kt.mu.RUnlock()
-	for i := range kt.keys.Len() {
-		if r := kt.keys.At(i); r.live {
-			fn(kt.ids.String(r.id))
-		}
-	}
 }
 
 func (kt *keyTable) removeAt(ki uint32) {

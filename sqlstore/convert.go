@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
-
 )
 
 // timeFormat is RFC 3339 with a fixed nine-digit fraction: stored in UTC, it

@@ -198,7 +198,6 @@ func sortCredentialsByLabel(cs []keyward.Credential) {
 	slices.SortFunc(cs, func(a, b keyward.Credential) int { return strings.Compare(string(a.Label), string(b.Label)) })
 }
 
-
 func testKeyInsertGet(h *harness) {
 	k := newKey("k1")
 	bare := &keyward.APIKey{ID: "k2", Name: "bare", Prefix: "kw", CreatedAt: t0, UpdatedAt: t0}

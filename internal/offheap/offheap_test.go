@@ -17,12 +17,12 @@ func TestArrayGrowsAndKeepsValues(t *testing.T) {
 	var a Array[rec]
 	defer a.Free()
 	for i := range 100_000 {
-		if got := a.Append(rec{a: int64(i), c: uint32(i * 3)}); got != i {
+		if got := a.Append(rec{a: int64(i), b: [32]byte{byte(i)}, c: uint32(i * 3)}); got != i {
 			t.Fatalf("Append returned %d, want %d", got, i)
 		}
 	}
 	for i := range 100_000 {
-		if r := a.At(i); r.a != int64(i) || r.c != uint32(i*3) {
+		if r := a.At(i); r.a != int64(i) || r.b[0] != byte(i) || r.c != uint32(i*3) {
 			t.Fatalf("element %d is %+v", i, *r)
 		}
 	}
