@@ -342,8 +342,6 @@ func (kt *keyTable) sweep() []string {
 	return gone
 }
 
-}
-
 func (kt *keyTable) removeAt(ki uint32) {
 	kt.dropCreds(ki)
 	id := kt.ids.String(kt.keys.At(int(ki)).id)
