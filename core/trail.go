@@ -320,6 +320,37 @@ type RebaseResult struct {
 	Records  int64
 }
 
+// Join makes a node that joins a cluster trust the log the cluster shares,
+// before OpenAudit: the store must verify in full against its own signed
+// checkpoints and tail tags (made with the keys the cluster keeps sealed
+// by its keyring), and its latest checkpoint becomes this node's witness.
+// Nothing is appended. A node that has joined before keeps its witness,
+// and a missing one raises the alarm as on a single node.
+func (s *Audit) Join(ctx context.Context) (*keyward.AuditCheckpoint, error) {
+	s.trail.mu.Lock()
+	defer s.trail.mu.Unlock()
+	if s.trail.witness == nil {
+		return nil, nil
+	}
+	res, err := s.alog.VerifyStore(ctx, s.store, nil)
+	if err != nil {
+		return nil, err
+	}
+	if !res.OK {
+		return nil, keyward.Errorf(keyward.EPRECONDITION,
+			"the cluster's audit log does not verify (record %d: %s); this node will not join it", res.FirstBadSeq, res.Reason)
+	}
+	var latest *keyward.AuditCheckpoint
+	err = s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
+		latest, err = tx.LatestCheckpoint(ctx)
+		return err
+	})
+	if err != nil || latest == nil {
+		return nil, err
+	}
+	return latest, s.trail.witness.Write(latest)
+}
+
 // Rebase makes the store's log the trusted one again after an operator
 // restored it deliberately (a database backup, say): the store must verify
 // against its own signed checkpoints and tags, then a record saying who

@@ -35,6 +35,7 @@ import (
 
 // DB is a keyward.Store on a PostgreSQL database.
 type DB struct {
+	cfg   *pgx.ConnConfig // for the feed's own connection
 	db    *sql.DB
 	stmts *sqlstore.Statements
 	clock keyward.Clock
@@ -81,7 +82,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(o.maxConns)
 	db.SetMaxIdleConns(o.maxConns)
-	s := &DB{db: db, clock: o.clock}
+	s := &DB{cfg: cfg, db: db, clock: o.clock}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)

@@ -20,8 +20,13 @@ type Config struct {
 	AdminAddr   string // KEYWARD_ADMIN_ADDR; host:port of the admin API (port 0: any)
 	GatewayAddr string // KEYWARD_GATEWAY_ADDR; host:port of the gateway (data plane)
 	KeyringURL  string // KEYWARD_KEYRING; default file://<data-dir>/master.key
-	AuditFile   string // KEYWARD_AUDIT_FILE; optional JSONL copy of the audit trail
-	AuditStdout bool   // KEYWARD_AUDIT_STDOUT; copy audit records to stdout
+	// DatabaseURL, when set, makes the node one of a cluster on that
+	// PostgreSQL database; otherwise the store is SQLite in DataDir.
+	DatabaseURL string // KEYWARD_DATABASE_URL
+	// DatabaseURLFile holds the URL instead (only the settings read it).
+	DatabaseURLFile string // KEYWARD_DATABASE_URL_FILE
+	AuditFile       string // KEYWARD_AUDIT_FILE; optional JSONL copy of the audit trail
+	AuditStdout     bool   // KEYWARD_AUDIT_STDOUT; copy audit records to stdout
 	// CheckpointInterval is how often the audit log's head is signed.
 	CheckpointInterval time.Duration // KEYWARD_AUDIT_CHECKPOINT_INTERVAL
 	// CheckpointEvery signs the head after that many records too.

@@ -28,6 +28,7 @@ import (
 	"github.com/keyward/keyward/keyring"
 	"github.com/keyward/keyward/keyvalue"
 	"github.com/keyward/keyward/policy"
+	"github.com/keyward/keyward/postgres"
 	"github.com/keyward/keyward/prom"
 	"github.com/keyward/keyward/sqlite"
 	"github.com/keyward/keyward/tlsconfig"
@@ -38,14 +39,19 @@ import (
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
-	store   *sqlite.DB
-	keyring keyring.Keyring
-	service *core.Services
-	sinks   []io.Closer
-	admin   *http.Server
-	adminLn net.Listener
-	gateway *gateway.Gateway
-	gwLn    net.Listener
+	store   keyward.Store // *sqlite.DB, or *postgres.DB on a cluster
+	cluster *postgres.DB  // the store, on a cluster; nil on a single node
+	// On a cluster: the change feed across nodes, and who does the
+	// background work.
+	feed       *postgres.Feed
+	leadership *postgres.Leadership
+	keyring    keyring.Keyring
+	service    *core.Services
+	sinks      []io.Closer
+	admin      *http.Server
+	adminLn    net.Listener
+	gateway    *gateway.Gateway
+	gwLn       net.Listener
 
 	adminTLS, gatewayTLS *listenerTLS            // nil: plain HTTP
 	clientPrincipals     *tlsconfig.PrincipalMap // binds admin client certificates to principals
@@ -85,33 +91,37 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 	if s.keyring, err = openKeyring(ctx, cfg); err != nil {
 		return nil, err
 	}
-	pepper, err := keyring.LoadOrCreateSecretFile(cfg.path(PepperFile), 32)
-	if err != nil {
-		return nil, fmt.Errorf("pepper: %w", err)
-	}
-	hasher, err := keyvalue.NewHasher(pepper)
+	km, err := s.openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	signer, err := audit.LoadOrCreateSigner(cfg.path(AuditSigningFile))
+	hasher, err := keyvalue.NewHasher(km.pepper)
 	if err != nil {
-		return nil, fmt.Errorf("audit signing key: %w", err)
+		return nil, err
 	}
+	signer := audit.NewSigner(ed25519.NewKeyFromSeed(km.signingSeed))
 	if err := writePublicKey(cfg.path(AuditPublicKeyFile), signer.PublicKey()); err != nil {
 		return nil, err
 	}
-	tailKey, err := audit.LoadOrCreateTailKey(cfg.path(AuditTailKeyFile))
-	if err != nil {
-		return nil, err
-	}
-	if s.store, err = sqlite.Open(ctx, cfg.path(DatabaseFile)); err != nil {
-		return nil, fmt.Errorf("database: %w", err)
-	}
+	tailKey := audit.NewTailKey(km.tailKey)
 	sinks, err := s.openSinks(cfg)
 	if err != nil {
 		return nil, err
 	}
-	changes := &changefeed.Local{}
+	var changes keyward.ChangeFeed = &changefeed.Local{}
+	if s.cluster != nil {
+		// Listening before anything is loaded: a change another node
+		// commits from here on arrives as a notice.
+		s.feed = s.cluster.Feed(s.log)
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := s.feed.WaitListening(wctx)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("change feed: not listening after 30 s: %w", err)
+		}
+		changes = s.feed
+		s.leadership = s.cluster.Leadership(s.log, 2*time.Second)
+	}
 	outbound := webhook.NewClient(30*time.Second, s.dialTLS)
 	metrics := prom.New()
 	rotationMetrics := metrics.NewRotationMetrics(s.deadlines, time.Now)
@@ -142,6 +152,9 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 	// The audit log is checked against its witness before anything else
 	// is written; a mismatch raises the alarm (admin changes refused, the
 	// gateway serving), it does not stop the server.
+	if err := s.joinCluster(ctx, cfg); err != nil {
+		return nil, err
+	}
 	if err := s.service.Audit.OpenAudit(ctx); err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
@@ -365,9 +378,11 @@ func (s *Server) Logger() *slog.Logger { return s.log }
 // closed by Close.
 func (s *Server) Run(ctx context.Context) error {
 	// Interrupted rotations are resumed or rolled back before any admin
-	// call can start a new one.
-	if err := s.service.Rotations.ResumeRotations(ctx); err != nil {
-		s.log.Error("resuming rotations", "err", err)
+	// call can start a new one; on a cluster, by its leader.
+	if s.leadership == nil {
+		if err := s.service.Rotations.ResumeRotations(ctx); err != nil {
+			s.log.Error("resuming rotations", "err", err)
+		}
 	}
 	errc := make(chan error, 2)
 	go func() {
@@ -384,11 +399,23 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("keyward admin API listening", "addr", s.AdminURL())
 	s.log.Info("keyward gateway listening", "addr", s.GatewayURL())
 	go s.background(ctx)
-	s.workers.Add(4)
-	go func() { defer s.workers.Done(); s.service.Audit.RunCheckpointer(ctx, s.cfg.CheckpointInterval) }()
+	s.workers.Add(2)
 	go func() { defer s.workers.Done(); s.service.Audit.VerifyInBackground(ctx) }()
-	go func() { defer s.workers.Done(); s.service.Rotations.RunScheduler(ctx, s.cfg.RotationCheckInterval) }()
-	go func() { defer s.workers.Done(); s.dispatcher.Run(ctx) }()
+	go func() {
+		defer s.workers.Done()
+		if s.leadership == nil {
+			s.leaderWork(ctx)
+			return
+		}
+		// On a cluster one node at a time does it: two schedulers would
+		// start the same rotation twice.
+		s.leadership.Run(ctx, func(ctx context.Context) {
+			if err := s.service.Rotations.ResumeRotations(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("resuming rotations", "err", err)
+			}
+			s.leaderWork(ctx)
+		})
+	}()
 	select {
 	case err := <-errc:
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -407,6 +434,17 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.log.Info("keyward stopped")
 	return err
+}
+
+// leaderWork runs the work one node does for all: the audit checkpointer,
+// the rotation scheduler and the webhook dispatcher, until ctx ends.
+func (s *Server) leaderWork(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); s.service.Audit.RunCheckpointer(ctx, s.cfg.CheckpointInterval) }()
+	go func() { defer wg.Done(); s.service.Rotations.RunScheduler(ctx, s.cfg.RotationCheckInterval) }()
+	go func() { defer wg.Done(); s.dispatcher.Run(ctx) }()
+	wg.Wait()
 }
 
 // walLimit is the WAL size past which the server checkpoints at once
@@ -432,7 +470,7 @@ func (s *Server) background(ctx context.Context) {
 			if err != nil || (fi.Size() < walLimit && time.Since(lastCheckpoint) < time.Minute) {
 				continue
 			}
-			if err := s.store.CheckpointWAL(ctx); err != nil {
+			if err := walCheckpoint(ctx, s.store); err != nil {
 				if ctx.Err() == nil {
 					s.log.Warn("database WAL checkpoint did not complete", "err", err)
 				}
@@ -463,6 +501,9 @@ func (s *Server) Close() error {
 	if s.gwLn != nil {
 		s.gwLn.Close()
 	}
+	if s.feed != nil {
+		s.feed.Close()
+	}
 	if s.store != nil {
 		errs = append(errs, s.store.Close())
 	}
@@ -491,6 +532,10 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 }
 
 var _ keyward.Store = (*sqlite.DB)(nil)
+
+// Leading reports whether this node does the background work: always on
+// a single node; on a cluster, when it holds the leadership.
+func (s *Server) Leading() bool { return s.leadership == nil || s.leadership.Leading() }
 
 // Store is the server's store, for tests that inspect what was written.
 func (s *Server) Store() keyward.Store { return s.store }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +45,24 @@ var serverSettings = []setting{
 		usage: "key-encryption keyring URL; default file://<data-dir>/master.key",
 		def:   func(server.Config) string { return "" },
 		set:   func(c *server.Config, s string) error { c.KeyringURL = s; return nil }},
+	{field: "DatabaseURL", flag: "database-url", env: "KEYWARD_DATABASE_URL", typ: "url", secret: true,
+		usage: "PostgreSQL URL of a cluster's shared store (default: SQLite in the data dir); a password only from the environment (this variable, PGPASSWORD) or --database-url-file, never on the command line",
+		def:   func(server.Config) string { return "" },
+		set:   func(c *server.Config, s string) error { c.DatabaseURL = s; return nil }},
+	{field: "DatabaseURLFile", flag: "database-url-file", env: "KEYWARD_DATABASE_URL_FILE", typ: "path",
+		usage: "read the PostgreSQL URL from this file (it may hold the password)",
+		def:   func(server.Config) string { return "" },
+		set: func(c *server.Config, s string) error {
+			if s == "" {
+				return nil
+			}
+			b, err := os.ReadFile(s)
+			if err != nil {
+				return fmt.Errorf("reading the database URL: %w", err)
+			}
+			c.DatabaseURL = strings.TrimSpace(string(b))
+			return nil
+		}},
 	{field: "AuditFile", flag: "audit-file", env: "KEYWARD_AUDIT_FILE", typ: "path", usage: "also append audit records to this JSONL file",
 		def: func(server.Config) string { return "" },
 		set: func(c *server.Config, s string) error { c.AuditFile = s; return nil }},
@@ -214,6 +233,9 @@ func loadServerConfig(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) 
 		}
 		from[s.field] = src
 	}
+	if d := from["DatabaseURL"]; d.name == "--database-url" && databaseURLCarriesPassword(d.text) {
+		return cfg, named, errors.New("--database-url: this URL carries a password, which must not be on the command line (ps, shell history): set KEYWARD_DATABASE_URL, PGPASSWORD or --database-url-file instead")
+	}
 	if k := from["KeyringURL"]; k.name == "--keyring" && urlCarriesSecret(k.text) {
 		return cfg, named, errors.New("--keyring: this URL carries a key or credentials, which must not be on the command line (ps, shell history): set KEYWARD_KEYRING instead")
 	}
@@ -232,6 +254,21 @@ func nameSetting(err error, lookup func(field string) (source, bool)) error {
 		return err
 	}
 	return fmt.Errorf("%s: %s", src, se.Reason)
+}
+
+// databaseURLCarriesPassword reports whether a PostgreSQL URL or
+// connection string holds a password (or cannot be read well enough to
+// tell).
+func databaseURLCarriesPassword(raw string) bool {
+	if strings.HasPrefix(raw, "postgres://") || strings.HasPrefix(raw, "postgresql://") {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return true
+		}
+		_, has := u.User.Password()
+		return has || u.Query().Has("password")
+	}
+	return strings.Contains(raw, "password")
 }
 
 // urlCarriesSecret reports whether a keyring URL holds key material or

@@ -18,10 +18,13 @@ import (
 // server. "" means the setting has no such value: an empty variable counts
 // as unset, so a data directory cannot be made empty from the environment.
 var badSettings = map[string]struct{ env, flag string }{
-	"DataDir":               {"", ""},
-	"AdminAddr":             {"localhost", "127.0.0.1"},
-	"GatewayAddr":           {"127.0.0.1:99999", ":http"},
-	"KeyringURL":            {"base64key://c2VjcmV0LWtleS1tYXRlcmlhbA==", "nosuchscheme://host/key"},
+	"DataDir":     {"", ""},
+	"AdminAddr":   {"localhost", "127.0.0.1"},
+	"GatewayAddr": {"127.0.0.1:99999", ":http"},
+	"KeyringURL":  {"base64key://c2VjcmV0LWtleS1tYXRlcmlhbA==", "nosuchscheme://host/key"},
+	// No database there (port 1); a password on the command line.
+	"DatabaseURL":           {"postgres://keyward:c2VjcmV0@127.0.0.1:1/test?sslmode=disable&connect_timeout=2", "postgres://keyward:c2VjcmV0@127.0.0.1:5432/test"},
+	"DatabaseURLFile":       {"{dir}/no-such-file", "{dir}"},
 	"AuditFile":             {"{dir}/no-such-dir/audit.jsonl", "{dir}/no-such-dir/audit.jsonl"},
 	"AuditStdout":           {"yes", "maybe"},
 	"CheckpointInterval":    {"1 minute", "1ns"},
