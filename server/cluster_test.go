@@ -22,7 +22,7 @@ import (
 // clusterURL is a database URL whose tables live in a fresh schema of the
 // machine's PostgreSQL, dropped after the test. Without PostgreSQL the
 // test is skipped, except in CI, where it fails.
-func clusterURL(t *testing.T) string {
+func clusterURL(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv("KEYWARD_TEST_DATABASE_URL")
 	if base == "" {
@@ -54,7 +54,7 @@ func clusterURL(t *testing.T) string {
 
 // startCluster starts n nodes on one database, all with the first node's
 // keyring (its master key file), as an operator would deploy them.
-func startCluster(t *testing.T, n int) []*running {
+func startCluster(t testing.TB, n int) []*running {
 	t.Helper()
 	url := clusterURL(t)
 	first := start(t, server.Config{DatabaseURL: url})

@@ -31,7 +31,7 @@ func startWithChat(t *testing.T) *running {
 }
 
 // chat sends one chat completion through the gateway with value.
-func chat(t *testing.T, gatewayURL, value string) int {
+func chat(t testing.TB, gatewayURL, value string) int {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, gatewayURL+"/chat/prod/v1/chat/completions",
 		strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`))

@@ -43,7 +43,7 @@ type running struct {
 
 // start runs a real server on 127.0.0.1:0 in a temp dir, as `keyward
 // server` would, and returns an admin client for it.
-func start(t *testing.T, cfg server.Config) *running {
+func start(t testing.TB, cfg server.Config) *running {
 	t.Helper()
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
