@@ -3,6 +3,7 @@ package keyward
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. Every error that reaches a client carries one of these and a
@@ -26,6 +27,9 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// RetryAfter, for EUNAVAILABLE, is when the call is worth trying
+	// again (a database that is down); 0 when unknown.
+	RetryAfter time.Duration
 }
 
 // Error implements error.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/keyward/keyward"
 )
@@ -54,6 +56,10 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if errors.Is(err, errBodyTooLarge) {
 		status = http.StatusRequestEntityTooLarge
+	}
+	var ke *keyward.Error
+	if errors.As(err, &ke) && ke.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(max(ke.RetryAfter, time.Second)/time.Second)))
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="keyward"`)

@@ -52,6 +52,8 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Ready backs GET /readyz; nil means always ready.
 	Ready func(context.Context) error
+	// Node, when set, describes the node in /readyz's answer.
+	Node func() NodeState
 	// MetricsHandler serves GET /metrics; nil answers 404.
 	MetricsHandler http.Handler
 	// MaxBodyBytes limits request bodies; 0 means DefaultMaxBodyBytes.
@@ -82,6 +84,7 @@ type server struct {
 	metrics        Metrics
 	trusted        []netip.Prefix
 	ready          func(context.Context) error
+	node           func() NodeState
 	metricsHandler http.Handler
 	maxBody        int64
 	certPrincipals CertPrincipals
@@ -102,6 +105,7 @@ func NewHandler(s Services, o Options) http.Handler {
 		metrics:        o.Metrics,
 		trusted:        append([]netip.Prefix(nil), o.TrustedProxies...),
 		ready:          o.Ready,
+		node:           o.Node,
 		metricsHandler: o.MetricsHandler,
 		maxBody:        o.MaxBodyBytes,
 		certPrincipals: o.ClientPrincipals,

@@ -32,7 +32,12 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) error {
 			return keyward.Errorf(keyward.EUNAVAILABLE, "not ready")
 		}
 	}
-	return writeJSON(w, http.StatusOK, healthBody{Status: "ready"})
+	body := healthBody{Status: "ready"}
+	if s.node != nil {
+		n := s.node()
+		body.Node = &n
+	}
+	return writeJSON(w, http.StatusOK, body)
 }
 
 func (s *server) serveMetrics(w http.ResponseWriter, r *http.Request) error {

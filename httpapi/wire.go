@@ -80,5 +80,14 @@ func secretPayload(str *string, bin []byte) (value []byte, binary bool, err erro
 
 // healthBody answers /healthz and /readyz.
 type healthBody struct {
-	Status string `json:"status"`
+	Status string     `json:"status"`
+	Node   *NodeState `json:"node,omitempty"` // /readyz, when the server tells
+}
+
+// NodeState is what /readyz says of the node: its store, its change feed
+// and, on a cluster, whether it leads.
+type NodeState struct {
+	Store      string `json:"store"`      // sqlite or postgres
+	ChangeFeed string `json:"changeFeed"` // local (one node), listening or reconnecting
+	Leader     bool   `json:"leader"`     // runs the scheduler, dispatcher and checkpointer
 }

@@ -109,7 +109,7 @@ func (s *DB) Close() error {
 // Ping reports whether the database answers.
 func (s *DB) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("postgres: ping: %w", err)
+		return unavailable(fmt.Errorf("postgres: ping: %w", err))
 	}
 	return nil
 }
@@ -149,6 +149,10 @@ func (s *DB) View(ctx context.Context, fn func(context.Context, keyward.Tx) erro
 }
 
 func (s *DB) run(ctx context.Context, opts *sql.TxOptions, write bool, fn func(context.Context, keyward.Tx) error) error {
+	return unavailable(s.runTx(ctx, opts, write, fn))
+}
+
+func (s *DB) runTx(ctx context.Context, opts *sql.TxOptions, write bool, fn func(context.Context, keyward.Tx) error) error {
 	sqlTx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)

@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -109,6 +111,28 @@ func TestClusterEnforcesChangesOnEveryNode(t *testing.T) {
 		}
 		return leaders == 1
 	})
+	// /readyz says which node leads, and that each listens.
+	leaders := 0
+	for i, n := range nodes {
+		resp, err := http.Get(n.srv.AdminURL() + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Node httpapi.NodeState `json:"node"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil || body.Node.Store != "postgres" || body.Node.ChangeFeed != "listening" {
+			t.Errorf("node %d /readyz: %+v %v", i, body.Node, err)
+		}
+		if body.Node.Leader {
+			leaders++
+		}
+	}
+	if leaders != 1 {
+		t.Errorf("/readyz names %d leaders", leaders)
+	}
 	ps, _, err := nodes[0].client.ListPrincipals(ctx, keyward.Page{})
 	if err != nil {
 		t.Fatal(err)
@@ -159,4 +183,30 @@ func TestClusterAuditStaysIntact(t *testing.T) {
 	if len(keys) != 60 {
 		t.Fatalf("%d keys, want 60", len(keys))
 	}
+}
+
+// TestClusterLeaderFailover: when the leading node goes away (its
+// connections end, as they do when the process is killed), another node
+// takes over the background work.
+func TestClusterLeaderFailover(t *testing.T) {
+	nodes := startCluster(t, 3)
+	var leader *running
+	eventually(t, "a leader", func() bool {
+		for _, n := range nodes {
+			if n.srv.Leading() {
+				leader = n
+				return true
+			}
+		}
+		return false
+	})
+	leader.stop()
+	eventually(t, "another node leads", func() bool {
+		for _, n := range nodes {
+			if n != leader && n.srv.Leading() {
+				return true
+			}
+		}
+		return false
+	})
 }

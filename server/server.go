@@ -148,6 +148,12 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 	if err != nil {
 		return nil, err
 	}
+	if s.cluster != nil {
+		metrics.RegisterCluster(func() prom.ClusterState {
+			return prom.ClusterState{FeedListening: s.feed.Listening(), FeedResyncs: s.feed.Resyncs(),
+				Leader: s.leadership.Leading(), LeaderTerms: s.leadership.Changes()}
+		})
+	}
 	metrics.RegisterAudit(func() prom.AuditState { return prom.AuditState(s.service.Audit.State()) }, time.Now)
 	// The audit log is checked against its witness before anything else
 	// is written; a mismatch raises the alarm (admin changes refused, the
@@ -196,7 +202,7 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 			Auth: s.service.Access, AuthFailures: s.service.Access,
 		}, httpapi.Options{
 			Logger: s.log, Metrics: metrics, MetricsHandler: metrics.Handler(),
-			TrustedProxies: cfg.TrustedProxies, Ready: s.service.Ready,
+			TrustedProxies: cfg.TrustedProxies, Ready: s.ready, Node: s.nodeState,
 			ClientPrincipals: s.certPrincipals(),
 			ClientCert:       s.clientCertCheck(),
 		}),
@@ -532,6 +538,31 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 }
 
 var _ keyward.Store = (*sqlite.DB)(nil)
+
+// ready is /readyz: the store answers and the audit log is intact; on a
+// cluster the change feed must listen too, or this node's gateway could
+// miss another node's revocation until its next full reload.
+func (s *Server) ready(ctx context.Context) error {
+	if err := s.service.Ready(ctx); err != nil {
+		return err
+	}
+	if s.feed != nil && !s.feed.Listening() {
+		return errors.New("the change feed is not listening")
+	}
+	return nil
+}
+
+// nodeState describes the node for /readyz.
+func (s *Server) nodeState() httpapi.NodeState {
+	if s.cluster == nil {
+		return httpapi.NodeState{Store: "sqlite", ChangeFeed: "local", Leader: true}
+	}
+	feed := "reconnecting"
+	if s.feed.Listening() {
+		feed = "listening"
+	}
+	return httpapi.NodeState{Store: "postgres", ChangeFeed: feed, Leader: s.Leading()}
+}
 
 // Leading reports whether this node does the background work: always on
 // a single node; on a cluster, when it holds the leadership.
