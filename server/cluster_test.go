@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/keyward/keyward"
@@ -200,7 +201,12 @@ func TestClusterLeaderFailover(t *testing.T) {
 		}
 		return false
 	})
+	// Every node has tried the lock by now (each tries as it starts,
+	// then every 2 s): the takeover below is a follower's retry.
+	time.Sleep(2500 * time.Millisecond)
+	stopped := time.Now()
 	leader.stop()
+	defer func() { t.Logf("another node led %v after the leader stopped", time.Since(stopped)) }()
 	eventually(t, "another node leads", func() bool {
 		for _, n := range nodes {
 			if n != leader && n.srv.Leading() {
