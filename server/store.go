@@ -45,16 +45,15 @@ func (s *Server) openStore(ctx context.Context, cfg Config) (*keyMaterial, error
 	s.cluster = db
 	sealer := envelope.NewSealer(s.keyring)
 	shared := func(name string) ([]byte, error) {
-		binding := envelope.Binding{Kind: "cluster-key", ID: name, Field: "key"}
 		sealed, err := db.SharedKey(ctx, name, func() ([]byte, error) {
 			fresh := make([]byte, 32)
 			_, _ = rand.Read(fresh)
-			return sealer.Seal(ctx, binding, fresh)
+			return sealer.Seal(ctx, clusterKeyBinding(name), fresh)
 		})
 		if err != nil {
 			return nil, err
 		}
-		key, err := sealer.Open(ctx, binding, sealed)
+		key, err := sealer.Open(ctx, clusterKeyBinding(name), sealed)
 		if err != nil {
 			return nil, fmt.Errorf("the cluster's %s cannot be unsealed with this node's keyring (every node needs the keyring the first one was started with): %w", name, err)
 		}
@@ -64,15 +63,23 @@ func (s *Server) openStore(ctx context.Context, cfg Config) (*keyMaterial, error
 		return key, nil
 	}
 	var km keyMaterial
-	for _, k := range []struct {
-		name string
-		dst  *[]byte
-	}{{"pepper", &km.pepper}, {"audit signing key", &km.signingSeed}, {"audit tail key", &km.tailKey}} {
-		if *k.dst, err = shared(k.name); err != nil {
+	for name, dst := range km.byName() {
+		if *dst, err = shared(name); err != nil {
 			return nil, err
 		}
 	}
 	return &km, nil
+}
+
+// byName names the key material as a cluster stores it.
+func (km *keyMaterial) byName() map[string]*[]byte {
+	return map[string]*[]byte{"pepper": &km.pepper, "audit signing key": &km.signingSeed, "audit tail key": &km.tailKey}
+}
+
+// clusterKeyBinding binds a sealed cluster key to its name: one sealed as
+// the pepper does not open as the signing key.
+func clusterKeyBinding(name string) envelope.Binding {
+	return envelope.Binding{Kind: "cluster-key", ID: name, Field: "key"}
 }
 
 // localKeyMaterial reads the data dir's key files, creating them on the

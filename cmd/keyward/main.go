@@ -22,5 +22,5 @@ func run(args []string) int { return runAdjusted(args, nil) }
 // runAdjusted is run with a function that may change the server's settings
 // before it opens (see serverCommand): the tests' way in, not a setting.
 func runAdjusted(args []string, adjust func(cfg *server.Config, stderr io.Writer)) int {
-	return cli.Main(args, os.Stdin, os.Stdout, os.Stderr, serverCommand(adjust), quickstartCommand(), mockUpstreamCommand())
+	return cli.Main(args, os.Stdin, os.Stdout, os.Stderr, serverCommand(adjust), quickstartCommand(), mockUpstreamCommand(), migrateStoreCommand())
 }
