@@ -79,4 +79,3 @@ func MigrateStore(ctx context.Context, mc MigrateStoreConfig) (map[string]int, e
 	defer dst.Close()
 	return dst.CopyFrom(ctx, src, sealed)
 }
-
