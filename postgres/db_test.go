@@ -196,3 +196,27 @@ func TestErrorsHideThePassword(t *testing.T) {
 		}
 	}
 }
+
+// Only verify-full reaches a database off loopback.
+func TestCheckTransport(t *testing.T) {
+	for url, ok := range map[string]bool{
+		"postgres://k@127.0.0.1/x":                                 true,
+		"postgres://k@localhost/x?sslmode=disable":                 true,
+		"host=/var/run/postgresql user=k":                          true,
+		"postgres://k@db.internal/x":                               false, // prefer: unverified, falls back to plain
+		"postgres://k@db.internal/x?sslmode=require":               false,
+		"postgres://k@db.internal/x?sslmode=verify-ca":             false,
+		"postgres://k@db.internal/x?sslmode=verify-full":           true,
+		"postgres://k:pw-secret-zz@10.0.0.5/x?sslmode=disable":     false,
+		"postgres://k@127.0.0.1,db.internal/x?sslmode=verify-full": true,
+		"postgres://k@127.0.0.1,db.internal/x?sslmode=prefer":      false,
+	} {
+		err := postgres.CheckTransport(url)
+		if (err == nil) != ok {
+			t.Errorf("%s: %v", url, err)
+		}
+		if err != nil && strings.Contains(err.Error(), "pw-secret-zz") {
+			t.Errorf("the error quotes the password: %v", err)
+		}
+	}
+}

@@ -36,6 +36,11 @@ func (s *Server) openStore(ctx context.Context, cfg Config) (*keyMaterial, error
 		s.store = db
 		return localKeyMaterial(cfg)
 	}
+	if !cfg.TLS.AllowPlaintext {
+		if err := postgres.CheckTransport(cfg.DatabaseURL); err != nil {
+			return nil, &SettingError{Field: "DatabaseURL", Reason: err.Error(), Err: err}
+		}
+	}
 	db, err := postgres.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		// postgres.Open's errors never quote the URL.
