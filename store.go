@@ -8,14 +8,23 @@ import (
 
 // Store is the persistence port. It is deliberately dumb: rows in, rows out,
 // inside transactions. Business rules (validation, authorization, audit,
-// encryption) live in the core, so that every backend (SQLite now,
-// PostgreSQL later) behaves the same and is held to it by one conformance
+// encryption) live in the core, so that every backend (SQLite and
+// PostgreSQL) behaves the same and is held to it by one conformance
 // suite (storetest).
 type Store interface {
 	// Update runs fn in a read-write transaction, committed when fn returns
-	// nil and rolled back otherwise. Read-write transactions are serialized.
+	// nil and rolled back otherwise. Read-write transactions are
+	// serialized, across every process sharing the store (SQLite: one
+	// writer; PostgreSQL: one lock for the cluster): each sees everything
+	// committed before it and nothing else commits meanwhile, which the
+	// audit log's appends (head + 1) rely on. A backend may run fn again
+	// after a failure the database calls transient; fn must not keep
+	// effects of an attempt that failed.
 	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
-	// View runs fn in a read-only transaction.
+	// View runs fn in a read-only transaction that sees one snapshot for
+	// all its statements (the gateway's load and the audit verifier read
+	// many rows and must not see half a write); it does not wait for
+	// writers.
 	View(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// Ping reports whether the store can serve requests (readiness).
 	Ping(ctx context.Context) error

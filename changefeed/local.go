@@ -1,6 +1,6 @@
 // Package changefeed carries "something changed" notices from the admin
 // side to the gateways. Local is the in-process fan-out used by a single
-// node; a PostgreSQL LISTEN/NOTIFY feed will satisfy the same
+// node; postgres.Feed (LISTEN/NOTIFY) satisfies the same
 // keyward.ChangeFeed contract for many nodes.
 package changefeed
 
