@@ -11,6 +11,10 @@ const (
 	ChangeAPI    ChangeKind = "api"
 	ChangePlan   ChangeKind = "plan"
 	ChangeSecret ChangeKind = "secret"
+	// ChangeAccess: principals, admin tokens, policies or their
+	// attachments changed; every node forgets what it cached of them.
+	// Gateways ignore it.
+	ChangeAccess ChangeKind = "access"
 )
 
 // Change is a notice, published after a commit, that an object changed. It

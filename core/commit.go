@@ -79,6 +79,11 @@ func (s *base) commit(ctx context.Context, w write) error {
 	if s.changes != nil && change.Kind != "" {
 		s.changes.Publish(ctx, change)
 	}
+	if s.changes != nil && w.flushAuth {
+		// Other nodes (a cluster's feed) forget their cached tokens and
+		// policies too, rather than trust them until the cache's TTL.
+		s.changes.Publish(ctx, keyward.Change{Kind: keyward.ChangeAccess})
+	}
 	s.toSinks(ctx, rec)
 	return nil
 }

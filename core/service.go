@@ -59,15 +59,18 @@ type base struct {
 	// user of writer (a test holds every other file to that).
 	store  reader
 	writer keyward.Store
-	clock  keyward.Clock
-	hasher *keyvalue.Hasher
-	sealer Sealer
-	authz  keyward.Authorizer
-	alog   *audit.Log
-	signer *audit.Signer
-	sinks  *sinkQueue
-	trail  trail // the audit log's state: witness, alarm, checkpoint pace
-	log    *slog.Logger
+	// stopAccessFeed ends the subscription that flushes the auth cache on
+	// access changes made elsewhere.
+	stopAccessFeed func()
+	clock          keyward.Clock
+	hasher         *keyvalue.Hasher
+	sealer         Sealer
+	authz          keyward.Authorizer
+	alog           *audit.Log
+	signer         *audit.Signer
+	sinks          *sinkQueue
+	trail          trail // the audit log's state: witness, alarm, checkpoint pace
+	log            *slog.Logger
 
 	changes keyward.ChangeFeed
 	hooks   Hooks
@@ -164,6 +167,18 @@ func New(c Config) *Services {
 	if b.trail.every <= 0 {
 		b.trail.every = 1000
 	}
+	if c.Changes != nil {
+		// Access changed on another node: forget what is cached of it.
+		changes, stop := c.Changes.Subscribe()
+		b.stopAccessFeed = stop
+		go func() {
+			for ch := range changes {
+				if ch.Kind == keyward.ChangeAccess {
+					b.auth.flush()
+				}
+			}
+		}()
+	}
 	return &Services{
 		Keys: &Keys{b}, APIs: &APIs{b}, Plans: &Plans{b}, Secrets: &Secrets{b},
 		Rotations: &Rotations{b}, Webhooks: &Webhooks{b}, Access: &Access{b},
@@ -184,4 +199,9 @@ func (s *Services) Ready(ctx context.Context) error {
 
 // Stop cancels background rotations and waits for them; a rotation cut off
 // is resumed by ResumeRotations on the next start.
-func (s *Services) Stop() { s.Rotations.Stop() }
+func (s *Services) Stop() {
+	s.Rotations.Stop()
+	if s.base.stopAccessFeed != nil {
+		s.base.stopAccessFeed()
+	}
+}

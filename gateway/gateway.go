@@ -275,6 +275,8 @@ func (g *Gateway) applyChanges(ctx context.Context, batch []keyward.Change) {
 	var ids []string
 	for _, c := range batch {
 		switch {
+		case c.Kind == keyward.ChangeAccess:
+			continue // admin tokens and policies: nothing the gateway holds
 		case c.Kind != keyward.ChangeKey:
 		case len(c.IDs) > 0:
 			ids = append(ids, c.IDs...)

@@ -216,3 +216,35 @@ func TestClusterLeaderFailover(t *testing.T) {
 		return false
 	})
 }
+
+// TestClusterForgetsARevokedTokenAtOnce: a token that another node has
+// used (and cached) stops working there as soon as its principal is
+// deleted through the first node: the access change travels on the feed,
+// well before the auth cache's 5-second bound.
+func TestClusterForgetsARevokedTokenAtOnce(t *testing.T) {
+	nodes := startCluster(t, 2)
+	ctx := context.Background()
+	p, err := nodes[0].client.CreatePrincipal(ctx, keyward.PrincipalCreate{Name: "ci-reader", Roles: []string{"reader"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := httpapi.NewClient(nodes[1].srv.AdminURL(), p.Token, nil)
+	if _, _, err := other.ListKeys(ctx, keyward.KeyFilter{}); err != nil {
+		t.Fatalf("the new token on the other node: %v", err)
+	}
+	if err := nodes[0].client.DeletePrincipal(ctx, "ci-reader"); err != nil {
+		t.Fatal(err)
+	}
+	deleted := time.Now()
+	for {
+		_, _, err := other.ListKeys(ctx, keyward.KeyFilter{})
+		if keyward.ErrorCode(err) == keyward.EUNAUTHORIZED {
+			t.Logf("refused on the other node %v after the deletion", time.Since(deleted))
+			return
+		}
+		if time.Since(deleted) > 3*time.Second {
+			t.Fatalf("the deleted principal's token still works on the other node after 3 s: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
