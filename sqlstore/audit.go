@@ -77,6 +77,11 @@ func (t *tx) AppendAudit(ctx context.Context, r *keyward.AuditRecord) error {
 	ok, err := t.execOne(ctx, qAppendAudit, r.Seq, r.Hash, string(r.Event),
 		eventTime, ix.EventName, ix.UserIdentity.PrincipalID, r.Tag, r.Seq)
 	switch {
+	case err != nil && t.d.IsDuplicate(err):
+		// Another transaction appended the same Seq first (possible on a
+		// store whose writers are not serialized): the same answer as a
+		// head that moved.
+		return conflict("audit record %d was appended by another writer", r.Seq)
 	case err != nil:
 		return internal("append audit record", err)
 	case !ok:
