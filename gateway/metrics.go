@@ -19,7 +19,7 @@ type Metrics interface {
 // StageMetrics are one API stage's handles.
 type StageMetrics interface {
 	Request(status int, d time.Duration)
-	Refused(kind string) // "throttle", "quota", "tokens_minute", "tokens_day"
+	Refused(kind string) // "throttle", "quota", "tokens_minute", "tokens_day", "unavailable"
 	Tokens(in, out int64)
 }
 

@@ -18,12 +18,14 @@ var (
 	bodyTooLarge   = []byte(`{"message":"Request Entity Too Large"}`)
 	bodyBadGateway = []byte(`{"message":"Bad Gateway"}`)
 	bodyTimeout    = []byte(`{"message":"Gateway Timeout"}`)
+	bodyLimitsDown = []byte(`{"message":"Service Unavailable"}`)
 	// OpenAI-compatible APIs answer as OpenAI does, so that its SDKs raise
 	// the matching error: 401 AuthenticationError for a key that is not
 	// one, 403 PermissionDeniedError for a key that may not do this.
 	openAIInvalidKey = []byte(`{"error":{"message":"Incorrect or missing API key.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`)
 	openAIModel      = []byte(`{"error":{"message":"The model is not allowed for this API key: name one of the models it is scoped to, in the JSON body.","type":"invalid_request_error","param":"model","code":"model_not_allowed"}}`)
 	openAIForbidden  = []byte(`{"error":{"message":"This API key is not allowed to make this request.","type":"invalid_request_error","param":null,"code":"permission_denied"}}`)
+	openAILimitsDown = []byte(`{"error":{"message":"Usage limits cannot be checked right now. Retry shortly.","type":"server_error","param":null,"code":"limits_unavailable"}}`)
 	openAIBadRequest = []byte(`{"error":{"message":"The request body must be one JSON object (sent as application/json when the key is limited to models) that names its model once, in the body only.","type":"invalid_request_error","param":null,"code":null}}`)
 )
 
@@ -85,3 +87,17 @@ func replyUnreadable(ctx *fasthttp.RequestCtx, err error) {
 		ctx.Error("Error when parsing request", fasthttp.StatusBadRequest)
 	}
 }
+
+var retryAfterOne = []byte("1")
+
+// replyLimitsUnavailable answers 503 with Retry-After: 1 when the limiter
+// could not decide (limit.Limiter's error): the client's SDK retries
+// shortly, and the limiter switches back by itself once its store answers.
+func replyLimitsUnavailable(ctx *fasthttp.RequestCtx, openai bool) {
+	reply(ctx, fasthttp.StatusServiceUnavailable, pick(openai, bodyLimitsDown, openAILimitsDown))
+	ctx.Response.Header.SetBytesV("Retry-After", retryAfterOne)
+}
+
+// refusedUnavailable is the metric's word for a request refused because
+// the limiter could not decide.
+const refusedUnavailable = "unavailable"

@@ -181,7 +181,15 @@ func (g *Gateway) admit(ctx *fasthttp.RequestCtx, t *table, x *exchange, rest []
 		r.counters(&x.charge, method, b2s(rest), x.reserved)
 	}
 	if x.charge.N > 0 {
-		d := g.limiter.Charge(x.now, &x.charge)
+		d, err := g.limiter.Charge(ctx, x.now, &x.charge)
+		if err != nil {
+			// The limits could not be checked (a shared limiter that
+			// cannot reach its store and fails closed): nothing was
+			// charged, and the request is not let through unmetered.
+			st.metrics.Refused(refusedUnavailable)
+			replyLimitsUnavailable(ctx, openai)
+			return fasthttp.StatusServiceUnavailable, true
+		}
 		if !d.OK {
 			st.metrics.Refused(d.Refused.String())
 			replyLimited(ctx, openai, x.now, d)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"time"
 
 	"github.com/keyward/keyward/limit"
@@ -84,7 +85,9 @@ func (g *Gateway) done(x *exchange, status int, u llmwire.Usage, reported bool) 
 		}
 	}
 	if x.charged {
-		g.limiter.Settle(x.now, &x.charge, limit.AddSat(in, out))
+		// A failed Settle leaves the reservation to expire in the
+		// shared limiter (see limit.Limiter); the limiter counts it.
+		_ = g.limiter.Settle(context.Background(), x.now, &x.charge, limit.AddSat(in, out))
 		x.charged = false
 	}
 	if in > 0 || out > 0 {

@@ -31,9 +31,9 @@ type countingLimiter struct {
 	charged                  int64 // the sum of settled amounts of charges with a token cost
 }
 
-func (c *countingLimiter) Charge(now time.Time, ch *limit.Charge) limit.Decision {
-	d := c.Limiter.Charge(now, ch)
-	if d.OK {
+func (c *countingLimiter) Charge(ctx context.Context, now time.Time, ch *limit.Charge) (limit.Decision, error) {
+	d, err := c.Limiter.Charge(ctx, now, ch)
+	if err == nil && d.OK {
 		c.mu.Lock()
 		c.admitted++
 		c.reserved = 0
@@ -44,10 +44,10 @@ func (c *countingLimiter) Charge(now time.Time, ch *limit.Charge) limit.Decision
 		}
 		c.mu.Unlock()
 	}
-	return d
+	return d, err
 }
 
-func (c *countingLimiter) Settle(now time.Time, ch *limit.Charge, tokens int64) {
+func (c *countingLimiter) Settle(ctx context.Context, now time.Time, ch *limit.Charge, tokens int64) error {
 	c.mu.Lock()
 	if ch.Pending {
 		c.settled++
@@ -59,7 +59,7 @@ func (c *countingLimiter) Settle(now time.Time, ch *limit.Charge, tokens int64) 
 		c.stray++
 	}
 	c.mu.Unlock()
-	c.Limiter.Settle(now, ch, tokens)
+	return c.Limiter.Settle(ctx, now, ch, tokens)
 }
 
 func (c *countingLimiter) state() (admitted, settled, stray int, reserved, tokens, charged int64) {

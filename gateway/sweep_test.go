@@ -56,7 +56,7 @@ func TestServingSweepsTheLimiter(t *testing.T) {
 		for i := range perBatch {
 			c := limit.Charge{Key: fmt.Sprintf("key_%d_%d", b, i)}
 			c.Add(th)
-			if !lim.Charge(clock.Now(), &c).OK {
+			if !lim.ChargeAt(clock.Now(), &c).OK {
 				t.Fatalf("batch %d key %d refused", b, i)
 			}
 		}

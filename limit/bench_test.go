@@ -31,7 +31,7 @@ func BenchmarkCharge(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		now = now.Add(time.Microsecond)
-		l.Charge(now, &c)
+		l.ChargeAt(now, &c)
 	}
 }
 
@@ -43,8 +43,8 @@ func BenchmarkChargeSettle(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		now = now.Add(time.Microsecond)
-		l.Charge(now, &c)
-		l.Settle(now, &c, 500)
+		l.ChargeAt(now, &c)
+		l.SettleAt(now, &c, 500)
 	}
 }
 
@@ -54,7 +54,7 @@ func BenchmarkChargeParallel(b *testing.B) {
 	l := limit.NewLocal(nil)
 	for k := range keys {
 		c := benchCharge(fmt.Sprintf("key-%d", k))
-		l.Charge(base, &c)
+		l.ChargeAt(base, &c)
 	}
 	var worker atomic.Int64
 	b.ReportAllocs()
@@ -68,7 +68,7 @@ func BenchmarkChargeParallel(b *testing.B) {
 		now := base
 		for i := 0; pb.Next(); i++ {
 			now = now.Add(time.Microsecond)
-			l.Charge(now, &cs[i%len(cs)])
+			l.ChargeAt(now, &cs[i%len(cs)])
 		}
 	})
 }
@@ -78,12 +78,12 @@ func BenchmarkChargeParallel(b *testing.B) {
 func BenchmarkChargeContended(b *testing.B) {
 	l := limit.NewLocal(nil)
 	c := benchCharge("key-1")
-	l.Charge(base, &c)
+	l.ChargeAt(base, &c)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		c := benchCharge("key-1")
 		for pb.Next() {
-			l.Charge(base, &c)
+			l.ChargeAt(base, &c)
 		}
 	})
 }

@@ -29,6 +29,7 @@
 package limit
 
 import (
+	"context"
 	"math"
 	"time"
 
@@ -174,6 +175,12 @@ type Decision struct {
 }
 
 // Limiter charges requests against their counters.
+//
+// A Limiter may keep its counters elsewhere (limit/redislimit shares them
+// between the nodes of a cluster), so Charge and Settle take a context and
+// may fail: an error means the limiter could not decide, not that the
+// request is refused, and the caller chooses what to answer (the gateway
+// answers 503 with a Retry-After). A failed Charge charged nothing.
 type Limiter interface {
 	// Charge charges every counter of c with its Cost, or none: if any
 	// counter refuses, nothing is charged. Counters never exceed their
@@ -181,15 +188,17 @@ type Limiter interface {
 	// never goes below zero and a window's use plus a cost never exceeds
 	// its Limit. now is the request's time; a now earlier than one
 	// already seen for a counter counts as that later time.
-	Charge(now time.Time, c *Charge) Decision
+	Charge(ctx context.Context, now time.Time, c *Charge) (Decision, error)
 	// Settle replaces the Cost reserved on each token-window counter of
 	// c by tokens, the tokens the request actually used: it refunds the
 	// difference, or adds it when the upstream used more than reserved
 	// (so the window may end above its Limit, refusing what follows). A
 	// counter is left alone when the window it was charged in has ended
 	// by now; its use never goes below 0. Settle does nothing unless c
-	// was admitted by Charge and not yet settled.
-	Settle(now time.Time, c *Charge, tokens int64)
+	// was admitted by Charge and not yet settled. After an error the
+	// charge counts as settled by this caller; a shared limiter releases
+	// the reservation itself when it expires.
+	Settle(ctx context.Context, now time.Time, c *Charge, tokens int64) error
 	// Forget drops the counters of a key, once the key is deleted.
 	Forget(key string)
 }

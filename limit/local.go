@@ -1,6 +1,7 @@
 package limit
 
 import (
+	"context"
 	"math"
 	"sync"
 	"time"
@@ -65,8 +66,20 @@ type counter struct {
 	used       int64               // in the current window
 }
 
-// Charge implements Limiter.
-func (l *Local) Charge(now time.Time, c *Charge) Decision {
+// Charge implements Limiter. It never fails.
+func (l *Local) Charge(_ context.Context, now time.Time, c *Charge) (Decision, error) {
+	return l.ChargeAt(now, c), nil
+}
+
+// Settle implements Limiter. It never fails.
+func (l *Local) Settle(_ context.Context, now time.Time, c *Charge, tokens int64) error {
+	l.SettleAt(now, c, tokens)
+	return nil
+}
+
+// ChargeAt is Charge without a context or an error, which Local never
+// needs.
+func (l *Local) ChargeAt(now time.Time, c *Charge) Decision {
 	c.Pending = false
 	n := min(max(c.N, 0), MaxCounters)
 	for i := range n {
@@ -143,8 +156,8 @@ func (ks *keyState) refusal(c *Charge, at *[MaxCounters]int, first, n int, t int
 	return d
 }
 
-// Settle implements Limiter.
-func (l *Local) Settle(now time.Time, c *Charge, tokens int64) {
+// SettleAt is Settle without a context or an error.
+func (l *Local) SettleAt(now time.Time, c *Charge, tokens int64) {
 	if !c.Pending {
 		return
 	}

@@ -22,17 +22,17 @@ func TestLocalZeroValue(t *testing.T) {
 // base is a Wednesday, 10:00 UTC.
 var base = time.Date(2025, time.March, 5, 10, 0, 0, 0, time.UTC)
 
-func charge(l limit.Limiter, now time.Time, key string, cts ...limit.Counter) limit.Decision {
+func charge(l *limit.Local, now time.Time, key string, cts ...limit.Counter) limit.Decision {
 	c := limit.Charge{Key: key}
 	for _, ct := range cts {
 		c.Add(ct)
 	}
-	return l.Charge(now, &c)
+	return l.ChargeAt(now, &c)
 }
 
 // admitted charges ct at now until it refuses, up to max times, and returns
 // how many it admitted.
-func admitted(l limit.Limiter, now time.Time, key string, ct limit.Counter, max int) int {
+func admitted(l *limit.Local, now time.Time, key string, ct limit.Counter, max int) int {
 	for n := range max {
 		if !charge(l, now, key, ct).OK {
 			return n
@@ -219,7 +219,7 @@ func TestChargeReset(t *testing.T) {
 	c.Key = "k1"
 	c.Add(limit.Counter{Kind: limit.Quota, Scope: "p1", Limit: 1, Period: keyward.PeriodDay, Cost: 1})
 	l := limit.NewLocal(nil)
-	if !l.Charge(base, &c).OK || !c.Pending {
+	if !l.ChargeAt(base, &c).OK || !c.Pending {
 		t.Fatalf("first charge refused or not pending")
 	}
 	c.Reset()

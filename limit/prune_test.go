@@ -20,7 +20,7 @@ func TestPrune(t *testing.T) {
 		c.Key = "k1"
 		c.Add(busy)
 		c.Add(Counter{Kind: Throttle, Scope: fmt.Sprint("route-", i), Rate: 10, Burst: 10, Cost: 1})
-		if d := l.Charge(now, &c); !d.OK {
+		if d := l.ChargeAt(now, &c); !d.OK {
 			t.Fatalf("charge %d refused: %+v", i, d)
 		}
 	}
@@ -45,7 +45,7 @@ func TestPruneKeepsActive(t *testing.T) {
 		var c Charge
 		c.Key = "k1"
 		c.Add(Counter{Kind: Throttle, Scope: fmt.Sprint("route-", i), Burst: 1, Cost: 1}) // never refills
-		l.Charge(now, &c)
+		l.ChargeAt(now, &c)
 	}
 	if n := len(l.keys.load("k1").cs); n != 100 {
 		t.Errorf("%d counters kept, want 100", n)
@@ -54,7 +54,7 @@ func TestPruneKeepsActive(t *testing.T) {
 		var c Charge
 		c.Key = "k1"
 		c.Add(Counter{Kind: Throttle, Scope: fmt.Sprint("route-", i), Burst: 1, Cost: 1})
-		if l.Charge(now, &c).OK {
+		if l.ChargeAt(now, &c).OK {
 			t.Fatalf("route-%d: spent allowance admitted again", i)
 		}
 	}

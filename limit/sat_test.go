@@ -36,7 +36,7 @@ func TestTokenWindowNeverWraps(t *testing.T) {
 				ct := limit.Counter{Kind: limit.TokensPerDay, Scope: "p", Limit: limitV, Cost: cost}
 				c := limit.Charge{Key: "k"}
 				c.Add(ct)
-				d := l.Charge(base, &c)
+				d := l.ChargeAt(base, &c)
 				if d.RetryAfter < 0 {
 					t.Fatalf("limit %d cost %d: RetryAfter %v", limitV, cost, d.RetryAfter)
 				}
@@ -46,7 +46,7 @@ func TestTokenWindowNeverWraps(t *testing.T) {
 				if !d.OK {
 					continue
 				}
-				l.Settle(base, &c, settled)
+				l.SettleAt(base, &c, settled)
 				used := max(settled, 0)
 				one := limit.Counter{Kind: limit.TokensPerDay, Scope: "p", Limit: limitV, Cost: 1}
 				got := charge(l, base, "k", one).OK

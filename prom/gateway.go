@@ -11,7 +11,7 @@ import (
 //
 //	keyward_gateway_requests_total{api,stage,status}            status "2xx", "4xx", ...
 //	keyward_gateway_request_duration_seconds{api,stage}
-//	keyward_gateway_limited_total{api,stage,limit}              limit "throttle", "quota", "tokens_minute", "tokens_day"
+//	keyward_gateway_limited_total{api,stage,limit}              limit "throttle", "quota", "tokens_minute", "tokens_day", "unavailable" (limits could not be checked: 503)
 //	keyward_gateway_auth_failures_total{reason}
 //	keyward_gateway_tokens_total{api,stage,direction}           direction "in" (prompt) or "out" (completion)
 //	keyward_gateway_key_requests_total{key_id,status}           only with key labels on
@@ -88,7 +88,7 @@ func (g *GatewayMetrics) Stage(api, stage string) gateway.StageMetrics {
 	for i, c := range classes {
 		s.requests[i] = g.requests.WithLabelValues(api, stage, c)
 	}
-	for _, l := range []string{"throttle", "quota", "tokens_minute", "tokens_day"} {
+	for _, l := range []string{"throttle", "quota", "tokens_minute", "tokens_day", "unavailable"} {
 		s.limited[l] = g.limited.WithLabelValues(api, stage, l)
 	}
 	return s

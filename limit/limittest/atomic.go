@@ -100,9 +100,9 @@ func testInvalid(h *harness) {
 	c = limit.Charge{Key: "k1", N: 2}
 	c.Counters[0] = th
 	c.Counters[1] = limit.Counter{Kind: 0, Scope: "p1", Cost: 1}
-	h.want("zero Kind", h.l.Charge(base, &c), false, 0, 1, limit.Never)
+	h.want("zero Kind", h.do(base, &c), false, 0, 1, limit.Never)
 	c.Counters[1].Kind = 99
-	h.want("Kind 99", h.l.Charge(base, &c), false, 99, 1, limit.Never)
+	h.want("Kind 99", h.do(base, &c), false, 99, 1, limit.Never)
 	_, d := h.charge(base, "k1", th, withCost(quota(10, "FORTNIGHT", 0), 1))
 	h.want("unknown period", d, false, limit.Quota, 1, limit.Never)
 	if got := h.remaining(base, "k1", th, 2); got != 1 {

@@ -50,7 +50,7 @@ func (h *harness) hammer(c *limit.Charge, goroutines, attempts int) int {
 		wg.Go(func() {
 			c := *c
 			for range attempts {
-				if h.l.Charge(base, &c).OK {
+				if h.do(base, &c).OK {
 					admitted.Add(1)
 				}
 			}
@@ -102,7 +102,7 @@ func testConcurrentPerKey(h *harness) {
 			}
 			for i := range 200 {
 				k := (g + i) % len(cs)
-				if h.l.Charge(base, &cs[k]).OK {
+				if h.do(base, &cs[k]).OK {
 					counts[k].Add(1)
 				}
 			}
@@ -127,9 +127,9 @@ func testConcurrentSettle(h *harness) {
 			c := limit.Charge{Key: "k1"}
 			c.Add(m)
 			for range 500 {
-				if h.l.Charge(base, &c).OK {
+				if h.do(base, &c).OK {
 					admitted.Add(1)
-					h.l.Settle(base, &c, 40)
+					h.settle(base, &c, 40)
 				}
 			}
 		})

@@ -10,6 +10,7 @@
 package limittest
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -64,6 +65,24 @@ func (h *harness) run(name string, fn func(h *harness)) {
 	})
 }
 
+// do charges c at now through the Limiter interface; an error fails the
+// test (Errorf: do may run on other goroutines) and reads as a refusal.
+func (h *harness) do(now time.Time, c *limit.Charge) limit.Decision {
+	d, err := h.l.Charge(context.Background(), now, c)
+	if err != nil {
+		h.t.Errorf("Charge: %v", err)
+		return limit.Decision{}
+	}
+	return d
+}
+
+// settle settles c at now; an error fails the test.
+func (h *harness) settle(now time.Time, c *limit.Charge, tokens int64) {
+	if err := h.l.Settle(context.Background(), now, c, tokens); err != nil {
+		h.t.Errorf("Settle: %v", err)
+	}
+}
+
 // newCharge returns a Charge of key with counters cts.
 func newCharge(t testing.TB, key string, cts ...limit.Counter) *limit.Charge {
 	t.Helper()
@@ -80,7 +99,7 @@ func newCharge(t testing.TB, key string, cts ...limit.Counter) *limit.Charge {
 func (h *harness) charge(now time.Time, key string, cts ...limit.Counter) (*limit.Charge, limit.Decision) {
 	h.t.Helper()
 	c := newCharge(h.t, key, cts...)
-	return c, h.l.Charge(now, c)
+	return c, h.do(now, c)
 }
 
 // want checks that d admitted the request, or refused it on counter index

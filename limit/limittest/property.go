@@ -50,7 +50,7 @@ func testRandomRequests(h *harness) {
 	var pending []pendingSettle
 
 	settle := func(now time.Time, s pendingSettle) {
-		h.l.Settle(now, s.c, s.actual)
+		h.settle(now, s.c, s.actual)
 		for i, p := range s.picks {
 			w := &windows[p]
 			if ct := s.c.Counters[i]; ct.Kind != limit.TokensPerMinute && ct.Kind != limit.TokensPerDay ||
@@ -106,7 +106,7 @@ func testRandomRequests(h *harness) {
 			}
 		}
 
-		d := h.l.Charge(now, c)
+		d := h.do(now, c)
 		switch {
 		case d.OK && !modelOK:
 			h.t.Fatalf("step %d at %v: admitted over a window's limit: %+v", step, now, c.Counters[:c.N])
