@@ -138,6 +138,9 @@ type Charge struct {
 	// Windows holds, for each windowed counter, the start (Unix
 	// nanoseconds) of the window it was charged in.
 	Windows [MaxCounters]int64
+	// Ticket is a shared limiter's handle on the reservation an admitted
+	// Charge holds in its store (0: none), for Settle.
+	Ticket uint64
 }
 
 // Add appends ct to c. It returns false, leaving c unchanged, when c
@@ -155,6 +158,7 @@ func (c *Charge) Add(ct Counter) bool {
 func (c *Charge) Reset() {
 	c.N = 0
 	c.Pending = false
+	c.Ticket = 0
 }
 
 // Decision is the outcome of Limiter.Charge.
