@@ -3,6 +3,7 @@ package redislimit
 import (
 	"context"
 	"hash/maphash"
+	"math"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 type lease struct {
 	kind  limit.Kind
 	scope string
+	def   def // the limits it was taken under
 
 	held   int64 // units taken from Redis and not spent yet
 	start  int64 // the window they were taken in (ns; 0 for a throttle)
@@ -20,15 +22,33 @@ type lease struct {
 	want   int64 // extra units to ask for at the next refill
 	filled int64 // ns: the last refill, to size the next one
 
-	// Redis refused this counter until blocked (ns): requests are refused
-	// here until then without asking again (at most LeaseFor later).
-	blocked int64
+	// Redis refused cost blockedCost or more until blockedUntil (ns);
+	// with Options.RefuseLocally, such requests are refused here without
+	// asking again until recheck.
+	blockedCost           int64
+	blockedUntil, recheck int64
 }
 
-// usable reports whether l can pay cost at t for the window starting at
+// def is what a counter's limits were when a lease was taken: a plan edit
+// voids the lease (its units go back) so that the new limits apply at once.
+type def struct {
+	rate         float64
+	burst, limit int64
+	period       string
+	offset       int
+}
+
+func defOf(ct *limit.Counter) def {
+	return def{ct.Rate, ct.Burst, ct.Limit, string(ct.Period), ct.Offset}
+}
+
+// spendable is what of l's units can pay at t for the window starting at
 // start.
-func (ls *lease) usable(t, start, cost int64) bool {
-	return ls.held >= cost && t < ls.until && (ls.kind == limit.Throttle || ls.start == start)
+func (ls *lease) spendable(start int64) int64 {
+	if ls.kind == limit.Quota && ls.start != start {
+		return 0 // taken in a window that has ended
+	}
+	return ls.held
 }
 
 // keyLeases holds one key's leases.
@@ -130,23 +150,31 @@ func (l *Limiter) chargeLeased(ctx context.Context, t int64, c *limit.Charge, n 
 			continue
 		}
 		at[i] = kl.find(ct.Kind, ct.Scope)
-		if ls := &kl.ls[at[i]]; ls.blocked > t && ct.Cost > 0 {
-			return limit.Decision{Refused: ct.Kind, Index: i, RetryAfter: time.Duration(ls.blocked - t)}, nil
+		ls := &kl.ls[at[i]]
+		if d := defOf(ct); d != ls.def {
+			l.giveBack(ctx, c.Key, ls)
+			ls.def, ls.want, ls.blockedUntil, ls.recheck = d, 1, 0, 0
+		}
+		cost := exact(ct.Cost)
+		if t < ls.recheck && cost > 0 && cost >= ls.blockedCost && ls.spendable(win[i][0]) < cost {
+			return limit.Decision{Refused: ct.Kind, Index: i, RetryAfter: time.Duration(max(ls.blockedUntil-t, 1))}, nil
 		}
 	}
-	var local [limit.MaxCounters]bool
-	var taken [limit.MaxCounters]int64
+	var paid [limit.MaxCounters]int64
 	need := false
 	for i := range n {
 		cost := exact(c.Counters[i].Cost)
-		if at[i] >= 0 {
-			if ls := &kl.ls[at[i]]; ls.usable(t, win[i][0], cost) {
-				ls.held -= cost
-				local[i], taken[i] = true, cost
-				continue
-			}
+		if at[i] < 0 {
+			need = true
+			continue
 		}
-		need = true
+		ls := &kl.ls[at[i]]
+		if ls.kind == limit.Quota && ls.start != win[i][0] {
+			ls.held = 0 // a lease of an ended window is void
+		}
+		paid[i] = min(ls.held, cost)
+		ls.held -= paid[i]
+		need = need || paid[i] < cost
 	}
 	if !need {
 		for i := range n {
@@ -157,20 +185,20 @@ func (l *Limiter) chargeLeased(ctx context.Context, t int64, c *limit.Charge, n 
 	}
 	restore := func() {
 		for i := range n {
-			if local[i] {
-				kl.ls[at[i]].held += taken[i]
+			if at[i] >= 0 {
+				kl.ls[at[i]].held += paid[i]
 			}
 		}
 	}
 	var took [limit.MaxCounters]int64
-	d, err := l.chargeRemote(ctx, t, c, n, win, func(i int) int64 {
+	d, err := l.chargeRemote(ctx, t, c, n, win, func(i int) (int64, int64) {
 		switch {
-		case local[i]:
-			return -1
 		case at[i] < 0:
-			return 0
+			return 0, 0
+		case paid[i] == exact(c.Counters[i].Cost) && paid[i] > 0:
+			return -1, 0
 		}
-		return kl.ls[at[i]].want
+		return paid[i], kl.ls[at[i]].want
 	}, &took)
 	if err != nil {
 		restore()
@@ -178,8 +206,11 @@ func (l *Limiter) chargeLeased(ctx context.Context, t int64, c *limit.Charge, n 
 	}
 	if !d.OK {
 		restore()
-		if i := d.Index; at[i] >= 0 && d.RetryAfter > 0 {
-			kl.ls[at[i]].blocked = t + int64(min(d.RetryAfter, l.opt.LeaseFor))
+		if i := d.Index; at[i] >= 0 && l.opt.RefuseLocally > 0 && d.RetryAfter > 0 {
+			ls := &kl.ls[at[i]]
+			ls.blockedCost = exact(c.Counters[i].Cost)
+			ls.blockedUntil = t + int64(min(d.RetryAfter, time.Duration(math.MaxInt64-t)))
+			ls.recheck = t + int64(min(d.RetryAfter, l.opt.RefuseLocally))
 		}
 		return d, nil
 	}
@@ -188,17 +219,15 @@ func (l *Limiter) chargeLeased(ctx context.Context, t int64, c *limit.Charge, n 
 			continue
 		}
 		ls := &kl.ls[at[i]]
-		if local[i] {
-			c.Windows[i] = ls.start
-			continue
+		cost := exact(c.Counters[i].Cost)
+		if paid[i] == cost && paid[i] > 0 {
+			c.Windows[i] = win[i][0]
+			continue // not sent
 		}
-		if ls.kind == limit.Quota && ls.start != c.Windows[i] {
-			ls.held = 0 // a lease of an ended window is void
-		}
-		ls.held += took[i] - exact(c.Counters[i].Cost)
+		ls.held += took[i] - (cost - paid[i])
 		ls.start = c.Windows[i]
 		ls.until = t + int64(l.opt.LeaseFor)
-		ls.blocked = 0
+		ls.recheck = 0
 		if ls.filled != 0 {
 			switch el := t - ls.filled; {
 			case el < int64(l.opt.LeaseFor/4):
@@ -210,6 +239,16 @@ func (l *Limiter) chargeLeased(ctx context.Context, t int64, c *limit.Charge, n 
 		ls.filled = t
 	}
 	return d, nil
+}
+
+// giveBack returns what ls holds to Redis at once (a plan edit voided it).
+func (l *Limiter) giveBack(ctx context.Context, key string, ls *lease) {
+	if ls.held <= 0 {
+		return
+	}
+	ct := limit.Counter{Kind: ls.kind, Scope: ls.scope}
+	_, _ = l.call(ctx, "return", returnScript, []string{l.counterKey(key, &ct)}, int(ls.kind), ls.held, ls.start/1000)
+	ls.held = 0
 }
 
 // returnLeases gives back the unspent units of leases that expired by t

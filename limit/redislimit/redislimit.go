@@ -86,6 +86,12 @@ type Options struct {
 	// ProbeEvery is how often an unreachable Redis is tried again
 	// (default 500 ms).
 	ProbeEvery time.Duration
+	// RefuseLocally lets a node refuse, for up to this long, requests
+	// that Redis just refused for a counter (as large a cost, the same
+	// limits), without asking again: an overloaded key then costs Redis
+	// one call per node per interval instead of one per request. The
+	// RetryAfter given is the one Redis gave. 0: always ask.
+	RefuseLocally time.Duration
 	// CallerTime makes the limiter use the now passed to Charge and
 	// Settle instead of Redis's clock: for tests that drive time.
 	CallerTime bool
@@ -259,29 +265,32 @@ func ceilDiv(a, b int64) int64 {
 }
 
 // chargeRemote charges c's counters in one script: all of them when lease
-// is nil; otherwise those for which lease returns the extra to ask for (>=
-// 0), not those it answers -1 for (taken from a lease already). took, when
-// not nil, receives what each counter charged gave.
+// is nil; otherwise lease says, for each counter, what of its cost this
+// node's lease pays (-1: all of it, the counter is not sent) and how much
+// more to ask for as the next lease. took, when not nil, receives what each
+// counter sent gave.
 func (l *Limiter) chargeRemote(ctx context.Context, t int64, c *limit.Charge, n int,
-	win *[limit.MaxCounters][2]int64, lease func(i int) int64, took *[limit.MaxCounters]int64) (limit.Decision, error) {
+	win *[limit.MaxCounters][2]int64, lease func(i int) (paid, extra int64), took *[limit.MaxCounters]int64) (limit.Decision, error) {
 	var idx [limit.MaxCounters]int // script position -> counter index
 	m := 0
 	keys := make([]string, 1, 1+2*n)
 	keys[0] = l.indexKey(c.Key)
-	args := make([]any, 4, 4+9*n)
+	args := make([]any, 4, 4+11*n)
 	ticket := l.tickets.Add(1)
 	tk := l.node + "." + strconv.FormatUint(ticket, 36)
 	args[0], args[2], args[3] = t/1000, tk, (t+int64(l.opt.ReservationTTL))/1000
 	reserves := false
 	for i := range n {
 		ct := &c.Counters[i]
-		take := exact(ct.Cost)
+		whole := exact(ct.Cost)
+		cost, take := whole, whole
 		if lease != nil {
-			extra := lease(i)
-			if extra < 0 {
-				continue // taken from this node's lease
+			paid, extra := lease(i)
+			if paid < 0 {
+				continue // paid from this node's lease
 			}
-			take = exact(take + extra)
+			cost = whole - paid
+			take = exact(cost + extra)
 		}
 		idx[m] = i
 		m++
@@ -295,8 +304,8 @@ func (l *Limiter) chargeRemote(ctx context.Context, t int64, c *limit.Charge, n 
 		if !(rate > 0) {
 			rate = 0
 		}
-		args = append(args, int(ct.Kind), rate, exact(ct.Burst), exact(ct.Limit), exact(ct.Cost), take,
-			win[i][0]/1000, win[i][1]/1000, quotaDef(ct))
+		args = append(args, int(ct.Kind), rate, exact(ct.Burst), exact(ct.Limit), cost, take,
+			win[i][0]/1000, win[i][1]/1000, quotaDef(ct), whole, i+1)
 	}
 	args[1] = m
 	if m == 0 {

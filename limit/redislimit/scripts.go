@@ -25,9 +25,13 @@ import "github.com/redis/go-redis/v9"
 // KEYS: the key's index (the set of its counters' keys, for Forget), then
 // for each counter its state key, and after it, for a token counter, its
 // reservation set.
-// ARGV: now, n, ticket, reservation expiry, then 9 values per counter:
-// kind, rate (per second), burst, limit, cost, take (cost plus the lease
-// asked for, >= cost), window start, window end, definition.
+// ARGV: now, n, ticket, reservation expiry, then 11 values per counter:
+// kind, rate (per second), burst, limit, cost (what the shared counter
+// must give), take (cost plus the lease asked for, >= cost), window start,
+// window end, definition, and the request's whole cost (above cost when the
+// node pays part of it from its lease; a whole cost above the burst or the
+// limit never passes), and its position in the request's charge (which
+// names its reservation).
 //
 // Returns {1, now, start_1, took_1, ..., start_n, took_n} when admitted,
 // where took_i is what counter i gave (cost plus the part of the lease it
@@ -45,10 +49,10 @@ local states = {}
 local idx = KEYS[1]
 local ki = 2
 for i = 1, n do
-  local b = 4 + (i - 1) * 9
+  local b = 4 + (i - 1) * 11
   local c = {kind = tonumber(ARGV[b + 1]), rate = tonumber(ARGV[b + 2]), burst = tonumber(ARGV[b + 3]),
     limit = tonumber(ARGV[b + 4]), cost = tonumber(ARGV[b + 5]), take = tonumber(ARGV[b + 6]),
-    start = tonumber(ARGV[b + 7]), en = tonumber(ARGV[b + 8]), def = ARGV[b + 9], key = KEYS[ki]}
+    start = tonumber(ARGV[b + 7]), en = tonumber(ARGV[b + 8]), def = ARGV[b + 9], whole = tonumber(ARGV[b + 10]), slot = ARGV[b + 11], key = KEYS[ki]}
   ki = ki + 1
   if c.kind == 3 or c.kind == 4 then
     c.rkey = KEYS[ki]
@@ -120,11 +124,11 @@ end
 local function wait(c)
   local s = c.s
   if c.kind == 1 then
-    if c.cost > c.burst or c.rate == 0 then return -1 end
+    if c.whole > c.burst or c.rate == 0 then return -1 end
     local w = math.ceil((c.cost - s.tk0) * 1e6 / c.rate) + math.max(s.ls - now, 0)
     return math.max(w, 1)
   end
-  if c.cost > c.limit then return -1 end
+  if c.whole > c.limit then return -1 end
   return math.max(s.en - now, 0)
 end
 
@@ -169,8 +173,8 @@ for i = 1, n do
     local ttl = math.ceil(math.max(s.en - now, 0) / 1000) + 3600000
     redis.call('PEXPIRE', c.key, ttl)
     if c.rkey and took[i] > 0 then
-      redis.call('HSET', c.key, 'r:' .. ticket .. ':' .. i, string.format('%d:%d', took[i], s.st))
-      redis.call('ZADD', c.rkey, resexp, ticket .. ':' .. i)
+      redis.call('HSET', c.key, 'r:' .. ticket .. ':' .. c.slot, string.format('%d:%d', took[i], s.st))
+      redis.call('ZADD', c.rkey, resexp, ticket .. ':' .. c.slot)
       redis.call('PEXPIRE', c.rkey, ttl)
     end
   end
