@@ -194,6 +194,15 @@ func (l *Limiter) now(caller time.Time) int64 {
 	return l.clock.now()
 }
 
+// scriptNow is the now the scripts get: the caller's with CallerTime,
+// otherwise 0, for Redis's own clock.
+func (l *Limiter) scriptNow(t int64) int64 {
+	if l.opt.CallerTime {
+		return t / 1000
+	}
+	return 0
+}
+
 // Charge implements limit.Limiter.
 func (l *Limiter) Charge(ctx context.Context, now time.Time, c *limit.Charge) (limit.Decision, error) {
 	c.Pending, c.Ticket = false, 0
@@ -278,7 +287,7 @@ func (l *Limiter) chargeRemote(ctx context.Context, t int64, c *limit.Charge, n 
 	args := make([]any, 4, 4+11*n)
 	ticket := l.tickets.Add(1)
 	tk := l.node + "." + strconv.FormatUint(ticket, 36)
-	args[0], args[2], args[3] = t/1000, tk, (t+int64(l.opt.ReservationTTL))/1000
+	args[0], args[2], args[3] = l.scriptNow(t), tk, (t+int64(l.opt.ReservationTTL))/1000
 	reserves := false
 	for i := range n {
 		ct := &c.Counters[i]
@@ -390,7 +399,7 @@ func (l *Limiter) Settle(ctx context.Context, now time.Time, c *limit.Charge, to
 	t := l.now(now)
 	tk := l.node + "." + strconv.FormatUint(c.Ticket, 36)
 	var keys []string
-	args := []any{t / 1000, tk, exact(tokens)}
+	args := []any{l.scriptNow(t), tk, exact(tokens)}
 	for i := range min(max(c.N, 0), limit.MaxCounters) {
 		ct := &c.Counters[i]
 		if ct.Kind != limit.TokensPerMinute && ct.Kind != limit.TokensPerDay {

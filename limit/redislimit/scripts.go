@@ -7,9 +7,13 @@ import "github.com/redis/go-redis/v9"
 // nothing in between, and either all of them are charged or none.
 //
 // Times are Unix microseconds (Lua numbers are doubles: nanoseconds since
-// 1970 would lose precision), passed in by the caller, which reads them off
-// Redis's clock (see clock.go), so every node charges on one clock. Amounts
-// are clamped by the caller to 2^53, where doubles are still exact.
+// 1970 would lose precision). A now of 0 means Redis's own clock (TIME,
+// which scripts may call since Redis 5 replicates their effects), so every
+// node charges on one clock to the microsecond and none wins the race for
+// each new token by running ahead; tests pass their own now instead.
+// Calendar windows are computed by the caller, on its reading of Redis's
+// clock (see clock.go). Amounts are clamped by the caller to 2^53, where
+// doubles are still exact.
 //
 // A counter's state is one hash at its own key:
 //   - Throttle: tk (tokens in the bucket at ls), ls (µs).
@@ -41,6 +45,10 @@ import "github.com/redis/go-redis/v9"
 // the caller computes a window's wait from it in ns).
 var chargeScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
+if now == 0 then
+  local tm = redis.call('TIME')
+  now = tonumber(tm[1]) * 1000000 + tonumber(tm[2])
+end
 local n = tonumber(ARGV[2])
 local ticket = ARGV[3]
 local resexp = tonumber(ARGV[4])
@@ -195,6 +203,10 @@ return out
 // window has ended is left alone. Returns nothing.
 var settleScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
+if now == 0 then
+  local tm = redis.call('TIME')
+  now = tonumber(tm[1]) * 1000000 + tonumber(tm[2])
+end
 local ticket = ARGV[2]
 local tokens = tonumber(ARGV[3])
 local n = #KEYS / 2
