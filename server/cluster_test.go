@@ -58,13 +58,20 @@ func clusterURL(t testing.TB) string {
 // startCluster starts n nodes on one database, all with the first node's
 // keyring (its master key file), as an operator would deploy them.
 func startCluster(t testing.TB, n int) []*running {
+	return startClusterWith(t, n, server.Config{})
+}
+
+// startClusterWith is startCluster with more settings for every node.
+func startClusterWith(t testing.TB, n int, base server.Config) []*running {
 	t.Helper()
 	url := clusterURL(t)
-	first := start(t, server.Config{DatabaseURL: url})
+	cfg := base
+	cfg.DatabaseURL = url
+	first := start(t, cfg)
 	nodes := []*running{first}
-	keyring := "file://" + filepath.Join(first.dir, server.MasterKeyFile)
+	cfg.KeyringURL = "file://" + filepath.Join(first.dir, server.MasterKeyFile)
 	for range n - 1 {
-		r := start(t, server.Config{DatabaseURL: url, KeyringURL: keyring})
+		r := start(t, cfg)
 		if r.token != "" {
 			t.Fatalf("a later node wrote a bootstrap token too")
 		}

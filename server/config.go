@@ -25,8 +25,20 @@ type Config struct {
 	DatabaseURL string // KEYWARD_DATABASE_URL
 	// DatabaseURLFile holds the URL instead (only the settings read it).
 	DatabaseURLFile string // KEYWARD_DATABASE_URL_FILE
-	AuditFile       string // KEYWARD_AUDIT_FILE; optional JSONL copy of the audit trail
-	AuditStdout     bool   // KEYWARD_AUDIT_STDOUT; copy audit records to stdout
+	// RedisURL, when set, makes the plans' limits shared by every node
+	// through that Redis (redis://, or rediss:// for TLS); otherwise each
+	// node limits on its own.
+	RedisURL string // KEYWARD_REDIS_URL
+	// RedisURLFile holds the URL instead (only the settings read it).
+	RedisURLFile string // KEYWARD_REDIS_URL_FILE
+	// RedisCAFile verifies a rediss:// Redis (default: the system roots).
+	RedisCAFile string // KEYWARD_REDIS_CA_FILE
+	// LimitsUnavailable is what the gateway does while Redis cannot be
+	// reached: "closed" refuses requests that have limits (503), "open"
+	// enforces each limit divided by the nodes last seen alive.
+	LimitsUnavailable string // KEYWARD_LIMITS_UNAVAILABLE
+	AuditFile         string // KEYWARD_AUDIT_FILE; optional JSONL copy of the audit trail
+	AuditStdout       bool   // KEYWARD_AUDIT_STDOUT; copy audit records to stdout
 	// CheckpointInterval is how often the audit log's head is signed.
 	CheckpointInterval time.Duration // KEYWARD_AUDIT_CHECKPOINT_INTERVAL
 	// CheckpointEvery signs the head after that many records too.
@@ -88,6 +100,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.TLS.ReloadInterval == 0 {
 		c.TLS.ReloadInterval = 5 * time.Second
+	}
+	if c.LimitsUnavailable == "" {
+		c.LimitsUnavailable = "closed"
 	}
 	if c.LogFormat == "" {
 		c.LogFormat = "text"

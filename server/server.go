@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/keyward/keyward/limit/redislimit"
+	"github.com/redis/go-redis/v9"
 	"io"
 	"log/slog"
 	"net"
@@ -59,6 +61,10 @@ type Server struct {
 
 	dispatcher *webhook.Dispatcher
 	workers    sync.WaitGroup // scheduler and dispatcher loops
+
+	// With Redis: the limiter every node shares, and its client.
+	limiter *redislimit.Limiter
+	redis   *redis.Client
 
 	// BootstrapTokenPath is set when this start created the bootstrap admin.
 	BootstrapTokenPath string
@@ -185,11 +191,15 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 			return nil, fmt.Errorf("audit checkpoint: %w", err)
 		}
 	}
+	limiter, err := s.openLimiter(ctx, cfg, metrics)
+	if err != nil {
+		return nil, err
+	}
 	s.gateway, err = gateway.New(ctx, gateway.Config{
 		Source: s.service.DataPlane, Changes: changes, Hasher: hasher, Logger: s.log,
 		Metrics:        metrics.NewGatewayMetrics(cfg.GatewayKeyLabels),
 		TrustedProxies: cfg.TrustedProxies, MaxBodyBytes: cfg.GatewayMaxBody, Timeout: cfg.GatewayTimeout,
-		UpstreamRootCAs: s.dialTLS.RootCAs,
+		UpstreamRootCAs: s.dialTLS.RootCAs, Limiter: limiter,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
@@ -510,6 +520,7 @@ func (s *Server) Close() error {
 	if s.feed != nil {
 		s.feed.Close()
 	}
+	errs = append(errs, s.closeLimiter())
 	if s.store != nil {
 		errs = append(errs, s.store.Close())
 	}

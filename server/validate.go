@@ -73,6 +73,16 @@ func (c Config) Validate() error {
 			return bad(d.field, "must be from %v to %v", d.min, d.max)
 		}
 	}
+	if c.LimitsUnavailable != "open" && c.LimitsUnavailable != "closed" {
+		return bad("LimitsUnavailable", "must be open or closed")
+	}
+	if c.RedisURL != "" {
+		if err := checkRedisURL(c.RedisURL); err != nil {
+			return bad("RedisURL", "%v", err)
+		}
+	} else if c.RedisCAFile != "" {
+		return bad("RedisCAFile", "is for a rediss:// Redis URL, and none is set")
+	}
 	if c.CheckpointEvery < 1 || c.CheckpointEvery > 1_000_000 {
 		return bad("CheckpointEvery", "must be from 1 to 1000000")
 	}

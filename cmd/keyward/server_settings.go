@@ -63,6 +63,32 @@ var serverSettings = []setting{
 			c.DatabaseURL = strings.TrimSpace(string(b))
 			return nil
 		}},
+	{field: "RedisURL", flag: "redis-url", env: "KEYWARD_REDIS_URL", typ: "url", secret: true,
+		usage: "Redis URL (redis://, rediss:// for TLS) through which every node of a cluster shares the plans' limits (default: each node limits on its own); a password only from the environment (this variable) or --redis-url-file, never on the command line",
+		def:   func(server.Config) string { return "" },
+		set:   func(c *server.Config, s string) error { c.RedisURL = s; return nil }},
+	{field: "RedisURLFile", flag: "redis-url-file", env: "KEYWARD_REDIS_URL_FILE", typ: "path",
+		usage: "read the Redis URL from this file (it may hold the password)",
+		def:   func(server.Config) string { return "" },
+		set: func(c *server.Config, s string) error {
+			if s == "" {
+				return nil
+			}
+			b, err := os.ReadFile(s)
+			if err != nil {
+				return fmt.Errorf("reading the Redis URL: %w", err)
+			}
+			c.RedisURL = strings.TrimSpace(string(b))
+			return nil
+		}},
+	{field: "RedisCAFile", flag: "redis-ca-file", env: "KEYWARD_REDIS_CA_FILE", typ: "path",
+		usage: "PEM CA certificates that verify a rediss:// Redis (default: the system's roots)",
+		def:   func(server.Config) string { return "" },
+		set:   func(c *server.Config, s string) error { c.RedisCAFile = s; return nil }},
+	{field: "LimitsUnavailable", flag: "limits-unavailable", env: "KEYWARD_LIMITS_UNAVAILABLE", typ: "open|closed",
+		usage: "while Redis cannot be reached: closed refuses requests that have limits (503, Retry-After: 1); open enforces each limit divided by the nodes last seen alive",
+		def:   func(d server.Config) string { return d.LimitsUnavailable },
+		set:   func(c *server.Config, s string) error { c.LimitsUnavailable = s; return nil }},
 	{field: "AuditFile", flag: "audit-file", env: "KEYWARD_AUDIT_FILE", typ: "path", usage: "also append audit records to this JSONL file",
 		def: func(server.Config) string { return "" },
 		set: func(c *server.Config, s string) error { c.AuditFile = s; return nil }},
@@ -235,6 +261,9 @@ func loadServerConfig(fs *pflag.FlagSet, lookupEnv func(string) (string, bool)) 
 	}
 	if d := from["DatabaseURL"]; d.name == "--database-url" && databaseURLCarriesPassword(d.text) {
 		return cfg, named, errors.New("--database-url: this URL carries a password, which must not be on the command line (ps, shell history): set KEYWARD_DATABASE_URL, PGPASSWORD or --database-url-file instead")
+	}
+	if r := from["RedisURL"]; r.name == "--redis-url" && urlCarriesSecret(r.text) {
+		return cfg, named, errors.New("--redis-url: this URL carries a password, which must not be on the command line (ps, shell history): set KEYWARD_REDIS_URL or --redis-url-file instead")
 	}
 	if k := from["KeyringURL"]; k.name == "--keyring" && urlCarriesSecret(k.text) {
 		return cfg, named, errors.New("--keyring: this URL carries a key or credentials, which must not be on the command line (ps, shell history): set KEYWARD_KEYRING instead")

@@ -23,8 +23,13 @@ var badSettings = map[string]struct{ env, flag string }{
 	"GatewayAddr": {"127.0.0.1:99999", ":http"},
 	"KeyringURL":  {"base64key://c2VjcmV0LWtleS1tYXRlcmlhbA==", "nosuchscheme://host/key"},
 	// No database there (port 1); a password on the command line.
-	"DatabaseURL":           {"postgres://keyward:c2VjcmV0@127.0.0.1:1/test?sslmode=disable&connect_timeout=2", "postgres://keyward:c2VjcmV0@127.0.0.1:5432/test"},
-	"DatabaseURLFile":       {"{dir}/no-such-file", "{dir}"},
+	"DatabaseURL":     {"postgres://keyward:c2VjcmV0@127.0.0.1:1/test?sslmode=disable&connect_timeout=2", "postgres://keyward:c2VjcmV0@127.0.0.1:5432/test"},
+	"DatabaseURLFile": {"{dir}/no-such-file", "{dir}"},
+	// Plain redis:// to another machine; a password on the command line.
+	"RedisURL":              {"redis://:c2VjcmV0@10.0.0.1:6379/0", "redis://:c2VjcmV0@127.0.0.1:6379/0"},
+	"RedisURLFile":          {"{dir}/no-such-file", "{dir}"},
+	"RedisCAFile":           {"{dir}/ca.pem", "{dir}/ca.pem"}, // without a Redis URL
+	"LimitsUnavailable":     {"maybe", "OPEN"},
 	"AuditFile":             {"{dir}/no-such-dir/audit.jsonl", "{dir}/no-such-dir/audit.jsonl"},
 	"AuditStdout":           {"yes", "maybe"},
 	"CheckpointInterval":    {"1 minute", "1ns"},

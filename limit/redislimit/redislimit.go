@@ -423,9 +423,11 @@ func (l *Limiter) indexKey(key string) string { return l.opt.Prefix + "{" + key 
 // and drops its leases here. Should Redis be unreachable, the counters
 // expire by themselves.
 func (l *Limiter) Forget(key string) {
-	ctx, cancel := context.WithTimeout(context.Background(), l.opt.CallTimeout)
-	_, _ = l.call(ctx, "forget", forgetScript, []string{l.indexKey(key)})
-	cancel()
+	if !l.down.Load() {
+		ctx, cancel := context.WithTimeout(context.Background(), l.opt.CallTimeout)
+		_, _ = l.call(ctx, "forget", forgetScript, []string{l.indexKey(key)})
+		cancel()
+	}
 	if kl := l.leases.remove(key); kl != nil {
 		kl.mu.Lock()
 		kl.dead = true
