@@ -12,13 +12,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/testredis"
 	"github.com/keyward/keyward/limit"
 	"github.com/keyward/keyward/limit/redislimit"
 )
 
 // outageNodes starts a Redis of the test's own and three limiters on it.
-func outageNodes(t *testing.T, mode redislimit.Mode) (*ownRedis, []*redislimit.Limiter) {
-	r := startOwnRedis(t, false)
+func outageNodes(t *testing.T, mode redislimit.Mode) (*testredis.Server, []*redislimit.Limiter) {
+	r := testredis.Start(t, testredis.Options{})
 	ls := make([]*redislimit.Limiter, 3)
 	for i := range ls {
 		rdb, err := redislimit.Connect(r.URL, "")
@@ -105,7 +106,7 @@ func TestRedisDownFailsClosed(t *testing.T) {
 	ct := limit.Counter{Kind: limit.Throttle, Scope: "plan", Rate: 1e6, Burst: 1e6, Cost: 1}
 	ld := startLoad(t, ls, ct)
 	time.Sleep(200 * time.Millisecond)
-	r.stop()
+	r.Stop()
 	time.Sleep(300 * time.Millisecond) // every node notices
 	before := [3]int64{}
 	for i := range 3 {
@@ -120,7 +121,7 @@ func TestRedisDownFailsClosed(t *testing.T) {
 			t.Errorf("node %d never answered unavailable", i)
 		}
 	}
-	r.start()
+	r.Start()
 	took := waitAvailable(t, ls, 5*time.Second)
 	time.Sleep(100 * time.Millisecond)
 	after := ld.admitted[0].Load()
@@ -150,7 +151,7 @@ func TestRedisDownFailsOpenWithAShare(t *testing.T) {
 			t.Fatalf("node %d sees %d nodes", i, l.Nodes())
 		}
 	}
-	r.stop()
+	r.Stop()
 	ct := limit.Counter{Kind: limit.Quota, Scope: "plan", Limit: 30, Period: keyward.PeriodDay, Cost: 1}
 	ld := startLoad(t, ls, ct)
 	time.Sleep(500 * time.Millisecond)
@@ -163,7 +164,7 @@ func TestRedisDownFailsOpenWithAShare(t *testing.T) {
 			t.Errorf("node %d failed %d requests, failing open", i, ld.failed[i].Load())
 		}
 	}
-	r.start()
+	r.Start()
 	t.Logf("back on Redis %v after it restarted", waitAvailable(t, ls, 5*time.Second))
 }
 
@@ -171,7 +172,7 @@ func TestRedisDownFailsOpenWithAShare(t *testing.T) {
 // without it the certificate is not trusted, and a CA file on a plain
 // redis:// URL is refused rather than ignored.
 func TestRedisOverTLS(t *testing.T) {
-	r := startOwnRedis(t, true)
+	r := testredis.Start(t, testredis.Options{TLS: true})
 	rdb, err := redislimit.Connect(r.URL, r.CA)
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,7 @@
-package redislimit_test
+// Package testredis starts a redis-server of a test's own (plain or TLS,
+// with a password if asked) on a free loopback port, which the test may
+// kill and start again, leaving the machine's Redis alone.
+package testredis
 
 import (
 	"fmt"
@@ -12,18 +15,24 @@ import (
 	"github.com/keyward/keyward/tlsconfig"
 )
 
-// ownRedis is a redis-server this test starts (and stops) on a free
-// loopback port, leaving the machine's own alone.
-type ownRedis struct {
+// Server is a redis-server a test started.
+type Server struct {
 	t    *testing.T
 	port int
 	args []string
 	cmd  *exec.Cmd
-	URL  string
+	URL  string // with the password, if any
 	CA   string // with TLS: the CA file that verifies it
 }
 
-func startOwnRedis(t *testing.T, withTLS bool) *ownRedis {
+// Options says how to run it.
+type Options struct {
+	TLS      bool   // serve TLS only, with a certificate of a CA in CA
+	Password string // requirepass
+}
+
+// Start starts one; it is killed when the test ends.
+func Start(t *testing.T, o Options) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -39,9 +48,9 @@ func startOwnRedis(t *testing.T, withTLS bool) *ownRedis {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	dir := t.TempDir()
-	r := &ownRedis{t: t, port: port}
+	r := &Server{t: t, port: port}
 	r.args = []string{"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir}
-	if withTLS {
+	if o.TLS {
 		ca, caKey, err := tlsconfig.NewCA("redis test CA", time.Hour)
 		if err != nil {
 			t.Fatal(err)
@@ -61,18 +70,22 @@ func startOwnRedis(t *testing.T, withTLS bool) *ownRedis {
 		}
 		r.args = append(r.args, "--port", "0", "--tls-port", fmt.Sprint(port), "--tls-cert-file", cf,
 			"--tls-key-file", kf, "--tls-auth-clients", "no")
-		r.URL = fmt.Sprintf("rediss://localhost:%d/0", port)
+		r.URL = fmt.Sprintf("rediss://%slocalhost:%d/0", auth(o), port)
 	} else {
 		r.args = append(r.args, "--port", fmt.Sprint(port))
-		r.URL = fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+		r.URL = fmt.Sprintf("redis://%s127.0.0.1:%d/0", auth(o), port)
+	}
+	if o.Password != "" {
+		r.args = append(r.args, "--requirepass", o.Password)
 	}
 	r.args = append([]string{bin}, r.args...)
-	r.start()
-	t.Cleanup(r.stop)
+	r.Start()
+	t.Cleanup(r.Stop)
 	return r
 }
 
-func (r *ownRedis) start() {
+// Start starts it again after Stop, on the same port.
+func (r *Server) Start() {
 	r.t.Helper()
 	r.cmd = exec.Command(r.args[0], r.args[1:]...)
 	if err := r.cmd.Start(); err != nil {
@@ -88,11 +101,18 @@ func (r *ownRedis) start() {
 	r.t.Fatal("redis-server did not start")
 }
 
-// stop kills it (as a crash would).
-func (r *ownRedis) stop() {
+// Stop kills it (as a crash would).
+func (r *Server) Stop() {
 	if r.cmd != nil && r.cmd.Process != nil {
 		r.cmd.Process.Kill()
 		r.cmd.Wait()
 		r.cmd = nil
 	}
+}
+
+func auth(o Options) string {
+	if o.Password == "" {
+		return ""
+	}
+	return ":" + o.Password + "@"
 }
