@@ -1,10 +1,12 @@
 #!/bin/bash
 # local-cluster.sh - three keyward nodes on loopback, one PostgreSQL
-# database, for trying a cluster by hand (README, "Running a cluster").
+# database and one Redis (the plans' limits, shared), for trying a cluster
+# by hand (README, "Running a cluster").
 #
 #   deploy/local-cluster.sh            # start; Ctrl-C stops all three
 #   env: KEYWARD_DATABASE_URL (default: the machine's PostgreSQL, database
-#        keyward_cluster, created if missing), W (work dir, default
+#        keyward_cluster, created if missing), KEYWARD_REDIS_URL (default:
+#        the machine's Redis, db 1; "none": limits per node), W (work dir, default
 #        ./keyward-cluster), BASE_PORT (default 7170: admin 7170/7180/7190,
 #        gateway 7171/7181/7191)
 #
@@ -20,6 +22,11 @@ if [ -z "${KEYWARD_DATABASE_URL:-}" ]; then
   psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'keyward_cluster'" | grep -q 1 ||
     psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE keyward_cluster"
   export KEYWARD_DATABASE_URL="postgres://postgres@127.0.0.1:5432/keyward_cluster?sslmode=disable"
+fi
+if [ -z "${KEYWARD_REDIS_URL:-}" ]; then
+  export KEYWARD_REDIS_URL=redis://127.0.0.1:6379/1
+elif [ "$KEYWARD_REDIS_URL" = none ]; then
+  unset KEYWARD_REDIS_URL
 fi
 mkdir -p "$W"
 go build -o "$W/keyward" ./cmd/keyward

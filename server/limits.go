@@ -16,16 +16,17 @@ import (
 )
 
 // checkRedisURL refuses what Connect cannot use and plain redis:// to
-// another machine: the limits' counters and the Redis password would
-// travel in the clear. The URL is never quoted back (it may hold the
-// password).
-func checkRedisURL(raw string) error {
+// another machine (the limits' counters and the Redis password would
+// travel in the clear) unless --allow-plaintext says the network is
+// trusted, as for PostgreSQL. The URL is never quoted back (it may hold
+// the password).
+func checkRedisURL(raw string, allowPlaintext bool) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
 		return errors.New("not a redis:// or rediss:// URL with a host")
 	}
-	if u.Scheme == "redis" && !loopbackHost(u.Hostname()) {
-		return errors.New("a Redis on another machine must be reached over TLS: use rediss:// (and --redis-ca-file for a private CA)")
+	if u.Scheme == "redis" && !loopbackHost(u.Hostname()) && !allowPlaintext {
+		return errors.New("a Redis on another machine must be reached over TLS: use rediss:// (and --redis-ca-file for a private CA), or --allow-plaintext on a trusted network")
 	}
 	return nil
 }

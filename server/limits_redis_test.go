@@ -32,7 +32,7 @@ func TestRedisOutageThroughTheGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := r.client.CreatePlan(ctx, keyward.PlanCreate{Name: "gold",
-		Throttle: &keyward.Throttle{RateLimit: 1000, BurstLimit: 1000},
+		Throttle:  &keyward.Throttle{RateLimit: 1000, BurstLimit: 1000},
 		APIStages: []keyward.PlanStage{{APIID: "chat", Stage: "prod"}}}); err != nil {
 		t.Fatal(err)
 	}

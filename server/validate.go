@@ -77,7 +77,7 @@ func (c Config) Validate() error {
 		return bad("LimitsUnavailable", "must be open or closed")
 	}
 	if c.RedisURL != "" {
-		if err := checkRedisURL(c.RedisURL); err != nil {
+		if err := checkRedisURL(c.RedisURL, c.TLS.AllowPlaintext); err != nil {
 			return bad("RedisURL", "%v", err)
 		}
 	} else if c.RedisCAFile != "" {
