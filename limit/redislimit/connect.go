@@ -29,11 +29,11 @@ func Connect(rawURL, caFile string) (*redis.Client, error) {
 		}
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, fmt.Errorf("Redis CA file: %w", err)
+			return nil, fmt.Errorf("the Redis CA file: %w", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("Redis CA file %s holds no PEM certificate", caFile)
+			return nil, fmt.Errorf("the Redis CA file %s holds no PEM certificate", caFile)
 		}
 		opt.TLSConfig.RootCAs = pool
 	}
