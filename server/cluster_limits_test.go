@@ -103,6 +103,54 @@ func TestClusterSharesPlanLimitsThroughRedis(t *testing.T) {
 	if other.Load() != 0 {
 		t.Errorf("%d answers were neither 200 nor 429", other.Load())
 	}
+	// A throttle of rate R and burst B over the three gateways, hammered
+	// together for T: at most B + R·T admitted (the 1% is the edges of T,
+	// measured here rather than on Redis's clock), and most of it.
+	const rate, burst = 100.0, 20
+	if _, err := nodes[0].client.CreatePlan(ctx, keyward.PlanCreate{Name: "metered",
+		Throttle:  &keyward.Throttle{RateLimit: rate, BurstLimit: burst},
+		APIStages: []keyward.PlanStage{{APIID: "chat", Stage: "prod"}}}); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := nodes[1].client.CreateKey(ctx, keyward.KeyCreate{Name: "t", PlanIDs: []string{"metered"},
+		StageKeys: []keyward.StageKey{{APIID: "chat", Stage: "prod"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range nodes {
+		eventually(t, fmt.Sprintf("node %d knows the throttled key", i), func() bool {
+			return chat(t, n.srv.GatewayURL(), tk.Value) != http.StatusUnauthorized
+		})
+	}
+	time.Sleep(time.Duration(float64(burst)/rate*float64(time.Second)) + 100*time.Millisecond) // the bucket is full again
+	var perNode [3]atomic.Int64
+	start := time.Now()
+	deadline := start.Add(2 * time.Second)
+	for i := range 12 {
+		gw := nodes[i%3].srv.GatewayURL()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				if chat(t, gw, tk.Value) == http.StatusOK {
+					perNode[i%3].Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	total := perNode[0].Load() + perNode[1].Load() + perNode[2].Load()
+	bound := burst + rate*elapsed.Seconds()
+	t.Logf("throttle: admitted %d/%d/%d = %d in %v; B + R·T = %.0f", perNode[0].Load(), perNode[1].Load(), perNode[2].Load(),
+		total, elapsed.Round(time.Millisecond), bound)
+	if float64(total) > bound*1.01 {
+		t.Errorf("the cluster admitted %d on a throttle of %v/s burst %d over %v: more than B + R·T = %.0f", total, rate, burst, elapsed, bound)
+	}
+	if float64(total) < bound*0.9 {
+		t.Errorf("the cluster admitted %d, under 90%% of B + R·T = %.0f", total, bound)
+	}
+
 	// Each node records what it admitted; the report sums the nodes.
 	now := time.Now().UTC()
 	eventually(t, "usage summed over the nodes", func() bool {

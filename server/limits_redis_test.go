@@ -74,6 +74,19 @@ func TestRedisOutageThroughTheGateway(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("admitting again %v after Redis came back", time.Since(back).Round(time.Millisecond))
+	m := scrape(t, r.srv.AdminURL())
+	for _, want := range []string{`keyward_limits_mode{mode="redis"} 1`, `keyward_limits_mode{mode="refusing"} 0`,
+		`keyward_limits_redis_seconds_count{op="charge"}`, `limit="unavailable",stage="prod"}`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(m, `keyward_limits_redis_errors_total{op="charge"} 0`) {
+		t.Error("no charge error counted during the outage")
+	}
+	if strings.Contains(m, `limit="unavailable",stage="prod"} 0`) {
+		t.Error("no 503 counted during the outage")
+	}
 	if strings.Contains(r.logs.String(), password) {
 		t.Error("a log line holds the Redis password")
 	}

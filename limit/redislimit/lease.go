@@ -16,9 +16,12 @@ type lease struct {
 	scope string
 	def   def // the limits it was taken under
 
-	held   int64 // units taken from Redis and not spent yet
-	start  int64 // the window they were taken in (ns; 0 for a throttle)
-	until  int64 // ns: unspent units go back to Redis after this
+	held  int64 // units taken from Redis and not spent yet
+	start int64 // the window they were taken in (ns; 0 for a throttle)
+	// until (ns): unspent units go back to Redis after this, and a
+	// throttle's are not spent after it (Redis counts them as this node's
+	// for twice as long, then lets its bucket refill into their place).
+	until  int64
 	want   int64 // extra units to ask for at the next refill
 	filled int64 // ns: the last refill, to size the next one
 
@@ -141,7 +144,7 @@ func leasable(k limit.Kind) bool { return k == limit.Throttle || k == limit.Quot
 // from Redis for the rest (refilling the leases on the way), all or
 // nothing. kl is locked.
 func (l *Limiter) chargeLeased(ctx context.Context, t int64, c *limit.Charge, n int,
-	win *[limit.MaxCounters][2]int64, kl *keyLeases) (limit.Decision, error) {
+	win *[limit.MaxCounters][4]int64, kl *keyLeases) (limit.Decision, error) {
 	var at [limit.MaxCounters]int // lease of each counter, -1: none
 	for i := range n {
 		at[i] = -1
@@ -149,10 +152,16 @@ func (l *Limiter) chargeLeased(ctx context.Context, t int64, c *limit.Charge, n 
 		if !leasable(ct.Kind) {
 			continue
 		}
+		// What no counter can ever admit is refused before a lease pays
+		// part of it.
+		if cost := exact(ct.Cost); (ct.Kind == limit.Throttle && cost > exact(ct.Burst)) ||
+			(ct.Kind == limit.Quota && cost > exact(ct.Limit)) {
+			return limit.Decision{Refused: ct.Kind, Index: i, RetryAfter: limit.Never}, nil
+		}
 		at[i] = kl.find(ct.Kind, ct.Scope)
 		ls := &kl.ls[at[i]]
 		if d := defOf(ct); d != ls.def {
-			l.giveBack(ctx, c.Key, ls)
+			l.giveBack(ctx, t, c.Key, ls)
 			ls.def, ls.want, ls.blockedUntil, ls.recheck = d, 1, 0, 0
 		}
 		cost := exact(ct.Cost)
@@ -172,6 +181,9 @@ func (l *Limiter) chargeLeased(ctx context.Context, t int64, c *limit.Charge, n 
 		if ls.kind == limit.Quota && ls.start != win[i][0] {
 			ls.held = 0 // a lease of an ended window is void
 		}
+		if ls.kind == limit.Throttle && t >= ls.until && ls.held > 0 {
+			l.giveBack(ctx, t, c.Key, ls) // Redis may count them as its bucket's again soon
+		}
 		paid[i] = min(ls.held, cost)
 		ls.held -= paid[i]
 		need = need || paid[i] < cost
@@ -190,16 +202,17 @@ func (l *Limiter) chargeLeased(ctx context.Context, t int64, c *limit.Charge, n 
 			}
 		}
 	}
-	var took [limit.MaxCounters]int64
-	d, err := l.chargeRemote(ctx, t, c, n, win, func(i int) (int64, int64) {
+	var got [limit.MaxCounters]granted
+	d, err := l.chargeRemote(ctx, t, c, n, win, func(i int) (int64, int64, int64) {
 		switch {
 		case at[i] < 0:
-			return 0, 0
+			return 0, 0, 0
 		case paid[i] == exact(c.Counters[i].Cost) && paid[i] > 0:
-			return -1, 0
+			return -1, 0, 0
 		}
-		return paid[i], kl.ls[at[i]].want
-	}, &took)
+		ls := &kl.ls[at[i]]
+		return paid[i], ls.want, ls.held
+	}, &got)
 	if err != nil {
 		restore()
 		return d, err
@@ -224,7 +237,7 @@ func (l *Limiter) chargeLeased(ctx context.Context, t int64, c *limit.Charge, n 
 			c.Windows[i] = win[i][0]
 			continue // not sent
 		}
-		ls.held += took[i] - (cost - paid[i])
+		ls.held += got[i].took - (cost - paid[i])
 		ls.start = c.Windows[i]
 		ls.until = t + int64(l.opt.LeaseFor)
 		ls.recheck = 0
@@ -242,18 +255,18 @@ func (l *Limiter) chargeLeased(ctx context.Context, t int64, c *limit.Charge, n 
 }
 
 // giveBack returns what ls holds to Redis at once (a plan edit voided it).
-func (l *Limiter) giveBack(ctx context.Context, key string, ls *lease) {
+func (l *Limiter) giveBack(ctx context.Context, t int64, key string, ls *lease) {
 	if ls.held <= 0 {
 		return
 	}
 	ct := limit.Counter{Kind: ls.kind, Scope: ls.scope}
-	_, _ = l.call(ctx, "return", returnScript, []string{l.counterKey(key, &ct)}, int(ls.kind), ls.held, ls.start/1000)
+	_, _ = l.call(ctx, "return", returnScript, []string{l.counterKey(key, &ct)}, int(ls.kind), ls.held, ls.start/1000, l.node)
 	ls.held = 0
 }
 
 // returnLeases gives back the unspent units of leases that expired by t
-// (every lease for t = MaxInt64).
-func (l *Limiter) returnLeases(ctx context.Context, t int64) {
+// (every lease with all).
+func (l *Limiter) returnLeases(ctx context.Context, t int64, all bool) {
 	type back struct {
 		key   string
 		ct    limit.Counter
@@ -265,7 +278,7 @@ func (l *Limiter) returnLeases(ctx context.Context, t int64) {
 		kl.mu.Lock()
 		for j := range kl.ls {
 			ls := &kl.ls[j]
-			if ls.held > 0 && t >= ls.until {
+			if ls.held > 0 && (all || t >= ls.until) {
 				backs = append(backs, back{key, limit.Counter{Kind: ls.kind, Scope: ls.scope}, ls.held, ls.start})
 				ls.held = 0
 			}
@@ -274,7 +287,7 @@ func (l *Limiter) returnLeases(ctx context.Context, t int64) {
 	})
 	for _, b := range backs {
 		if _, err := l.call(ctx, "return", returnScript, []string{l.counterKey(b.key, &b.ct)},
-			int(b.ct.Kind), b.held, b.start/1000); err != nil {
+			int(b.ct.Kind), b.held, b.start/1000, l.node); err != nil {
 			return // lost: the counter only admits less, never more
 		}
 	}

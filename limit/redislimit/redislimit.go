@@ -33,8 +33,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
-	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,9 +114,15 @@ type Limiter struct {
 	leases  leaseMap
 	tickets atomic.Uint64
 
-	down     atomic.Bool
-	probing  atomic.Bool
-	nodes    atomic.Int64 // nodes seen alive, at least 1
+	down    atomic.Bool
+	probing atomic.Bool
+	nodes   atomic.Int64 // nodes seen alive at the last heartbeat, at least 1
+	// peak is the most nodes seen alive within peakFor, and when: the
+	// fail-open share divides by it, so that a node that lost sight of
+	// the others just before Redis died does not take their shares.
+	peakMu   sync.Mutex
+	peak     int64
+	peakAt   time.Time
 	fallback *limit.Local
 
 	stop chan struct{}
@@ -170,11 +176,12 @@ func (l *Limiter) Close() error {
 	l.wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	l.returnLeases(ctx, math.MaxInt64)
+	l.returnLeases(ctx, l.clock.now(), true)
 	return nil
 }
 
-// Nodes returns how many nodes were alive at the last heartbeat.
+// Nodes returns how many nodes were alive at the last heartbeat (a node
+// counts as alive for three heartbeats, 6 s, after its last).
 func (l *Limiter) Nodes() int64 { return l.nodes.Load() }
 
 // Available reports whether Redis answered the last call.
@@ -216,11 +223,14 @@ func (l *Limiter) Charge(ctx context.Context, now time.Time, c *limit.Charge) (l
 		c.Pending = true
 		return limit.Decision{OK: true}, nil
 	}
+	if !validKey(c.Key) {
+		return limit.Decision{}, errBadKey
+	}
 	if l.down.Load() {
 		return l.unavailable(now, c)
 	}
 	t := l.now(now)
-	var win [limit.MaxCounters][2]int64 // window start and end, ns
+	var win [limit.MaxCounters][4]int64 // window start and end, and the next one's, ns
 	for i := range n {
 		ct := c.Counters[i]
 		if ct.Kind == limit.Throttle {
@@ -230,7 +240,8 @@ func (l *Limiter) Charge(ctx context.Context, now time.Time, c *limit.Charge) (l
 		if !ok {
 			return limit.Decision{Refused: ct.Kind, Index: i, RetryAfter: limit.Never}, nil
 		}
-		win[i] = [2]int64{s.UnixNano(), e.UnixNano()}
+		_, ne, _ := limit.Window(ct, e)
+		win[i] = [4]int64{s.UnixNano(), e.UnixNano(), e.UnixNano(), ne.UnixNano()}
 	}
 	var d limit.Decision
 	var err error
@@ -241,11 +252,18 @@ func (l *Limiter) Charge(ctx context.Context, now time.Time, c *limit.Charge) (l
 		d, err = l.chargeLeased(ctx, t, c, n, &win, kl)
 		kl.mu.Unlock()
 	}
-	if err != nil {
-		l.markDown(err)
-		return l.unavailable(now, c)
+	var rerr redis.Error
+	switch {
+	case err == nil:
+		return d, nil
+	case errors.As(err, &rerr) || errors.Is(err, errBadReply):
+		// Redis answered, with an error (a script refused its input):
+		// Redis is up, and what the script wrote is nothing (it checks
+		// before it writes). This request fails alone.
+		return limit.Decision{}, err
 	}
-	return d, nil
+	l.markDown(err)
+	return l.unavailable(now, c)
 }
 
 // unavailable answers a Charge while Redis cannot be reached.
@@ -253,48 +271,66 @@ func (l *Limiter) unavailable(now time.Time, c *limit.Charge) (limit.Decision, e
 	if l.opt.Unavailable != FailOpen {
 		return limit.Decision{}, ErrUnavailable
 	}
-	share := l.nodes.Load()
+	share := l.peakNodes()
 	sc := *c
 	for i := range min(max(c.N, 0), limit.MaxCounters) {
+		// Rounded down: the shares together never pass the limit (a
+		// limit smaller than the nodes admits nothing while Redis is
+		// down).
 		ct := &sc.Counters[i]
 		ct.Rate /= float64(share)
-		ct.Burst = ceilDiv(ct.Burst, share)
-		ct.Limit = ceilDiv(ct.Limit, share)
+		ct.Burst = max(ct.Burst, 0) / share
+		ct.Limit = max(ct.Limit, 0) / share
 	}
 	d := l.fallback.ChargeAt(now, &sc)
 	c.Pending, c.Windows, c.Ticket = sc.Pending, sc.Windows, 0
 	return d, nil
 }
 
-func ceilDiv(a, b int64) int64 {
-	if a <= 0 {
-		return a
+// peakFor is how long the most nodes seen alive counts for the share.
+const peakFor = 30 * time.Second
+
+// seeNodes records a heartbeat's count of live nodes.
+func (l *Limiter) seeNodes(n int64) {
+	l.nodes.Store(n)
+	l.peakMu.Lock()
+	defer l.peakMu.Unlock()
+	if now := time.Now(); n >= l.peak || now.Sub(l.peakAt) > peakFor {
+		l.peak, l.peakAt = n, now
 	}
-	return (a-1)/b + 1
+}
+
+// peakNodes returns the most nodes seen alive lately, at least 1.
+func (l *Limiter) peakNodes() int64 {
+	l.peakMu.Lock()
+	defer l.peakMu.Unlock()
+	return max(l.peak, 1)
 }
 
 // chargeRemote charges c's counters in one script: all of them when lease
 // is nil; otherwise lease says, for each counter, what of its cost this
-// node's lease pays (-1: all of it, the counter is not sent) and how much
-// more to ask for as the next lease. took, when not nil, receives what each
+// node's lease pays (-1: all of it, the counter is not sent), how much
+// more to ask for as the next lease, and what the lease still holds. got, when not nil, receives what each
 // counter sent gave.
 func (l *Limiter) chargeRemote(ctx context.Context, t int64, c *limit.Charge, n int,
-	win *[limit.MaxCounters][2]int64, lease func(i int) (paid, extra int64), took *[limit.MaxCounters]int64) (limit.Decision, error) {
+	win *[limit.MaxCounters][4]int64, lease func(i int) (paid, extra, held int64), got *[limit.MaxCounters]granted) (limit.Decision, error) {
 	var idx [limit.MaxCounters]int // script position -> counter index
 	m := 0
 	keys := make([]string, 1, 1+2*n)
 	keys[0] = l.indexKey(c.Key)
-	args := make([]any, 4, 4+11*n)
+	args := make([]any, 6, 6+14*n)
 	ticket := l.tickets.Add(1)
 	tk := l.node + "." + strconv.FormatUint(ticket, 36)
 	args[0], args[2], args[3] = l.scriptNow(t), tk, (t+int64(l.opt.ReservationTTL))/1000
+	args[4], args[5] = l.node, int64(l.opt.LeaseFor/time.Microsecond)
 	reserves := false
 	for i := range n {
 		ct := &c.Counters[i]
 		whole := exact(ct.Cost)
-		cost, take := whole, whole
+		cost, take, held := whole, whole, int64(0)
 		if lease != nil {
-			paid, extra := lease(i)
+			paid, extra, h := lease(i)
+			held = h
 			if paid < 0 {
 				continue // paid from this node's lease
 			}
@@ -303,10 +339,9 @@ func (l *Limiter) chargeRemote(ctx context.Context, t int64, c *limit.Charge, n 
 		}
 		idx[m] = i
 		m++
-		key := l.counterKey(c.Key, ct)
-		keys = append(keys, key)
+		keys = append(keys, l.counterKey(c.Key, ct))
 		if ct.Kind == limit.TokensPerMinute || ct.Kind == limit.TokensPerDay {
-			keys = append(keys, key+":r")
+			keys = append(keys, l.reservationKey(c.Key, ct))
 			reserves = true
 		}
 		rate := ct.Rate
@@ -314,7 +349,7 @@ func (l *Limiter) chargeRemote(ctx context.Context, t int64, c *limit.Charge, n 
 			rate = 0
 		}
 		args = append(args, int(ct.Kind), rate, exact(ct.Burst), exact(ct.Limit), cost, take,
-			win[i][0]/1000, win[i][1]/1000, quotaDef(ct), whole, i+1)
+			win[i][0]/1000, win[i][1]/1000, quotaDef(ct), whole, i+1, win[i][2]/1000, win[i][3]/1000, held)
 	}
 	args[1] = m
 	if m == 0 {
@@ -326,7 +361,7 @@ func (l *Limiter) chargeRemote(ctx context.Context, t int64, c *limit.Charge, n 
 	}
 	out, ok := res.([]any)
 	if !ok || len(out) < 4 || (num(out[0]) == 0 && len(out) != 5) {
-		return limit.Decision{}, errors.New("redislimit: unexpected charge reply")
+		return limit.Decision{}, errBadReply
 	}
 	if num(out[0]) == 0 {
 		at := idx[min(max(int(num(out[2]))-1, 0), m-1)]
@@ -334,7 +369,7 @@ func (l *Limiter) chargeRemote(ctx context.Context, t int64, c *limit.Charge, n 
 		d := limit.Decision{Refused: c.Counters[at].Kind, Index: at, RetryAfter: limit.Never}
 		switch {
 		case wait < 0:
-		case c.Counters[at].Kind == limit.Throttle:
+		case c.Counters[at].Kind == limit.Throttle || num(out[4]) == 0:
 			d.RetryAfter = time.Duration(wait) * time.Microsecond
 		default:
 			// A window waits until its end, known to the nanosecond.
@@ -343,13 +378,13 @@ func (l *Limiter) chargeRemote(ctx context.Context, t int64, c *limit.Charge, n 
 		return d, nil
 	}
 	if len(out) != 2+2*m {
-		return limit.Decision{}, errors.New("redislimit: unexpected charge reply")
+		return limit.Decision{}, errBadReply
 	}
 	for j := range m {
 		i := idx[j]
 		c.Windows[i] = num(out[2+2*j]) * 1000
-		if took != nil {
-			took[i] = num(out[3+2*j])
+		if got != nil {
+			got[i].took = num(out[3+2*j])
 		}
 	}
 	if reserves {
@@ -357,6 +392,11 @@ func (l *Limiter) chargeRemote(ctx context.Context, t int64, c *limit.Charge, n 
 	}
 	c.Pending = true
 	return limit.Decision{OK: true}, nil
+}
+
+// granted is what one counter gave a charge sent to Redis.
+type granted struct {
+	took int64 // the cost and the lease beyond it
 }
 
 func num(v any) int64 {
@@ -379,11 +419,26 @@ func quotaDef(ct *limit.Counter) string {
 	return string(ct.Period) + ":" + strconv.Itoa(ct.Offset)
 }
 
-// counterKey is where counter ct of key lives. The key ID in braces is the
-// hash tag that keeps a key's counters in one Redis Cluster slot.
+// counterKey is where counter ct of key lives: the key ID in braces is the
+// hash tag that keeps a key's counters in one Redis Cluster slot, and the
+// scope is length-prefixed, so that no key ID or scope can name another's
+// counter (key IDs with braces are refused: see validKey).
 func (l *Limiter) counterKey(key string, ct *limit.Counter) string {
-	return l.opt.Prefix + "{" + key + "}:" + strconv.Itoa(int(ct.Kind)) + ":" + ct.Scope
+	return l.opt.Prefix + "{" + key + "}:" + strconv.Itoa(int(ct.Kind)) + ":" + strconv.Itoa(len(ct.Scope)) + ":" + ct.Scope
 }
+
+// reservationKey is the set of a token counter's open reservations; ":r:"
+// never follows the braces of a counter's key, which a digit does.
+func (l *Limiter) reservationKey(key string, ct *limit.Counter) string {
+	return l.opt.Prefix + "{" + key + "}:r:" + strconv.Itoa(int(ct.Kind)) + ":" + strconv.Itoa(len(ct.Scope)) + ":" + ct.Scope
+}
+
+// validKey refuses key IDs that would break the key layout. The gateway's
+// key IDs never hold braces.
+func validKey(key string) bool { return !strings.ContainsAny(key, "{}") }
+
+// errBadKey is Charge's answer for a key ID with braces.
+var errBadKey = errors.New("redislimit: a key ID may not contain { or }")
 
 // Settle implements limit.Limiter.
 func (l *Limiter) Settle(ctx context.Context, now time.Time, c *limit.Charge, tokens int64) error {
@@ -405,8 +460,7 @@ func (l *Limiter) Settle(ctx context.Context, now time.Time, c *limit.Charge, to
 		if ct.Kind != limit.TokensPerMinute && ct.Kind != limit.TokensPerDay {
 			continue
 		}
-		key := l.counterKey(c.Key, ct)
-		keys = append(keys, key, key+":r")
+		keys = append(keys, l.counterKey(c.Key, ct), l.reservationKey(c.Key, ct))
 		args = append(args, i+1, exact(ct.Cost), c.Windows[i]/1000)
 	}
 	if len(keys) == 0 {
@@ -418,6 +472,9 @@ func (l *Limiter) Settle(ctx context.Context, now time.Time, c *limit.Charge, to
 
 // indexKey is the set of key's counters' keys.
 func (l *Limiter) indexKey(key string) string { return l.opt.Prefix + "{" + key + "}:index" }
+
+// errBadReply is a script's reply of the wrong shape.
+var errBadReply = errors.New("redislimit: unexpected charge reply")
 
 // Forget implements limit.Limiter: it deletes the key's counters in Redis
 // and drops its leases here. Should Redis be unreachable, the counters
@@ -520,7 +577,7 @@ func (l *Limiter) background() {
 		case <-ret.C:
 			if l.opt.MaxLease > 1 && !l.down.Load() {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				l.returnLeases(ctx, l.clock.now())
+				l.returnLeases(ctx, l.clock.now(), false)
 				cancel()
 			}
 		}
@@ -555,7 +612,7 @@ func (l *Limiter) heartbeat(ctx context.Context) error {
 			return nil
 		})
 		if err == nil {
-			l.nodes.Store(max(card.Val(), 1))
+			l.seeNodes(max(card.Val(), 1))
 		}
 	}
 	if l.opt.Metrics != nil {

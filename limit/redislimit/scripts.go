@@ -29,13 +29,25 @@ import "github.com/redis/go-redis/v9"
 // KEYS: the key's index (the set of its counters' keys, for Forget), then
 // for each counter its state key, and after it, for a token counter, its
 // reservation set.
-// ARGV: now, n, ticket, reservation expiry, then 11 values per counter:
+// ARGV: now, n, ticket, reservation expiry, this node's name, how long
+// (µs) Redis counts a node's throttle lease as held, then 14 values per
+// counter:
 // kind, rate (per second), burst, limit, cost (what the shared counter
 // must give), take (cost plus the lease asked for, >= cost), window start,
 // window end, definition, and the request's whole cost (above cost when the
 // node pays part of it from its lease; a whole cost above the burst or the
-// limit never passes), and its position in the request's charge (which
-// names its reservation).
+// limit never passes), its position in the request's charge (which
+// names its reservation), and the window after the current one (start,
+// end): a node whose reading of Redis's clock lags may name a window that
+// has just ended, and the script moves on to the one that holds now rather
+// than reopen the old one at zero; and for a throttle, what this node
+// still holds of its lease.
+//
+// A throttle's tokens leased to nodes are outside its bucket, so the
+// bucket keeps, per node, "L:<node>" = "<held>:<expiry>": it never refills
+// past its burst minus what the nodes hold, and bucket and leases together
+// never hold more than the burst, as one bucket would. A node reports what
+// it holds each time it comes back; a dead node's share expires.
 //
 // Returns {1, now, start_1, took_1, ..., start_n, took_n} when admitted,
 // where took_i is what counter i gave (cost plus the part of the lease it
@@ -52,15 +64,17 @@ end
 local n = tonumber(ARGV[2])
 local ticket = ARGV[3]
 local resexp = tonumber(ARGV[4])
+local node = ARGV[5]
+local leasefor = tonumber(ARGV[6])
 local cs = {}
 local states = {}
 local idx = KEYS[1]
 local ki = 2
 for i = 1, n do
-  local b = 4 + (i - 1) * 11
+  local b = 6 + (i - 1) * 14
   local c = {kind = tonumber(ARGV[b + 1]), rate = tonumber(ARGV[b + 2]), burst = tonumber(ARGV[b + 3]),
     limit = tonumber(ARGV[b + 4]), cost = tonumber(ARGV[b + 5]), take = tonumber(ARGV[b + 6]),
-    start = tonumber(ARGV[b + 7]), en = tonumber(ARGV[b + 8]), def = ARGV[b + 9], whole = tonumber(ARGV[b + 10]), slot = ARGV[b + 11], key = KEYS[ki]}
+    start = tonumber(ARGV[b + 7]), en = tonumber(ARGV[b + 8]), def = ARGV[b + 9], whole = tonumber(ARGV[b + 10]), slot = ARGV[b + 11], nstart = tonumber(ARGV[b + 12]), nen = tonumber(ARGV[b + 13]), held = tonumber(ARGV[b + 14]), key = KEYS[ki]}
   ki = ki + 1
   if c.kind == 3 or c.kind == 4 then
     c.rkey = KEYS[ki]
@@ -80,6 +94,22 @@ for i = 1, n do
       if s.tk == nil then
         s.tk, s.ls = c.burst, now
       end
+      -- what the other nodes hold of it; leases of nodes gone quiet expire
+      s.others, s.mine = 0, 0
+      local fs = redis.call('HGETALL', c.key)
+      for j = 1, #fs, 2 do
+        local f = fs[j]
+        if string.sub(f, 1, 2) == 'L:' then
+          local amt, exp = string.match(fs[j + 1], '^(%d+):(%d+)$')
+          if tonumber(exp) <= now then
+            redis.call('HDEL', c.key, f)
+          elseif f ~= 'L:' .. node then
+            s.others = s.others + tonumber(amt)
+          else
+            s.mine = tonumber(amt)
+          end
+        end
+      end
     else
       s.st, s.en, s.u, s.d = tonumber(h[3]), tonumber(h[4]), tonumber(h[5]), h[6]
       if s.st == nil then
@@ -89,8 +119,13 @@ for i = 1, n do
     states[c.key] = s
     -- bring the state up to date: refill the bucket, roll the window
     if c.kind == 1 then
+      -- until now this node held what it last reported (what it spent
+      -- of that since was admitted: it does not come back)
+      local cap = c.burst - s.others - s.mine
       if now > s.ls then
-        s.tk = s.tk + c.rate * (now - s.ls) / 1e6
+        if s.tk < cap then
+          s.tk = math.min(s.tk + c.rate * (now - s.ls) / 1e6, cap)
+        end
         s.ls = now
       end
       if s.tk > c.burst then s.tk = c.burst end
@@ -99,7 +134,16 @@ for i = 1, n do
       if s.st < c.start or s.st >= c.en then s.u = 0 end
       s.st, s.en, s.d = c.start, c.en, c.def
     elseif now >= s.en then
-      s.st, s.en, s.u, s.d = c.start, c.en, 0, c.def
+      -- roll forward only, to the window holding now
+      if now < c.en and c.start >= s.en then
+        s.st, s.en, s.u, s.d = c.start, c.en, 0, c.def
+      elseif now < c.nen and c.nstart >= s.en then
+        s.st, s.en, s.u, s.d = c.nstart, c.nen, 0, c.def
+      else
+        -- the caller's windows are both behind now (its clock lags by
+        -- more than a window): decide nothing on them
+        return {0, now, i, 1000000, 0}
+      end
     end
     if c.rkey then
       -- release the reservations of requests never settled
@@ -124,9 +168,18 @@ for i = 1, n do
 end
 
 local function admits(c, tk, u)
+  if c.kind == 1 and c.whole > c.burst then return false end
+  if c.kind ~= 1 and c.whole > c.limit then return false end
   if c.cost == 0 then return true end
   if c.kind == 1 then return tk >= c.cost end
   return c.cost <= c.limit - u
+end
+
+-- TTLs are capped (400 days in ms) and whole, so that Redis always takes
+-- them: a tiny rate would otherwise ask for an expiry Redis refuses, after
+-- the state was written.
+local function ttl(ms)
+  return math.floor(math.min(math.max(ms, 1000), 34560000000))
 end
 
 local function wait(c)
@@ -171,19 +224,28 @@ for i = 1, n do
   local s = c.s
   if c.kind == 1 then
     redis.call('HSET', c.key, 'tk', string.format('%.17g', s.tk), 'ls', string.format('%d', s.ls))
+    local mine = c.held + took[i] - c.cost
+    if mine > 0 then
+      redis.call('HSET', c.key, 'L:' .. node, string.format('%d:%d', mine, now + 2 * leasefor))
+    else
+      redis.call('HDEL', c.key, 'L:' .. node)
+    end
     -- a full bucket is a new one: let the key go once it would be full
+    -- (and its leases expired)
     if c.rate > 0 then
-      redis.call('PEXPIRE', c.key, math.ceil((c.burst - s.tk) * 1000 / c.rate) + 60000)
+      redis.call('PEXPIRE', c.key, ttl((c.burst - s.tk) * 1000 / c.rate + 2 * leasefor / 1000 + 60000))
+    else
+      redis.call('PEXPIRE', c.key, ttl(34560000000))
     end
   else
     redis.call('HSET', c.key, 'st', string.format('%d', s.st), 'en', string.format('%d', s.en), 'u', string.format('%d', s.u), 'd', s.d)
     -- relative to now, the script's clock, not to Redis's own
-    local ttl = math.ceil(math.max(s.en - now, 0) / 1000) + 3600000
-    redis.call('PEXPIRE', c.key, ttl)
+    local keep = ttl(math.max(s.en - now, 0) / 1000 + 3600000)
+    redis.call('PEXPIRE', c.key, keep)
     if c.rkey and took[i] > 0 then
       redis.call('HSET', c.key, 'r:' .. ticket .. ':' .. c.slot, string.format('%d:%d', took[i], s.st))
       redis.call('ZADD', c.rkey, resexp, ticket .. ':' .. c.slot)
-      redis.call('PEXPIRE', c.rkey, ttl)
+      redis.call('PEXPIRE', c.rkey, keep)
     end
   end
   out[#out + 1] = s.st or 0
@@ -235,14 +297,17 @@ return 0
 // returnScript gives a node's unused lease back.
 //
 // KEYS: the counter's state key. ARGV: kind, amount, window start (µs, for
-// a window counter). A bucket takes the tokens back (its burst caps it at
-// the next charge); a window takes back what was leased in it, and nothing
-// once it has rolled over.
+// a window counter), the node's name. A bucket takes the tokens back, and
+// the node's lease entry goes (its burst caps it at the next charge); a
+// window takes back what was leased in it, and nothing once it has rolled
+// over.
 var returnScript = redis.NewScript(`
 local kind, amount, start = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 if kind == 1 then
   local tk = tonumber(redis.call('HGET', KEYS[1], 'tk'))
-  if tk ~= nil then redis.call('HSET', KEYS[1], 'tk', string.format('%.17g', tk + amount)) end
+  if tk ~= nil and redis.call('HDEL', KEYS[1], 'L:' .. ARGV[4]) == 1 then
+    redis.call('HSET', KEYS[1], 'tk', string.format('%.17g', tk + amount))
+  end
   return 0
 end
 local h = redis.call('HMGET', KEYS[1], 'st', 'u')
