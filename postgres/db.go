@@ -7,7 +7,8 @@
 //
 // Isolation. Read-write transactions take one transaction-scoped advisory
 // lock first, so that they run one after another across every node, as
-// SQLite's single writer does: the Store contract promises serialized
+// SQLite's single writer does (the Update calls waiting together on one
+// node share one transaction, each in a savepoint: see beginWrite): the Store contract promises serialized
 // writers, and every write appends to the one audit log, whose head all
 // of them read. Under that lock READ COMMITTED is serial: each statement
 // sees everything committed before it, and nothing else commits
@@ -39,6 +40,7 @@ type DB struct {
 	db    *sql.DB
 	stmts *sqlstore.Statements
 	clock keyward.Clock
+	batch *sqlstore.Batcher // Update's group commit
 }
 
 var _ keyward.Store = (*DB)(nil)
@@ -95,6 +97,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	s.batch = &sqlstore.Batcher{Begin: s.beginWrite, Stmts: s.stmts, Name: "postgres"}
 	return s, nil
 }
 
@@ -129,7 +132,7 @@ const writeLock = migrationLock + 1
 // after a short random pause.
 func (s *DB) Update(ctx context.Context, fn func(context.Context, keyward.Tx) error) error {
 	for attempt := 1; ; attempt++ {
-		err := s.run(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, true, fn)
+		err := unavailable(s.batch.Update(ctx, fn))
 		if err == nil || !retryable(err) || attempt == maxAttempts || ctx.Err() != nil {
 			return err
 		}
@@ -140,6 +143,22 @@ func (s *DB) Update(ctx context.Context, fn func(context.Context, keyward.Tx) er
 			return err
 		}
 	}
+}
+
+// beginWrite opens a batch's read-write transaction and takes the write
+// lock: the calls that waited together share it, each in a savepoint
+// (sqlstore.Batcher), so that a burst of writes from one node costs one
+// lock, one commit and one flush, not one each.
+func (s *DB) beginWrite(ctx context.Context) (*sql.Tx, error) {
+	sqlTx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: begin: %w", err)
+	}
+	if _, err := sqlTx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(writeLock)); err != nil {
+		_ = sqlTx.Rollback()
+		return nil, fmt.Errorf("postgres: write lock: %w", err)
+	}
+	return sqlTx, nil
 }
 
 // View runs fn in a REPEATABLE READ, READ ONLY transaction: every

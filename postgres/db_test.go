@@ -5,12 +5,16 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/postgres"
@@ -218,5 +222,81 @@ func TestCheckTransport(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "pw-secret-zz") {
 			t.Errorf("the error quotes the password: %v", err)
 		}
+	}
+}
+
+// Update runs again a transaction PostgreSQL aborted (serialization
+// failure, deadlock), from the start; a call that fails in a shared batch
+// is rolled back alone (its savepoint) while the others commit, and a call
+// that panics takes none of them with it.
+func TestUpdateRetriesAndBatchesFailAlone(t *testing.T) {
+	db := openStore(t)
+	ctx := context.Background()
+	insert := func(id string) func(context.Context, keyward.Tx) error {
+		return func(ctx context.Context, tx keyward.Tx) error {
+			now := time.Now().UTC()
+			return tx.InsertKey(ctx, &keyward.APIKey{ID: id, Name: id, Enabled: true, CreatedAt: now, UpdatedAt: now})
+		}
+	}
+	for _, code := range []string{"40001", "40P01"} {
+		attempts := 0
+		err := db.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
+			attempts++
+			if err := insert("key_retry_"+code)(ctx, tx); err != nil {
+				return err
+			}
+			if attempts == 1 {
+				return fmt.Errorf("wrapped: %w", &pgconn.PgError{Code: code})
+			}
+			return nil
+		})
+		if err != nil || attempts != 2 {
+			t.Fatalf("%s: %v after %d attempts, want success on the second", code, err, attempts)
+		}
+	}
+	// Many calls at once share transactions; every third fails, one panics.
+	var wg sync.WaitGroup
+	results := make([]error, 60)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if v := recover(); v != nil {
+					results[i] = fmt.Errorf("panicked: %v", v)
+				}
+			}()
+			results[i] = db.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
+				if err := insert(fmt.Sprintf("key_batch_%02d", i))(ctx, tx); err != nil {
+					return err
+				}
+				switch {
+				case i == 7:
+					panic("boom")
+				case i%3 == 0:
+					return errors.New("refused")
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	err := db.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
+		for i, res := range results {
+			_, gerr := tx.GetKey(ctx, fmt.Sprintf("key_batch_%02d", i))
+			failed := i == 7 || i%3 == 0
+			switch {
+			case failed && res == nil:
+				t.Errorf("call %d should have failed", i)
+			case failed && gerr == nil:
+				t.Errorf("call %d failed but its key is there", i)
+			case !failed && (res != nil || gerr != nil):
+				t.Errorf("call %d: %v, key: %v", i, res, gerr)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -42,6 +42,15 @@ type Feed struct {
 	resyncs   atomic.Int64 // times the listener came back after a loss
 	ready     chan struct{}
 	readyOnce sync.Once
+
+	// Notices to send: while one NOTIFY is on its way, the changes
+	// published meanwhile wait here and go out merged, so that a burst
+	// of writes (a batch of key creates) costs the other nodes one reload
+	// of many IDs rather than one reload per change.
+	sendMu  sync.Mutex
+	queue   []keyward.Change
+	sending bool
+	sent    sync.WaitGroup
 }
 
 var _ keyward.ChangeFeed = (*Feed)(nil)
@@ -61,8 +70,9 @@ func (s *DB) Feed(log *slog.Logger) *Feed {
 	return f
 }
 
-// Close stops listening.
+// Close sends what is queued and stops listening.
 func (f *Feed) Close() {
+	f.sent.Wait()
 	f.cancel()
 	<-f.done
 }
@@ -86,17 +96,83 @@ func (f *Feed) WaitListening(ctx context.Context) error {
 }
 
 // Publish hands c to this node's subscribers at once and sends it to the
-// other nodes. A notice that cannot be sent is logged: the other nodes
-// then see the change at their next full reload.
+// other nodes: at once when no notice is on its way, merged with the
+// changes published meanwhile otherwise. A notice that cannot be sent is
+// logged: the other nodes then see the change at their next full reload.
 func (f *Feed) Publish(ctx context.Context, c keyward.Change) {
 	f.local.Publish(ctx, c)
-	for _, part := range split(c) {
-		payload, _ := json.Marshal(notice{Node: f.node, C: part}) // cannot fail
-		if _, err := f.db.db.ExecContext(ctx, `SELECT pg_notify($1, $2)`, channel, string(payload)); err != nil {
-			f.log.Warn("a change notice did not reach the other nodes; they see it at their next full reload", "err", err)
+	f.sendMu.Lock()
+	f.queue = append(f.queue, c)
+	if f.sending {
+		f.sendMu.Unlock()
+		return
+	}
+	f.sending = true
+	f.sent.Add(1)
+	f.sendMu.Unlock()
+	go f.send()
+}
+
+// send sends what is queued, merged, until the queue stays empty.
+func (f *Feed) send() {
+	defer f.sent.Done()
+	for {
+		f.sendMu.Lock()
+		q := f.queue
+		f.queue = nil
+		if len(q) == 0 {
+			f.sending = false
+			f.sendMu.Unlock()
 			return
 		}
+		f.sendMu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		for _, c := range merge(q) {
+			for _, part := range split(c) {
+				payload, _ := json.Marshal(notice{Node: f.node, C: part}) // cannot fail
+				if _, err := f.db.db.ExecContext(ctx, `SELECT pg_notify($1, $2)`, channel, string(payload)); err != nil {
+					f.log.Warn("a change notice did not reach the other nodes; they see it at their next full reload", "err", err)
+				}
+			}
+		}
+		cancel()
 	}
+}
+
+// merge joins the changes of one kind into one change naming all their
+// objects (a change naming none, "something of this kind", absorbs the
+// others). Receivers reload what a notice names as it is now, so the order
+// of changes does not matter.
+func merge(q []keyward.Change) []keyward.Change {
+	if len(q) == 1 {
+		return q
+	}
+	var out []keyward.Change
+	all := map[keyward.ChangeKind]bool{} // kinds with a change naming nothing
+	at := map[keyward.ChangeKind]int{}
+	for _, c := range q {
+		i, ok := at[c.Kind]
+		if !ok {
+			i = len(out)
+			at[c.Kind] = i
+			out = append(out, keyward.Change{Kind: c.Kind})
+		}
+		if c.ID == "" && len(c.IDs) == 0 {
+			all[c.Kind] = true
+		}
+		if c.ID != "" {
+			out[i].IDs = append(out[i].IDs, c.ID)
+		}
+		out[i].IDs = append(out[i].IDs, c.IDs...)
+	}
+	for i := range out {
+		if all[out[i].Kind] {
+			out[i].IDs = nil
+		} else if len(out[i].IDs) == 1 {
+			out[i] = keyward.Change{Kind: out[i].Kind, ID: out[i].IDs[0]}
+		}
+	}
+	return out
 }
 
 // split cuts a change to many objects into notices that fit a payload.

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -109,6 +110,12 @@ func TestClusterEnforcesChangesOnEveryNode(t *testing.T) {
 	}
 	for i, n := range nodes {
 		eventually(t, fmt.Sprintf("node %d refuses the disabled key", i), func() bool { return chat(t, n.srv.GatewayURL(), created.Value) == 401 })
+	}
+	// Without Redis, each node says at start that its limits are its own.
+	for i, n := range nodes {
+		if !strings.Contains(n.logs.String(), "each node enforces usage plans on its own") {
+			t.Errorf("node %d does not warn that limits are per node without Redis", i)
+		}
 	}
 	eventually(t, "one leader", func() bool {
 		leaders := 0

@@ -36,7 +36,7 @@ import (
 type DB struct {
 	write *pool    // exactly one connection: writers are serialized
 	read  *pool    // query-only connections; the write pool itself for in-memory databases
-	batch *batcher // group commit on the write pool; nil for in-memory databases
+	batch *sqlstore.Batcher // group commit on the write pool; nil for in-memory databases
 	clock keyward.Clock
 }
 
@@ -140,7 +140,14 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		_ = db.write.close()
 		return nil, err
 	}
-	db.batch = &batcher{p: db.write}
+	w := db.write
+	db.batch = &sqlstore.Batcher{Stmts: w.stmts, Name: "sqlite", Begin: func(ctx context.Context) (*sql.Tx, error) {
+		tx, err := w.db.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: begin: %w", err)
+		}
+		return tx, nil
+	}}
 	return db, nil
 }
 
@@ -213,7 +220,7 @@ func (db *DB) Ping(ctx context.Context) error {
 // back and the panic goes on.
 func (db *DB) Update(ctx context.Context, fn func(context.Context, keyward.Tx) error) error {
 	if db.batch != nil {
-		return db.batch.update(ctx, fn)
+		return db.batch.Update(ctx, fn)
 	}
 	return db.write.run(ctx, false, fn)
 }

@@ -1,22 +1,23 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/keyward/keyward/sqlstore"
 	"sync"
 
 	"github.com/keyward/keyward"
 )
 
-// Group commit. SQLite serializes writers, and most of a small write
-// transaction's cost is its COMMIT (writing the WAL frames). When several
-// Update calls wait at once, the first becomes the leader and runs them all
-// in one transaction, each inside its own SAVEPOINT: a call that fails is
-// rolled back to its savepoint alone, the others commit together. Every
-// caller still returns only after the commit that holds its work, so the
-// durability of each Update is unchanged; only the commits are shared.
+// Group commit. Both stores serialize writers (SQLite has one; PostgreSQL
+// takes one lock for the cluster's), and much of a small write
+// transaction's cost is what surrounds it: BEGIN, the lock, COMMIT and its
+// flush to disk. When several Update calls wait at once, the first becomes
+// the leader and runs them all in one transaction, each inside its own
+// SAVEPOINT: a call that fails is rolled back to its savepoint alone, the
+// others commit together. Every caller still returns only after the commit
+// that holds its work, so the durability of each Update is unchanged; only
+// the commits are shared.
 
 type batchReq struct {
 	ctx      context.Context
@@ -27,8 +28,14 @@ type batchReq struct {
 	done     chan struct{}
 }
 
-type batcher struct {
-	p       *pool
+// Batcher runs Update calls in shared transactions. Begin opens a batch's
+// read-write transaction (and takes whatever lock the store's writers
+// take); Name prefixes errors.
+type Batcher struct {
+	Begin func(ctx context.Context) (*sql.Tx, error)
+	Stmts *Statements
+	Name  string
+
 	mu      sync.Mutex
 	pending []*batchReq
 	leading bool
@@ -38,7 +45,9 @@ type batcher struct {
 // (which fails every call in it) stays small.
 const maxBatch = 64
 
-func (b *batcher) update(ctx context.Context, fn func(context.Context, keyward.Tx) error) error {
+// Update runs fn in the next batch and returns once that batch committed
+// (or fn failed alone).
+func (b *Batcher) Update(ctx context.Context, fn func(context.Context, keyward.Tx) error) error {
 	req := &batchReq{ctx: ctx, fn: fn, done: make(chan struct{})}
 	b.mu.Lock()
 	b.pending = append(b.pending, req)
@@ -59,7 +68,7 @@ func (b *batcher) update(ctx context.Context, fn func(context.Context, keyward.T
 // empty when it became leader), then hands leadership to a new goroutine if
 // more calls are waiting, so that no caller waits on other callers' work
 // for longer than one batch.
-func (b *batcher) lead() {
+func (b *Batcher) lead() {
 	b.mu.Lock()
 	n := min(len(b.pending), maxBatch)
 	batch := b.pending[:n:n]
@@ -78,7 +87,7 @@ func (b *batcher) lead() {
 	}
 }
 
-func (b *batcher) run(batch []*batchReq) {
+func (b *Batcher) run(batch []*batchReq) {
 	live := batch[:0:0]
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -92,14 +101,14 @@ func (b *batcher) run(batch []*batchReq) {
 	}
 	// The transaction outlives any one caller's context: cancelling a
 	// statement inside a shared transaction would roll back the others.
-	sqlTx, err := b.p.db.BeginTx(context.Background(), nil)
+	sqlTx, err := b.Begin(context.Background())
 	if err != nil {
-		failAll(live, fmt.Errorf("sqlite: begin: %w", err))
+		failAll(live, err)
 		return
 	}
 	var committed []*batchReq
 	for _, r := range live {
-		ok, err := runInSavepoint(sqlTx, b.p.stmts, r)
+		ok, err := b.runInSavepoint(sqlTx, r)
 		if err != nil { // the savepoint machinery itself failed
 			_ = sqlTx.Rollback()
 			failAll(append(committed, r), err)
@@ -111,15 +120,15 @@ func (b *batcher) run(batch []*batchReq) {
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
-		failAll(committed, fmt.Errorf("sqlite: commit: %w", err))
+		failAll(committed, fmt.Errorf("%s: commit: %w", b.Name, err))
 	}
 }
 
 // runInSavepoint runs one caller's fn; ok reports whether its work stays.
-func runInSavepoint(sqlTx *sql.Tx, stmts *sqlstore.Statements, r *batchReq) (ok bool, err error) {
+func (b *Batcher) runInSavepoint(sqlTx *sql.Tx, r *batchReq) (ok bool, err error) {
 	ctx := context.WithoutCancel(r.ctx)
 	if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT kw"); err != nil {
-		return false, fmt.Errorf("sqlite: savepoint: %w", err)
+		return false, fmt.Errorf("%s: savepoint: %w", b.Name, err)
 	}
 	func() {
 		defer func() {
@@ -127,16 +136,18 @@ func runInSavepoint(sqlTx *sql.Tx, stmts *sqlstore.Statements, r *batchReq) (ok 
 				r.panicked, r.panicVal = true, v
 			}
 		}()
-		r.err = r.fn(ctx, sqlstore.NewTx(sqlTx, stmts))
+		r.err = r.fn(ctx, NewTx(sqlTx, b.Stmts))
 	}()
 	if r.err != nil || r.panicked {
-		if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO kw; RELEASE kw"); err != nil {
-			return false, fmt.Errorf("sqlite: rollback to savepoint: %w", err)
+		for _, q := range []string{"ROLLBACK TO SAVEPOINT kw", "RELEASE SAVEPOINT kw"} {
+			if _, err := sqlTx.ExecContext(ctx, q); err != nil {
+				return false, fmt.Errorf("%s: rollback to savepoint: %w", b.Name, err)
+			}
 		}
 		return false, nil
 	}
-	if _, err := sqlTx.ExecContext(ctx, "RELEASE kw"); err != nil {
-		return false, fmt.Errorf("sqlite: release savepoint: %w", err)
+	if _, err := sqlTx.ExecContext(ctx, "RELEASE SAVEPOINT kw"); err != nil {
+		return false, fmt.Errorf("%s: release savepoint: %w", b.Name, err)
 	}
 	return true, nil
 }
