@@ -34,8 +34,8 @@ import (
 
 // DB is a keyward.Store on one SQLite database.
 type DB struct {
-	write *pool    // exactly one connection: writers are serialized
-	read  *pool    // query-only connections; the write pool itself for in-memory databases
+	write *pool             // exactly one connection: writers are serialized
+	read  *pool             // query-only connections; the write pool itself for in-memory databases
 	batch *sqlstore.Batcher // group commit on the write pool; nil for in-memory databases
 	clock keyward.Clock
 }
