@@ -10,6 +10,9 @@
 #        ./keyward-cluster), BASE_PORT (default 7170: admin 7170/7180/7190,
 #        gateway 7171/7181/7191)
 #
+# To start over: dropdb -h 127.0.0.1 -U postgres keyward_cluster, and
+# remove the work dir (the database holds keys sealed by its master.key).
+#
 # The first node creates the keyring (its master.key) and the bootstrap
 # admin; the others start with the same keyring, as every node of a
 # cluster must. The password, if the URL needs one, goes in the
