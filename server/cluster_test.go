@@ -62,12 +62,14 @@ func startCluster(t testing.TB, n int) []*running {
 	return startClusterWith(t, n, server.Config{})
 }
 
-// startClusterWith is startCluster with more settings for every node.
+// startClusterWith is startCluster with more settings for every node (and
+// its own database, when base names one).
 func startClusterWith(t testing.TB, n int, base server.Config) []*running {
 	t.Helper()
-	url := clusterURL(t)
 	cfg := base
-	cfg.DatabaseURL = url
+	if cfg.DatabaseURL == "" {
+		cfg.DatabaseURL = clusterURL(t)
+	}
 	first := start(t, cfg)
 	nodes := []*running{first}
 	cfg.KeyringURL = "file://" + filepath.Join(first.dir, server.MasterKeyFile)
