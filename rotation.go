@@ -152,6 +152,10 @@ type RotationStore interface {
 	// UpdateRotation stores State, Step, PendingID, Hint, Error, UpdatedAt
 	// and FinishedAt. ENOTFOUND.
 	UpdateRotation(ctx context.Context, r *Rotation) error
+	// TouchRotation sets the UpdatedAt of rotation id to at while it is
+	// IN_PROGRESS, and does nothing otherwise: the heartbeat of a rotation
+	// a live process is running.
+	TouchRotation(ctx context.Context, id string, at time.Time) error
 	// ListRotations returns rotations newest first (CreatedAt, then ID,
 	// descending), filtered by every non-empty field of f.
 	ListRotations(ctx context.Context, f RotationFilter) ([]*Rotation, string, error)

@@ -65,11 +65,12 @@ func (s *Rotations) resume(ctx context.Context, rot *keyward.Rotation) error {
 	return nil
 }
 
-// staleAfter is how long a rotation may sit IN_PROGRESS without a step
-// before a scheduler pass takes it over (a roll back that failed, say).
-// It is well above the longest a running step may take (a rotator call:
-// three tries of at most 30 s).
-const staleAfter = 5 * time.Minute
+// staleAfter is how long a rotation may sit IN_PROGRESS untouched before
+// a scheduler pass takes it over: its process died (on a cluster, any
+// node), or a roll back failed. The process running a rotation touches it
+// every HeartbeatEvery however long a step takes (a rotator call: three
+// tries of at most 30 s), so six missed heartbeats mean it is gone.
+const staleAfter = 6 * HeartbeatEvery
 
 // sweepStale resumes or rolls back rotations left IN_PROGRESS that nobody
 // in this process is running.

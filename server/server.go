@@ -400,6 +400,8 @@ func (s *Server) Run(ctx context.Context) error {
 			s.log.Error("resuming rotations", "err", err)
 		}
 	}
+	s.workers.Add(1)
+	go func() { defer s.workers.Done(); s.service.Rotations.RunHeartbeat(ctx, core.HeartbeatEvery) }()
 	errc := make(chan error, 2)
 	go func() {
 		if s.adminTLS != nil {
@@ -424,13 +426,11 @@ func (s *Server) Run(ctx context.Context) error {
 			return
 		}
 		// On a cluster one node at a time does it: two schedulers would
-		// start the same rotation twice.
-		s.leadership.Run(ctx, func(ctx context.Context) {
-			if err := s.service.Rotations.ResumeRotations(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("resuming rotations", "err", err)
-			}
-			s.leaderWork(ctx)
-		})
+		// start the same rotation twice. A new leader does not resume
+		// every rotation IN_PROGRESS, as a restarted single node does:
+		// another node may be running one. Its scheduler takes over those
+		// whose node stopped touching them (sweepStale, at its first pass).
+		s.leadership.Run(ctx, s.leaderWork)
 	}()
 	select {
 	case err := <-errc:

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/keyward/keyward"
 )
@@ -18,6 +19,7 @@ var (
 	qGetRotation    = register(`SELECT ` + rotationCols + ` FROM rotations WHERE id = ?`)
 	qUpdateRotation = register(`UPDATE rotations SET state = ?, step = ?, pending_id = ?,
 		hint = ?, error = ?, updated_at = ?, finished_at = ? WHERE id = ?`)
+	qTouchRotation = register(`UPDATE rotations SET updated_at = ? WHERE id = ? AND state = ?`)
 )
 
 // InsertRotation relies on two partial unique indexes: one on the target of
@@ -74,6 +76,13 @@ func (t *tx) UpdateRotation(ctx context.Context, r *keyward.Rotation) error {
 	return t.changeOne(ctx, qUpdateRotation, "rotation", r.ID, runningConflict(r),
 		string(r.State), string(r.Step), r.PendingID, r.Hint, r.Error, formatTime(r.UpdatedAt),
 		nullTime(r.FinishedAt), r.ID)
+}
+
+func (t *tx) TouchRotation(ctx context.Context, id string, at time.Time) error {
+	if _, err := t.exec(ctx, qTouchRotation, formatTime(at), id, string(keyward.RotationInProgress)); err != nil {
+		return internal("touch rotation", err)
+	}
+	return nil
 }
 
 func (t *tx) ListRotations(ctx context.Context, f keyward.RotationFilter) ([]*keyward.Rotation, string, error) {

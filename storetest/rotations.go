@@ -14,6 +14,7 @@ var rotationTests = []test{
 	{"OneInProgress", testRotationOneInProgress},
 	{"ClientToken", testRotationClientToken},
 	{"Update", testRotationUpdate},
+	{"Touch", testRotationTouch},
 	{"List", testRotationList},
 }
 
@@ -329,6 +330,41 @@ func testRotationList(h *harness) {
 			}
 			h.equal("ListRotations: rotation "+r.ID, r, got)
 		}
+		return nil
+	})
+}
+
+// testRotationTouch: the heartbeat moves UpdatedAt of a running rotation
+// only; a finished one, or none, is left as it is.
+func testRotationTouch(h *harness) {
+	running := newRotation("r1", keyward.RotationKey, "k1", t0)
+	done := finished(newRotation("r2", keyward.RotationKey, "k2", t0), keyward.RotationSucceeded, at(time.Minute))
+	h.do(func(ctx context.Context, tx keyward.Tx) error {
+		if err := tx.InsertRotation(ctx, running); err != nil {
+			return err
+		}
+		return tx.InsertRotation(ctx, done)
+	})
+	h.do(func(ctx context.Context, tx keyward.Tx) error {
+		for _, id := range []string{"r1", "r2", "missing"} {
+			if err := tx.TouchRotation(ctx, id, at(time.Hour)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	h.read(func(ctx context.Context, tx keyward.Tx) error {
+		got, err := tx.GetRotation(ctx, "r1")
+		if err != nil {
+			return err
+		}
+		touched := *running
+		touched.UpdatedAt = at(time.Hour)
+		h.equal("running rotation after TouchRotation", got, &touched)
+		if got, err = tx.GetRotation(ctx, "r2"); err != nil {
+			return err
+		}
+		h.equal("finished rotation after TouchRotation", got, done)
 		return nil
 	})
 }
