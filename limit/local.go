@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/shardmap"
 )
 
 // Local is a Limiter that keeps counters in this process's memory, for a
@@ -25,7 +26,7 @@ import (
 // one (so it was used within the new window), and starts at zero otherwise.
 type Local struct {
 	history History
-	keys    keyMap
+	keys    shardmap.Map[keyState]
 }
 
 var _ Limiter = (*Local)(nil)
@@ -165,7 +166,7 @@ func (l *Local) SettleAt(now time.Time, c *Charge, tokens int64) {
 	if !c.hasTokens() {
 		return // nothing to correct: skip the lookup and the lock
 	}
-	ks := l.keys.load(c.Key)
+	ks := l.keys.Load(c.Key)
 	if ks == nil {
 		return
 	}
@@ -199,7 +200,7 @@ func (l *Local) SettleAt(now time.Time, c *Charge, tokens int64) {
 
 // Forget implements Limiter.
 func (l *Local) Forget(key string) {
-	ks := l.keys.remove(key)
+	ks := l.keys.Remove(key)
 	if ks == nil {
 		return
 	}
@@ -216,7 +217,7 @@ func (l *Local) Forget(key string) {
 func (l *Local) Sweep(now time.Time) int {
 	t := clampNow(now.UnixNano())
 	dropped := 0
-	l.keys.removeIf(func(ks *keyState) bool {
+	l.keys.RemoveIf(func(_ string, ks *keyState) bool {
 		ks.mu.Lock()
 		defer ks.mu.Unlock()
 		if ks.atRest(t) {
@@ -231,12 +232,12 @@ func (l *Local) Sweep(now time.Time) int {
 
 // Len returns how many keys Local holds state for: what Sweep keeps
 // bounded by the keys in use.
-func (l *Local) Len() int { return l.keys.len() }
+func (l *Local) Len() int { return l.keys.Len() }
 
 // lock returns the locked state of key, creating it if needed.
 func (l *Local) lock(key string) *keyState {
 	for {
-		ks := l.keys.loadOrCreate(key)
+		ks := l.keys.LoadOrCreate(key)
 		ks.mu.Lock()
 		if !ks.dead {
 			return ks

@@ -24,7 +24,7 @@ func TestPrune(t *testing.T) {
 			t.Fatalf("charge %d refused: %+v", i, d)
 		}
 	}
-	ks := l.keys.load("k1")
+	ks := l.keys.Load("k1")
 	if n := len(ks.cs); n > pruneAt {
 		t.Errorf("%d counters kept, want at most %d", n, pruneAt)
 	}
@@ -47,7 +47,7 @@ func TestPruneKeepsActive(t *testing.T) {
 		c.Add(Counter{Kind: Throttle, Scope: fmt.Sprint("route-", i), Burst: 1, Cost: 1}) // never refills
 		l.ChargeAt(now, &c)
 	}
-	if n := len(l.keys.load("k1").cs); n != 100 {
+	if n := len(l.keys.Load("k1").cs); n != 100 {
 		t.Errorf("%d counters kept, want 100", n)
 	}
 	for i := range 100 {

@@ -2,6 +2,7 @@ package redislimit_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -179,4 +180,31 @@ func TestDeadNodesReservationIsReleased(t *testing.T) {
 	if !ask() {
 		t.Fatal("the dead node's reservation was not released after its TTL")
 	}
+}
+
+// Sweep drops the state of keys whose leases hold nothing, and keeps the
+// keys that still hold some: a node's memory follows the keys in use.
+func TestSweepDropsIdleKeys(t *testing.T) {
+	l := nodes(t, 1, redislimit.Options{MaxLease: 64, LeaseFor: time.Hour})[0]
+	q := limit.Counter{Kind: limit.Quota, Scope: "plan", Limit: 1000, Period: keyward.PeriodDay, Cost: 1}
+	charge := func(key string) {
+		c := &limit.Charge{Key: key}
+		c.Add(q)
+		if d, err := l.Charge(context.Background(), time.Now(), c); err != nil || !d.OK {
+			t.Fatalf("%s: %+v %v", key, d, err)
+		}
+	}
+	for i := range 5 {
+		charge(fmt.Sprint("key_", i)) // takes 1 and leases 1 more
+	}
+	if n := l.Sweep(time.Now()); n != 0 {
+		t.Fatalf("swept %d keys that hold leases", n)
+	}
+	for i := range 3 {
+		charge(fmt.Sprint("key_", i)) // spends the lease
+	}
+	if n := l.Sweep(time.Now()); n != 3 {
+		t.Fatalf("swept %d keys, want the 3 whose leases are spent", n)
+	}
+	charge("key_0") // a swept key comes back as new
 }

@@ -2,7 +2,6 @@ package redislimit
 
 import (
 	"context"
-	"hash/maphash"
 	"math"
 	"sync"
 	"time"
@@ -71,65 +70,10 @@ func (kl *keyLeases) find(kind limit.Kind, scope string) int {
 	return len(kl.ls) - 1
 }
 
-// leaseMap maps key IDs to their leases, sharded so that lookups of
-// different keys rarely share a lock; a lookup allocates nothing.
-type leaseMap struct{ shards [64]leaseShard }
-
-type leaseShard struct {
-	mu sync.RWMutex
-	m  map[string]*keyLeases
-}
-
-var leaseSeed = maphash.MakeSeed()
-
-func (lm *leaseMap) shard(key string) *leaseShard {
-	return &lm.shards[maphash.String(leaseSeed, key)%uint64(len(lm.shards))]
-}
-
-func (lm *leaseMap) loadOrCreate(key string) *keyLeases {
-	sh := lm.shard(key)
-	sh.mu.RLock()
-	kl := sh.m[key]
-	sh.mu.RUnlock()
-	if kl != nil {
-		return kl
-	}
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if kl = sh.m[key]; kl == nil {
-		if sh.m == nil {
-			sh.m = map[string]*keyLeases{}
-		}
-		kl = &keyLeases{}
-		sh.m[key] = kl
-	}
-	return kl
-}
-
-func (lm *leaseMap) remove(key string) *keyLeases {
-	sh := lm.shard(key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	kl := sh.m[key]
-	delete(sh.m, key)
-	return kl
-}
-
-func (lm *leaseMap) each(fn func(key string, kl *keyLeases)) {
-	for i := range lm.shards {
-		sh := &lm.shards[i]
-		sh.mu.RLock()
-		for k, kl := range sh.m {
-			fn(k, kl)
-		}
-		sh.mu.RUnlock()
-	}
-}
-
 // lockLeases returns key's leases, locked.
 func (l *Limiter) lockLeases(key string) *keyLeases {
 	for {
-		kl := l.leases.loadOrCreate(key)
+		kl := l.leases.LoadOrCreate(key)
 		kl.mu.Lock()
 		if !kl.dead {
 			return kl
@@ -274,7 +218,7 @@ func (l *Limiter) returnLeases(ctx context.Context, t int64, all bool) {
 		start int64
 	}
 	var backs []back
-	l.leases.each(func(key string, kl *keyLeases) {
+	l.leases.Range(func(key string, kl *keyLeases) {
 		kl.mu.Lock()
 		for j := range kl.ls {
 			ls := &kl.ls[j]
@@ -291,4 +235,26 @@ func (l *Limiter) returnLeases(ctx context.Context, t int64, all bool) {
 			return // lost: the counter only admits less, never more
 		}
 	}
+}
+
+// Sweep drops the leases of keys that hold nothing and are not refusing
+// locally at now, so that memory follows the keys in use; it returns how
+// many keys it dropped. The gateway calls it every minute, as it does
+// limit.Local's (whose counters back a node failing open; swept too).
+func (l *Limiter) Sweep(now time.Time) int {
+	t := l.now(now)
+	dropped := 0
+	l.leases.RemoveIf(func(_ string, kl *keyLeases) bool {
+		kl.mu.Lock()
+		defer kl.mu.Unlock()
+		for j := range kl.ls {
+			if ls := &kl.ls[j]; ls.held > 0 || t < ls.recheck {
+				return false
+			}
+		}
+		kl.dead = true
+		dropped++
+		return true
+	})
+	return dropped + l.fallback.Sweep(now)
 }

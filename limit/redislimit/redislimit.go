@@ -41,6 +41,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/keyward/keyward/internal/shardmap"
 	"github.com/keyward/keyward/limit"
 )
 
@@ -111,7 +112,7 @@ type Limiter struct {
 	log  *slog.Logger
 
 	clock   clock
-	leases  leaseMap
+	leases  shardmap.Map[keyLeases]
 	tickets atomic.Uint64
 
 	down    atomic.Bool
@@ -485,7 +486,7 @@ func (l *Limiter) Forget(key string) {
 		_, _ = l.call(ctx, "forget", forgetScript, []string{l.indexKey(key)})
 		cancel()
 	}
-	if kl := l.leases.remove(key); kl != nil {
+	if kl := l.leases.Remove(key); kl != nil {
 		kl.mu.Lock()
 		kl.dead = true
 		kl.mu.Unlock()
