@@ -38,6 +38,11 @@ func Connect(rawURL, caFile string) (*redis.Client, error) {
 		opt.TLSConfig.RootCAs = pool
 	}
 	if opt.TLSConfig != nil {
+		if opt.TLSConfig.InsecureSkipVerify {
+			// rediss://…?skip_verify=true would encrypt without
+			// knowing to whom: use --redis-ca-file for a private CA.
+			return nil, errors.New("the Redis URL turns off certificate verification (skip_verify); give its CA with --redis-ca-file instead")
+		}
 		opt.TLSConfig.MinVersion = tls.VersionTLS12
 	}
 	// The limiter bounds each call itself and decides what a failure

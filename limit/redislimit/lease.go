@@ -88,7 +88,7 @@ func leasable(k limit.Kind) bool { return k == limit.Throttle || k == limit.Quot
 // from Redis for the rest (refilling the leases on the way), all or
 // nothing. kl is locked.
 func (l *Limiter) chargeLeased(ctx context.Context, t int64, c *limit.Charge, n int,
-	win *[limit.MaxCounters][4]int64, kl *keyLeases) (limit.Decision, error) {
+	win *[limit.MaxCounters][2]int64, kl *keyLeases) (limit.Decision, error) {
 	var at [limit.MaxCounters]int // lease of each counter, -1: none
 	for i := range n {
 		at[i] = -1

@@ -199,5 +199,8 @@ func TestRedisOverTLS(t *testing.T) {
 	if _, err := redislimit.Connect(strings.Replace(r.URL, "rediss://", "redis://", 1), r.CA); err == nil {
 		t.Fatal("a CA file with a redis:// URL was accepted")
 	}
+	if _, err := redislimit.Connect(r.URL+"?skip_verify=true", ""); err == nil {
+		t.Fatal("a rediss:// URL that skips verification was accepted")
+	}
 	var _ *redis.Client = rdb
 }

@@ -231,7 +231,7 @@ func (l *Limiter) Charge(ctx context.Context, now time.Time, c *limit.Charge) (l
 		return l.unavailable(now, c)
 	}
 	t := l.now(now)
-	var win [limit.MaxCounters][4]int64 // window start and end, and the next one's, ns
+	var win [limit.MaxCounters][2]int64 // window start and end, ns
 	for i := range n {
 		ct := c.Counters[i]
 		if ct.Kind == limit.Throttle {
@@ -241,8 +241,7 @@ func (l *Limiter) Charge(ctx context.Context, now time.Time, c *limit.Charge) (l
 		if !ok {
 			return limit.Decision{Refused: ct.Kind, Index: i, RetryAfter: limit.Never}, nil
 		}
-		_, ne, _ := limit.Window(ct, e)
-		win[i] = [4]int64{s.UnixNano(), e.UnixNano(), e.UnixNano(), ne.UnixNano()}
+		win[i] = [2]int64{s.UnixNano(), e.UnixNano()}
 	}
 	var d limit.Decision
 	var err error
@@ -314,7 +313,7 @@ func (l *Limiter) peakNodes() int64 {
 // more to ask for as the next lease, and what the lease still holds. got, when not nil, receives what each
 // counter sent gave.
 func (l *Limiter) chargeRemote(ctx context.Context, t int64, c *limit.Charge, n int,
-	win *[limit.MaxCounters][4]int64, lease func(i int) (paid, extra, held int64), got *[limit.MaxCounters]granted) (limit.Decision, error) {
+	win *[limit.MaxCounters][2]int64, lease func(i int) (paid, extra, held int64), got *[limit.MaxCounters]granted) (limit.Decision, error) {
 	var idx [limit.MaxCounters]int // script position -> counter index
 	m := 0
 	keys := make([]string, 1, 1+2*n)
@@ -350,7 +349,7 @@ func (l *Limiter) chargeRemote(ctx context.Context, t int64, c *limit.Charge, n 
 			rate = 0
 		}
 		args = append(args, int(ct.Kind), rate, exact(ct.Burst), exact(ct.Limit), cost, take,
-			win[i][0]/1000, win[i][1]/1000, quotaDef(ct), whole, i+1, win[i][2]/1000, win[i][3]/1000, held)
+			win[i][0]/1000, win[i][1]/1000, quotaDef(ct), whole, i+1, win[i][1]/1000, nextEnd(ct, win[i][1])/1000, held)
 	}
 	args[1] = m
 	if m == 0 {
@@ -393,6 +392,17 @@ func (l *Limiter) chargeRemote(ctx context.Context, t int64, c *limit.Charge, n 
 	}
 	c.Pending = true
 	return limit.Decision{OK: true}, nil
+}
+
+// nextEnd is the end (ns) of a windowed counter's window after the one
+// ending at end, or 0; only a charge sent to Redis needs it, so a charge
+// paid from leases does not compute it.
+func nextEnd(ct *limit.Counter, end int64) int64 {
+	if ct.Kind == limit.Throttle {
+		return 0
+	}
+	_, e, _ := limit.Window(*ct, time.Unix(0, end))
+	return e.UnixNano()
 }
 
 // granted is what one counter gave a charge sent to Redis.

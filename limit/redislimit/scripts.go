@@ -24,6 +24,16 @@ import "github.com/redis/go-redis/v9"
 // Token counters also have a sorted set of open reservations by expiry, so
 // that a reservation whose node died before settling is released.
 
+// scriptNow starts the scripts that take a time: ARGV[1], the caller's
+// now (µs), or Redis's own clock when it is 0.
+const scriptNow = `
+local now = tonumber(ARGV[1])
+if now == 0 then
+  local tm = redis.call('TIME')
+  now = tonumber(tm[1]) * 1000000 + tonumber(tm[2])
+end
+`
+
 // chargeScript charges n counters all-or-nothing.
 //
 // KEYS: the key's index (the set of its counters' keys, for Forget), then
@@ -55,12 +65,7 @@ import "github.com/redis/go-redis/v9"
 // that nodes share what remains), or {0, now, index, wait, end} when
 // refused, wait in µs (-1: never) and end the refusing window's end (µs;
 // the caller computes a window's wait from it in ns).
-var chargeScript = redis.NewScript(`
-local now = tonumber(ARGV[1])
-if now == 0 then
-  local tm = redis.call('TIME')
-  now = tonumber(tm[1]) * 1000000 + tonumber(tm[2])
-end
+var chargeScript = redis.NewScript(scriptNow + `
 local n = tonumber(ARGV[2])
 local ticket = ARGV[3]
 local resexp = tonumber(ARGV[4])
@@ -263,12 +268,7 @@ return out
 // A reservation already released (its node was presumed dead) was given
 // back in full, so the tokens used are added as they are. A counter whose
 // window has ended is left alone. Returns nothing.
-var settleScript = redis.NewScript(`
-local now = tonumber(ARGV[1])
-if now == 0 then
-  local tm = redis.call('TIME')
-  now = tonumber(tm[1]) * 1000000 + tonumber(tm[2])
-end
+var settleScript = redis.NewScript(scriptNow + `
 local ticket = ARGV[2]
 local tokens = tonumber(ARGV[3])
 local n = #KEYS / 2
