@@ -34,7 +34,7 @@ func (s *DB) CopyFrom(ctx context.Context, src *sql.DB, keys map[string][]byte) 
 		return nil, unavailable(err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(writeLock)); err != nil {
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(`+lockKey+`)`, int64(writeLock)); err != nil {
 		return nil, unavailable(err)
 	}
 	for _, t := range append([]string{"cluster_keys"}, copyTables...) {

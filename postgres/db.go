@@ -121,6 +121,12 @@ func (s *DB) Ping(ctx context.Context) error {
 // aborted.
 const maxAttempts = 10
 
+// lockKey is the SQL of an advisory lock's key: the lock's number ($1)
+// mixed with the schema the store's tables are in, so that deployments in
+// different schemas of one database (tests do that) do not share a writer
+// lock or a leader.
+const lockKey = `hashtextextended(coalesce(current_schema(), ''), $1)`
+
 // writeLock is the advisory lock every read-write transaction holds
 // ("keyward" in ASCII, plus one).
 const writeLock = migrationLock + 1
@@ -154,7 +160,7 @@ func (s *DB) beginWrite(ctx context.Context) (*sql.Tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: begin: %w", err)
 	}
-	if _, err := sqlTx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(writeLock)); err != nil {
+	if _, err := sqlTx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(`+lockKey+`)`, int64(writeLock)); err != nil {
 		_ = sqlTx.Rollback()
 		return nil, fmt.Errorf("postgres: write lock: %w", err)
 	}
@@ -177,7 +183,7 @@ func (s *DB) runTx(ctx context.Context, opts *sql.TxOptions, write bool, fn func
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
 	if write {
-		if _, err := sqlTx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(writeLock)); err != nil {
+		if _, err := sqlTx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(`+lockKey+`)`, int64(writeLock)); err != nil {
 			_ = sqlTx.Rollback()
 			return fmt.Errorf("postgres: write lock: %w", err)
 		}

@@ -63,7 +63,7 @@ func (l *Leadership) term(ctx context.Context, lead func(ctx context.Context)) e
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	var got bool
-	err = conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, int64(leaderLock)).Scan(&got)
+	err = conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(`+lockKey+`)`, int64(leaderLock)).Scan(&got)
 	if err != nil || !got {
 		return err
 	}
