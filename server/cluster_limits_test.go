@@ -5,40 +5,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/limit/redislimit"
+	"github.com/keyward/keyward/internal/testredis"
 	"github.com/keyward/keyward/mockupstream"
 	"github.com/keyward/keyward/server"
 )
-
-// testRedisURL is the machine's Redis (KEYWARD_TEST_REDIS_URL, default
-// redis://127.0.0.1:6379/0); the test is skipped without one, and fails
-// under CI=true.
-func testRedisURL(t testing.TB) string {
-	t.Helper()
-	url := os.Getenv("KEYWARD_TEST_REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/0"
-	}
-	rdb, err := redislimit.Connect(url, "")
-	if err == nil {
-		err = redislimit.Ping(rdb, 2*time.Second)
-		rdb.Close()
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Redis at %s: %v (.ci/run starts it)", url, err)
-		}
-		t.Skipf("no Redis at %s: %v", url, err)
-	}
-	return url
-}
 
 // TestClusterSharesPlanLimitsThroughRedis: three nodes on one PostgreSQL
 // and one Redis, a plan of 100 requests a DAY, requests spread over the
@@ -46,7 +22,7 @@ func testRedisURL(t testing.TB) string {
 // limits per node would give), refuses the rest with 429, and the key's
 // usage, written by all three nodes, sums to 100.
 func TestClusterSharesPlanLimitsThroughRedis(t *testing.T) {
-	nodes := startClusterWith(t, 3, server.Config{RedisURL: testRedisURL(t)})
+	nodes := startClusterWith(t, 3, server.Config{RedisURL: testredis.MachineURL(t)})
 	ctx := context.Background()
 	up := httptest.NewServer(mockupstream.Handler())
 	t.Cleanup(up.Close)
@@ -76,7 +52,7 @@ func TestClusterSharesPlanLimitsThroughRedis(t *testing.T) {
 			return code != http.StatusUnauthorized
 		})
 	}
-	var ok, limited, other atomic.Int64
+	var ok, limited, unavailable, other atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 12 {
 		gw := nodes[i%3].srv.GatewayURL()
@@ -89,6 +65,10 @@ func TestClusterSharesPlanLimitsThroughRedis(t *testing.T) {
 					ok.Add(1)
 				case http.StatusTooManyRequests:
 					limited.Add(1)
+				case http.StatusServiceUnavailable:
+					// Redis slower than the limiter's call timeout
+					// (a loaded CI machine): refused, never admitted.
+					unavailable.Add(1)
 				default:
 					other.Add(1)
 				}
@@ -96,12 +76,15 @@ func TestClusterSharesPlanLimitsThroughRedis(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if n := unavailable.Load(); n > 0 {
+		t.Logf("%d answers were 503: Redis did not answer within the call timeout", n)
+	}
 	// The probes above may have been admitted too: count them in.
 	if got := ok.Load() + probes.Load(); got != 100 {
 		t.Errorf("the cluster admitted %d requests on a 100/DAY plan (%d through probes), want exactly 100", got, probes.Load())
 	}
 	if other.Load() != 0 {
-		t.Errorf("%d answers were neither 200 nor 429", other.Load())
+		t.Errorf("%d answers were neither 200, 429 nor 503", other.Load())
 	}
 	// A throttle of rate R and burst B over the three gateways, hammered
 	// together for T: at most B + R·T admitted (the 1% is the edges of T,
