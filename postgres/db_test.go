@@ -2,12 +2,9 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,51 +14,14 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/keyward/keyward"
+	"github.com/keyward/keyward/internal/testpg"
 	"github.com/keyward/keyward/postgres"
 	"github.com/keyward/keyward/storetest"
 )
 
-// testURL is the PostgreSQL the tests use: $KEYWARD_TEST_DATABASE_URL, or
-// the machine's own (trust authentication, database test).
-func testURL() string {
-	if u := os.Getenv("KEYWARD_TEST_DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
-// freshSchema creates an empty schema for one test and drops it after. No
-// PostgreSQL skips the test, except in CI, where it fails.
-func freshSchema(t testing.TB) string {
-	t.Helper()
-	admin, err := sql.Open("pgx", testURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.PingContext(context.Background()); err != nil {
-		admin.Close()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL is not reachable (.ci/run starts it): %v", err)
-		}
-		t.Skipf("PostgreSQL is not reachable: %v", err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "kwtest_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		admin.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-		admin.Close()
-	})
-	return schema
-}
-
 func openStore(t testing.TB) *postgres.DB {
 	t.Helper()
-	db, err := postgres.Open(context.Background(), testURL(), postgres.WithSchema(freshSchema(t)), postgres.WithMaxConns(4))
+	db, err := postgres.Open(context.Background(), testpg.MachineURL(), postgres.WithSchema(testpg.Schema(t)), postgres.WithMaxConns(4))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,13 +36,13 @@ func TestConformance(t *testing.T) {
 // Three nodes opening one empty database at once: the migrations are
 // applied once (under the advisory lock), and all three stores work.
 func TestConcurrentOpenMigratesOnce(t *testing.T) {
-	schema := freshSchema(t)
+	schema := testpg.Schema(t)
 	ctx := context.Background()
 	errs := make(chan error, 3)
 	dbs := make(chan *postgres.DB, 3)
 	for range 3 {
 		go func() {
-			db, err := postgres.Open(ctx, testURL(), postgres.WithSchema(schema), postgres.WithMaxConns(2))
+			db, err := postgres.Open(ctx, testpg.MachineURL(), postgres.WithSchema(schema), postgres.WithMaxConns(2))
 			errs <- err
 			dbs <- db
 		}()
@@ -97,7 +57,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	check, err := sql.Open("pgx", testURL())
+	check, err := sql.Open("pgx", testpg.MachineURL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,11 +75,11 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 // and inserting keys at once: every append lands with the next sequence
 // number, none is lost or doubled, and no writer sees an error.
 func TestConcurrentWritersAcrossNodes(t *testing.T) {
-	schema := freshSchema(t)
+	schema := testpg.Schema(t)
 	ctx := context.Background()
 	var nodes []*postgres.DB
 	for range 3 {
-		db, err := postgres.Open(ctx, testURL(), postgres.WithSchema(schema), postgres.WithMaxConns(4))
+		db, err := postgres.Open(ctx, testpg.MachineURL(), postgres.WithSchema(schema), postgres.WithMaxConns(4))
 		if err != nil {
 			t.Fatal(err)
 		}

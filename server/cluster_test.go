@@ -2,14 +2,10 @@ package server_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,42 +15,14 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/httpapi"
+	"github.com/keyward/keyward/internal/testpg"
 	"github.com/keyward/keyward/mockupstream"
 	"github.com/keyward/keyward/server"
 )
 
-// clusterURL is a database URL whose tables live in a fresh schema of the
-// machine's PostgreSQL, dropped after the test. Without PostgreSQL the
-// test is skipped, except in CI, where it fails.
-func clusterURL(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv("KEYWARD_TEST_DATABASE_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.Ping(); err != nil {
-		admin.Close()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL is not reachable (.ci/run starts it): %v", err)
-		}
-		t.Skipf("PostgreSQL is not reachable: %v", err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "kwcluster_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-		admin.Close()
-	})
-	return base + "&search_path=" + schema
-}
+// clusterURL is a URL of the machine's PostgreSQL whose tables live in a
+// fresh schema, dropped after the test (testpg.SchemaURL).
+func clusterURL(t testing.TB) string { return testpg.SchemaURL(t) }
 
 // startCluster starts n nodes on one database, all with the first node's
 // keyring (its master key file), as an operator would deploy them.

@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -19,40 +15,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/httpapi"
+	"github.com/keyward/keyward/internal/testpg"
 )
-
-// clusterDatabase is a URL whose tables live in a fresh schema of the
-// machine's PostgreSQL, dropped after the test; no PostgreSQL skips the
-// test, except in CI.
-func clusterDatabase(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("KEYWARD_TEST_DATABASE_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.Ping(); err != nil {
-		admin.Close()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL is not reachable (.ci/run starts it): %v", err)
-		}
-		t.Skipf("PostgreSQL is not reachable: %v", err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "kwcrash_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-		admin.Close()
-	})
-	return base + "&search_path=" + schema
-}
 
 // leads asks a node's /readyz whether it leads.
 func leads(addr string) bool {
@@ -74,7 +38,7 @@ func leads(addr string) bool {
 // there, and that the audit log still verifies.
 func TestClusterKillLeaderDuringWrites(t *testing.T) {
 	bin := testCommand(t, "keyward")
-	url := clusterDatabase(t)
+	url := testpg.SchemaURL(t)
 	root := t.TempDir()
 	var addrs []string
 	var procs []*exec.Cmd

@@ -52,17 +52,7 @@ var serverSettings = []setting{
 	{field: "DatabaseURLFile", flag: "database-url-file", env: "KEYWARD_DATABASE_URL_FILE", typ: "path",
 		usage: "read the PostgreSQL URL from this file (it may hold the password)",
 		def:   func(server.Config) string { return "" },
-		set: func(c *server.Config, s string) error {
-			if s == "" {
-				return nil
-			}
-			b, err := os.ReadFile(s)
-			if err != nil {
-				return fmt.Errorf("reading the database URL: %w", err)
-			}
-			c.DatabaseURL = strings.TrimSpace(string(b))
-			return nil
-		}},
+		set:   urlFromFile("database", func(c *server.Config, u string) { c.DatabaseURL = u })},
 	{field: "RedisURL", flag: "redis-url", env: "KEYWARD_REDIS_URL", typ: "url", secret: true,
 		usage: "Redis URL (redis://, rediss:// for TLS) through which every node of a cluster shares the plans' limits (default: each node limits on its own); a password only from the environment (this variable) or --redis-url-file, never on the command line",
 		def:   func(server.Config) string { return "" },
@@ -70,17 +60,7 @@ var serverSettings = []setting{
 	{field: "RedisURLFile", flag: "redis-url-file", env: "KEYWARD_REDIS_URL_FILE", typ: "path",
 		usage: "read the Redis URL from this file (it may hold the password)",
 		def:   func(server.Config) string { return "" },
-		set: func(c *server.Config, s string) error {
-			if s == "" {
-				return nil
-			}
-			b, err := os.ReadFile(s)
-			if err != nil {
-				return fmt.Errorf("reading the Redis URL: %w", err)
-			}
-			c.RedisURL = strings.TrimSpace(string(b))
-			return nil
-		}},
+		set:   urlFromFile("Redis", func(c *server.Config, u string) { c.RedisURL = u })},
 	{field: "RedisCAFile", flag: "redis-ca-file", env: "KEYWARD_REDIS_CA_FILE", typ: "path",
 		usage: "PEM CA certificates that verify a rediss:// Redis (default: the system's roots)",
 		def:   func(server.Config) string { return "" },
@@ -283,6 +263,22 @@ func nameSetting(err error, lookup func(field string) (source, bool)) error {
 		return err
 	}
 	return fmt.Errorf("%s: %s", src, se.Reason)
+}
+
+// urlFromFile is the setter of a --*-url-file setting: it reads the URL
+// (which may hold a password, so it is kept off argv) from the file named.
+func urlFromFile(what string, set func(c *server.Config, url string)) func(*server.Config, string) error {
+	return func(c *server.Config, name string) error {
+		if name == "" {
+			return nil
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("reading the %s URL: %w", what, err)
+		}
+		set(c, strings.TrimSpace(string(b)))
+		return nil
+	}
 }
 
 // databaseURLCarriesPassword reports whether a PostgreSQL URL or

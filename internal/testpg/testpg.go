@@ -7,6 +7,10 @@
 package testpg
 
 import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -18,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver of Schema
 	"github.com/keyward/keyward/tlsconfig"
 )
 
@@ -148,4 +153,49 @@ func (s *Server) run(args ...string) {
 	if out, err := exec.Command(all[0], all[1:]...).CombinedOutput(); err != nil {
 		s.t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
 	}
+}
+
+// MachineURL is the PostgreSQL most tests share: $KEYWARD_TEST_DATABASE_URL,
+// or the machine's own (trust authentication, database test).
+func MachineURL() string {
+	if u := os.Getenv("KEYWARD_TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+// Schema creates an empty schema on MachineURL's database for one test
+// and drops it after. Without PostgreSQL the test is skipped, except in
+// CI, where it fails (.ci/run starts PostgreSQL).
+func Schema(t testing.TB) string {
+	t.Helper()
+	admin, err := sql.Open("pgx", MachineURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.PingContext(context.Background()); err != nil {
+		admin.Close()
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("PostgreSQL is not reachable (.ci/run starts it): %v", err)
+		}
+		t.Skipf("PostgreSQL is not reachable: %v", err)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "kwtest_" + hex.EncodeToString(b[:])
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		admin.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
+		admin.Close()
+	})
+	return schema
+}
+
+// SchemaURL is MachineURL with its tables in a fresh schema (Schema).
+func SchemaURL(t testing.TB) string {
+	t.Helper()
+	return MachineURL() + "&search_path=" + Schema(t)
 }

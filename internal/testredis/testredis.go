@@ -6,6 +6,7 @@ package testredis
 import (
 	"fmt"
 	"net"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,4 +116,50 @@ func auth(o Options) string {
 		return ""
 	}
 	return ":" + o.Password + "@"
+}
+
+// MachineURL is the Redis most tests share ($KEYWARD_TEST_REDIS_URL, or the
+// machine's at redis://127.0.0.1:6379/0), once it answers a PING. Without
+// one the test is skipped, except in CI, where it fails (.ci/run starts it).
+func MachineURL(t testing.TB) string {
+	t.Helper()
+	url := os.Getenv("KEYWARD_TEST_REDIS_URL")
+	if url == "" {
+		url = "redis://127.0.0.1:6379/0"
+	}
+	err := ping(url)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Redis at %s: %v (.ci/run starts it)", url, err)
+		}
+		t.Skipf("no Redis at %s: %v", url, err)
+	}
+	return url
+}
+
+// ping sends one PING in the protocol's inline form, so that this package
+// needs no client.
+func ping(rawURL string) error {
+	u, err := neturl.Parse(rawURL)
+	if err != nil {
+		return err
+	}
+	c, err := net.DialTimeout("tcp", u.Host, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	buf := make([]byte, 64)
+	n, err := c.Read(buf)
+	if err != nil {
+		return err
+	}
+	if reply := string(buf[:n]); reply != "+PONG\r\n" {
+		return fmt.Errorf("PING answered %q", reply)
+	}
+	return nil
 }
