@@ -22,6 +22,19 @@ func (downLimiter) Charge(context.Context, time.Time, *limit.Charge) (limit.Deci
 	return limit.Decision{}, errors.New("redis: connection refused")
 }
 
+// keyDownLimiter cannot decide for one key, and charges the others.
+type keyDownLimiter struct {
+	limit.Limiter
+	down string
+}
+
+func (l keyDownLimiter) Charge(ctx context.Context, now time.Time, c *limit.Charge) (limit.Decision, error) {
+	if c.Key == l.down {
+		return downLimiter{}.Charge(ctx, now, c)
+	}
+	return l.Limiter.Charge(ctx, now, c)
+}
+
 // A limiter that cannot decide refuses the request with 503 and
 // Retry-After: 1 (the OpenAI SDK retries that shortly), in the API's error
 // shape, without saying why to the client and without reaching the

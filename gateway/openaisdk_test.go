@@ -14,6 +14,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/changefeed"
 	"github.com/keyward/keyward/keyvalue"
+	"github.com/keyward/keyward/limit"
 	"github.com/keyward/keyward/mockupstream"
 	"github.com/keyward/keyward/tlsconfig"
 )
@@ -83,9 +84,12 @@ func runOpenAINodeSDK(t *testing.T, node string, withTLS bool) {
 	addKey("KW_KEY_THROTTLE", &keyward.APIKey{}, &keyward.UsagePlan{Throttle: &keyward.Throttle{RateLimit: 1, BurstLimit: 1}})
 	addKey("KW_KEY_QUOTA", &keyward.APIKey{}, &keyward.UsagePlan{Quota: &keyward.Quota{Limit: 1, Period: keyward.PeriodMonth}})
 	addKey("KW_KEY_DAY", &keyward.APIKey{}, &keyward.UsagePlan{Tokens: &keyward.TokenLimits{PerDay: 20000}})
+	// This key's limits cannot be checked (keyDownLimiter).
+	addKey("KW_KEY_DOWN", &keyward.APIKey{}, &keyward.UsagePlan{Throttle: &keyward.Throttle{RateLimit: 100, BurstLimit: 100}})
 
 	ctx := context.Background()
-	g, err := New(ctx, Config{Source: &fakeSource{snap}, Changes: &changefeed.Local{}, Hasher: hasher})
+	g, err := New(ctx, Config{Source: &fakeSource{snap}, Changes: &changefeed.Local{}, Hasher: hasher,
+		Limiter: keyDownLimiter{Limiter: limit.NewLocal(nil), down: "key_KW_KEY_DOWN"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,6 +121,16 @@ const expectError = async (name, call, type) => {
   check('over the budget itself: fails within 2 s', ms2 < 2000 && e?.headers?.get('x-should-retry') === 'false', `${ms2} ms`);
 }
 
+// Limits that cannot be checked (a shared limiter whose Redis is down,
+// failing closed): 503 with Retry-After: 1, which the SDK retries shortly
+// (twice here), then InternalServerError; the upstream is never reached.
+{
+  const { c, seen } = client(env('KW_KEY_DOWN'));
+  const { e, ms } = await expectError('limits down', () => c.chat.completions.create(hi), OpenAI.InternalServerError);
+  check('limits down: 503 limits_unavailable', e?.status === 503 && e?.code === 'limits_unavailable', `${e?.status} ${e?.code}`);
+  check('limits down: retried after Retry-After, then gave up', JSON.stringify(seen) === '[503,503,503]' && ms >= 1500 && ms < 10_000, `${JSON.stringify(seen)} in ${ms} ms`);
+}
+
 // A bad key: AuthenticationError (401, invalid_api_key).
 {
   const { c } = client('sk-not-a-keyward-key-0000000000');
