@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"time"
 
@@ -29,14 +28,6 @@ func checkRedisURL(raw string, allowPlaintext bool) error {
 		return errors.New("a Redis on another machine must be reached over TLS: use rediss:// (and --redis-ca-file for a private CA), or --allow-plaintext on a trusted network")
 	}
 	return nil
-}
-
-func loopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Leasing: a node takes up to maxLease units of a throttle or quota at a

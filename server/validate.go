@@ -179,9 +179,12 @@ func (t TLSConfig) validate(adminAddr, gatewayAddr string) error {
 // interface; another name may resolve anywhere.
 func loopbackAddr(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
+	return err == nil && loopbackHost(host)
+}
+
+// loopbackHost reports whether host is an IP in 127.0.0.0/8 or ::1, or
+// "localhost".
+func loopbackHost(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
