@@ -39,7 +39,7 @@ func TestPragmas(t *testing.T) {
 			}
 		}
 	}
-	check("write", db.write.db, 0, 4000)
+	check("write", db.write.db, 0, 16000)
 	var wg sync.WaitGroup
 	var held sync.WaitGroup
 	held.Add(3)

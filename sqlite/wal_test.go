@@ -77,3 +77,33 @@ func size(t *testing.T, name string) int64 {
 	}
 	return fi.Size()
 }
+
+// TestCheckpointsRunOffTheWriter: with no reader in the way, committed
+// pages reach the database file without any explicit checkpoint and before
+// the writer's own automatic one (64 MiB of WAL) could have run: the
+// checkpointer copies them on its own connection.
+func TestCheckpointsRunOffTheWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.db")
+	db := open(t, path)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	for i := range 2000 {
+		id := fmt.Sprintf("key_%06d", i)
+		err := db.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
+			return tx.InsertKey(ctx, &keyward.APIKey{ID: id, Name: id, Description: string(make([]byte, 2000)), Enabled: true, CreatedAt: now, UpdatedAt: now})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if wal := size(t, path+"-wal"); wal >= 64<<20 {
+		t.Fatalf("the WAL is %d bytes: the writer's backstop checkpoint may have run", wal)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for size(t, path) < 4<<20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file is %d bytes after 4 MB of committed rows: nothing was checkpointed", size(t, path))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
