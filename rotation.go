@@ -84,6 +84,10 @@ type Rotation struct {
 	CreatedAt   time.Time     `json:"createdAt"`
 	UpdatedAt   time.Time     `json:"updatedAt"`
 	FinishedAt  *time.Time    `json:"finishedAt,omitempty"`
+	// Runner is the process running the rotation (a random ID per
+	// process). Only it advances, fails or touches the rotation; taking
+	// over a stale one makes the taker its runner in the same write.
+	Runner string `json:"-"`
 }
 
 // RotationFilter selects rotations in ListRotations. Kind and Target are
@@ -149,13 +153,13 @@ type RotationService interface {
 type RotationStore interface {
 	InsertRotation(ctx context.Context, r *Rotation) error
 	GetRotation(ctx context.Context, id string) (*Rotation, error) // ENOTFOUND
-	// UpdateRotation stores State, Step, PendingID, Hint, Error, UpdatedAt
-	// and FinishedAt. ENOTFOUND.
+	// UpdateRotation stores State, Step, PendingID, Hint, Error, UpdatedAt,
+	// FinishedAt and Runner. ENOTFOUND.
 	UpdateRotation(ctx context.Context, r *Rotation) error
 	// TouchRotation sets the UpdatedAt of rotation id to at while it is
-	// IN_PROGRESS, and does nothing otherwise: the heartbeat of a rotation
-	// a live process is running.
-	TouchRotation(ctx context.Context, id string, at time.Time) error
+	// IN_PROGRESS and runner runs it, and does nothing otherwise: the
+	// heartbeat of a rotation a live process is running.
+	TouchRotation(ctx context.Context, id, runner string, at time.Time) error
 	// ListRotations returns rotations newest first (CreatedAt, then ID,
 	// descending), filtered by every non-empty field of f.
 	ListRotations(ctx context.Context, f RotationFilter) ([]*Rotation, string, error)

@@ -38,7 +38,7 @@ func finished(step keyward.RotationStep, kind keyward.ChangeKind, target string)
 // nextStep reads a rotation about to run step: it must still be
 // IN_PROGRESS and have just completed the step before (ECONFLICT
 // otherwise: cancelled, finished, or run by someone else meanwhile).
-func nextStep(ctx context.Context, tx keyward.Tx, id string, step keyward.RotationStep) (*keyward.Rotation, error) {
+func (s *Rotations) nextStep(ctx context.Context, tx keyward.Tx, id string, step keyward.RotationStep) (*keyward.Rotation, error) {
 	cur, err := tx.GetRotation(ctx, id)
 	if err != nil {
 		return nil, err
@@ -46,11 +46,18 @@ func nextStep(ctx context.Context, tx keyward.Tx, id string, step keyward.Rotati
 	if cur.State != keyward.RotationInProgress {
 		return nil, keyward.Errorf(keyward.ECONFLICT, "rotation %s is %s", cur.ID, cur.State)
 	}
+	if !s.runs(cur) {
+		return nil, keyward.Errorf(keyward.ECONFLICT, "rotation %s was taken over by another process", cur.ID)
+	}
 	if stepIndex(cur.Step) != stepIndex(step)-1 {
 		return nil, keyward.Errorf(keyward.ECONFLICT, "rotation %s is at %s, not before %s", cur.ID, cur.Step, step)
 	}
 	return cur, nil
 }
+
+// runs reports whether this process is the runner of rot, as stored:
+// the only one that may advance it, roll it back or mark it failed.
+func (s *Rotations) runs(rot *keyward.Rotation) bool { return rot.Runner == s.bg.runner }
 
 // afterStep calls the test hook, if any, once a step has committed.
 func (s *base) afterStep(ctx context.Context, rot *keyward.Rotation) {

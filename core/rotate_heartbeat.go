@@ -47,7 +47,7 @@ func (s *Rotations) heartbeat(ctx context.Context) error {
 	now := s.clock.Now()
 	return s.writeUnaudited(ctx, "rotation heartbeat", func(ctx context.Context, tx keyward.Tx) error {
 		for _, id := range ids {
-			if err := tx.TouchRotation(ctx, id, now); err != nil {
+			if err := tx.TouchRotation(ctx, id, s.bg.runner, now); err != nil {
 				return err
 			}
 		}

@@ -158,7 +158,7 @@ func (s *Rotations) createPending(ctx context.Context, tx keyward.Tx, o *op, k *
 		ID: newID("rot"), Kind: keyward.RotationKey, Target: k.ID, State: keyward.RotationInProgress,
 		Step: keyward.StepCreate, Trigger: trigger, Grace: keyward.Duration(grace),
 		StoreSecret: store, PendingID: cred.ID, Hint: cred.Hint, StartedBy: startedBy,
-		CreatedAt: now, UpdatedAt: now,
+		CreatedAt: now, UpdatedAt: now, Runner: s.bg.runner,
 	}
 	if o != nil {
 		rot.ClientToken = in.ClientToken

@@ -5,6 +5,7 @@ package core
 
 import (
 	"context"
+	"errors"
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/keyvalue"
@@ -16,7 +17,7 @@ func (s *Rotations) keyStep(ctx context.Context, caller keyward.Caller, rot *key
 	ev := s.rotationEvent(caller, keyward.ActionKeyRotate, keyward.KeyARN(rot.Target), rot, step)
 	var out *keyward.Rotation
 	err := s.commitStep(ctx, ev, finished(step, keyward.ChangeKey, rot.Target), func(ctx context.Context, tx keyward.Tx) error {
-		cur, err := nextStep(ctx, tx, rot.ID, step)
+		cur, err := s.nextStep(ctx, tx, rot.ID, step)
 		if err != nil {
 			return err
 		}
@@ -224,8 +225,8 @@ func (s *Rotations) rollBackKey(ctx context.Context, caller keyward.Caller, rot 
 		if err != nil {
 			return err
 		}
-		if cur.State != keyward.RotationInProgress {
-			return nil
+		if cur.State != keyward.RotationInProgress || !s.runs(cur) {
+			return errNotDue // finished, or taken over: its runner decides now
 		}
 		k, err := tx.GetKey(ctx, cur.Target)
 		if err != nil && !isNotFound(err) {
@@ -262,6 +263,9 @@ func (s *Rotations) rollBackKey(ctx context.Context, caller keyward.Caller, rot 
 		return s.notify(ctx, tx, keyward.EventRotationFailed, keyward.KeyARN(cur.Target),
 			map[string]any{"keyId": cur.Target, "rotationId": cur.ID, "state": string(state), "error": cur.Error, "step": string(cur.Step)})
 	})
+	if errors.Is(err, errNotDue) {
+		return nil
+	}
 	if err == nil && done != nil {
 		s.observeRotation(done)
 		s.kickWebhooks()

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/keyward/keyward"
@@ -18,7 +19,7 @@ func (s *Rotations) ResumeRotations(ctx context.Context) error {
 		return err
 	}
 	for _, rot := range rots {
-		if err := s.resume(ctx, rot); err != nil {
+		if err := s.resume(ctx, rot, false); err != nil {
 			s.log.ErrorContext(ctx, "resuming a rotation", "rotation", rot.ID, "err", err)
 		}
 	}
@@ -39,14 +40,20 @@ func (s *Rotations) inProgress(ctx context.Context) ([]*keyward.Rotation, error)
 }
 
 // resume takes over one interrupted rotation, unless this process is
-// running it.
-func (s *Rotations) resume(ctx context.Context, rot *keyward.Rotation) error {
+// running it: it becomes the rotation's runner (claim), then finishes or
+// rolls it back. With onlyStale, only a rotation still untouched for
+// staleAfter when the claim is written.
+func (s *Rotations) resume(ctx context.Context, rot *keyward.Rotation, onlyStale bool) error {
 	s.bg.mu.Lock()
 	_, secretRunning := s.bg.running[rot.ID]
 	keyRunning := s.bg.keys[rot.ID]
 	s.bg.mu.Unlock()
 	if secretRunning || keyRunning {
 		return nil
+	}
+	rot, err := s.claim(ctx, rot, onlyStale)
+	if err != nil || rot == nil {
+		return err
 	}
 	switch rot.Kind {
 	case keyward.RotationSecret:
@@ -65,6 +72,45 @@ func (s *Rotations) resume(ctx context.Context, rot *keyward.Rotation) error {
 	return nil
 }
 
+// claim makes this process the runner of rot in one write, re-reading it
+// there: nil when it has finished meanwhile or (onlyStale) was touched
+// since it was listed, its runner being alive. From then on the previous
+// runner, should it come back, can neither advance it (nextStep) nor roll
+// it back: each of those checks the runner inside its own write, and the
+// store serializes writes. The takeover is audited (step "takeOver", as
+// the server); the rotation's own steps follow.
+func (s *Rotations) claim(ctx context.Context, rot *keyward.Rotation, onlyStale bool) (*keyward.Rotation, error) {
+	action, arn := keyward.ActionKeyRotate, keyward.KeyARN(rot.Target)
+	if rot.Kind == keyward.RotationSecret {
+		action, arn = keyward.ActionSecretRotate, keyward.SecretARN(rot.Target)
+	}
+	ev := s.rotationEvent(keyward.Caller{}, action, arn, rot, "takeOver")
+	var out *keyward.Rotation
+	err := s.commitStep(ctx, ev, keyward.Change{}, func(ctx context.Context, tx keyward.Tx) error {
+		cur, err := tx.GetRotation(ctx, rot.ID)
+		if err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		if cur.State != keyward.RotationInProgress || (onlyStale && now.Sub(cur.UpdatedAt) < staleAfter) {
+			return errNotDue // finished, or its runner is alive
+		}
+		out = cur
+		if s.runs(cur) {
+			return errNotDue // ours already: nothing to write
+		}
+		untouched := now.Sub(cur.UpdatedAt).Round(time.Second)
+		s.log.InfoContext(ctx, "taking over a rotation", "rotation", cur.ID, "untouched_for", untouched.String())
+		ev.RequestParameters["untouchedFor"] = untouched.String()
+		cur.Runner, cur.UpdatedAt = s.bg.runner, now
+		return tx.UpdateRotation(ctx, cur)
+	})
+	if errors.Is(err, errNotDue) {
+		err = nil
+	}
+	return out, err
+}
+
 // staleAfter is how long a rotation may sit IN_PROGRESS untouched before
 // a scheduler pass takes it over: its process died (on a cluster, any
 // node), or a roll back failed. The process running a rotation touches it
@@ -81,7 +127,7 @@ func (s *Rotations) sweepStale(ctx context.Context, now time.Time) error {
 	}
 	for _, rot := range rots {
 		if now.Sub(rot.UpdatedAt) >= staleAfter {
-			if err := s.resume(ctx, rot); err != nil {
+			if err := s.resume(ctx, rot, true); err != nil {
 				s.log.ErrorContext(ctx, "taking over a stale rotation", "rotation", rot.ID, "err", err)
 			}
 		}

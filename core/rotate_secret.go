@@ -134,7 +134,8 @@ func (s *Rotations) refuseKeyValueSecret(ctx context.Context, tx keyward.Tx, sec
 func (s *Rotations) insertSecretRotation(ctx context.Context, tx keyward.Tx, name, trigger, startedBy, token string) (*keyward.Rotation, error) {
 	now := s.clock.Now()
 	rot := &keyward.Rotation{ID: newID("rot"), Kind: keyward.RotationSecret, Target: name, State: keyward.RotationInProgress,
-		Trigger: trigger, ClientToken: token, PendingID: uuid.NewString(), StartedBy: startedBy, CreatedAt: now, UpdatedAt: now}
+		Trigger: trigger, ClientToken: token, PendingID: uuid.NewString(), StartedBy: startedBy, CreatedAt: now, UpdatedAt: now,
+		Runner: s.bg.runner}
 	if err := tx.InsertRotation(ctx, rot); err != nil {
 		if keyward.ErrorCode(err) == keyward.ECONFLICT {
 			return nil, keyward.Errorf(keyward.ECONFLICT, "a rotation of secret %s is already in progress", name)

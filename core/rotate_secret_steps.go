@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -134,7 +135,7 @@ func (s *Rotations) secretStep(ctx context.Context, caller keyward.Caller, rot *
 	ev := s.rotationEvent(caller, keyward.ActionSecretRotate, keyward.SecretARN(rot.Target), rot, step)
 	var out *keyward.Rotation
 	err := s.commitStep(ctx, ev, finished(step, keyward.ChangeSecret, rot.Target), func(ctx context.Context, tx keyward.Tx) error {
-		cur, err := nextStep(ctx, tx, rot.ID, step)
+		cur, err := s.nextStep(ctx, tx, rot.ID, step)
 		if err != nil {
 			return err
 		}
@@ -195,8 +196,11 @@ func (s *Rotations) failSecretRotation(ctx context.Context, caller keyward.Calle
 	var done *keyward.Rotation
 	err := s.commitStep(ctx, ev, keyward.Change{}, func(ctx context.Context, tx keyward.Tx) error {
 		cur, err := tx.GetRotation(ctx, rot.ID)
-		if err != nil || cur.State != keyward.RotationInProgress {
+		if err != nil {
 			return err
+		}
+		if cur.State != keyward.RotationInProgress || !s.runs(cur) {
+			return errNotDue // finished, or taken over: its runner decides now
 		}
 		if err := s.dropPendingVersion(ctx, tx, cur); err != nil {
 			return err
@@ -215,6 +219,9 @@ func (s *Rotations) failSecretRotation(ctx context.Context, caller keyward.Calle
 		return s.notify(ctx, tx, keyward.EventRotationFailed, keyward.SecretARN(cur.Target),
 			map[string]any{"secret": cur.Target, "rotationId": cur.ID, "step": string(step), "error": cur.Error})
 	})
+	if errors.Is(err, errNotDue) {
+		return nil
+	}
 	if err == nil && done != nil {
 		s.observeRotation(done)
 		s.kickWebhooks()

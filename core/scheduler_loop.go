@@ -19,6 +19,10 @@ type background struct {
 	keyDeadlines []KeyDeadlines
 
 	kick chan struct{} // asks the scheduler loop for a pass now
+
+	// runner names this process as the runner of the rotations it
+	// starts or takes over (keyward.Rotation.Runner).
+	runner string
 }
 
 // kickScheduler asks for a scheduler pass soon, so that the deadlines

@@ -161,7 +161,7 @@ func New(c Config) *Services {
 		authz: c.Authorizer, alog: c.AuditLog, signer: c.AuditLog.Signer(), log: c.Logger,
 		sinks:   &sinkQueue{sinks: c.Sinks, log: c.Logger.WarnContext},
 		changes: c.Changes, hooks: c.Hooks, webhookClient: c.WebhookClient,
-		bg:    background{running: map[string]context.CancelFunc{}, keys: map[string]bool{}, kick: make(chan struct{}, 1)},
+		bg:    background{running: map[string]context.CancelFunc{}, keys: map[string]bool{}, kick: make(chan struct{}, 1), runner: newID("runner")},
 		trail: trail{witness: c.Witness, every: c.CheckpointEvery, kick: make(chan struct{}, 1)},
 	}
 	if b.trail.every <= 0 {

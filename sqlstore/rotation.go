@@ -11,15 +11,15 @@ import (
 )
 
 const rotationCols = `id, kind, target, state, step, trigger_type, client_token, grace,
-	store_secret, pending_id, hint, error, started_by, created_at, updated_at, finished_at`
+	store_secret, pending_id, hint, error, started_by, created_at, updated_at, finished_at, runner`
 
 var (
 	qInsertRotation = register(`INSERT INTO rotations (` + rotationCols + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	qGetRotation    = register(`SELECT ` + rotationCols + ` FROM rotations WHERE id = ?`)
 	qUpdateRotation = register(`UPDATE rotations SET state = ?, step = ?, pending_id = ?,
-		hint = ?, error = ?, updated_at = ?, finished_at = ? WHERE id = ?`)
-	qTouchRotation = register(`UPDATE rotations SET updated_at = ? WHERE id = ? AND state = ?`)
+		hint = ?, error = ?, updated_at = ?, finished_at = ?, runner = ? WHERE id = ?`)
+	qTouchRotation = register(`UPDATE rotations SET updated_at = ? WHERE id = ? AND state = ? AND runner = ?`)
 )
 
 // InsertRotation relies on two partial unique indexes: one on the target of
@@ -30,7 +30,7 @@ func (t *tx) InsertRotation(ctx context.Context, r *keyward.Rotation) error {
 	_, err := t.exec(ctx, qInsertRotation, r.ID, string(r.Kind), r.Target, string(r.State),
 		string(r.Step), r.Trigger, r.ClientToken, int64(r.Grace), r.StoreSecret, r.PendingID,
 		r.Hint, r.Error, r.StartedBy, formatTime(r.CreatedAt), formatTime(r.UpdatedAt),
-		nullTime(r.FinishedAt))
+		nullTime(r.FinishedAt), r.Runner)
 	switch {
 	case t.d.IsDuplicate(err):
 		msg := err.Error()
@@ -55,7 +55,7 @@ func scanRotation(s scanner) (*keyward.Rotation, error) {
 	r := &keyward.Rotation{}
 	err := s.Scan(&r.ID, &r.Kind, &r.Target, &r.State, &r.Step, &r.Trigger, &r.ClientToken,
 		&r.Grace, &r.StoreSecret, &r.PendingID, &r.Hint, &r.Error, &r.StartedBy,
-		timeCol{&r.CreatedAt}, timeCol{&r.UpdatedAt}, nullTimeCol{&r.FinishedAt})
+		timeCol{&r.CreatedAt}, timeCol{&r.UpdatedAt}, nullTimeCol{&r.FinishedAt}, &r.Runner)
 	return r, err
 }
 
@@ -75,11 +75,11 @@ func (t *tx) GetRotation(ctx context.Context, id string) (*keyward.Rotation, err
 func (t *tx) UpdateRotation(ctx context.Context, r *keyward.Rotation) error {
 	return t.changeOne(ctx, qUpdateRotation, "rotation", r.ID, runningConflict(r),
 		string(r.State), string(r.Step), r.PendingID, r.Hint, r.Error, formatTime(r.UpdatedAt),
-		nullTime(r.FinishedAt), r.ID)
+		nullTime(r.FinishedAt), r.Runner, r.ID)
 }
 
-func (t *tx) TouchRotation(ctx context.Context, id string, at time.Time) error {
-	if _, err := t.exec(ctx, qTouchRotation, formatTime(at), id, string(keyward.RotationInProgress)); err != nil {
+func (t *tx) TouchRotation(ctx context.Context, id, runner string, at time.Time) error {
+	if _, err := t.exec(ctx, qTouchRotation, formatTime(at), id, string(keyward.RotationInProgress), runner); err != nil {
 		return internal("touch rotation", err)
 	}
 	return nil

@@ -34,6 +34,7 @@ func newRotation(id string, kind keyward.RotationKind, target string, created ti
 		StartedBy:   "u1",
 		CreatedAt:   created,
 		UpdatedAt:   created,
+		Runner:      "p1",
 	}
 }
 
@@ -335,7 +336,8 @@ func testRotationList(h *harness) {
 }
 
 // testRotationTouch: the heartbeat moves UpdatedAt of a running rotation
-// only; a finished one, or none, is left as it is.
+// only, and only its runner's heartbeat; a finished one, or none, is left
+// as it is. UpdateRotation hands a rotation to another runner.
 func testRotationTouch(h *harness) {
 	running := newRotation("r1", keyward.RotationKey, "k1", t0)
 	done := finished(newRotation("r2", keyward.RotationKey, "k2", t0), keyward.RotationSucceeded, at(time.Minute))
@@ -347,7 +349,7 @@ func testRotationTouch(h *harness) {
 	})
 	h.do(func(ctx context.Context, tx keyward.Tx) error {
 		for _, id := range []string{"r1", "r2", "missing"} {
-			if err := tx.TouchRotation(ctx, id, at(time.Hour)); err != nil {
+			if err := tx.TouchRotation(ctx, id, "p1", at(time.Hour)); err != nil {
 				return err
 			}
 		}
@@ -365,6 +367,33 @@ func testRotationTouch(h *harness) {
 			return err
 		}
 		h.equal("finished rotation after TouchRotation", got, done)
+		return nil
+	})
+	takenOver := *running
+	takenOver.Runner, takenOver.UpdatedAt = "p2", at(2*time.Hour)
+	h.do(func(ctx context.Context, tx keyward.Tx) error {
+		if err := tx.UpdateRotation(ctx, &takenOver); err != nil {
+			return err
+		}
+		return tx.TouchRotation(ctx, "r1", "p1", at(3*time.Hour)) // the former runner
+	})
+	h.read(func(ctx context.Context, tx keyward.Tx) error {
+		got, err := tx.GetRotation(ctx, "r1")
+		if err != nil {
+			return err
+		}
+		h.equal("rotation touched by its former runner", got, &takenOver)
+		return nil
+	})
+	h.do(func(ctx context.Context, tx keyward.Tx) error { return tx.TouchRotation(ctx, "r1", "p2", at(4*time.Hour)) })
+	h.read(func(ctx context.Context, tx keyward.Tx) error {
+		got, err := tx.GetRotation(ctx, "r1")
+		if err != nil {
+			return err
+		}
+		touched := takenOver
+		touched.UpdatedAt = at(4 * time.Hour)
+		h.equal("rotation touched by its new runner", got, &touched)
 		return nil
 	})
 }
