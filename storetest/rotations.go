@@ -385,7 +385,9 @@ func testRotationTouch(h *harness) {
 		h.equal("rotation touched by its former runner", got, &takenOver)
 		return nil
 	})
-	h.do(func(ctx context.Context, tx keyward.Tx) error { return tx.TouchRotation(ctx, "r1", "p2", at(4*time.Hour)) })
+	h.do(func(ctx context.Context, tx keyward.Tx) error {
+		return tx.TouchRotation(ctx, "r1", "p2", at(4*time.Hour))
+	})
 	h.read(func(ctx context.Context, tx keyward.Tx) error {
 		got, err := tx.GetRotation(ctx, "r1")
 		if err != nil {
