@@ -38,6 +38,12 @@ type Batcher struct {
 	// Committed, if set, is called after each commit (SQLite's WAL
 	// checkpointer listens).
 	Committed func()
+	// NestSavepoints leaves each call's savepoint in place when the call
+	// succeeds instead of releasing it: the commit releases them all, and
+	// where every statement is a round trip to the server (PostgreSQL) a
+	// RELEASE per call is one round trip more inside the write lock. A
+	// failed call still rolls back to its own savepoint, the newest.
+	NestSavepoints bool
 
 	mu      sync.Mutex
 	pending []*batchReq
@@ -71,13 +77,20 @@ func (b *Batcher) Update(ctx context.Context, fn func(context.Context, keyward.T
 // empty when it became leader), then hands leadership to a new goroutine if
 // more calls are waiting, so that no caller waits on other callers' work
 // for longer than one batch.
+//
+// The transaction, and with it the writers' lock, is taken before the
+// batch is: the calls that arrive while the leader waits for the lock (on
+// a cluster, while another node holds it) join the batch it then runs.
 func (b *Batcher) lead() {
+	// The transaction outlives any one caller's context: cancelling a
+	// statement inside a shared transaction would roll back the others.
+	sqlTx, err := b.Begin(context.Background())
 	b.mu.Lock()
 	n := min(len(b.pending), maxBatch)
 	batch := b.pending[:n:n]
 	b.pending = b.pending[n:]
 	b.mu.Unlock()
-	b.run(batch)
+	b.run(sqlTx, err, batch)
 	for _, r := range batch {
 		close(r.done)
 	}
@@ -90,7 +103,7 @@ func (b *Batcher) lead() {
 	}
 }
 
-func (b *Batcher) run(batch []*batchReq) {
+func (b *Batcher) run(sqlTx *sql.Tx, beginErr error, batch []*batchReq) {
 	live := batch[:0:0]
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -99,23 +112,22 @@ func (b *Batcher) run(batch []*batchReq) {
 		}
 		live = append(live, r)
 	}
+	if beginErr != nil {
+		failAll(live, beginErr)
+		return
+	}
 	if len(live) == 0 {
+		_ = sqlTx.Rollback()
 		return
 	}
-	// The transaction outlives any one caller's context: cancelling a
-	// statement inside a shared transaction would roll back the others.
-	sqlTx, err := b.Begin(context.Background())
-	if err != nil {
-		failAll(live, err)
-		return
-	}
+	st := &batchState{}
 	if len(live) == 1 {
-		b.runAlone(sqlTx, live[0])
+		b.runAlone(sqlTx, st, live[0])
 		return
 	}
 	var committed []*batchReq
 	for _, r := range live {
-		ok, err := b.runInSavepoint(sqlTx, r)
+		ok, err := b.runInSavepoint(sqlTx, st, r)
 		if err != nil { // the savepoint machinery itself failed
 			_ = sqlTx.Rollback()
 			failAll(append(committed, r), err)
@@ -143,14 +155,14 @@ func (b *Batcher) committed() {
 // rolls back the whole transaction. A savepoint journals the original of
 // every page the call touches, which for a thousand-key import written
 // alone was a tenth of its time.
-func (b *Batcher) runAlone(sqlTx *sql.Tx, r *batchReq) {
+func (b *Batcher) runAlone(sqlTx *sql.Tx, st *batchState, r *batchReq) {
 	func() {
 		defer func() {
 			if v := recover(); v != nil {
 				r.panicked, r.panicVal = true, v
 			}
 		}()
-		r.err = r.fn(context.WithoutCancel(r.ctx), NewTx(sqlTx, b.Stmts))
+		r.err = r.fn(context.WithoutCancel(r.ctx), newBatchTx(sqlTx, b.Stmts, st))
 	}()
 	if r.err != nil || r.panicked {
 		_ = sqlTx.Rollback()
@@ -164,7 +176,7 @@ func (b *Batcher) runAlone(sqlTx *sql.Tx, r *batchReq) {
 }
 
 // runInSavepoint runs one caller's fn; ok reports whether its work stays.
-func (b *Batcher) runInSavepoint(sqlTx *sql.Tx, r *batchReq) (ok bool, err error) {
+func (b *Batcher) runInSavepoint(sqlTx *sql.Tx, st *batchState, r *batchReq) (ok bool, err error) {
 	ctx := context.WithoutCancel(r.ctx)
 	if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT kw"); err != nil {
 		return false, fmt.Errorf("%s: savepoint: %w", b.Name, err)
@@ -175,15 +187,19 @@ func (b *Batcher) runInSavepoint(sqlTx *sql.Tx, r *batchReq) (ok bool, err error
 				r.panicked, r.panicVal = true, v
 			}
 		}()
-		r.err = r.fn(ctx, NewTx(sqlTx, b.Stmts))
+		r.err = r.fn(ctx, newBatchTx(sqlTx, b.Stmts, st))
 	}()
 	if r.err != nil || r.panicked {
+		st.forget() // what the call read or wrote is undone
 		for _, q := range []string{"ROLLBACK TO SAVEPOINT kw", "RELEASE SAVEPOINT kw"} {
 			if _, err := sqlTx.ExecContext(ctx, q); err != nil {
 				return false, fmt.Errorf("%s: rollback to savepoint: %w", b.Name, err)
 			}
 		}
 		return false, nil
+	}
+	if b.NestSavepoints {
+		return true, nil
 	}
 	if _, err := sqlTx.ExecContext(ctx, "RELEASE SAVEPOINT kw"); err != nil {
 		return false, fmt.Errorf("%s: release savepoint: %w", b.Name, err)
@@ -207,3 +223,14 @@ func failAll(reqs []*batchReq, err error) {
 		}
 	}
 }
+
+// batchState is what the calls of one batch, one after the other in its
+// transaction, may know without asking the database again: the head of
+// the audit log, which no other writer can move while the batch holds the
+// writers' lock. A call rolled back to its savepoint forgets it.
+type batchState struct {
+	auditHead int64
+	headKnown bool
+}
+
+func (st *batchState) forget() { st.headKnown = false }

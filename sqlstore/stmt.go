@@ -87,11 +87,17 @@ func NewTx(sqlTx *sql.Tx, s *Statements) keyward.Tx {
 	return &tx{tx: sqlTx, stmts: s.stmts, d: s.d}
 }
 
+// newBatchTx is NewTx for one call of a batch, sharing st with the others.
+func newBatchTx(sqlTx *sql.Tx, s *Statements, st *batchState) keyward.Tx {
+	return &tx{tx: sqlTx, stmts: s.stmts, d: s.d, batch: st}
+}
+
 // tx implements keyward.Tx on a *sql.Tx.
 type tx struct {
 	tx    *sql.Tx
 	stmts []*sql.Stmt
 	d     *Dialect
+	batch *batchState // nil outside a batch
 }
 
 var _ keyward.Tx = (*tx)(nil)

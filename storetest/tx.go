@@ -22,6 +22,8 @@ var txTests = []test{
 	{"ViewIsReadOnly", testViewIsReadOnly},
 	{"NoDirtyReads", testNoDirtyReads},
 	{"ConcurrentUpdates", testConcurrentUpdates},
+	{"ConcurrentCallsFailAlone", testConcurrentCallsFailAlone},
+	{"ConcurrentAuditAppends", testConcurrentAuditAppends},
 }
 
 func testIdempotency(h *harness) {
