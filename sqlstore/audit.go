@@ -175,7 +175,6 @@ func (t *tx) ReadAuditHashes(ctx context.Context, indexes []int64) ([][]byte, er
 	return out, nil
 }
 
-//
 // Several rows per statement: a checkpoint writes about two hashes per
 // record it integrates, and where each statement is a round trip inside
 // the write lock (PostgreSQL) one per hash held the lock for a third of a
