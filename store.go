@@ -77,6 +77,10 @@ type KeyStore interface {
 	// keys that hold the same): fn must not modify them. An error from fn
 	// stops the walk and is returned as is.
 	EachGatewayKey(ctx context.Context, fn func(*APIKey) error) error
+	// GatewayKeys returns the keys among ids that exist, in ID order,
+	// holding what EachGatewayKey gives: what a gateway re-reads when some
+	// keys changed.
+	GatewayKeys(ctx context.Context, ids []string) ([]*APIKey, error)
 	// InsertCredential adds a credential. ECONFLICT when the key already has
 	// one with that label, or when the digest is already in use by any key.
 	InsertCredential(ctx context.Context, c *Credential) error

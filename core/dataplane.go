@@ -107,7 +107,7 @@ func (s *DataPlane) DataPlaneKeys(ctx context.Context, ids []string) ([]*keyward
 	var keys []*keyward.APIKey
 	err := s.store.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
 		for start := 0; start < len(ids); start += 500 {
-			page, err := tx.GetKeys(ctx, ids[start:min(start+500, len(ids))])
+			page, err := tx.GatewayKeys(ctx, ids[start:min(start+500, len(ids))])
 			if err != nil {
 				return err
 			}

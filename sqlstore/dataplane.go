@@ -99,55 +99,82 @@ var (
 
 const gatewayPage = 1000
 
+// qGatewayKeysByID reads the keys of GatewayKeys (a change feed's IDs).
+var qGatewayKeysByID = register(`SELECT id, enabled, expires_at, stage_keys, scopes FROM api_keys
+	WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`)
+
+func (t *tx) GatewayKeys(ctx context.Context, ids []string) ([]*keyward.APIKey, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var memo gatewayMemo
+	return t.gatewayKeys(ctx, &memo, qGatewayKeysByID, textList(ids))
+}
+
+// gatewayMemo decodes the JSON columns of keys once per distinct value.
+type gatewayMemo struct {
+	stageKeys jsonMemo[[]keyward.StageKey]
+	scopes    jsonMemo[keyward.Scopes]
+}
+
+// gatewayKeys reads the keys q selects, then their credentials and plans:
+// three statements for a page of keys.
+func (t *tx) gatewayKeys(ctx context.Context, memo *gatewayMemo, q query, args ...any) ([]*keyward.APIKey, error) {
+	var keys []*keyward.APIKey
+	byID := map[string]*keyward.APIKey{}
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, internal("list gateway keys", err)
+	}
+	for rows.Next() {
+		k := &keyward.APIKey{}
+		if err := rows.Scan(&k.ID, &k.Enabled, nullTimeCol{&k.ExpiresAt}, memo.stageKeys.col(&k.StageKeys), memo.scopes.col(&k.Scopes)); err != nil {
+			rows.Close()
+			return nil, internal("list gateway keys", err)
+		}
+		keys = append(keys, k)
+		byID[k.ID] = k
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, internal("list gateway keys", err)
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.ID
+	}
+	var c keyward.Credential
+	err = t.each(ctx, qGatewayPageCred, []any{textList(ids)}, []any{&c.KeyID, &c.Label, nullTimeCol{&c.GraceUntil}, &c.Digest}, func() {
+		if k := byID[c.KeyID]; k != nil {
+			k.Credentials = append(k.Credentials, c)
+		}
+		c = keyward.Credential{}
+	})
+	if err != nil {
+		return nil, internal("list gateway credentials", err)
+	}
+	var keyID, planID string
+	err = t.each(ctx, qGatewayPagePlan, []any{textList(ids)}, []any{&keyID, &planID}, func() {
+		if k := byID[keyID]; k != nil {
+			k.PlanIDs = append(k.PlanIDs, planID)
+		}
+	})
+	if err != nil {
+		return nil, internal("list gateway plans", err)
+	}
+	return keys, nil
+}
+
 func (t *tx) eachGatewayKeyPaged(ctx context.Context, fn func(*keyward.APIKey) error) error {
-	var stageKeys jsonMemo[[]keyward.StageKey]
-	var scopes jsonMemo[keyward.Scopes]
+	var memo gatewayMemo
 	after := ""
 	for {
-		var keys []*keyward.APIKey
-		byID := map[string]*keyward.APIKey{}
-		rows, err := t.query(ctx, qGatewayKeyPage, after, gatewayPage)
+		keys, err := t.gatewayKeys(ctx, &memo, qGatewayKeyPage, after, gatewayPage)
 		if err != nil {
-			return internal("list gateway keys", err)
-		}
-		for rows.Next() {
-			k := &keyward.APIKey{}
-			if err := rows.Scan(&k.ID, &k.Enabled, nullTimeCol{&k.ExpiresAt}, stageKeys.col(&k.StageKeys), scopes.col(&k.Scopes)); err != nil {
-				rows.Close()
-				return internal("list gateway keys", err)
-			}
-			keys = append(keys, k)
-			byID[k.ID] = k
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return internal("list gateway keys", err)
-		}
-		if len(keys) == 0 {
-			return nil
-		}
-		ids := make([]string, len(keys))
-		for i, k := range keys {
-			ids[i] = k.ID
-		}
-		var c keyward.Credential
-		err = t.each(ctx, qGatewayPageCred, []any{textList(ids)}, []any{&c.KeyID, &c.Label, nullTimeCol{&c.GraceUntil}, &c.Digest}, func() {
-			if k := byID[c.KeyID]; k != nil {
-				k.Credentials = append(k.Credentials, c)
-			}
-			c = keyward.Credential{}
-		})
-		if err != nil {
-			return internal("list gateway credentials", err)
-		}
-		var keyID, planID string
-		err = t.each(ctx, qGatewayPagePlan, []any{textList(ids)}, []any{&keyID, &planID}, func() {
-			if k := byID[keyID]; k != nil {
-				k.PlanIDs = append(k.PlanIDs, planID)
-			}
-		})
-		if err != nil {
-			return internal("list gateway plans", err)
+			return err
 		}
 		for _, k := range keys {
 			if err := fn(k); err != nil {

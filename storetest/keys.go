@@ -188,6 +188,24 @@ func testEachGatewayKey(h *harness) {
 		if err := tx.EachGatewayKey(ctx, func(*keyward.APIKey) error { n++; return stop }); err != stop || n != 1 {
 			h.t.Errorf("an error from fn: %v after %d keys, want it returned after 1", err, n)
 		}
+		// GatewayKeys: the same keys, those asked for that exist, in ID order.
+		last, first := got[len(got)-1], got[0]
+		some, err := tx.GatewayKeys(ctx, []string{last.ID, "missing", first.ID, last.ID})
+		if err != nil {
+			return err
+		}
+		if len(some) != 2 {
+			h.t.Fatalf("GatewayKeys(last, missing, first, last): %d keys, want 2", len(some))
+		}
+		for i, want := range []*keyward.APIKey{first, last} {
+			g, w := *some[i], *want
+			sortCredentialsByLabel(g.Credentials)
+			sortCredentialsByLabel(w.Credentials)
+			h.equal(fmt.Sprintf("GatewayKeys[%d]", i), &g, &w)
+		}
+		if none, err := tx.GatewayKeys(ctx, nil); err != nil || len(none) != 0 {
+			h.t.Errorf("GatewayKeys(nil): %v, %v", none, err)
+		}
 		return nil
 	})
 }
