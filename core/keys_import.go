@@ -22,6 +22,7 @@ func (s *Keys) ImportKeys(ctx context.Context, in keyward.KeyImport) (*keyward.K
 	c := call{action: keyward.ActionKeyCreate, resource: keyward.KeyARN("*"), params: params}
 	out := &keyward.KeyImportResult{KeyIDs: make([]string, 0, len(in.Rows))}
 	err := s.run(ctx, c, func(ctx context.Context, tx keyward.Tx, o *op) error {
+		out.KeyIDs = out.KeyIDs[:0] // a retried transaction starts over
 		switch {
 		case len(in.Rows) == 0:
 			return invalid("no rows to import")

@@ -283,6 +283,7 @@ func (s *Plans) ListPlanKeys(ctx context.Context, ref string, pg keyward.Page) (
 	var next string
 	err := s.run(ctx, call{action: keyward.ActionPlanListKeys, resource: keyward.PlanARN(ref), resolve: planResolver(ref), params: map[string]any{"plan": ref}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
+			out = out[:0] // a retried transaction starts over
 			p, err := resolvePlan(ctx, tx, ref)
 			if err != nil {
 				return err

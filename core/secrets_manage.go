@@ -186,7 +186,9 @@ func (s *Secrets) PurgeDeletedSecrets(ctx context.Context) (int, error) {
 	}
 	purged := 0
 	for _, name := range due {
+		deleted := false // set by the attempt that committed (a retried one starts over)
 		err := s.system(ctx, eventPurgeSecret, map[string]any{"name": name}, keyward.Change{Kind: keyward.ChangeSecret, ID: name}, func(ctx context.Context, tx keyward.Tx, ev *keyward.AuditEvent) error {
+			deleted = false
 			ev.Resources = []string{keyward.SecretARN(name)}
 			// Re-read inside the transaction: a restore may have come in
 			// since the list was taken.
@@ -198,11 +200,14 @@ func (s *Secrets) PurgeDeletedSecrets(ctx context.Context) (int, error) {
 				ev.ResponseElements = map[string]any{"skipped": "restored or rescheduled"}
 				return nil
 			}
-			purged++
+			deleted = true
 			return tx.DeleteSecret(ctx, name)
 		})
 		if err != nil {
 			return purged, err
+		}
+		if deleted {
+			purged++
 		}
 	}
 	return purged, nil
