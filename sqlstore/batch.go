@@ -44,6 +44,13 @@ type Batcher struct {
 	// RELEASE per call is one round trip more inside the write lock. A
 	// failed call still rolls back to its own savepoint, the newest.
 	NestSavepoints bool
+	// Optimistic runs a batch's calls without savepoints first: when every
+	// call succeeds (the common case) the batch commits having spent no
+	// round trip on savepoints. When one fails or panics, the transaction
+	// is rolled back and the whole batch runs again, each call in its own
+	// savepoint. It relies on the Store contract: a backend may run fn
+	// again, and fn keeps no effect of an attempt that failed.
+	Optimistic bool
 
 	mu      sync.Mutex
 	pending []*batchReq
@@ -125,6 +132,19 @@ func (b *Batcher) run(sqlTx *sql.Tx, beginErr error, batch []*batchReq) {
 		b.runAlone(sqlTx, st, live[0])
 		return
 	}
+	if b.Optimistic {
+		if b.runTogether(sqlTx, st, live) {
+			return
+		}
+		// One call failed: the others run again, each in a savepoint, in
+		// a transaction of their own.
+		var err error
+		if sqlTx, err = b.Begin(context.Background()); err != nil {
+			failAll(live, err)
+			return
+		}
+		st = &batchState{}
+	}
 	var committed []*batchReq
 	for _, r := range live {
 		ok, err := b.runInSavepoint(sqlTx, st, r)
@@ -149,6 +169,35 @@ func (b *Batcher) committed() {
 	if b.Committed != nil {
 		b.Committed()
 	}
+}
+
+// runTogether runs every call of a batch in the transaction with no
+// savepoint and commits. It reports false, having rolled back and reset
+// the calls' outcomes, as soon as one fails or panics.
+func (b *Batcher) runTogether(sqlTx *sql.Tx, st *batchState, live []*batchReq) bool {
+	for _, r := range live {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					r.panicked, r.panicVal = true, v
+				}
+			}()
+			r.err = r.fn(context.WithoutCancel(r.ctx), newBatchTx(sqlTx, b.Stmts, st))
+		}()
+		if r.err != nil || r.panicked {
+			_ = sqlTx.Rollback()
+			for _, r := range live {
+				r.err, r.panicked, r.panicVal = nil, false, nil
+			}
+			return false
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		failAll(live, fmt.Errorf("%s: commit: %w", b.Name, err))
+		return true
+	}
+	b.committed()
+	return true
 }
 
 // runAlone runs the only call of a batch without a savepoint: its failure
