@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"time"
 )
 
@@ -20,6 +21,11 @@ type checkpointer struct {
 	kick chan struct{}
 	stop chan struct{}
 	done chan struct{}
+	// mu is held across each passive checkpoint, and by CheckpointWAL
+	// across its TRUNCATE: SQLite lets one checkpoint run at a time and
+	// answers the other "busy" at once.
+	mu     sync.Mutex
+	closed sync.Once
 }
 
 // checkpointEvery spaces the passive checkpoints: each costs two fsyncs,
@@ -52,7 +58,9 @@ func (c *checkpointer) loop() {
 		}
 		// Errors (a busy lock, a closing file) are left to the next run
 		// and to the writer's own automatic checkpoint.
+		c.mu.Lock()
 		_, _ = c.conn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+		c.mu.Unlock()
 		select {
 		case <-c.stop:
 			return
@@ -61,8 +69,9 @@ func (c *checkpointer) loop() {
 	}
 }
 
+// close stops the checkpointer; closing twice is harmless, as for *sql.DB.
 func (c *checkpointer) close() error {
-	close(c.stop)
+	c.closed.Do(func() { close(c.stop) })
 	<-c.done
 	return c.conn.Close()
 }

@@ -149,7 +149,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	}
 	db.ckpt = startCheckpointer(ckpt)
 	w := db.write
-	db.batch = &sqlstore.Batcher{Stmts: w.stmts, Name: "sqlite", Committed: db.ckpt.committed, Begin: func(ctx context.Context) (*sql.Tx, error) {
+	db.batch = &sqlstore.Batcher{Stmts: w.stmts, Name: "sqlite", Committed: db.ckpt.committed, Optimistic: true, Begin: func(ctx context.Context) (*sql.Tx, error) {
 		tx, err := w.db.BeginTx(ctx, nil)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: begin: %w", err)
@@ -201,7 +201,12 @@ func (db *DB) Close() error {
 // grows; this one waits for them (up to the busy timeout). The server runs
 // it every minute.
 func (db *DB) CheckpointWAL(ctx context.Context) error {
-	// The write pool has one connection: holding it keeps writers out.
+	// The write pool has one connection: holding it keeps writers out;
+	// the checkpointer waits meanwhile (one checkpoint at a time).
+	if db.ckpt != nil {
+		db.ckpt.mu.Lock()
+		defer db.ckpt.mu.Unlock()
+	}
 	conn, err := db.write.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlite: WAL checkpoint: %w", err)
