@@ -119,7 +119,9 @@ type PlanStore interface {
 // SecretStore keeps secrets and their versions. A staging label is on at most
 // one version of a secret at a time; the store enforces it.
 type SecretStore interface {
-	InsertSecret(ctx context.Context, s *Secret) error // ECONFLICT on a taken name
+	// InsertSecret is ECONFLICT on a taken name, and the transaction
+	// stays usable (a retried create reads what it made the first time).
+	InsertSecret(ctx context.Context, s *Secret) error
 	// GetSecret returns a secret, pending deletion or not, with
 	// VersionIDsToStages filled. ENOTFOUND.
 	GetSecret(ctx context.Context, name string) (*Secret, error)

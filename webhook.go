@@ -156,7 +156,8 @@ type WebhookStore interface {
 	ListDeliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, string, error)
 
 	// InsertNotice remembers that a notice was given. ECONFLICT when it was
-	// given before: the caller then does not give it again.
+	// given before (the caller then does not give it again), and the
+	// transaction stays usable.
 	InsertNotice(ctx context.Context, kind, target string, deadline time.Time, at time.Time) error
 	// PruneHistory deletes up to limit finished deliveries (DELIVERED or
 	// FAILED) last updated before before, and up to limit notices whose

@@ -186,7 +186,14 @@ func (s *base) run(ctx context.Context, c call, body func(ctx context.Context, t
 			}
 			return o.authorize(ctx, c.action, resource)
 		},
-		body:   func(ctx context.Context, tx keyward.Tx) error { return body(ctx, tx, o) },
+		body: func(ctx context.Context, tx keyward.Tx) error {
+			// Each attempt starts over: a retried or re-batched transaction
+			// must not reuse stages or plans resolved in one rolled back
+			// (another call of the batch may have created them, and been
+			// rolled back with it), nor what it answered.
+			o.memo, o.change, o.ev.ResponseElements = resolved{}, nil, nil
+			return body(ctx, tx, o)
+		},
 		change: changeOf(c.action, resource),
 		changed: func() keyward.Change {
 			if o.change != nil {

@@ -87,6 +87,7 @@ func (s *Rotations) claim(ctx context.Context, rot *keyward.Rotation, onlyStale 
 	ev := s.rotationEvent(keyward.Caller{}, action, arn, rot, "takeOver")
 	var out *keyward.Rotation
 	err := s.commitStep(ctx, ev, keyward.Change{}, func(ctx context.Context, tx keyward.Tx) error {
+		out = nil // an attempt rolled back claimed nothing
 		cur, err := tx.GetRotation(ctx, rot.ID)
 		if err != nil {
 			return err

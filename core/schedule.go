@@ -243,6 +243,7 @@ func (s *Rotations) notice(ctx context.Context, eventType string, k *keyward.API
 	data["keyId"], data["keyName"] = k.ID, k.Name
 	queued := false
 	err := s.writeUnaudited(ctx, "webhook notice outbox", func(ctx context.Context, tx keyward.Tx) error {
+		queued = false // a retried attempt starts over
 		err := tx.InsertNotice(ctx, eventType, k.ID, deadline, s.clock.Now())
 		if keyward.ErrorCode(err) == keyward.ECONFLICT {
 			return nil

@@ -52,7 +52,9 @@ func (t *tx) InsertSecret(ctx context.Context, s *keyward.Secret) error {
 	if err != nil {
 		return internal("insert secret", err)
 	}
-	_, err = t.exec(ctx, qInsertSecret, append(args, formatTime(s.CreatedAt))...)
+	// Probed: a create retried with its client token goes on in the same
+	// transaction to answer the version it made the first time.
+	_, err = t.execProbe(ctx, qInsertSecret, append(args, formatTime(s.CreatedAt))...)
 	switch {
 	case t.d.IsDuplicate(err):
 		return conflict("a secret named %q already exists", s.Name)

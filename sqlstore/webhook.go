@@ -196,7 +196,10 @@ func (t *tx) ListDeliveries(ctx context.Context, f keyward.DeliveryFilter) ([]*k
 // InsertNotice compares deadlines as instants: the same deadline given in
 // another time zone is the same notice.
 func (t *tx) InsertNotice(ctx context.Context, kind, target string, deadline, at time.Time) error {
-	_, err := t.exec(ctx, qInsertNotice, kind, target, formatTime(deadline), formatTime(at))
+	// Probed: the scheduler takes "already given" as done and goes on in
+	// the same transaction (on PostgreSQL a plain failed statement would
+	// abort it, and with it every call sharing its commit).
+	_, err := t.execProbe(ctx, qInsertNotice, kind, target, formatTime(deadline), formatTime(at))
 	switch {
 	case t.d.IsDuplicate(err):
 		return conflict("the %s notice of %q for %s was already given", kind, target, formatTime(deadline))

@@ -136,3 +136,53 @@ func testConcurrentAuditAppends(h *harness) {
 		return nil
 	})
 }
+
+// Conflicts a caller handles and goes on from leave the transaction
+// usable (on PostgreSQL a failed statement aborts the transaction unless
+// it ran in a savepoint): a notice already given, a secret name taken (a
+// retried create). Concurrent calls that share the commit are unaffected.
+func testHandledConflictsLeaveTxUsable(h *harness) {
+	ctx := h.t.Context()
+	h.do(func(ctx context.Context, tx keyward.Tx) error {
+		if err := tx.InsertNotice(ctx, keyward.EventKeyExpiring, "k1", t0, t0); err != nil {
+			return err
+		}
+		return tx.InsertSecret(ctx, newSecret("taken"))
+	})
+	const n = 24
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = h.s.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
+				if i%2 == 0 {
+					if err := tx.InsertNotice(ctx, keyward.EventKeyExpiring, "k1", t0, t0); keyward.ErrorCode(err) != keyward.ECONFLICT {
+						return fmt.Errorf("InsertNotice(again): %v, want conflict", err)
+					}
+					if err := tx.InsertSecret(ctx, newSecret("taken")); keyward.ErrorCode(err) != keyward.ECONFLICT {
+						return fmt.Errorf("InsertSecret(taken): %v, want conflict", err)
+					}
+				}
+				// The transaction goes on: a read and a write.
+				if _, err := tx.GetSecret(ctx, "taken"); err != nil {
+					return err
+				}
+				return tx.InsertSecret(ctx, newSecret(fmt.Sprintf("s%02d", i)))
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			h.t.Errorf("call %d: %v", i, err)
+		}
+	}
+	h.read(func(ctx context.Context, tx keyward.Tx) error {
+		for i := range n {
+			if _, err := tx.GetSecret(ctx, fmt.Sprintf("s%02d", i)); err != nil {
+				h.t.Errorf("secret of call %d: %v", i, err)
+			}
+		}
+		return nil
+	})
+}

@@ -24,6 +24,7 @@ var txTests = []test{
 	{"ConcurrentUpdates", testConcurrentUpdates},
 	{"ConcurrentCallsFailAlone", testConcurrentCallsFailAlone},
 	{"ConcurrentAuditAppends", testConcurrentAuditAppends},
+	{"HandledConflictsLeaveTxUsable", testHandledConflictsLeaveTxUsable},
 }
 
 func testIdempotency(h *harness) {
