@@ -97,7 +97,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s.batch = &sqlstore.Batcher{Begin: s.beginWrite, Stmts: s.stmts, Name: "postgres", NestSavepoints: true, Optimistic: true}
+	s.batch = &sqlstore.Batcher{Begin: s.beginWrite, Stmts: s.stmts, Name: "postgres", NestSavepoints: true, Optimistic: true, Aborted: txAborted}
 	return s, nil
 }
 
@@ -208,6 +208,17 @@ func (s *DB) runTx(ctx context.Context, opts *sql.TxOptions, write bool, fn func
 
 // retryable reports the errors PostgreSQL raises to keep transactions
 // serializable: the transaction may succeed when run again.
+// txAborted reports whether err says the transaction was aborted by an
+// earlier failed statement: a statement refused with "current transaction
+// is aborted" (25P02), or a commit that became a rollback.
+func txAborted(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "25P02"
+	}
+	return errors.Is(err, pgx.ErrTxCommitRollback)
+}
+
 func retryable(err error) bool {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {

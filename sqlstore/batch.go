@@ -51,6 +51,12 @@ type Batcher struct {
 	// savepoint. It relies on the Store contract: a backend may run fn
 	// again, and fn keeps no effect of an attempt that failed.
 	Optimistic bool
+	// Aborted, if set, reports whether err says the transaction was
+	// aborted by an earlier failed statement (PostgreSQL aborts it until a
+	// rollback; SQLite goes on). A call that swallows such a failure and
+	// returns nil is then found out and fails alone, rolled back to its
+	// savepoint, instead of failing every call after it in the batch.
+	Aborted func(error) bool
 
 	mu      sync.Mutex
 	pending []*batchReq
@@ -148,6 +154,9 @@ func (b *Batcher) run(sqlTx *sql.Tx, beginErr error, batch []*batchReq) {
 	var committed []*batchReq
 	for _, r := range live {
 		ok, err := b.runInSavepoint(sqlTx, st, r)
+		if err != nil && b.blameLast(sqlTx, st, err, &committed) {
+			ok, err = b.runInSavepoint(sqlTx, st, r) // again, on a sound transaction
+		}
 		if err != nil { // the savepoint machinery itself failed
 			_ = sqlTx.Rollback()
 			failAll(append(committed, r), err)
@@ -158,11 +167,39 @@ func (b *Batcher) run(sqlTx *sql.Tx, beginErr error, batch []*batchReq) {
 			committed = append(committed, r)
 		}
 	}
+	if b.Aborted != nil && len(committed) > 0 {
+		// The last call may have left the transaction aborted too; a
+		// savepoint tells (this pass runs only after a call failed).
+		if _, err := sqlTx.ExecContext(context.Background(), "SAVEPOINT kw"); err != nil && !b.blameLast(sqlTx, st, err, &committed) {
+			_ = sqlTx.Rollback()
+			failAll(committed, fmt.Errorf("%s: savepoint: %w", b.Name, err))
+			return
+		}
+	}
 	if err := sqlTx.Commit(); err != nil {
 		failAll(committed, fmt.Errorf("%s: commit: %w", b.Name, err))
 		return
 	}
 	b.committed()
+}
+
+// blameLast handles err, met as a call's savepoint was taken: when it says
+// the transaction was already aborted, the last call that returned nil
+// had swallowed a failed statement. That call is rolled back to its
+// savepoint (the newest: savepoints nest) and fails; the transaction is
+// sound again. It reports whether it did so.
+func (b *Batcher) blameLast(sqlTx *sql.Tx, st *batchState, err error, committed *[]*batchReq) bool {
+	if b.Aborted == nil || !b.NestSavepoints || !b.Aborted(err) || len(*committed) == 0 {
+		return false
+	}
+	if _, rerr := sqlTx.ExecContext(context.Background(), "ROLLBACK TO SAVEPOINT kw"); rerr != nil {
+		return false
+	}
+	st.forget()
+	last := (*committed)[len(*committed)-1]
+	*committed = (*committed)[:len(*committed)-1]
+	last.err = fmt.Errorf("%s: a statement of this call failed and the call went on as if it had not; its work was rolled back", b.Name)
+	return true
 }
 
 func (b *Batcher) committed() {
@@ -193,6 +230,14 @@ func (b *Batcher) runTogether(sqlTx *sql.Tx, st *batchState, live []*batchReq) b
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
+		if b.Aborted != nil && b.Aborted(err) {
+			// A call went on over a failed statement: find it, a
+			// savepoint per call.
+			for _, r := range live {
+				r.err, r.panicked, r.panicVal = nil, false, nil
+			}
+			return false
+		}
 		failAll(live, fmt.Errorf("%s: commit: %w", b.Name, err))
 		return true
 	}
