@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"database/sql/driver"
 	"errors"
 	"io"
@@ -24,8 +25,10 @@ var errUnavailable = &keyward.Error{Code: keyward.EUNAVAILABLE,
 
 // unavailable returns errUnavailable for an error that says the database
 // could not be reached or the connection was lost, and err otherwise.
+// A caller's own context ending is not the database's doing (and
+// context.DeadlineExceeded passes for a net.Error): it is returned as is.
 func unavailable(err error) error {
-	if err == nil || !connectionLost(err) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || !connectionLost(err) {
 		return err
 	}
 	return errUnavailable

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/keyward/keyward"
@@ -68,7 +69,10 @@ type Batcher struct {
 const maxBatch = 64
 
 // Update runs fn in the next batch and returns once that batch committed
-// (or fn failed alone).
+// (or fn failed alone). A caller whose ctx ends while its call is still
+// queued (behind a running batch, or while the writers' lock is awaited)
+// leaves at once with ctx's error, and its fn never runs; once its call
+// is in a batch, it waits for that batch's outcome.
 func (b *Batcher) Update(ctx context.Context, fn func(context.Context, keyward.Tx) error) error {
 	req := &batchReq{ctx: ctx, fn: fn, done: make(chan struct{})}
 	b.mu.Lock()
@@ -77,42 +81,62 @@ func (b *Batcher) Update(ctx context.Context, fn func(context.Context, keyward.T
 	b.leading = true
 	b.mu.Unlock()
 	if lead {
-		b.lead()
+		go b.lead()
 	}
-	<-req.done
+	select {
+	case <-req.done:
+	case <-ctx.Done():
+		if b.withdraw(req) {
+			return ctx.Err()
+		}
+		<-req.done // in a batch already: its outcome is on its way
+	}
 	if req.panicked {
 		panic(req.panicVal)
 	}
 	return req.err
 }
 
-// lead runs one batch (which holds the leader's own call: the queue was
-// empty when it became leader), then hands leadership to a new goroutine if
-// more calls are waiting, so that no caller waits on other callers' work
-// for longer than one batch.
+// withdraw takes req out of the queue, reporting whether it was still
+// there (not yet in a batch).
+func (b *Batcher) withdraw(req *batchReq) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if i := slices.Index(b.pending, req); i >= 0 {
+		b.pending = slices.Delete(b.pending, i, i+1)
+		return true
+	}
+	return false
+}
+
+// lead runs one batch of the calls queued, on a goroutine of its own, then
+// goes on to the next while calls are waiting, so that no caller waits on
+// other callers' work for longer than one batch.
 //
 // The transaction, and with it the writers' lock, is taken before the
 // batch is: the calls that arrive while the leader waits for the lock (on
 // a cluster, while another node holds it) join the batch it then runs.
 func (b *Batcher) lead() {
-	// The transaction outlives any one caller's context: cancelling a
-	// statement inside a shared transaction would roll back the others.
-	sqlTx, err := b.Begin(context.Background())
-	b.mu.Lock()
-	n := min(len(b.pending), maxBatch)
-	batch := b.pending[:n:n]
-	b.pending = b.pending[n:]
-	b.mu.Unlock()
-	b.run(sqlTx, err, batch)
-	for _, r := range batch {
-		close(r.done)
-	}
-	b.mu.Lock()
-	more := len(b.pending) > 0
-	b.leading = more
-	b.mu.Unlock()
-	if more {
-		go b.lead()
+	for {
+		// The transaction outlives any one caller's context: cancelling a
+		// statement inside a shared transaction would roll back the others.
+		sqlTx, err := b.Begin(context.Background())
+		b.mu.Lock()
+		n := min(len(b.pending), maxBatch)
+		batch := b.pending[:n:n]
+		b.pending = b.pending[n:]
+		b.mu.Unlock()
+		b.run(sqlTx, err, batch)
+		for _, r := range batch {
+			close(r.done)
+		}
+		b.mu.Lock()
+		more := len(b.pending) > 0
+		b.leading = more
+		b.mu.Unlock()
+		if !more {
+			return
+		}
 	}
 }
 

@@ -186,3 +186,47 @@ func testHandledConflictsLeaveTxUsable(h *harness) {
 		return nil
 	})
 }
+
+// A caller that gives up while its write is still queued (behind a write
+// that takes long, or waiting for the writers' lock) leaves at once with
+// its context's error, and its write is never made; the write ahead of it
+// commits as usual.
+func testQueuedCallerLeavesOnCancel(h *harness) {
+	ctx := h.t.Context()
+	running, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- h.s.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
+			close(running)
+			<-release
+			return tx.InsertSecret(ctx, newSecret("first"))
+		})
+	}()
+	<-running
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	ran := make(chan struct{}, 1)
+	err := h.s.Update(short, func(ctx context.Context, tx keyward.Tx) error {
+		ran <- struct{}{}
+		return tx.InsertSecret(ctx, newSecret("queued"))
+	})
+	close(release)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		h.t.Errorf("a queued call whose context ended: %v, want %v", err, context.DeadlineExceeded)
+	}
+	if err := <-first; err != nil {
+		h.t.Fatalf("the write ahead of it: %v", err)
+	}
+	select {
+	case <-ran:
+		h.t.Errorf("the queued call's fn ran after its caller left")
+	default:
+	}
+	h.read(func(ctx context.Context, tx keyward.Tx) error {
+		if _, err := tx.GetSecret(ctx, "queued"); keyward.ErrorCode(err) != keyward.ENOTFOUND {
+			h.t.Errorf("the queued call's write: %v, want not found", err)
+		}
+		_, err := tx.GetSecret(ctx, "first")
+		return err
+	})
+}

@@ -25,6 +25,7 @@ var txTests = []test{
 	{"ConcurrentCallsFailAlone", testConcurrentCallsFailAlone},
 	{"ConcurrentAuditAppends", testConcurrentAuditAppends},
 	{"HandledConflictsLeaveTxUsable", testHandledConflictsLeaveTxUsable},
+	{"QueuedCallerLeavesOnCancel", testQueuedCallerLeavesOnCancel},
 }
 
 func testIdempotency(h *harness) {
