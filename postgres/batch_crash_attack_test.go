@@ -11,6 +11,7 @@ import (
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/internal/testpg"
 	"github.com/keyward/keyward/postgres"
+	"github.com/keyward/keyward/storetest"
 )
 
 // TestAttackBatchCrash: PostgreSQL crashes (pg_ctl -m immediate) while
@@ -43,7 +44,7 @@ func TestAttackBatchCrash(t *testing.T) {
 					if err := tx.InsertKey(ctx, &keyward.APIKey{ID: id, Name: id, Enabled: true, CreatedAt: now, UpdatedAt: now}); err != nil {
 						return err
 					}
-					if err := attackAppend(ctx, tx, id); err != nil {
+					if err := storetest.AppendNext(ctx, tx, id); err != nil {
 						return err
 					}
 					if j%4 == 1 {
@@ -78,7 +79,7 @@ func TestAttackBatchCrash(t *testing.T) {
 	pg.Start()
 	var werr error
 	for range 50 {
-		werr = db.Update(ctx, func(ctx context.Context, tx keyward.Tx) error { return attackAppend(ctx, tx, "after") })
+		werr = db.Update(ctx, func(ctx context.Context, tx keyward.Tx) error { return storetest.AppendNext(ctx, tx, "after") })
 		if werr == nil {
 			break
 		}

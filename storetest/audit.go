@@ -16,6 +16,7 @@ var auditTests = []test{
 	{"Filters", testAuditFilters},
 	{"Checkpoints", testAuditCheckpoints},
 	{"TreeHashes", testAuditTreeHashes},
+	{"AttackTreeHashes", func(h *harness) { attackTreeHashes(h.t, h.s) }},
 }
 
 // appendEvents appends records with events to the chain, in one transaction,

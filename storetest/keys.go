@@ -13,6 +13,7 @@ import (
 
 var keyTests = []test{
 	{"InsertGet", testKeyInsertGet},
+	{"AttackGatewayKeys", func(h *harness) { attackGatewayKeys(h.t, h.s) }},
 	{"Update", testKeyUpdate},
 	{"Credentials", testCredentials},
 	{"Rotation", testCredentialRotation},

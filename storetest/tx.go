@@ -26,6 +26,7 @@ var txTests = []test{
 	{"ConcurrentAuditAppends", testConcurrentAuditAppends},
 	{"HandledConflictsLeaveTxUsable", testHandledConflictsLeaveTxUsable},
 	{"QueuedCallerLeavesOnCancel", testQueuedCallerLeavesOnCancel},
+	{"AttackBatchMix", func(h *harness) { attackBatchMix(h.t, h.s, 300) }},
 }
 
 func testIdempotency(h *harness) {

@@ -1,9 +1,7 @@
-package postgres_test
+package storetest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,20 +12,14 @@ import (
 	"github.com/keyward/keyward"
 )
 
-func attackRecord(seq int64, name string) *keyward.AuditRecord {
-	ev, _ := json.Marshal(keyward.AuditEvent{EventVersion: keyward.AuditEventVersion, EventID: fmt.Sprintf("ev-%s-%d", name, seq),
-		EventTime: time.Now().UTC(), EventSource: "keyward", EventName: name, EventType: keyward.EventTypeCall,
-		UserIdentity: keyward.UserIdentity{Type: "Principal", PrincipalID: "u1"}})
-	h := sha256.Sum256(append([]byte{0}, ev...))
-	return &keyward.AuditRecord{Seq: seq, Hash: hex.EncodeToString(h[:]), Event: ev, Tag: []byte("tag")}
-}
-
-func attackAppend(ctx context.Context, tx keyward.Tx, name string) error {
+// AppendNext appends a record of a test event named name after the head of
+// tx's audit log: for tests of the stores that write the log concurrently.
+func AppendNext(ctx context.Context, tx keyward.Tx, name string) error {
 	head, err := tx.AuditHead(ctx)
 	if err != nil {
 		return err
 	}
-	return tx.AppendAudit(ctx, attackRecord(head+1, name))
+	return tx.AppendAudit(ctx, chain(head+1, newEvent(name, "u1", time.Now().UTC())))
 }
 
 // attackBatchMix: many concurrent calls (more than one batch holds), each
@@ -49,7 +41,7 @@ func attackBatchMix(t *testing.T, s keyward.Store, n int) {
 		if err := tx.AttachKey(ctx, "plan_shared", "key_shared"); err != nil {
 			return err
 		}
-		return attackAppend(ctx, tx, "setup")
+		return AppendNext(ctx, tx, "setup")
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +76,7 @@ func attackBatchMix(t *testing.T, s keyward.Store, n int) {
 				if err := tx.AttachKey(ctx, "plan_shared", id); err != nil {
 					return err
 				}
-				if err := attackAppend(ctx, tx, id+"/1"); err != nil {
+				if err := AppendNext(ctx, tx, id+"/1"); err != nil {
 					return err
 				}
 				switch i % 5 {
@@ -93,7 +85,7 @@ func attackBatchMix(t *testing.T, s keyward.Store, n int) {
 				case 2:
 					panic(id)
 				case 3, 4:
-					if err := attackAppend(ctx, tx, id+"/2"); err != nil {
+					if err := AppendNext(ctx, tx, id+"/2"); err != nil {
 						return err
 					}
 					if i%5 == 3 {
@@ -180,8 +172,4 @@ func attackBatchMix(t *testing.T, s keyward.Store, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-func TestAttackBatchMix(t *testing.T) {
-	attackBatchMix(t, openStore(t), 300)
 }

@@ -1,4 +1,4 @@
-package postgres_test
+package storetest
 
 import (
 	"context"
@@ -140,8 +140,4 @@ func attackGatewayKeys(t *testing.T, s keyward.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-func TestAttackGatewayKeys(t *testing.T) {
-	attackGatewayKeys(t, openStore(t))
 }

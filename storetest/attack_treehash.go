@@ -1,4 +1,4 @@
-package postgres_test
+package storetest
 
 import (
 	"bytes"
@@ -88,5 +88,3 @@ func attackTreeHashes(t *testing.T, s keyward.Store) {
 		}
 	}
 }
-
-func TestAttackTreeHashes(t *testing.T) { attackTreeHashes(t, openStore(t)) }
