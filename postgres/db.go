@@ -97,7 +97,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s.batch = &sqlstore.Batcher{Begin: s.beginWrite, Stmts: s.stmts, Name: "postgres", NestSavepoints: true, Optimistic: true, Aborted: txAborted}
+	s.batch = &sqlstore.Batcher{Begin: s.beginWrite, Stmts: s.stmts, Name: "postgres", Aborted: txAborted}
 	return s, nil
 }
 

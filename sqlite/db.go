@@ -149,7 +149,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	}
 	db.ckpt = startCheckpointer(ckpt)
 	w := db.write
-	db.batch = &sqlstore.Batcher{Stmts: w.stmts, Name: "sqlite", Committed: db.ckpt.committed, Optimistic: true, Begin: func(ctx context.Context) (*sql.Tx, error) {
+	db.batch = &sqlstore.Batcher{Stmts: w.stmts, Name: "sqlite", Committed: db.ckpt.committed, Begin: func(ctx context.Context) (*sql.Tx, error) {
 		tx, err := w.db.BeginTx(ctx, nil)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: begin: %w", err)

@@ -14,11 +14,18 @@ import (
 // takes one lock for the cluster's), and much of a small write
 // transaction's cost is what surrounds it: BEGIN, the lock, COMMIT and its
 // flush to disk. When several Update calls wait at once, the first becomes
-// the leader and runs them all in one transaction, each inside its own
-// SAVEPOINT: a call that fails is rolled back to its savepoint alone, the
-// others commit together. Every caller still returns only after the commit
-// that holds its work, so the durability of each Update is unchanged; only
-// the commits are shared.
+// the leader and runs them all in one transaction. They run without
+// savepoints first: when every call succeeds (the common case) the batch
+// commits having spent nothing on savepoints (on PostgreSQL each is a round
+// trip inside the write lock; on SQLite a journal of every page the call
+// touches). When one fails or panics, the transaction is rolled back and
+// the batch runs again, each call in its own SAVEPOINT: a call that fails
+// is rolled back to its savepoint alone, the others commit together. That
+// relies on the Store contract: a backend may run fn again, and fn keeps
+// no effect of an attempt that failed. Savepoints are left nested rather
+// than released one by one; the commit releases them all. Every caller
+// still returns only after the commit that holds its work, so the
+// durability of each Update is unchanged; only the commits are shared.
 
 type batchReq struct {
 	ctx      context.Context
@@ -39,19 +46,6 @@ type Batcher struct {
 	// Committed, if set, is called after each commit (SQLite's WAL
 	// checkpointer listens).
 	Committed func()
-	// NestSavepoints leaves each call's savepoint in place when the call
-	// succeeds instead of releasing it: the commit releases them all, and
-	// where every statement is a round trip to the server (PostgreSQL) a
-	// RELEASE per call is one round trip more inside the write lock. A
-	// failed call still rolls back to its own savepoint, the newest.
-	NestSavepoints bool
-	// Optimistic runs a batch's calls without savepoints first: when every
-	// call succeeds (the common case) the batch commits having spent no
-	// round trip on savepoints. When one fails or panics, the transaction
-	// is rolled back and the whole batch runs again, each call in its own
-	// savepoint. It relies on the Store contract: a backend may run fn
-	// again, and fn keeps no effect of an attempt that failed.
-	Optimistic bool
 	// Aborted, if set, reports whether err says the transaction was
 	// aborted by an earlier failed statement (PostgreSQL aborts it until a
 	// rollback; SQLite goes on). A call that swallows such a failure and
@@ -162,19 +156,17 @@ func (b *Batcher) run(sqlTx *sql.Tx, beginErr error, batch []*batchReq) {
 		b.runAlone(sqlTx, st, live[0])
 		return
 	}
-	if b.Optimistic {
-		if b.runTogether(sqlTx, st, live) {
-			return
-		}
-		// One call failed: the others run again, each in a savepoint, in
-		// a transaction of their own.
-		var err error
-		if sqlTx, err = b.Begin(context.Background()); err != nil {
-			failAll(live, err)
-			return
-		}
-		st = &batchState{}
+	if b.runTogether(sqlTx, st, live) {
+		return
 	}
+	// One call failed: the batch runs again, each call in a savepoint, in
+	// a transaction of its own.
+	var err error
+	if sqlTx, err = b.Begin(context.Background()); err != nil {
+		failAll(live, err)
+		return
+	}
+	st = &batchState{}
 	var committed []*batchReq
 	for _, r := range live {
 		ok, err := b.runInSavepoint(sqlTx, st, r)
@@ -213,7 +205,7 @@ func (b *Batcher) run(sqlTx *sql.Tx, beginErr error, batch []*batchReq) {
 // savepoint (the newest: savepoints nest) and fails; the transaction is
 // sound again. It reports whether it did so.
 func (b *Batcher) blameLast(sqlTx *sql.Tx, st *batchState, err error, committed *[]*batchReq) bool {
-	if b.Aborted == nil || !b.NestSavepoints || !b.Aborted(err) || len(*committed) == 0 {
+	if b.Aborted == nil || !b.Aborted(err) || len(*committed) == 0 {
 		return false
 	}
 	if _, rerr := sqlTx.ExecContext(context.Background(), "ROLLBACK TO SAVEPOINT kw"); rerr != nil {
@@ -237,14 +229,7 @@ func (b *Batcher) committed() {
 // the calls' outcomes, as soon as one fails or panics.
 func (b *Batcher) runTogether(sqlTx *sql.Tx, st *batchState, live []*batchReq) bool {
 	for _, r := range live {
-		func() {
-			defer func() {
-				if v := recover(); v != nil {
-					r.panicked, r.panicVal = true, v
-				}
-			}()
-			r.err = r.fn(context.WithoutCancel(r.ctx), newBatchTx(sqlTx, b.Stmts, st))
-		}()
+		b.call(sqlTx, st, r)
 		if r.err != nil || r.panicked {
 			_ = sqlTx.Rollback()
 			for _, r := range live {
@@ -274,14 +259,7 @@ func (b *Batcher) runTogether(sqlTx *sql.Tx, st *batchState, live []*batchReq) b
 // every page the call touches, which for a thousand-key import written
 // alone was a tenth of its time.
 func (b *Batcher) runAlone(sqlTx *sql.Tx, st *batchState, r *batchReq) {
-	func() {
-		defer func() {
-			if v := recover(); v != nil {
-				r.panicked, r.panicVal = true, v
-			}
-		}()
-		r.err = r.fn(context.WithoutCancel(r.ctx), newBatchTx(sqlTx, b.Stmts, st))
-	}()
+	b.call(sqlTx, st, r)
 	if r.err != nil || r.panicked {
 		_ = sqlTx.Rollback()
 		return
@@ -299,14 +277,7 @@ func (b *Batcher) runInSavepoint(sqlTx *sql.Tx, st *batchState, r *batchReq) (ok
 	if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT kw"); err != nil {
 		return false, fmt.Errorf("%s: savepoint: %w", b.Name, err)
 	}
-	func() {
-		defer func() {
-			if v := recover(); v != nil {
-				r.panicked, r.panicVal = true, v
-			}
-		}()
-		r.err = r.fn(ctx, newBatchTx(sqlTx, b.Stmts, st))
-	}()
+	b.call(sqlTx, st, r)
 	if r.err != nil || r.panicked {
 		st.forget() // what the call read or wrote is undone
 		for _, q := range []string{"ROLLBACK TO SAVEPOINT kw", "RELEASE SAVEPOINT kw"} {
@@ -316,13 +287,7 @@ func (b *Batcher) runInSavepoint(sqlTx *sql.Tx, st *batchState, r *batchReq) (ok
 		}
 		return false, nil
 	}
-	if b.NestSavepoints {
-		return true, nil
-	}
-	if _, err := sqlTx.ExecContext(ctx, "RELEASE SAVEPOINT kw"); err != nil {
-		return false, fmt.Errorf("%s: release savepoint: %w", b.Name, err)
-	}
-	return true, nil
+	return true, nil // the savepoint stays, nested: the commit releases it
 }
 
 func remaining(live []*batchReq, after *batchReq) []*batchReq {
@@ -352,3 +317,15 @@ type batchState struct {
 }
 
 func (st *batchState) forget() { st.headKnown = false }
+
+// call runs r's fn in sqlTx, keeping its error or panic in r. The
+// transaction outlives r's context: cancelling a statement inside a shared
+// transaction would roll back the others.
+func (b *Batcher) call(sqlTx *sql.Tx, st *batchState, r *batchReq) {
+	defer func() {
+		if v := recover(); v != nil {
+			r.panicked, r.panicVal = true, v
+		}
+	}()
+	r.err = r.fn(context.WithoutCancel(r.ctx), newBatchTx(sqlTx, b.Stmts, st))
+}
