@@ -194,7 +194,7 @@ func (s *DB) runTx(ctx context.Context, opts *sql.TxOptions, write bool, fn func
 			_ = sqlTx.Rollback()
 		}
 	}()
-	err = fn(ctx, sqlstore.NewTx(sqlTx, s.stmts))
+	err = sqlstore.Run(ctx, sqlTx, s.stmts, fn)
 	finished = true
 	if err != nil {
 		_ = sqlTx.Rollback()

@@ -16,6 +16,14 @@ var dialect = &sqlstore.Dialect{
 	IsMissingParent:  func(err error) bool { return pgCode(err) == "23503" }, // foreign_key_violation
 	OneResultAtATime: true,
 	ErrorAbortsTx:    true,
+	CombineWrites:    true,
+	FailedTable: func(err error) string {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			return pe.TableName
+		}
+		return ""
+	},
 }
 
 func pgCode(err error) string {
@@ -32,10 +40,21 @@ func pgCode(err error) string {
 // json_each_text (key and value), SQLite's rowid the ord column that
 // PostgreSQL's schema adds where a statement orders by it, and ?
 // placeholders $1, $2, ... (the statements hold no ? in literals).
+// inJSONList is how a statement filters a column by a JSON array parameter.
+// PostgreSQL plans IN over a set-returning function as a hash semi join
+// against a sequential scan of the whole table (it guesses the function
+// returns 100 rows), so a change feed reading the one key that changed
+// read every key; = ANY over an array is looked up in the column's index.
+const (
+	inJSONList = "IN (SELECT value FROM json_each(?))"
+	inArray    = "= ANY(ARRAY(SELECT json_array_elements_text(?::json)))"
+)
+
 // jsonEachColumn is json_each over a JSON object column (its key and value).
 var jsonEachColumn = regexp.MustCompile(`json_each\(([a-z_]+\.[a-z_]+)\)`)
 
 func rewrite(sql string) string {
+	sql = strings.ReplaceAll(sql, inJSONList, inArray)
 	sql = strings.ReplaceAll(sql, "json_each(?)", "json_array_elements_text(?::json)")
 	sql = jsonEachColumn.ReplaceAllString(sql, "json_each_text($1::json)")
 	sql = strings.ReplaceAll(sql, "rowid", "ord")

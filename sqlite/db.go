@@ -276,7 +276,7 @@ func (p *pool) run(ctx context.Context, readOnly bool, fn func(context.Context, 
 			_ = sqlTx.Rollback()
 		}
 	}()
-	err = fn(ctx, sqlstore.NewTx(sqlTx, p.stmts))
+	err = sqlstore.Run(ctx, sqlTx, p.stmts, fn)
 	finished = true
 	if err != nil {
 		_ = sqlTx.Rollback()

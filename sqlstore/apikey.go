@@ -47,14 +47,12 @@ func (t *tx) InsertKey(ctx context.Context, k *keyward.APIKey) error {
 	if err != nil {
 		return internal("insert key", err)
 	}
-	_, err = t.exec(ctx, qInsertKey, append(args, formatTime(k.UpdatedAt), k.ID, formatTime(k.CreatedAt))...)
-	switch {
-	case t.d.IsDuplicate(err):
-		return conflict("api key %q already exists", k.ID)
-	case err != nil:
+	return t.execLater(ctx, qInsertKey, func(err error) error {
+		if t.d.IsDuplicate(err) {
+			return conflict("api key %q already exists", k.ID)
+		}
 		return internal("insert key", err)
-	}
-	return nil
+	}, append(args, formatTime(k.UpdatedAt), k.ID, formatTime(k.CreatedAt))...)
 }
 
 // keyArgs are the column values of k's mutable fields but UpdatedAt.
@@ -154,7 +152,7 @@ func (t *tx) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.APIK
 			}
 			q.WriteString(` ORDER BY ` + order + ` LIMIT ?`)
 			args = append(args, limit)
-			rows, err := t.tx.QueryContext(ctx, t.d.Rewrite(q.String()), args...)
+			rows, err := t.direct(ctx).QueryContext(ctx, t.d.Rewrite(q.String()), args...)
 			keys, err := collect(rows, err, scanKey)
 			if err != nil {
 				return nil, internal("list keys", err)
@@ -224,25 +222,31 @@ func (t *tx) DeleteKey(ctx context.Context, id string) error {
 }
 
 func (t *tx) InsertCredential(ctx context.Context, c *keyward.Credential) error {
-	_, err := t.exec(ctx, qInsertCredential, c.ID, c.KeyID, string(c.Label), c.Hint,
-		nullTime(c.GraceUntil), formatTime(c.CreatedAt), c.Digest, blobArg(c.SealedValue))
+	return t.execLater(ctx, qInsertCredential, func(err error) error { return credentialFailed(t.d, c, err) },
+		c.ID, c.KeyID, string(c.Label), c.Hint, nullTime(c.GraceUntil), formatTime(c.CreatedAt), c.Digest, blobArg(c.SealedValue))
+}
+
+// credentialFailed is the error of inserting c that failed with err.
+func credentialFailed(d *Dialect, c *keyward.Credential, err error) error {
 	switch {
-	case t.d.IsDuplicate(err):
+	case d.IsDuplicate(err):
 		// Which constraint failed is only in the driver's message.
 		msg := err.Error()
 		switch {
+		// The messages are the ones the core gives, for the failure of a
+		// write kept back (Dialect.CombineWrites) reaches the caller as is.
 		case strings.Contains(msg, "credentials.digest"):
-			return conflict("the value of credential %q is already in use", c.ID)
+			return conflict("this key value is already in use")
+		case strings.Contains(msg, "credentials.label") && c.Label == keyward.LabelPending:
+			return conflict("a rotation of key %s is already in progress", c.KeyID)
 		case strings.Contains(msg, "credentials.label"):
 			return conflict("api key %q already has a %s credential", c.KeyID, c.Label)
 		}
 		return conflict("credential %q already exists", c.ID)
-	case t.d.IsMissingParent(err):
+	case d.IsMissingParent(err):
 		return notFound("api key", c.KeyID)
-	case err != nil:
-		return internal("insert credential", err)
 	}
-	return nil
+	return internal("insert credential", err)
 }
 
 func (t *tx) UpdateCredential(ctx context.Context, c *keyward.Credential) error {

@@ -135,7 +135,7 @@ func (t *tx) ListAudit(ctx context.Context, f keyward.AuditFilter) ([]*keyward.A
 		q.WriteString(` ORDER BY seq LIMIT ?`)
 	}
 	args = append(args, boundedLimit(f.Limit))
-	rows, err := t.tx.QueryContext(ctx, t.d.Rewrite(q.String()), args...)
+	rows, err := t.direct(ctx).QueryContext(ctx, t.d.Rewrite(q.String()), args...)
 	records, err := collect(rows, err, func(s scanner) (*keyward.AuditRecord, error) {
 		r := &keyward.AuditRecord{}
 		var event []byte
@@ -199,7 +199,7 @@ func (t *tx) WriteAuditHashes(ctx context.Context, from int64, hashes [][]byte) 
 				args = append(args, from+int64(i), h)
 			}
 			q.WriteString(` ON CONFLICT (idx) DO UPDATE SET hash = excluded.hash`)
-			if _, err := t.tx.ExecContext(ctx, t.d.Rewrite(q.String()), args...); err != nil {
+			if _, err := t.direct(ctx).ExecContext(ctx, t.d.Rewrite(q.String()), args...); err != nil {
 				return internal("write audit tree hashes", err)
 			}
 		}

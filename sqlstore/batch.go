@@ -327,5 +327,5 @@ func (b *Batcher) call(sqlTx *sql.Tx, st *batchState, r *batchReq) {
 			r.panicked, r.panicVal = true, v
 		}
 	}()
-	r.err = r.fn(context.WithoutCancel(r.ctx), newBatchTx(sqlTx, b.Stmts, st))
+	r.err = runBatched(context.WithoutCancel(r.ctx), sqlTx, b.Stmts, st, r.fn)
 }

@@ -119,7 +119,7 @@ func (t *tx) ListRotations(ctx context.Context, f keyward.RotationFilter) ([]*ke
 			}
 			q.WriteString(` ORDER BY created_at DESC, id DESC LIMIT ?`)
 			args = append(args, limit)
-			rows, err := t.tx.QueryContext(ctx, t.d.Rewrite(q.String()), args...)
+			rows, err := t.direct(ctx).QueryContext(ctx, t.d.Rewrite(q.String()), args...)
 			rs, err := collect(rows, err, scanRotation)
 			if err != nil {
 				return nil, internal("list rotations", err)

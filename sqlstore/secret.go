@@ -129,7 +129,7 @@ func (t *tx) ListSecrets(ctx context.Context, f keyward.SecretFilter) ([]*keywar
 			}
 			q.WriteString(` ORDER BY name LIMIT ?`)
 			args = append(args, limit)
-			rows, err := t.tx.QueryContext(ctx, t.d.Rewrite(q.String()), args...)
+			rows, err := t.direct(ctx).QueryContext(ctx, t.d.Rewrite(q.String()), args...)
 			secrets, err := collect(rows, err, scanSecret)
 			if err != nil {
 				return nil, internal("list secrets", err)

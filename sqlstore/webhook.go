@@ -184,7 +184,7 @@ func (t *tx) ListDeliveries(ctx context.Context, f keyward.DeliveryFilter) ([]*k
 			}
 			q.WriteString(` ORDER BY created_at DESC, id DESC LIMIT ?`)
 			args = append(args, limit)
-			rows, err := t.tx.QueryContext(ctx, t.d.Rewrite(q.String()), args...)
+			rows, err := t.direct(ctx).QueryContext(ctx, t.d.Rewrite(q.String()), args...)
 			ds, err := collect(rows, err, scanDelivery)
 			if err != nil {
 				return nil, internal("list deliveries", err)

@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"Rotations", rotationTests},
 		{"Webhooks", webhookTests},
 		{"Transactions", txTests},
+		{"CombinedWrites", combinedWriteTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
