@@ -21,6 +21,11 @@ var (
 		SELECT ?, '', ?, ?, ?, ?, ?, ?
 		WHERE ? = (SELECT coalesce(max(seq), 0) + 1 FROM audit_records)`)
 	qAuditHead = register(`SELECT coalesce(max(seq), 0) FROM audit_records`)
+	// qAppendAuditHeld is qAppendAudit for a record kept back in a batch
+	// that holds the writers' lock and knows the head: the statement that
+	// writes it checks the head instead (see flush).
+	qAppendAuditHeld = register(`INSERT INTO audit_records
+		(seq, prev_hash, hash, event, event_time, event_name, principal_id, tag) VALUES (?, '', ?, ?, ?, ?, ?, ?)`)
 
 	qReadTreeHash  = register(`SELECT hash FROM audit_tree_hashes WHERE idx = ?`)
 	qWriteTreeHash = register(`INSERT INTO audit_tree_hashes (idx, hash) VALUES (?, ?)
@@ -84,6 +89,22 @@ func (t *tx) AppendAudit(ctx context.Context, r *keyward.AuditRecord) error {
 	var eventTime any
 	if !ix.EventTime.IsZero() {
 		eventTime = formatTime(ix.EventTime)
+	}
+	if t.holdsAudit(r.Seq) {
+		if t.batch.heldFrom == 0 {
+			t.batch.heldFrom = r.Seq
+		}
+		err := t.execLater(ctx, qAppendAuditHeld, func(err error) error {
+			if t.d.IsDuplicate(err) {
+				return conflict("audit record %d was appended by another writer", r.Seq)
+			}
+			return internal("append audit record", err)
+		}, r.Seq, r.Hash, string(r.Event), eventTime, ix.EventName, ix.UserIdentity.PrincipalID, r.Tag)
+		if err != nil {
+			return err
+		}
+		t.knowHead(r.Seq)
+		return nil
 	}
 	ok, err := t.execOne(ctx, qAppendAudit, r.Seq, r.Hash, string(r.Event),
 		eventTime, ix.EventName, ix.UserIdentity.PrincipalID, r.Tag, r.Seq)

@@ -228,15 +228,22 @@ func (b *Batcher) committed() {
 // savepoint and commits. It reports false, having rolled back and reset
 // the calls' outcomes, as soon as one fails or panics.
 func (b *Batcher) runTogether(sqlTx *sql.Tx, st *batchState, live []*batchReq) bool {
+	st.share = true
+	again := func() bool {
+		_ = sqlTx.Rollback()
+		for _, r := range live {
+			r.err, r.panicked, r.panicVal = nil, false, nil
+		}
+		return false
+	}
 	for _, r := range live {
 		b.call(sqlTx, st, r)
 		if r.err != nil || r.panicked {
-			_ = sqlTx.Rollback()
-			for _, r := range live {
-				r.err, r.panicked, r.panicVal = nil, false, nil
-			}
-			return false
+			return again()
 		}
+	}
+	if err := flushBatch(context.Background(), sqlTx, b.Stmts, st); err != nil {
+		return again()
 	}
 	if err := sqlTx.Commit(); err != nil {
 		if b.Aborted != nil && b.Aborted(err) {
@@ -314,6 +321,13 @@ func failAll(reqs []*batchReq, err error) {
 type batchState struct {
 	auditHead int64
 	headKnown bool
+
+	// share: the calls run without savepoints (runTogether), and the
+	// writes they keep back (pending) are written together before the
+	// commit; heldFrom is the first audit record among them (0: none).
+	share    bool
+	pending  []pendingWrite
+	heldFrom int64
 }
 
 func (st *batchState) forget() { st.headKnown = false }

@@ -5,10 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
-	"sync"
 
-	"github.com/keyward/keyward"
 )
 
 // query names one of the store's fixed SQL statements. Every statement is
@@ -92,31 +89,6 @@ func (s *Statements) Close() {
 	}
 }
 
-// Run runs fn in sqlTx with s's statements. It returns fn's error, or the
-// error of a write fn made that waited to be combined with a later
-// statement (Dialect.CombineWrites) and failed: that is the call's failure
-// even when fn went on, or returned another error because of it.
-func Run(ctx context.Context, sqlTx *sql.Tx, s *Statements, fn func(context.Context, keyward.Tx) error) error {
-	return (&tx{tx: sqlTx, stmts: s.stmts, d: s.d}).run(ctx, fn)
-}
-
-// runBatched is Run for one call of a batch, sharing st with the others.
-func runBatched(ctx context.Context, sqlTx *sql.Tx, s *Statements, st *batchState, fn func(context.Context, keyward.Tx) error) error {
-	return (&tx{tx: sqlTx, stmts: s.stmts, d: s.d, batch: st}).run(ctx, fn)
-}
-
-func (t *tx) run(ctx context.Context, fn func(context.Context, keyward.Tx) error) error {
-	err := fn(ctx, t)
-	switch {
-	case t.failed != nil:
-		return t.failed
-	case err != nil:
-		t.pending = nil // rolled back with the rest of the call
-		return err
-	}
-	return t.flush(ctx)
-}
-
 // tx implements keyward.Tx on a *sql.Tx.
 type tx struct {
 	tx    *sql.Tx
@@ -124,146 +96,9 @@ type tx struct {
 	d     *Dialect
 	batch *batchState // nil outside a batch
 
-	pending []pendingWrite // writes waiting for the next statement
-	failed  error          // the first of them that failed
+	own    []pendingWrite // writes kept back, when not the batch's (pending)
+	failed error          // the first write kept back that failed
 }
-
-// pendingWrite is a write execLater kept back: its statement, its
-// arguments, and what the method that made it returns for its failure.
-type pendingWrite struct {
-	q    query
-	args []any
-	fail func(error) error
-}
-
-// maxPending bounds how many writes wait, and so the size of the
-// statement that carries them.
-const maxPending = 16
-
-// execLater runs q, an INSERT whose failure its caller only reports (as
-// fail(err)), with the transaction's next statement where the dialect
-// combines writes: a key create's key row, credential and audit record go
-// in one round trip instead of three, which on a cluster is most of the
-// time the writers' lock is held. The failure of a write kept back is the
-// failure of the whole call (see Run); until then it returns nil.
-func (t *tx) execLater(ctx context.Context, q query, fail func(error) error, args ...any) error {
-	if t.failed != nil {
-		return t.failed
-	}
-	if !t.d.CombineWrites {
-		if _, err := t.exec(ctx, q, args...); err != nil {
-			return fail(err)
-		}
-		return nil
-	}
-	t.pending = append(t.pending, pendingWrite{q: q, args: args, fail: fail})
-	if len(t.pending) >= maxPending {
-		return t.flush(ctx)
-	}
-	return nil
-}
-
-// flush runs the writes kept back, as one statement.
-func (t *tx) flush(ctx context.Context) error {
-	if t.failed != nil || len(t.pending) == 0 {
-		return t.failed
-	}
-	last := t.pending[len(t.pending)-1]
-	t.pending = t.pending[:len(t.pending)-1]
-	_, err := t.execWith(ctx, last.q, last.args)
-	if err != nil && t.failed == nil {
-		t.failed = last.fail(err)
-	}
-	return t.failed
-}
-
-// execWith runs q with the writes kept back before it, in one statement:
-// each a data-modifying WITH clause of q (PostgreSQL runs them all, and
-// checks foreign keys at the end of the statement, so a credential may
-// refer to a key row inserted beside it). The result is q's own. When one
-// of the writes kept back failed, the error is its caller's (fail), and
-// stays the transaction's.
-func (t *tx) execWith(ctx context.Context, q query, args []any) (sql.Result, error) {
-	if len(t.pending) == 0 || !combinable(q, t.pending) {
-		return t.stmt(ctx, q).ExecContext(ctx, args...)
-	}
-	pending := t.pending
-	t.pending = nil
-	var b strings.Builder
-	var all []any
-	for i, p := range pending {
-		if i == 0 {
-			b.WriteString("WITH ")
-		} else {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "w%d AS (%s)", i, queries[p.q])
-		all = append(all, p.args...)
-	}
-	b.WriteString(" ")
-	b.WriteString(queries[q])
-	all = append(all, args...)
-	res, err := t.tx.ExecContext(ctx, combined(t.d, b.String()), all...)
-	if err == nil {
-		return res, nil
-	}
-	table := ""
-	if t.d.FailedTable != nil {
-		table = t.d.FailedTable(err)
-	}
-	for _, p := range pending {
-		if table != "" && insertsInto(p.q) == table {
-			t.failed = p.fail(err)
-			return nil, t.failed
-		}
-	}
-	if table != insertsInto(q) {
-		t.failed = err // not q's own failure: the call's, whatever its caller does
-	}
-	return nil, err
-}
-
-// combinedSQL caches the dialect's text of each combination of statements.
-var combinedSQL sync.Map // registered text → rewritten text
-
-func combined(d *Dialect, sqlText string) string {
-	if s, ok := combinedSQL.Load(sqlText); ok {
-		return s.(string)
-	}
-	s := d.Rewrite(sqlText)
-	combinedSQL.Store(sqlText, s)
-	return s
-}
-
-// combinable reports whether q can carry the writes pending as WITH
-// clauses: the parts of one statement do not see one another's rows, so q
-// must be an INSERT that reads none of the tables they write (an UPDATE
-// of a key inserted beside it would find no row).
-func combinable(q query, pending []pendingWrite) bool {
-	table := insertsInto(q)
-	if table == "" {
-		return false
-	}
-	rest := strings.TrimPrefix(queries[q], "INSERT INTO "+table)
-	for _, p := range pending {
-		if into := insertsInto(p.q); into == table || strings.Contains(rest, into) {
-			return false
-		}
-	}
-	return true
-}
-
-// insertsInto is the table q inserts into ("" for another statement).
-func insertsInto(q query) string {
-	rest, ok := strings.CutPrefix(queries[q], "INSERT INTO ")
-	if !ok {
-		return ""
-	}
-	name, _, _ := strings.Cut(rest, " ")
-	return name
-}
-
-var _ keyward.Tx = (*tx)(nil)
 
 // stmt returns q bound to the transaction. database/sql reuses the statement
 // already prepared on the transaction's connection, or prepares it there once.
