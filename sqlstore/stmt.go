@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-
 )
 
 // query names one of the store's fixed SQL statements. Every statement is
