@@ -151,20 +151,22 @@ func (s *DB) Update(ctx context.Context, fn func(context.Context, keyward.Tx) er
 	}
 }
 
-// beginWrite opens a batch's read-write transaction and takes the write
-// lock: the calls that waited together share it, each in a savepoint
-// (sqlstore.Batcher), so that a burst of writes from one node costs one
-// lock, one commit and one flush, not one each.
-func (s *DB) beginWrite(ctx context.Context) (*sql.Tx, error) {
+// beginWrite opens a batch's read-write transaction, takes the write lock
+// and reads the head of the audit log, in one round trip (migration
+// 0004): the calls that waited together share it (sqlstore.Batcher), so
+// that a burst of writes from one node costs one lock, one commit and one
+// flush, not one each.
+func (s *DB) beginWrite(ctx context.Context) (*sql.Tx, int64, error) {
 	sqlTx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: begin: %w", err)
+		return nil, 0, fmt.Errorf("postgres: begin: %w", err)
 	}
-	if _, err := sqlTx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(`+lockKey+`)`, int64(writeLock)); err != nil {
+	var head int64
+	if err := sqlTx.QueryRowContext(ctx, `SELECT keyward_write_lock(`+lockKey+`)`, int64(writeLock)).Scan(&head); err != nil {
 		_ = sqlTx.Rollback()
-		return nil, fmt.Errorf("postgres: write lock: %w", err)
+		return nil, 0, fmt.Errorf("postgres: write lock: %w", err)
 	}
-	return sqlTx, nil
+	return sqlTx, head, nil
 }
 
 // View runs fn in a REPEATABLE READ, READ ONLY transaction: every

@@ -149,12 +149,12 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	}
 	db.ckpt = startCheckpointer(ckpt)
 	w := db.write
-	db.batch = &sqlstore.Batcher{Stmts: w.stmts, Name: "sqlite", Committed: db.ckpt.committed, Begin: func(ctx context.Context) (*sql.Tx, error) {
+	db.batch = &sqlstore.Batcher{Stmts: w.stmts, Name: "sqlite", Committed: db.ckpt.committed, Begin: func(ctx context.Context) (*sql.Tx, int64, error) {
 		tx, err := w.db.BeginTx(ctx, nil)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: begin: %w", err)
+			return nil, 0, fmt.Errorf("sqlite: begin: %w", err)
 		}
-		return tx, nil
+		return tx, -1, nil // the head is read when a call asks: it costs nothing here
 	}}
 	return db, nil
 }

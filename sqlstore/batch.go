@@ -38,9 +38,10 @@ type batchReq struct {
 
 // Batcher runs Update calls in shared transactions. Begin opens a batch's
 // read-write transaction (and takes whatever lock the store's writers
-// take); Name prefixes errors.
+// take), and may tell the head of the audit log then (-1: it did not
+// read it); Name prefixes errors.
 type Batcher struct {
-	Begin func(ctx context.Context) (*sql.Tx, error)
+	Begin func(ctx context.Context) (tx *sql.Tx, auditHead int64, err error)
 	Stmts *Statements
 	Name  string
 	// Committed, if set, is called after each commit (SQLite's WAL
@@ -114,13 +115,13 @@ func (b *Batcher) lead() {
 	for {
 		// The transaction outlives any one caller's context: cancelling a
 		// statement inside a shared transaction would roll back the others.
-		sqlTx, err := b.Begin(context.Background())
+		sqlTx, head, err := b.Begin(context.Background())
 		b.mu.Lock()
 		n := min(len(b.pending), maxBatch)
 		batch := b.pending[:n:n]
 		b.pending = b.pending[n:]
 		b.mu.Unlock()
-		b.run(sqlTx, err, batch)
+		b.run(sqlTx, head, err, batch)
 		for _, r := range batch {
 			close(r.done)
 		}
@@ -134,7 +135,7 @@ func (b *Batcher) lead() {
 	}
 }
 
-func (b *Batcher) run(sqlTx *sql.Tx, beginErr error, batch []*batchReq) {
+func (b *Batcher) run(sqlTx *sql.Tx, head int64, beginErr error, batch []*batchReq) {
 	live := batch[:0:0]
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -151,7 +152,7 @@ func (b *Batcher) run(sqlTx *sql.Tx, beginErr error, batch []*batchReq) {
 		_ = sqlTx.Rollback()
 		return
 	}
-	st := &batchState{}
+	st := newBatchState(head)
 	if len(live) == 1 {
 		b.runAlone(sqlTx, st, live[0])
 		return
@@ -162,11 +163,11 @@ func (b *Batcher) run(sqlTx *sql.Tx, beginErr error, batch []*batchReq) {
 	// One call failed: the batch runs again, each call in a savepoint, in
 	// a transaction of its own.
 	var err error
-	if sqlTx, err = b.Begin(context.Background()); err != nil {
+	if sqlTx, head, err = b.Begin(context.Background()); err != nil {
 		failAll(live, err)
 		return
 	}
-	st = &batchState{}
+	st = newBatchState(head)
 	var committed []*batchReq
 	for _, r := range live {
 		ok, err := b.runInSavepoint(sqlTx, st, r)
@@ -328,6 +329,12 @@ type batchState struct {
 	share    bool
 	pending  []pendingWrite
 	heldFrom int64
+}
+
+// newBatchState is the state of a batch that began with the audit log's
+// head at head (-1: not known yet).
+func newBatchState(head int64) *batchState {
+	return &batchState{auditHead: max(head, 0), headKnown: head >= 0}
 }
 
 func (st *batchState) forget() { st.headKnown = false }
