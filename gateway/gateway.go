@@ -195,7 +195,6 @@ func (g *Gateway) background(ctx context.Context) {
 	defer usage.Stop()
 	defer fails.Stop()
 	defer sweep.Stop()
-	var lastApply time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -204,18 +203,6 @@ func (g *Gateway) background(ctx context.Context) {
 			if !ok {
 				return
 			}
-			// Under a stream of changes (a cluster creating keys
-			// through every node), wait out the rest of changeGap
-			// since the last apply, gathering what comes meanwhile:
-			// one read for many changes instead of one each.
-			if wait := changeGap - time.Since(lastApply); wait > 0 {
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(wait):
-				}
-			}
-			lastApply = time.Now()
 			g.applyChanges(ctx, g.drainChanges(c))
 		case <-resync.C:
 			// The resync is a safety net, not the way changes arrive: it
@@ -253,11 +240,6 @@ func (g *Gateway) sweepLimiter() {
 		}
 	}
 }
-
-// changeGap is the least time between two applications of change
-// notices: a change waits at most this long behind the one applied last,
-// and a burst of changes costs the gateway a read every changeGap.
-const changeGap = 20 * time.Millisecond
 
 // drainChanges returns first and the notices already queued behind it,
 // to be applied together.
