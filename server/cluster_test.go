@@ -232,3 +232,60 @@ func TestClusterForgetsARevokedTokenAtOnce(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// On PostgreSQL a batch keeps its writes back and runs again, statement by
+// statement, when one of them fails: an import's bad row is still reported
+// by its line, and the batch leaves nothing behind, while other creates
+// share its batches.
+func TestClusterImportReportsTheBadRowsLine(t *testing.T) {
+	nodes := startCluster(t, 1)
+	ctx := context.Background()
+	c := nodes[0].client
+	value := func(i int) string { return fmt.Sprintf("sk-cluster-import-%04d-abcdefghij", i) }
+	var rows []keyward.KeyImportRow
+	for i := range 5 {
+		rows = append(rows, keyward.KeyImportRow{Line: i + 2, Name: fmt.Sprintf("k%d", i), Value: value(i)})
+	}
+	if _, err := c.ImportKeys(ctx, keyward.KeyImport{Rows: rows}); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 { // creates sharing the import's batches
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := c.CreateKey(ctx, keyward.KeyCreate{Name: "beside"}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	for round := range 10 {
+		var bad []keyward.KeyImportRow
+		for i := range 20 {
+			bad = append(bad, keyward.KeyImportRow{Line: i + 2, Name: "b", Value: value(100*(round+1) + i)})
+		}
+		bad[11].Value = value(3) // line 13: a value already in use
+		_, err := c.ImportKeys(ctx, keyward.KeyImport{Rows: bad})
+		if keyward.ErrorCode(err) != keyward.ECONFLICT || !strings.Contains(err.Error(), "line 13:") {
+			t.Fatalf("round %d: a value in use at line 13: %v", round, err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	keys, _, err := c.ListKeys(ctx, keyward.KeyFilter{NamePrefix: "b", Page: keyward.Page{Limit: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if k.Name == "b" {
+			t.Fatalf("a failed import left key %s behind", k.ID)
+		}
+	}
+}

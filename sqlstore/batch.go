@@ -33,7 +33,10 @@ type batchReq struct {
 	err      error
 	panicked bool
 	panicVal any
-	done     chan struct{}
+	// heldFailed: a write the call kept back failed; its pass is thrown
+	// away and it runs again with nothing kept back (combine.go).
+	heldFailed bool
+	done       chan struct{}
 }
 
 // Batcher runs Update calls in shared transactions. Begin opens a batch's
@@ -229,11 +232,11 @@ func (b *Batcher) committed() {
 // savepoint and commits. It reports false, having rolled back and reset
 // the calls' outcomes, as soon as one fails or panics.
 func (b *Batcher) runTogether(sqlTx *sql.Tx, st *batchState, live []*batchReq) bool {
-	st.share = true
+	st.hold = true
 	again := func() bool {
 		_ = sqlTx.Rollback()
 		for _, r := range live {
-			r.err, r.panicked, r.panicVal = nil, false, nil
+			r.reset()
 		}
 		return false
 	}
@@ -251,7 +254,7 @@ func (b *Batcher) runTogether(sqlTx *sql.Tx, st *batchState, live []*batchReq) b
 			// A call went on over a failed statement: find it, a
 			// savepoint per call.
 			for _, r := range live {
-				r.err, r.panicked, r.panicVal = nil, false, nil
+				r.reset()
 			}
 			return false
 		}
@@ -265,9 +268,28 @@ func (b *Batcher) runTogether(sqlTx *sql.Tx, st *batchState, live []*batchReq) b
 // runAlone runs the only call of a batch without a savepoint: its failure
 // rolls back the whole transaction. A savepoint journals the original of
 // every page the call touches, which for a thousand-key import written
-// alone was a tenth of its time.
+// alone was a tenth of its time. Where the store combines writes, the call
+// keeps them back; if one of them fails, it runs again in a transaction
+// of its own with nothing kept back.
 func (b *Batcher) runAlone(sqlTx *sql.Tx, st *batchState, r *batchReq) {
+	st.hold = b.Stmts.d.CombineWrites
 	b.call(sqlTx, st, r)
+	if r.err == nil && !r.panicked {
+		if err := flushBatch(context.Background(), sqlTx, b.Stmts, st); err != nil {
+			r.heldFailed = true
+		}
+	}
+	if r.heldFailed {
+		_ = sqlTx.Rollback()
+		r.reset()
+		var head int64
+		var err error
+		if sqlTx, head, err = b.Begin(context.Background()); err != nil {
+			r.err = err
+			return
+		}
+		b.call(sqlTx, newBatchState(head), r)
+	}
 	if r.err != nil || r.panicked {
 		_ = sqlTx.Rollback()
 		return
@@ -298,6 +320,11 @@ func (b *Batcher) runInSavepoint(sqlTx *sql.Tx, st *batchState, r *batchReq) (ok
 	return true, nil // the savepoint stays, nested: the commit releases it
 }
 
+// reset forgets the outcome of a pass thrown away.
+func (r *batchReq) reset() {
+	r.err, r.panicked, r.panicVal, r.heldFailed = nil, false, nil, false
+}
+
 func remaining(live []*batchReq, after *batchReq) []*batchReq {
 	for i, r := range live {
 		if r == after {
@@ -323,10 +350,10 @@ type batchState struct {
 	auditHead int64
 	headKnown bool
 
-	// share: the calls run without savepoints (runTogether), and the
-	// writes they keep back (pending) are written together before the
-	// commit; heldFrom is the first audit record among them (0: none).
-	share    bool
+	// hold: the optimistic pass, whose calls keep writes back (pending)
+	// to be written together (combine.go); heldFrom is the first audit
+	// record among them (0: none).
+	hold     bool
 	pending  []pendingWrite
 	heldFrom int64
 }
@@ -343,10 +370,15 @@ func (st *batchState) forget() { st.headKnown = false }
 // transaction outlives r's context: cancelling a statement inside a shared
 // transaction would roll back the others.
 func (b *Batcher) call(sqlTx *sql.Tx, st *batchState, r *batchReq) {
+	t := &tx{tx: sqlTx, stmts: b.Stmts.stmts, d: b.Stmts.d, batch: st}
 	defer func() {
 		if v := recover(); v != nil {
 			r.panicked, r.panicVal = true, v
 		}
+		if t.failed != nil {
+			// Whatever the call made of it, the pass is over.
+			r.err, r.heldFailed, r.panicked, r.panicVal = t.failed, true, false, nil
+		}
 	}()
-	r.err = runBatched(context.WithoutCancel(r.ctx), sqlTx, b.Stmts, st, r.fn)
+	r.err = r.fn(context.WithoutCancel(r.ctx), t)
 }

@@ -11,187 +11,117 @@ import (
 )
 
 // Combined writes (Dialect.CombineWrites). On a cluster every write holds
-// the writers' lock, and a round trip to PostgreSQL under load lasts longer
-// than the inserts it carries: a key create made three (key row,
-// credential, audit record), and the lock was held for them one after the
-// other. So an INSERT that nothing reads back at once is kept back
-// (execLater) and sent with the transaction's next statement, as a WITH
-// clause of it. Inserts of the same statement go as one multi-row INSERT.
+// the writers' lock, and under load most of a batch's time under it was
+// the wait for each reply before the next statement: a key create made
+// three (key row, credential, audit record). So a batch's first pass runs
+// its calls with the inserts nothing reads back at once kept back: key
+// rows, credentials, and the calls' audit records (numbered from the head
+// the batch holds). They are written by one statement, as multi-row
+// inserts, before the commit, or before the next statement that reads.
 //
-// Within a batch that runs its calls without savepoints (the common case,
-// Batcher.runTogether), the writes kept back are the batch's, and so are
-// its calls' audit records (their sequence numbers are known: the batch
-// holds the lock and knows the head): a batch of key creates is written by
-// one statement before its commit. Should it fail, the batch runs again,
-// each call in a savepoint with writes kept back for its own next
-// statement only, so that the failure is its call's alone.
-//
-// A write kept back returns nil to its caller; its failure is the failure
-// of the call that made it (see Run), or of the batch that held it.
+// A write kept back answers nil at once, and a caller may act on that
+// answer (the core reports an import's bad row by its line, and remaps
+// conflicts). So the pass is optimistic: if a write kept back fails, the
+// pass is thrown away and the batch runs again with every statement run
+// when it is made, each call in a savepoint (Batcher), so that each call
+// sees its own failures where they happen, as on SQLite. A write kept back
+// changes how many round trips a call costs, never what it is told.
 
 // pendingWrite is a write kept back: its statement (an INSERT ... VALUES
-// of one row), its arguments, and what the method that made it returns for
-// its failure.
+// of one row) and its arguments.
 type pendingWrite struct {
 	q    query
 	args []any
-	fail func(error) error
 }
 
 // maxPending bounds how many writes wait, and so the size of the
 // statement that carries them.
 const maxPending = 256
 
-// Run runs fn in sqlTx with s's statements. It returns fn's error, or the
-// error of a write fn made that waited to be combined with a later
-// statement and failed: that is the call's failure even when fn went on,
-// or returned another error because of it.
+// Run runs fn in sqlTx with s's statements, every statement when it is
+// made.
 func Run(ctx context.Context, sqlTx *sql.Tx, s *Statements, fn func(context.Context, keyward.Tx) error) error {
-	return (&tx{tx: sqlTx, stmts: s.stmts, d: s.d}).run(ctx, fn)
+	return fn(ctx, &tx{tx: sqlTx, stmts: s.stmts, d: s.d})
 }
 
-// runBatched is Run for one call of a batch, sharing st with the others.
-func runBatched(ctx context.Context, sqlTx *sql.Tx, s *Statements, st *batchState, fn func(context.Context, keyward.Tx) error) error {
-	return (&tx{tx: sqlTx, stmts: s.stmts, d: s.d, batch: st}).run(ctx, fn)
-}
-
-func (t *tx) run(ctx context.Context, fn func(context.Context, keyward.Tx) error) error {
-	err := fn(ctx, t)
-	switch {
-	case t.failed != nil:
-		return t.failed
-	case err != nil:
-		// The call's work is rolled back: in a shared batch, with the
-		// whole batch, which then runs again.
-		t.own = nil
-		return err
-	case t.shared():
-		return nil // written before the batch commits (flushBatch)
+// runBatched runs fn as one call of a batch, sharing st with the others.
+// heldFailed reports that a write kept back failed (the pass must run
+// again without keeping writes back); the error is then that failure.
+func runBatched(ctx context.Context, sqlTx *sql.Tx, s *Statements, st *batchState, fn func(context.Context, keyward.Tx) error) (err error, heldFailed bool) {
+	t := &tx{tx: sqlTx, stmts: s.stmts, d: s.d, batch: st}
+	err = fn(ctx, t)
+	if t.failed != nil {
+		return t.failed, true
 	}
-	return t.flush(ctx)
+	return err, false
 }
 
-// shared reports whether the writes t keeps back are its batch's.
-func (t *tx) shared() bool { return t.batch != nil && t.batch.share }
-
-func (t *tx) pending() *[]pendingWrite {
-	if t.shared() {
-		return &t.batch.pending
-	}
-	return &t.own
-}
+// holding reports whether t keeps writes back: in the optimistic pass of
+// a batch, on a database that combines writes.
+func (t *tx) holding() bool { return t.d.CombineWrites && t.batch != nil && t.batch.hold }
 
 // execLater runs q, an INSERT whose failure its caller only reports (as
-// fail(err)), now, or with the transaction's next statement where the
-// dialect combines writes.
+// fail(err)), or keeps it back while t is holding.
 func (t *tx) execLater(ctx context.Context, q query, fail func(error) error, args ...any) error {
 	if t.failed != nil {
 		return t.failed
 	}
-	if !t.d.CombineWrites {
+	if !t.holding() {
 		if _, err := t.exec(ctx, q, args...); err != nil {
 			return fail(err)
 		}
 		return nil
 	}
-	p := t.pending()
-	*p = append(*p, pendingWrite{q: q, args: args, fail: fail})
-	if len(*p) >= maxPending {
+	st := t.batch
+	st.pending = append(st.pending, pendingWrite{q: q, args: args})
+	if len(st.pending) >= maxPending {
 		return t.flush(ctx)
 	}
 	return nil
 }
 
-// holdsAudit reports whether the audit record seq may be kept back: only
-// in a shared batch that knows the head it follows.
+// holdsAudit reports whether the audit record seq may be kept back: it
+// follows the head the batch knows.
 func (t *tx) holdsAudit(seq int64) bool {
-	return t.d.CombineWrites && t.shared() && t.batch.headKnown && seq == t.batch.auditHead+1
+	return t.holding() && t.batch.headKnown && seq == t.batch.auditHead+1
 }
 
-// flush writes what is kept back, in one statement. When audit records
-// are among it, the statement also reads the head they follow, as it was
-// before them, and fails unless it is the one they were numbered from.
+// flush writes what the batch keeps back, in one statement. When audit
+// records are among it, the statement also reads the head they follow, as
+// it was before them, and fails unless it is the one they were numbered
+// from. A failure is the pass's (see runBatched).
 func (t *tx) flush(ctx context.Context) error {
-	if t.failed != nil {
+	if t.failed != nil || t.batch == nil || len(t.batch.pending) == 0 {
 		return t.failed
 	}
-	p := t.pending()
-	if len(*p) == 0 {
-		return nil
-	}
-	writes := *p
-	*p = nil
-	held := t.shared() && t.batch.heldFrom > 0
-	var follows int64 // the head the audit records kept back follow
-	if held {
-		follows = t.batch.heldFrom - 1
-		t.batch.heldFrom = 0
-	}
-	text, args := withWrites(t.d, writes, nil, queries[qAuditHead])
+	st := t.batch
+	writes := st.pending
+	st.pending = nil
+	held := st.heldFrom > 0
+	follows := st.heldFrom - 1 // the head the audit records kept back follow
+	st.heldFrom = 0
+	text, args := withWrites(t.d, writes, queries[qAuditHead])
 	var head int64
 	if err := t.tx.QueryRowContext(ctx, text, args...).Scan(&head); err != nil {
-		t.failed = t.blame(writes, "", err)
+		t.failed = fmt.Errorf("writes kept back: %w", err)
 	} else if held && head != follows {
 		t.failed = conflict("audit records kept back follow record %d, but the log's head was %d", follows, head)
 	}
 	return t.failed
 }
 
-// flushBatch writes what the calls of a shared batch kept back, before
-// the batch commits.
+// flushBatch writes what the calls of a batch kept back, before the batch
+// commits.
 func flushBatch(ctx context.Context, sqlTx *sql.Tx, s *Statements, st *batchState) error {
 	return (&tx{tx: sqlTx, stmts: s.stmts, d: s.d, batch: st}).flush(ctx)
 }
 
-// execWith runs q with the writes kept back before it, in one statement
-// (when q is an INSERT that can carry them: combinable). The result is
-// q's own. When one of the writes kept back failed, the error is its
-// caller's (fail), and stays the transaction's.
-func (t *tx) execWith(ctx context.Context, q query, args []any) (sql.Result, error) {
-	p := t.pending()
-	if len(*p) == 0 || t.shared() || !combinable(q, *p) {
-		return t.stmt(ctx, q).ExecContext(ctx, args...)
-	}
-	writes := *p
-	*p = nil
-	text, all := withWrites(t.d, writes, args, queries[q])
-	res, err := t.tx.ExecContext(ctx, text, all...)
-	if err != nil {
-		if failed := t.blame(writes, insertsInto(q), err); failed != nil {
-			t.failed = failed
-			return nil, failed
-		}
-		return nil, err
-	}
-	return res, nil
-}
-
-// blame is the error of a statement carrying writes that failed with err:
-// the failure of the write kept back whose table failed (its caller's
-// error), else err itself unless err is own's (the table of the statement
-// that carried them), which its caller handles.
-func (t *tx) blame(writes []pendingWrite, own string, err error) error {
-	table := ""
-	if t.d.FailedTable != nil {
-		table = t.d.FailedTable(err)
-	}
-	for _, w := range writes {
-		if table != "" && insertsInto(w.q) == table {
-			return w.fail(err)
-		}
-	}
-	if own != "" && table == own {
-		return nil
-	}
-	return err
-}
-
-// withWrites is the statement that runs main after writes, each statement
-// of writes a WITH clause inserting all its rows, and its arguments
-// (mainArgs last). PostgreSQL runs every clause, whatever main reads, and
+// withWrites is the statement that runs main (which takes no arguments)
+// after writes, each statement of writes a WITH clause inserting all its
+// rows, and its arguments. PostgreSQL runs every clause, whatever main reads, and
 // checks foreign keys at the end of the statement, so a credential may
 // refer to a key row inserted beside it.
-func withWrites(d *Dialect, writes []pendingWrite, mainArgs []any, main string) (string, []any) {
+func withWrites(d *Dialect, writes []pendingWrite, main string) (string, []any) {
 	var order []query
 	rows := map[query][]pendingWrite{}
 	for _, w := range writes {
@@ -210,7 +140,7 @@ func withWrites(d *Dialect, writes []pendingWrite, mainArgs []any, main string) 
 	}
 	key.WriteString(main)
 	if s, ok := combinedSQL.Load(key.String()); ok {
-		return s.(string), append(args, mainArgs...)
+		return s.(string), args
 	}
 	var b strings.Builder
 	for i, q := range order {
@@ -231,39 +161,9 @@ func withWrites(d *Dialect, writes []pendingWrite, mainArgs []any, main string) 
 	b.WriteString(main)
 	s := d.Rewrite(b.String())
 	combinedSQL.Store(key.String(), s)
-	return s, append(args, mainArgs...)
+	return s, args
 }
 
 // combinedSQL caches the dialect's text of each combination of writes and
 // main statement.
 var combinedSQL sync.Map
-
-// combinable reports whether q can carry the writes pending as WITH
-// clauses: the parts of one statement do not see one another's rows, so q
-// must be an INSERT that reads none of the tables they write (an UPDATE
-// of a key inserted beside it would find no row).
-func combinable(q query, pending []pendingWrite) bool {
-	table := insertsInto(q)
-	if table == "" {
-		return false
-	}
-	rest := queries[q][len("INSERT INTO "+table):]
-	for _, p := range pending {
-		if into := insertsInto(p.q); into == table || strings.Contains(rest, into) {
-			return false
-		}
-	}
-	return true
-}
-
-// insertsInto is the table q inserts into ("" for another statement).
-func insertsInto(q query) string {
-	rest, ok := strings.CutPrefix(queries[q], "INSERT INTO ")
-	if !ok {
-		return ""
-	}
-	if i := strings.IndexAny(rest, " \t\n("); i >= 0 {
-		return rest[:i]
-	}
-	return rest
-}

@@ -95,16 +95,15 @@ type tx struct {
 	d     *Dialect
 	batch *batchState // nil outside a batch
 
-	own    []pendingWrite // writes kept back, when not the batch's (pending)
-	failed error          // the first write kept back that failed
+	failed error // set when writes kept back failed: the pass is over
 }
 
 // stmt returns q bound to the transaction. database/sql reuses the statement
 // already prepared on the transaction's connection, or prepares it there once.
 //
-// Writes kept back by execLater run first: whatever q reads then sees
-// them. Their failure stays the transaction's (see Run), and q, which
-// PostgreSQL then refuses, fails too.
+// Writes the batch keeps back (execLater) are written first: whatever q
+// reads then sees them. If they fail, so does q (PostgreSQL refuses it),
+// and the pass runs again without keeping writes back (see runBatched).
 func (t *tx) stmt(ctx context.Context, q query) *sql.Stmt {
 	_ = t.flush(ctx)
 	return t.tx.StmtContext(ctx, t.stmts[q])
@@ -141,12 +140,8 @@ func (t *tx) execProbe(ctx context.Context, q query, args ...any) (sql.Result, e
 	return res, err
 }
 
-// exec runs q, together with the writes kept back before it.
 func (t *tx) exec(ctx context.Context, q query, args ...any) (sql.Result, error) {
-	if t.failed != nil {
-		return nil, t.failed
-	}
-	return t.execWith(ctx, q, args)
+	return t.stmt(ctx, q).ExecContext(ctx, args...)
 }
 
 func (t *tx) query(ctx context.Context, q query, args ...any) (*sql.Rows, error) {
