@@ -44,18 +44,6 @@ func Run(ctx context.Context, sqlTx *sql.Tx, s *Statements, fn func(context.Cont
 	return fn(ctx, &tx{tx: sqlTx, stmts: s.stmts, d: s.d})
 }
 
-// runBatched runs fn as one call of a batch, sharing st with the others.
-// heldFailed reports that a write kept back failed (the pass must run
-// again without keeping writes back); the error is then that failure.
-func runBatched(ctx context.Context, sqlTx *sql.Tx, s *Statements, st *batchState, fn func(context.Context, keyward.Tx) error) (err error, heldFailed bool) {
-	t := &tx{tx: sqlTx, stmts: s.stmts, d: s.d, batch: st}
-	err = fn(ctx, t)
-	if t.failed != nil {
-		return t.failed, true
-	}
-	return err, false
-}
-
 // holding reports whether t keeps writes back: in the optimistic pass of
 // a batch, on a database that combines writes.
 func (t *tx) holding() bool { return t.d.CombineWrites && t.batch != nil && t.batch.hold }
