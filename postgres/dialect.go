@@ -1,11 +1,14 @@
 package postgres
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/keyward/keyward/sqlstore"
 )
@@ -17,13 +20,36 @@ var dialect = &sqlstore.Dialect{
 	OneResultAtATime: true,
 	ErrorAbortsTx:    true,
 	CombineWrites:    true,
-	FailedTable: func(err error) string {
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) {
-			return pe.TableName
-		}
-		return ""
-	},
+	CommitWith:       commitWith,
+	CheckAuditHead:   `SELECT keyward_audit_follows(?)`,
+}
+
+// commitWith sends sql, COMMIT and BEGIN as one simple-protocol query
+// (pgx writes the arguments into it as literals): PostgreSQL runs them in
+// order and stops at the first failure, so the batch's writes and their
+// check commit together or not at all, in one round trip. BEGIN leaves the
+// connection in a transaction for database/sql to commit, empty: without
+// it, database/sql's own COMMIT would draw a warning in the server's log
+// every batch.
+//
+// An error PostgreSQL reported (a constraint, the audit head check, a
+// transaction already aborted) means nothing was committed: the pass runs
+// again. Any other (the connection failed) leaves the commit unknown, as a
+// failed COMMIT does.
+func commitWith(ctx context.Context, sqlTx *sql.Tx, q string, args []any) (retry bool, err error) {
+	_, err = sqlTx.ExecContext(ctx, q+"; COMMIT; BEGIN", append([]any{pgx.QueryExecModeSimpleProtocol}, args...)...)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		_ = sqlTx.Rollback()
+		return true, nil
+	}
+	if err != nil {
+		_ = sqlTx.Rollback()
+		return false, err
+	}
+	// Committed. What is left is the empty transaction BEGIN opened.
+	_ = sqlTx.Commit()
+	return false, nil
 }
 
 func pgCode(err error) string {

@@ -246,10 +246,11 @@ func (b *Batcher) runTogether(sqlTx *sql.Tx, st *batchState, live []*batchReq) b
 			return again()
 		}
 	}
-	if err := flushBatch(context.Background(), sqlTx, b.Stmts, st); err != nil {
+	retry, err := commitHeld(context.Background(), sqlTx, b.Stmts, st)
+	if retry {
 		return again()
 	}
-	if err := sqlTx.Commit(); err != nil {
+	if err != nil {
 		if b.Aborted != nil && b.Aborted(err) {
 			// A call went on over a failed statement: find it, a
 			// savepoint per call.
@@ -274,9 +275,28 @@ func (b *Batcher) runTogether(sqlTx *sql.Tx, st *batchState, live []*batchReq) b
 func (b *Batcher) runAlone(sqlTx *sql.Tx, st *batchState, r *batchReq) {
 	st.hold = b.Stmts.d.CombineWrites
 	b.call(sqlTx, st, r)
-	if r.err == nil && !r.panicked {
-		if err := flushBatch(context.Background(), sqlTx, b.Stmts, st); err != nil {
+	if st.hold && (r.err != nil || r.panicked) && len(st.pending) > 0 {
+		// The call failed while writes it was told had succeeded were
+		// still kept back. Had one of them failed, it would have been
+		// told so and might have done otherwise: then its outcome is that
+		// of a run with nothing kept back.
+		t := &tx{tx: sqlTx, stmts: b.Stmts.stmts, d: b.Stmts.d, batch: st}
+		if t.flush(context.Background()) != nil {
+			r.reset()
 			r.heldFailed = true
+		}
+	}
+	if st.hold && !r.heldFailed && r.err == nil && !r.panicked {
+		retry, err := commitHeld(context.Background(), sqlTx, b.Stmts, st)
+		switch {
+		case retry:
+			r.heldFailed = true
+		case err != nil:
+			r.err = fmt.Errorf("%s: commit: %w", b.Name, err)
+			return
+		default:
+			b.committed()
+			return
 		}
 	}
 	if r.heldFailed {

@@ -98,10 +98,30 @@ func (t *tx) flush(ctx context.Context) error {
 	return t.failed
 }
 
-// flushBatch writes what the calls of a batch kept back, before the batch
-// commits.
-func flushBatch(ctx context.Context, sqlTx *sql.Tx, s *Statements, st *batchState) error {
-	return (&tx{tx: sqlTx, stmts: s.stmts, d: s.d, batch: st}).flush(ctx)
+// commitHeld writes what the pass kept back and commits. retry reports
+// that nothing was committed and the pass must run again without keeping
+// writes back (a write, or the check of the audit head, failed); err is a
+// commit that failed otherwise.
+//
+// Where the dialect can (CommitWith), the writes, the check and the
+// COMMIT go in one round trip: the lock is released when the database
+// gets there, not one reply and one wake-up of this node later.
+func commitHeld(ctx context.Context, sqlTx *sql.Tx, s *Statements, st *batchState) (retry bool, err error) {
+	t := &tx{tx: sqlTx, stmts: s.stmts, d: s.d, batch: st}
+	if s.d.CommitWith == nil || len(st.pending) == 0 {
+		if t.flush(ctx) != nil {
+			return true, nil
+		}
+		return false, sqlTx.Commit()
+	}
+	writes := st.pending
+	st.pending = nil
+	check, checkArgs := "SELECT 1", []any(nil)
+	if st.heldFrom > 0 {
+		check, checkArgs = s.d.CheckAuditHead, []any{st.heldFrom - 1}
+	}
+	text, args := withWrites(s.d, writes, check)
+	return s.d.CommitWith(ctx, sqlTx, text, append(args, checkArgs...))
 }
 
 // withWrites is the statement that runs main (which takes no arguments)

@@ -54,9 +54,14 @@ type Dialect struct {
 	// nothing reads back at once wait and go with the transaction's next
 	// statement, as one (see execLater).
 	CombineWrites bool
-	// FailedTable names the table of the statement that failed with err
-	// ("" when it does not tell); it says which of combined writes failed.
-	FailedTable func(err error) string
+	// CommitWith, if set, runs sql (writes kept back, then a check) with
+	// args and commits sqlTx in one round trip. retry: the database
+	// refused sql, nothing was committed; err: the commit may or may not
+	// have happened (the connection failed).
+	CommitWith func(ctx context.Context, sqlTx *sql.Tx, sql string, args []any) (retry bool, err error)
+	// CheckAuditHead is a SELECT taking one argument that fails unless the
+	// audit log's head, as the statement starts, is that argument.
+	CheckAuditHead string
 }
 
 // Statements are the store's statements prepared on one *sql.DB.

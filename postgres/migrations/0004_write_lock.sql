@@ -12,3 +12,21 @@ BEGIN
 	RETURN (SELECT coalesce(max(seq), 0) FROM audit_records);
 END
 $$;
+
+-- A batch's kept-back audit records are numbered from the head it read;
+-- the statement that writes them checks, as it starts, that the head is
+-- still there (the writes and the COMMIT follow in the same round trip,
+-- so the check cannot be the node's). The function's query sees the rows
+-- committed before the statement, not those it inserts.
+CREATE FUNCTION keyward_audit_follows(expected BIGINT) RETURNS BIGINT
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+	head BIGINT := (SELECT coalesce(max(seq), 0) FROM audit_records);
+BEGIN
+	IF head <> expected THEN
+		RAISE EXCEPTION 'audit records kept back follow record %, but the log''s head is %', expected, head
+			USING ERRCODE = 'KW001';
+	END IF;
+	RETURN head;
+END
+$$;
