@@ -396,7 +396,8 @@ func (b *Batcher) call(sqlTx *sql.Tx, st *batchState, r *batchReq) {
 			r.panicked, r.panicVal = true, v
 		}
 		if t.failed != nil {
-			// Whatever the call made of it, the pass is over.
+			// The pass is over (the call was stopped by passOver, or
+			// went on when told it was, or the write failed at the end).
 			r.err, r.heldFailed, r.panicked, r.panicVal = t.failed, true, false, nil
 		}
 	}()

@@ -51,9 +51,6 @@ func (t *tx) holding() bool { return t.d.CombineWrites && t.batch != nil && t.ba
 // execLater runs q, an INSERT whose failure its caller only reports (as
 // fail(err)), or keeps it back while t is holding.
 func (t *tx) execLater(ctx context.Context, q query, fail func(error) error, args ...any) error {
-	if t.failed != nil {
-		return t.failed
-	}
 	if !t.holding() {
 		if _, err := t.exec(ctx, q, args...); err != nil {
 			return fail(err)
@@ -63,9 +60,24 @@ func (t *tx) execLater(ctx context.Context, q query, fail func(error) error, arg
 	st := t.batch
 	st.pending = append(st.pending, pendingWrite{q: q, args: args})
 	if len(st.pending) >= maxPending {
-		return t.flush(ctx)
+		t.sync(ctx)
 	}
 	return nil
+}
+
+// passOver stops a call whose pass is over: a write kept back failed, and
+// what the call would be told next (PostgreSQL refuses every statement of
+// the transaction) is not what it is told when nothing is kept back.
+// Batcher.call recovers it; the batch runs again.
+type passOver struct{}
+
+// sync writes what the batch keeps back before a statement of the call's
+// own, and stops the call (passOver) if that fails: the call is never
+// answered by a transaction its kept-back writes left aborted.
+func (t *tx) sync(ctx context.Context) {
+	if t.flush(ctx) != nil {
+		panic(passOver{})
+	}
 }
 
 // holdsAudit reports whether the audit record seq may be kept back: it

@@ -107,17 +107,16 @@ type tx struct {
 // already prepared on the transaction's connection, or prepares it there once.
 //
 // Writes the batch keeps back (execLater) are written first: whatever q
-// reads then sees them. If they fail, so does q (PostgreSQL refuses it),
-// and the pass runs again without keeping writes back (see runBatched).
+// reads then sees them. If they fail, the call is stopped (sync).
 func (t *tx) stmt(ctx context.Context, q query) *sql.Stmt {
-	_ = t.flush(ctx)
+	t.sync(ctx)
 	return t.tx.StmtContext(ctx, t.stmts[q])
 }
 
 // direct is the transaction for a statement the store builds at run time,
 // after the writes kept back (as stmt).
 func (t *tx) direct(ctx context.Context) *sql.Tx {
-	_ = t.flush(ctx)
+	t.sync(ctx)
 	return t.tx
 }
 
@@ -127,9 +126,7 @@ func (t *tx) execProbe(ctx context.Context, q query, args ...any) (sql.Result, e
 	if !t.d.ErrorAbortsTx {
 		return t.exec(ctx, q, args...)
 	}
-	if err := t.flush(ctx); err != nil {
-		return nil, err
-	}
+	t.sync(ctx)
 	if _, err := t.tx.ExecContext(ctx, "SAVEPOINT probe"); err != nil {
 		return nil, err
 	}
