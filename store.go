@@ -17,9 +17,11 @@ type Store interface {
 	// serialized, across every process sharing the store (SQLite: one
 	// writer; PostgreSQL: one lock for the cluster): each sees everything
 	// committed before it and nothing else commits meanwhile, which the
-	// audit log's appends (head + 1) rely on. A backend may run fn again
-	// after a failure the database calls transient; fn must not keep
-	// effects of an attempt that failed.
+	// audit log's appends (head + 1) rely on. A backend may run fn again:
+	// after a failure the database calls transient, or when it throws away
+	// a pass that ran fn among other calls (one of them failed, or a write
+	// it kept back did); only the last run commits and answers, and fn
+	// must not keep effects of a run that did not.
 	Update(ctx context.Context, fn func(ctx context.Context, tx Tx) error) error
 	// View runs fn in a read-only transaction that sees one snapshot for
 	// all its statements (the gateway's load and the audit verifier read
