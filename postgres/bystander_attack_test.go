@@ -16,7 +16,7 @@ import (
 // run, must be what SQLite gives (ENOTFOUND): B must not be told of A's
 // failure (a write B never made) as an internal error of its own read.
 func TestAttackBystanderToldOfHeldFailure(t *testing.T) {
-	axBoth(t, func(t *testing.T, s keyward.Store) {
+	both(t, func(t *testing.T, s keyward.Store) {
 		mustUpdate(t, s, func(ctx context.Context, tx keyward.Tx) error { return tx.InsertKey(ctx, hbKey("taken")) })
 		ctx := context.Background()
 		var mu sync.Mutex

@@ -16,7 +16,7 @@ import (
 // match what was committed (nil: its key and record are there; an error:
 // neither), and the log stays gap-free.
 func TestAttackCancelDuringRerun(t *testing.T) {
-	axBoth(t, func(t *testing.T, s keyward.Store) {
+	both(t, func(t *testing.T, s keyward.Store) {
 		const n = 60
 		errs := make([]error, n)
 		var wg sync.WaitGroup
@@ -78,7 +78,7 @@ func TestAttackCancelDuringRerun(t *testing.T) {
 // succeed. A gets ECONFLICT, B's caller alone gets the panic, C and D
 // commit with one record each, numbered 1 and 2.
 func TestAttackHeldFailureAndPanicInOneBatch(t *testing.T) {
-	axBoth(t, func(t *testing.T, s keyward.Store) {
+	both(t, func(t *testing.T, s keyward.Store) {
 		mustUpdate(t, s, func(ctx context.Context, tx keyward.Tx) error { return tx.InsertKey(ctx, hbKey("taken")) })
 		var wg sync.WaitGroup
 		started := make(chan struct{})

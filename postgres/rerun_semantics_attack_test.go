@@ -7,27 +7,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/keyward/keyward"
-	"github.com/keyward/keyward/sqlite"
 	"github.com/keyward/keyward/storetest"
 )
-
-func axBoth(t *testing.T, f func(t *testing.T, s keyward.Store)) {
-	t.Run("sqlite", func(t *testing.T) {
-		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "k.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		f(t, db)
-	})
-	t.Run("postgres", func(t *testing.T) { f(t, openStore(t)) })
-}
 
 var errUnrelated = errors.New("unrelated failure after the insert")
 
@@ -37,7 +23,7 @@ var errUnrelated = errors.New("unrelated failure after the insert")
 // PostgreSQL store must tell the call the same, not the later error that
 // only a call told "nil" can reach.
 func TestAttackAloneErrorAfterHeldDuplicate(t *testing.T) {
-	axBoth(t, func(t *testing.T, s keyward.Store) {
+	both(t, func(t *testing.T, s keyward.Store) {
 		mustUpdate(t, s, func(ctx context.Context, tx keyward.Tx) error { return tx.InsertKey(ctx, hbKey("dup")) })
 		var told []error
 		err := s.Update(context.Background(), func(ctx context.Context, tx keyward.Tx) error {
@@ -57,7 +43,7 @@ func TestAttackAloneErrorAfterHeldDuplicate(t *testing.T) {
 // The same with a panic: on SQLite the call returns ECONFLICT and never
 // reaches its panic; on PostgreSQL the panic must not escape either.
 func TestAttackAlonePanicAfterHeldDuplicate(t *testing.T) {
-	axBoth(t, func(t *testing.T, s keyward.Store) {
+	both(t, func(t *testing.T, s keyward.Store) {
 		mustUpdate(t, s, func(ctx context.Context, tx keyward.Tx) error { return tx.InsertKey(ctx, hbKey("dup")) })
 		var err error
 		var panicked any
@@ -80,7 +66,7 @@ func TestAttackAlonePanicAfterHeldDuplicate(t *testing.T) {
 // create): the call fails its own way after the held write would have
 // failed. Alone, and again in a batch with calls that succeed.
 func TestAttackHeldCredentialConflictThenOwnError(t *testing.T) {
-	axBoth(t, func(t *testing.T, s keyward.Store) {
+	both(t, func(t *testing.T, s keyward.Store) {
 		mustUpdate(t, s, func(ctx context.Context, tx keyward.Tx) error {
 			if err := tx.InsertKey(ctx, hbKey("owner")); err != nil {
 				return err
@@ -144,7 +130,7 @@ func TestAttackHeldCredentialConflictThenOwnError(t *testing.T) {
 // fails: the panic of a run that was thrown away must not reach its
 // caller, and the committed run's result is returned.
 func TestAttackPanicOnlyFirstRun(t *testing.T) {
-	axBoth(t, func(t *testing.T, s keyward.Store) {
+	both(t, func(t *testing.T, s keyward.Store) {
 		const n = 30
 		var wg sync.WaitGroup
 		errs := make([]error, n)
