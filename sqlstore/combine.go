@@ -17,7 +17,9 @@ import (
 // its calls with the inserts nothing reads back at once kept back: key
 // rows, credentials, and the calls' audit records (numbered from the head
 // the batch holds). They are written by one statement, as multi-row
-// inserts, before the commit, or before the next statement that reads.
+// inserts: with the COMMIT where the dialect can send both at once
+// (CommitWith), else just before it, or before the next statement that
+// reads.
 //
 // A write kept back answers nil at once, and a caller may act on that
 // answer (the core reports an import's bad row by its line, and remaps
@@ -89,7 +91,7 @@ func (t *tx) holdsAudit(seq int64) bool {
 // flush writes what the batch keeps back, in one statement. When audit
 // records are among it, the statement also reads the head they follow, as
 // it was before them, and fails unless it is the one they were numbered
-// from. A failure is the pass's (see runBatched).
+// from. A failure is the pass's (see Batcher.call).
 func (t *tx) flush(ctx context.Context) error {
 	if t.failed != nil || t.batch == nil || len(t.batch.pending) == 0 {
 		return t.failed
@@ -136,9 +138,9 @@ func commitHeld(ctx context.Context, sqlTx *sql.Tx, s *Statements, st *batchStat
 	return s.d.CommitWith(ctx, sqlTx, text, append(args, checkArgs...))
 }
 
-// withWrites is the statement that runs main (which takes no arguments)
-// after writes, each statement of writes a WITH clause inserting all its
-// rows, and its arguments. PostgreSQL runs every clause, whatever main reads, and
+// withWrites is the statement that runs main after writes, each statement
+// of writes a WITH clause inserting all its rows, and the writes'
+// arguments (main's own, if any, go after them). PostgreSQL runs every clause, whatever main reads, and
 // checks foreign keys at the end of the statement, so a credential may
 // refer to a key row inserted beside it.
 func withWrites(d *Dialect, writes []pendingWrite, main string) (string, []any) {
