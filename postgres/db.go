@@ -81,6 +81,11 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	if o.schema != "" {
 		cfg.RuntimeParams["search_path"] = o.schema
 	}
+	// A batch commits in one simple-protocol query (commitWith), whose
+	// values pgx can only write into it safely with these two: a server
+	// configured otherwise must not fail every write.
+	cfg.RuntimeParams["standard_conforming_strings"] = "on"
+	cfg.RuntimeParams["client_encoding"] = "UTF8"
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(o.maxConns)
 	db.SetMaxIdleConns(o.maxConns)

@@ -71,3 +71,65 @@ func TestInListReadsTheIndexNotEveryRow(t *testing.T) {
 		t.Errorf("the gateway's read of two changed keys scans every key:\n%s(statement: %s)", p, sql)
 	}
 }
+
+// A server whose default is standard_conforming_strings=off (an old
+// setting some keep) must not make every batch commit fail: the store
+// sets it on for its own connections.
+func TestBatchCommitsUnderNonStandardStrings(t *testing.T) {
+	schema := testpg.Schema(t)
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, testpg.MachineURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	role := "kw_nonstd_" + strings.TrimPrefix(schema, "kwtest_")
+	if _, err := admin.Exec(ctx, "CREATE ROLE "+role+" LOGIN SUPERUSER"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), testpg.MachineURL())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close(context.Background())
+		if _, err := c.Exec(context.Background(), "DROP OWNED BY "+role+"; DROP ROLE "+role); err != nil {
+			t.Errorf("drop the test's role: %v", err)
+		}
+	})
+	if _, err := admin.Exec(ctx, "ALTER ROLE "+role+" SET standard_conforming_strings = off"); err != nil {
+		t.Fatal(err)
+	}
+	url := strings.Replace(testpg.MachineURL(), "postgres://postgres@", "postgres://"+role+"@", 1)
+	db, err := Open(ctx, url, WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now().UTC()
+	errs := make(chan error, 20)
+	for i := range 20 { // concurrent, so that calls share batches
+		go func() {
+			errs <- db.Update(ctx, func(ctx context.Context, tx keyward.Tx) error {
+				id := fmt.Sprintf("key_%02d", i)
+				return tx.InsertKey(ctx, &keyward.APIKey{ID: id, Name: `it's "quoted" \ and back\slashed`, Enabled: true, CreatedAt: now, UpdatedAt: now})
+			})
+		}()
+	}
+	for range 20 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = db.View(ctx, func(ctx context.Context, tx keyward.Tx) error {
+		k, err := tx.GetKey(ctx, "key_07")
+		if err == nil && k.Name != `it's "quoted" \ and back\slashed` {
+			t.Errorf("name came back as %q", k.Name)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
