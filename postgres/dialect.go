@@ -19,7 +19,6 @@ var dialect = &sqlstore.Dialect{
 	IsMissingParent:  func(err error) bool { return pgCode(err) == "23503" }, // foreign_key_violation
 	OneResultAtATime: true,
 	ErrorAbortsTx:    true,
-	CombineWrites:    true,
 	CommitWith:       commitWith,
 	CheckAuditHead:   `SELECT keyward_audit_follows(?)`,
 }

@@ -1,7 +1,7 @@
 package postgres_test
 
 // Adversarial tests of the writes the PostgreSQL store keeps back
-// (sqlstore.Dialect.CombineWrites) and sends with the transaction's next
+// (sqlstore.Dialect.CommitWith) and sends with the transaction's next
 // statement. Every scenario runs on both stores (SQLite as the reference,
 // PostgreSQL under test) and, where it can, compares what each returns.
 

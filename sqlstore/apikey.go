@@ -233,8 +233,7 @@ func credentialFailed(d *Dialect, c *keyward.Credential, err error) error {
 		// Which constraint failed is only in the driver's message.
 		msg := err.Error()
 		switch {
-		// The messages are the ones the core gives, for the failure of a
-		// write kept back (Dialect.CombineWrites) reaches the caller as is.
+		// The messages are the ones the core gives its callers.
 		case strings.Contains(msg, "credentials.digest"):
 			return conflict("this key value is already in use")
 		case strings.Contains(msg, "credentials.label") && c.Label == keyward.LabelPending:

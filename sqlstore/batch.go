@@ -273,7 +273,7 @@ func (b *Batcher) runTogether(sqlTx *sql.Tx, st *batchState, live []*batchReq) b
 // keeps them back; if one of them fails, it runs again in a transaction
 // of its own with nothing kept back.
 func (b *Batcher) runAlone(sqlTx *sql.Tx, st *batchState, r *batchReq) {
-	st.hold = b.Stmts.d.CombineWrites
+	st.hold = b.Stmts.d.CommitWith != nil
 	b.call(sqlTx, st, r)
 	if st.hold && (r.err != nil || r.panicked) && len(st.pending) > 0 {
 		// The call failed while writes it was told had succeeded were

@@ -10,7 +10,7 @@ import (
 	"github.com/keyward/keyward"
 )
 
-// Combined writes (Dialect.CombineWrites). On a cluster every write holds
+// Combined writes (Dialect.CommitWith). On a cluster every write holds
 // the writers' lock, and under load most of a batch's time under it was
 // the wait for each reply before the next statement: a key create made
 // three (key row, credential, audit record). So a batch's first pass runs
@@ -48,7 +48,7 @@ func Run(ctx context.Context, sqlTx *sql.Tx, s *Statements, fn func(context.Cont
 
 // holding reports whether t keeps writes back: in the optimistic pass of
 // a batch, on a database that combines writes.
-func (t *tx) holding() bool { return t.d.CombineWrites && t.batch != nil && t.batch.hold }
+func (t *tx) holding() bool { return t.d.CommitWith != nil && t.batch != nil && t.batch.hold }
 
 // execLater runs q, an INSERT whose failure its caller only reports (as
 // fail(err)), or keeps it back while t is holding.
@@ -59,12 +59,18 @@ func (t *tx) execLater(ctx context.Context, q query, fail func(error) error, arg
 		}
 		return nil
 	}
+	t.keepBack(ctx, q, args...)
+	return nil
+}
+
+// keepBack adds q to what the batch keeps back. A failure is never the
+// caller's to report: it throws the pass away (see sync).
+func (t *tx) keepBack(ctx context.Context, q query, args ...any) {
 	st := t.batch
 	st.pending = append(st.pending, pendingWrite{q: q, args: args})
 	if len(st.pending) >= maxPending {
 		t.sync(ctx)
 	}
-	return nil
 }
 
 // passOver stops a call whose pass is over: a write kept back failed, and

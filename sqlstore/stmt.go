@@ -49,13 +49,10 @@ type Dialect struct {
 	// (to find out which parent row is missing, say) runs under a
 	// savepoint.
 	ErrorAbortsTx bool
-	// CombineWrites: a round trip to the database costs more than the
-	// statements it carries (PostgreSQL over a network), so inserts that
-	// nothing reads back at once wait and go with the transaction's next
-	// statement, as one (see execLater).
-	CombineWrites bool
 	// CommitWith, if set, runs sql (writes kept back, then a check) with
-	// args and commits sqlTx in one round trip. retry: the database
+	// args and commits sqlTx in one round trip; it is what makes a batch
+	// keep writes back at all (combine.go), for a round trip to this
+	// database costs more than the statements it carries. retry: the database
 	// refused sql, nothing was committed; err: the commit may or may not
 	// have happened (the connection failed).
 	CommitWith func(ctx context.Context, sqlTx *sql.Tx, sql string, args []any) (retry bool, err error)

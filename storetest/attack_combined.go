@@ -11,7 +11,7 @@ import (
 )
 
 // A store may hold an insert back and send it with the transaction's next
-// statement (PostgreSQL's does: Dialect.CombineWrites). These attacks try
+// statement (PostgreSQL's does: Dialect.CommitWith). These attacks try
 // to make such a write fail unseen, land out of order, or hide from what
 // the same call reads or changes next.
 var combinedWriteTests = []test{
