@@ -292,13 +292,26 @@ func (g *Gateway) applyChanges(ctx context.Context, batch []keyward.Change) {
 		g.reloadLogged(ctx)
 		return
 	}
-	if err := g.applyKeys(ctx, ids); err != nil {
+	switch err := g.applyKeys(ctx, ids); {
+	case errors.Is(err, errPlanNotYetKnown):
+		g.cfg.Logger.Debug("a changed key names a plan this node has not loaded yet; reloading everything")
+		g.reloadLogged(ctx)
+	case err != nil:
 		if ctx.Err() == nil {
 			g.cfg.Logger.Warn("applying a key change failed; reloading everything", "err", err)
 		}
 		g.reloadLogged(ctx)
 	}
 }
+
+// errPlanNotYetKnown: a changed key is attached to a plan the table does
+// not hold. On a cluster, notices from different nodes arrive in any
+// order: a key created on one node just after its plan was created on
+// another can be announced here first. Resolved against this table, the
+// key would go without that plan's limits (a plan cannot be deleted while
+// keys are attached, so the plan exists); a full reload reads the plan
+// along with the key.
+var errPlanNotYetKnown = errors.New("gateway: a key names a plan not loaded yet")
 
 // applyKeys re-reads the keys ids and puts them into the key table in
 // place: the cost of a disable, rotation or scope edit is that key's, not
@@ -312,6 +325,14 @@ func (g *Gateway) applyKeys(ctx context.Context, ids []string) error {
 	keys, err := g.cfg.Source.DataPlaneKeys(ctx, ids)
 	if err != nil {
 		return err
+	}
+	plans := g.table.Load().plans
+	for _, k := range keys {
+		for _, pid := range k.PlanIDs {
+			if plans[pid] == nil {
+				return errPlanNotYetKnown
+			}
+		}
 	}
 	found := make(map[string]bool, len(keys))
 	for _, k := range keys {

@@ -176,3 +176,48 @@ func BenchmarkKeyChange(b *testing.B) {
 		}
 	})
 }
+
+// TestKeyNamingAnUnknownPlanIsNotAdmittedWithoutItsLimits: on a cluster,
+// a key created on one node just after its plan was created on another
+// can be announced here before the plan. Applied against this table, the
+// key would call its stage with no limits at all (as the review found: a
+// 100/DAY plan admitted 105 over three nodes). The gateway reloads instead,
+// and the key carries the plan's quota from its first request.
+func TestKeyNamingAnUnknownPlanIsNotAdmittedWithoutItsLimits(t *testing.T) {
+	ctx := context.Background()
+	feed := &changefeed.Local{}
+	g, src, _ := manyKeysGateway(t, 1, feed)
+	stop, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go g.background(stop)
+
+	// The plan and the key are both in the store; only the key's notice
+	// has arrived.
+	src.snap.Plans = append(src.snap.Plans, &keyward.UsagePlan{ID: "plan_quota", Name: "q",
+		Quota:     &keyward.Quota{Limit: 1, Period: keyward.PeriodDay},
+		APIStages: []keyward.PlanStage{{APIID: "api_1", Stage: "prod"}}})
+	hasher, _ := keyvalue.NewHasher(make([]byte, 32))
+	value, _ := keyvalue.Generate("kw")
+	d := hasher.Digest(value)
+	src.snap.Keys = append(src.snap.Keys, &keyward.APIKey{ID: "key_new", Enabled: true, PlanIDs: []string{"plan_quota"},
+		StageKeys:   []keyward.StageKey{{APIID: "api_1", Stage: "prod"}},
+		Credentials: []keyward.Credential{{ID: "cred_new", KeyID: "key_new", Label: keyward.LabelCurrent, Digest: d[:]}}})
+	feed.Publish(ctx, keyward.Change{Kind: keyward.ChangeKey, ID: "key_new"})
+	eventuallyTrue(t, "the new key is known", func() bool { found, _ := enabled(g, value); return found })
+
+	var v keyView
+	dg, _ := g.cfg.Hasher.Screen(value)
+	if !g.keys.lookup(&dg, &v) {
+		t.Fatal("the key is gone")
+	}
+	tbl := g.table.Load()
+	stages := tbl.access[v.access]
+	if len(stages) != 1 {
+		t.Fatalf("the key may call %d stages, want 1", len(stages))
+	}
+	for se, ks := range stages {
+		if len(ks.plans) != 1 || ks.plans[0].quota == nil || ks.plans[0].quota.Limit != 1 {
+			t.Fatalf("on %s the key carries %d plan rules, want the 1/DAY quota of plan_quota", se.ref, len(ks.plans))
+		}
+	}
+}
