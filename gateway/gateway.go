@@ -169,7 +169,7 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		defer stop()
 		g.background(g.ctx)
 	}()
-	return g.server.Serve(ln)
+	return g.server.Serve(rawListener{ln})
 }
 
 // Shutdown stops accepting requests, waits for those in flight (streams

@@ -138,6 +138,7 @@ func (u *upstream) dial(ctx context.Context) (*upConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	c = rawConn(c)
 	if u.https {
 		tc := tls.Client(c, &tls.Config{ServerName: trimBrackets(hostOnly(u.host)), NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12, RootCAs: u.roots})
 		if err := tc.HandshakeContext(ctx); err != nil {
