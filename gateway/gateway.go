@@ -308,9 +308,9 @@ func (g *Gateway) applyChanges(ctx context.Context, batch []keyward.Change) {
 // not hold. On a cluster, notices from different nodes arrive in any
 // order: a key created on one node just after its plan was created on
 // another can be announced here first. Resolved against this table, the
-// key would go without that plan's limits (a plan cannot be deleted while
-// keys are attached, so the plan exists); a full reload reads the plan
-// along with the key.
+// key may call nothing (table.resolve: never without a plan's limits; a
+// plan cannot be deleted while keys are attached, so the plan exists); a
+// full reload reads the plan along with the key.
 var errPlanNotYetKnown = errors.New("gateway: a key names a plan not loaded yet")
 
 // applyKeys re-reads the keys ids and puts them into the key table in

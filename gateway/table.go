@@ -139,6 +139,16 @@ func (b *builder) begin(snap *keyward.DataPlaneSnapshot) (*table, error) {
 func (t *table) resolve(sig *accessSig) map[*stageEntry]*keyStage {
 	stages, plans := t.stages, t.plans
 	m := map[*stageEntry]*keyStage{}
+	for _, pid := range sig.plans {
+		if plans[pid] == nil {
+			// A plan with keys attached cannot be deleted, so this table
+			// has not loaded it yet (a cluster's notices arrive in any
+			// order; a full load publishes keys before its table). Without
+			// its limits the key would go unlimited: it may call nothing
+			// until a table that holds the plan resolves it again.
+			return m
+		}
+	}
 	// A key may call the stages it names and the stages of the plans it
 	// is attached to (as with API Gateway usage plans).
 	for _, ref := range sig.stages {
@@ -147,11 +157,7 @@ func (t *table) resolve(sig *accessSig) map[*stageEntry]*keyStage {
 		}
 	}
 	for _, pid := range sig.plans {
-		p := plans[pid]
-		if p == nil {
-			continue
-		}
-		for _, ps := range p.APIStages {
+		for _, ps := range plans[pid].APIStages {
 			if se := stages[ps.APIID+"/"+ps.Stage]; se != nil && m[se] == nil {
 				m[se] = &keyStage{}
 			}
@@ -160,11 +166,9 @@ func (t *table) resolve(sig *accessSig) map[*stageEntry]*keyStage {
 	for se, ks := range m {
 		counters := 0
 		for _, pid := range sig.plans {
-			if p := plans[pid]; p != nil {
-				if r, ok := planRuleFor(p, se); ok {
-					ks.plans = append(ks.plans, r)
-					counters += r.maxCounters()
-				}
+			if r, ok := planRuleFor(plans[pid], se); ok {
+				ks.plans = append(ks.plans, r)
+				counters += r.maxCounters()
 			}
 		}
 		ks.tooManyLimits = counters > limit.MaxCounters

@@ -60,7 +60,11 @@ const (
 	maxIdleTime = 4 * time.Second
 	// probeAfter: a connection idle longer than this is checked for a
 	// close from the upstream before it is reused.
-	probeAfter  = 500 * time.Millisecond
+	probeAfter = 500 * time.Millisecond
+	// probeWait is how long that check waits for the upstream's close
+	// (already in the socket when it closed while idle): the cost of a
+	// first request after a pause.
+	probeWait   = time.Millisecond
 	maxIdle     = 1024
 	dialTimeout = 5 * time.Second
 	bufSize     = 16 << 10
@@ -158,12 +162,14 @@ func hostOnly(h string) string {
 }
 
 // alive reports whether the upstream has not closed the connection while
-// it sat idle: a read that times out at once means nothing is pending.
+// it sat idle: a read that times out means nothing is pending. The
+// deadline is just ahead, not now: a deadline already past fails the read
+// before it is made, and a closed connection looked alive.
 func (uc *upConn) alive() bool {
 	if uc.br.Buffered() > 0 {
 		return false // bytes nobody asked for: the connection is out of step
 	}
-	uc.c.SetReadDeadline(time.Now())
+	uc.c.SetReadDeadline(time.Now().Add(probeWait))
 	_, err := uc.br.Peek(1)
 	uc.c.SetReadDeadline(uc.deadline)
 	return errors.Is(err, os.ErrDeadlineExceeded)
