@@ -50,15 +50,17 @@ func (c *rawTCP) Read(b []byte) (int, error) {
 	var n int
 	var errno syscall.Errno
 	err := c.rc.Read(func(fd uintptr) bool {
-		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-		if e == syscall.EAGAIN {
-			return false // park until readable
+		for {
+			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+			switch e {
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				return false // park until readable
+			}
+			n, errno = int(r), e
+			return true
 		}
-		if e == syscall.EINTR {
-			return false
-		}
-		n, errno = int(r), e
-		return true
 	})
 	switch {
 	case err != nil:
