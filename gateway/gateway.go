@@ -142,15 +142,19 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	g.server = &fasthttp.Server{
-		Handler:                       g.serve,
-		ErrorHandler:                  replyUnreadable,
-		Name:                          "keyward",
-		NoDefaultServerHeader:         true,
-		MaxRequestBodySize:            cfg.MaxBodyBytes,
-		ReadTimeout:                   time.Minute,
-		WriteTimeout:                  cfg.Timeout,
-		IdleTimeout:                   2 * time.Minute,
-		ReadBufferSize:                16 << 10,
+		Handler:               g.serve,
+		ErrorHandler:          replyUnreadable,
+		Name:                  "keyward",
+		NoDefaultServerHeader: true,
+		MaxRequestBodySize:    cfg.MaxBodyBytes,
+		ReadTimeout:           time.Minute,
+		WriteTimeout:          cfg.Timeout,
+		IdleTimeout:           2 * time.Minute,
+		ReadBufferSize:        16 << 10,
+		// A response up to 16 KiB goes out in one write: fasthttp sends a
+		// larger one's header and body in one writev only on a
+		// *net.TCPConn, which the raw-call connections (rawconn.go) are not.
+		WriteBufferSize:               16 << 10,
 		DisableHeaderNamesNormalizing: false,
 		NoDefaultContentType:          true,
 		CloseOnShutdown:               true,
