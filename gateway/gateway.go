@@ -312,9 +312,8 @@ func (g *Gateway) applyChanges(ctx context.Context, batch []keyward.Change) {
 // not hold. On a cluster, notices from different nodes arrive in any
 // order: a key created on one node just after its plan was created on
 // another can be announced here first. Resolved against this table, the
-// key may call nothing (table.resolve: never without a plan's limits; a
-// plan cannot be deleted while keys are attached, so the plan exists); a
-// full reload reads the plan along with the key.
+// key may call nothing (table.resolve, table.lacksPlan); a full reload
+// reads the plan along with the key.
 var errPlanNotYetKnown = errors.New("gateway: a key names a plan not loaded yet")
 
 // applyKeys re-reads the keys ids and puts them into the key table in
@@ -330,12 +329,10 @@ func (g *Gateway) applyKeys(ctx context.Context, ids []string) error {
 	if err != nil {
 		return err
 	}
-	plans := g.table.Load().plans
+	t := g.table.Load()
 	for _, k := range keys {
-		for _, pid := range k.PlanIDs {
-			if plans[pid] == nil {
-				return errPlanNotYetKnown
-			}
+		if t.lacksPlan(k.PlanIDs) {
+			return errPlanNotYetKnown
 		}
 	}
 	found := make(map[string]bool, len(keys))

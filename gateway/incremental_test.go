@@ -15,10 +15,7 @@ import (
 // returns the value of key_0.
 func manyKeysGateway(tb testing.TB, n int, feed keyward.ChangeFeed) (*Gateway, *fakeSource, string) {
 	tb.Helper()
-	hasher, err := keyvalue.NewHasher(make([]byte, 32))
-	if err != nil {
-		tb.Fatal(err)
-	}
+	hasher := testHasher(tb)
 	snap := &keyward.DataPlaneSnapshot{
 		APIs: []*keyward.API{{ID: "api_1", Name: "chat", OpenAICompatible: true,
 			Stages: []keyward.Stage{{Name: "prod", UpstreamURL: "http://127.0.0.1:9"}}}},
@@ -27,17 +24,13 @@ func manyKeysGateway(tb testing.TB, n int, feed keyward.ChangeFeed) (*Gateway, *
 	}
 	var first string
 	for i := range n {
-		value, err := keyvalue.Generate("kw")
-		if err != nil {
-			tb.Fatal(err)
-		}
+		id := fmt.Sprintf("key_%d", i)
+		value, cred := currentValue(tb, hasher, id, "cred_"+id)
 		if i == 0 {
 			first = value
 		}
-		d := hasher.Digest(value)
-		id := fmt.Sprintf("key_%d", i)
 		snap.Keys = append(snap.Keys, &keyward.APIKey{ID: id, Enabled: true, PlanIDs: []string{"plan_1"},
-			Credentials: []keyward.Credential{{ID: "cred_" + id, KeyID: id, Label: keyward.LabelCurrent, Digest: d[:]}}})
+			Credentials: []keyward.Credential{cred}})
 	}
 	src := &fakeSource{snap: snap}
 	g, err := New(context.Background(), Config{Source: src, Changes: feed, Hasher: hasher})
@@ -107,14 +100,12 @@ func TestKeyChangesThroughTheFeed(t *testing.T) {
 	go g.background(stop)
 	table := g.table.Load()
 	k := src.snap.Keys[0]
-	hasher, _ := keyvalue.NewHasher(make([]byte, 32))
 
 	// Rotation: a new CURRENT value; the old one PREVIOUS until its grace.
-	newValue, _ := keyvalue.Generate("kw")
-	nd := hasher.Digest(newValue)
+	newValue, newCred := currentValue(t, g.cfg.Hasher, k.ID, "cred_new")
 	grace := time.Now().Add(time.Hour)
 	k.Credentials[0].Label, k.Credentials[0].GraceUntil = keyward.LabelPrevious, &grace
-	k.Credentials = append(k.Credentials, keyward.Credential{ID: "cred_new", KeyID: k.ID, Label: keyward.LabelCurrent, Digest: nd[:]})
+	k.Credentials = append(k.Credentials, newCred)
 	feed.Publish(ctx, keyward.Change{Kind: keyward.ChangeKey, ID: k.ID})
 	eventuallyTrue(t, "the rotated value is accepted", func() bool { found, _ := enabled(g, newValue); return found })
 	if found, _ := enabled(g, value); !found {
@@ -196,12 +187,10 @@ func TestKeyNamingAnUnknownPlanIsNotAdmittedWithoutItsLimits(t *testing.T) {
 	src.snap.Plans = append(src.snap.Plans, &keyward.UsagePlan{ID: "plan_quota", Name: "q",
 		Quota:     &keyward.Quota{Limit: 1, Period: keyward.PeriodDay},
 		APIStages: []keyward.PlanStage{{APIID: "api_1", Stage: "prod"}}})
-	hasher, _ := keyvalue.NewHasher(make([]byte, 32))
-	value, _ := keyvalue.Generate("kw")
-	d := hasher.Digest(value)
+	value, cred := currentValue(t, g.cfg.Hasher, "key_new", "cred_new")
 	src.snap.Keys = append(src.snap.Keys, &keyward.APIKey{ID: "key_new", Enabled: true, PlanIDs: []string{"plan_quota"},
 		StageKeys:   []keyward.StageKey{{APIID: "api_1", Stage: "prod"}},
-		Credentials: []keyward.Credential{{ID: "cred_new", KeyID: "key_new", Label: keyward.LabelCurrent, Digest: d[:]}}})
+		Credentials: []keyward.Credential{cred}})
 	feed.Publish(ctx, keyward.Change{Kind: keyward.ChangeKey, ID: "key_new"})
 	eventuallyTrue(t, "the new key is known", func() bool { found, _ := enabled(g, value); return found })
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/changefeed"
-	"github.com/keyward/keyward/keyvalue"
 )
 
 // scriptedSource is fakeSource whose full load can fail after streaming
@@ -65,18 +64,16 @@ func planLimitsGateway(t *testing.T, fillers int) (*Gateway, *scriptedSource, st
 	snap.Plans = append(append([]*keyward.UsagePlan(nil), snap.Plans...), &keyward.UsagePlan{ID: "plan_quota", Name: "q",
 		Quota:     &keyward.Quota{Limit: 1, Period: keyward.PeriodDay},
 		APIStages: []keyward.PlanStage{{APIID: "api_1", Stage: "prod"}}})
-	value, _ := keyvalue.Generate("kw")
-	d := g.cfg.Hasher.Digest(value)
+	value, cred := currentValue(t, g.cfg.Hasher, "key_new", "cred_new")
 	keys := []*keyward.APIKey{{ID: "key_new", Enabled: true, PlanIDs: []string{"plan_quota"},
 		StageKeys:   []keyward.StageKey{{APIID: "api_1", Stage: "prod"}},
-		Credentials: []keyward.Credential{{ID: "cred_new", KeyID: "key_new", Label: keyward.LabelCurrent, Digest: d[:]}}}}
+		Credentials: []keyward.Credential{cred}}}
 	keys = append(keys, snap.Keys...)
 	for i := range fillers {
-		v, _ := keyvalue.Generate("kw")
-		dd := g.cfg.Hasher.Digest(v)
 		id := fmt.Sprintf("key_fill_%d", i)
+		_, fc := currentValue(t, g.cfg.Hasher, id, "cred_"+id)
 		keys = append(keys, &keyward.APIKey{ID: id, Enabled: true, PlanIDs: []string{"plan_1"},
-			Credentials: []keyward.Credential{{ID: "cred_" + id, KeyID: id, Label: keyward.LabelCurrent, Digest: dd[:]}}})
+			Credentials: []keyward.Credential{fc}})
 	}
 	snap.Keys = keys
 	src.snap = &snap

@@ -16,28 +16,19 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/changefeed"
-	"github.com/keyward/keyward/keyvalue"
 )
 
 // attackGateway serves a real gateway on loopback in front of upstreamURL
 // (API "raw", not OpenAI-compatible, stage prod); tweak runs before Serve.
 func attackGateway(t *testing.T, upstreamURL string, timeout time.Duration, tweak func(*Gateway)) (addr, key string) {
 	t.Helper()
-	hasher, err := keyvalue.NewHasher(make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	value, err := keyvalue.Generate("kw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := hasher.Digest(value)
+	hasher := testHasher(t)
+	value, cred := currentValue(t, hasher, "key_1", "cred_1")
 	snap := &keyward.DataPlaneSnapshot{
 		APIs: []*keyward.API{{ID: "api_raw", Name: "raw", Stages: []keyward.Stage{{Name: "prod", UpstreamURL: upstreamURL}}}},
 		Plans: []*keyward.UsagePlan{{ID: "plan_1", Name: "p", Throttle: &keyward.Throttle{RateLimit: 1e6, BurstLimit: 1e6},
 			APIStages: []keyward.PlanStage{{APIID: "api_raw", Stage: "prod"}}}},
-		Keys: []*keyward.APIKey{{ID: "key_1", Enabled: true, PlanIDs: []string{"plan_1"},
-			Credentials: []keyward.Credential{{ID: "cred_1", KeyID: "key_1", Label: keyward.LabelCurrent, Digest: d[:]}}}},
+		Keys: []*keyward.APIKey{{ID: "key_1", Enabled: true, PlanIDs: []string{"plan_1"}, Credentials: []keyward.Credential{cred}}},
 	}
 	g, err := New(context.Background(), Config{Source: &fakeSource{snap}, Changes: &changefeed.Local{}, Hasher: hasher, Timeout: timeout})
 	if err != nil {

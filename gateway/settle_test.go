@@ -15,7 +15,6 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/changefeed"
-	"github.com/keyward/keyward/keyvalue"
 	"github.com/keyward/keyward/limit"
 	"github.com/keyward/keyward/mockupstream"
 )
@@ -74,22 +73,14 @@ func budgetGateway(t *testing.T, budget int64, h *atomic.Pointer[http.Handler], 
 	t.Helper()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*h.Load()).ServeHTTP(w, r) }))
 	t.Cleanup(up.Close)
-	hasher, err := keyvalue.NewHasher(make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	value, err := keyvalue.Generate("kw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := hasher.Digest(value)
+	hasher := testHasher(t)
+	value, cred := currentValue(t, hasher, "key_1", "cred_1")
 	snap := &keyward.DataPlaneSnapshot{
 		APIs: []*keyward.API{{ID: "api_1", Name: "chat", OpenAICompatible: true,
 			Stages: []keyward.Stage{{Name: "prod", UpstreamURL: up.URL}}}},
 		Plans: []*keyward.UsagePlan{{ID: "plan_1", Name: "p", Tokens: &keyward.TokenLimits{PerDay: budget},
 			APIStages: []keyward.PlanStage{{APIID: "api_1", Stage: "prod"}}}},
-		Keys: []*keyward.APIKey{{ID: "key_1", Enabled: true, PlanIDs: []string{"plan_1"},
-			Credentials: []keyward.Credential{{ID: "cred_1", KeyID: "key_1", Label: keyward.LabelCurrent, Digest: d[:]}}}},
+		Keys: []*keyward.APIKey{{ID: "key_1", Enabled: true, PlanIDs: []string{"plan_1"}, Credentials: []keyward.Credential{cred}}},
 	}
 	cl := &countingLimiter{Limiter: limit.NewLocal(nil)}
 	cfg := Config{Source: &fakeSource{snap}, Changes: &changefeed.Local{}, Hasher: hasher,

@@ -139,15 +139,10 @@ func (b *builder) begin(snap *keyward.DataPlaneSnapshot) (*table, error) {
 func (t *table) resolve(sig *accessSig) map[*stageEntry]*keyStage {
 	stages, plans := t.stages, t.plans
 	m := map[*stageEntry]*keyStage{}
-	for _, pid := range sig.plans {
-		if plans[pid] == nil {
-			// A plan with keys attached cannot be deleted, so this table
-			// has not loaded it yet (a cluster's notices arrive in any
-			// order; a full load publishes keys before its table). Without
-			// its limits the key would go unlimited: it may call nothing
-			// until a table that holds the plan resolves it again.
-			return m
-		}
+	if t.lacksPlan(sig.plans) {
+		// Without that plan's limits the key would go unlimited: it may
+		// call nothing until a table that holds the plan resolves it again.
+		return m
 	}
 	// A key may call the stages it names and the stages of the plans it
 	// is attached to (as with API Gateway usage plans).
@@ -174,6 +169,19 @@ func (t *table) resolve(sig *accessSig) map[*stageEntry]*keyStage {
 		ks.tooManyLimits = counters > limit.MaxCounters
 	}
 	return m
+}
+
+// lacksPlan reports whether t does not hold one of the plans planIDs. A
+// plan with keys attached cannot be deleted, so such a plan exists and t
+// has not loaded it yet: a cluster's notices arrive in any order, and a
+// full load publishes keys before its table.
+func (t *table) lacksPlan(planIDs []string) bool {
+	for _, pid := range planIDs {
+		if t.plans[pid] == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // planRuleFor returns plan p's limits for stage se: a plan with no API

@@ -67,6 +67,24 @@ func mustUpdate(t *testing.T, s keyward.Store, fn func(context.Context, keyward.
 	}
 }
 
+// seedAttachedKey commits plan "plan-1" and key keyID with its CURRENT
+// credential credID, attached to it.
+func seedAttachedKey(t *testing.T, s keyward.Store, keyID, credID string) {
+	t.Helper()
+	mustUpdate(t, s, func(ctx context.Context, tx keyward.Tx) error {
+		if err := tx.InsertPlan(ctx, hbPlan("plan-1", "one")); err != nil {
+			return err
+		}
+		if err := tx.InsertKey(ctx, hbKey(keyID)); err != nil {
+			return err
+		}
+		if err := tx.InsertCredential(ctx, hbCred(credID, keyID, keyward.LabelCurrent)); err != nil {
+			return err
+		}
+		return tx.AttachKey(ctx, "plan-1", keyID)
+	})
+}
+
 func keyExists(t *testing.T, s keyward.Store, id string) bool {
 	t.Helper()
 	var ok bool
@@ -389,18 +407,7 @@ func TestHeldBackWritesSeenByEveryMethod(t *testing.T) {
 
 func TestHeldBackFailureThenHandledProbeThenSuccess(t *testing.T) {
 	both(t, func(t *testing.T, s keyward.Store) {
-		mustUpdate(t, s, func(ctx context.Context, tx keyward.Tx) error {
-			if err := tx.InsertPlan(ctx, hbPlan("plan-1", "one")); err != nil {
-				return err
-			}
-			if err := tx.InsertKey(ctx, hbKey("key-1")); err != nil {
-				return err
-			}
-			if err := tx.InsertCredential(ctx, hbCred("cred-1", "key-1", keyward.LabelCurrent)); err != nil {
-				return err
-			}
-			return tx.AttachKey(ctx, "plan-1", "key-1")
-		})
+		seedAttachedKey(t, s, "key-1", "cred-1")
 		head0 := auditHead(t, s)
 		var insErr error
 		err := s.Update(context.Background(), func(ctx context.Context, tx keyward.Tx) error {
@@ -716,18 +723,7 @@ const (
 
 func TestHeldBackConcurrentMix(t *testing.T) {
 	both(t, func(t *testing.T, s keyward.Store) {
-		mustUpdate(t, s, func(ctx context.Context, tx keyward.Tx) error {
-			if err := tx.InsertPlan(ctx, hbPlan("plan-1", "one")); err != nil {
-				return err
-			}
-			if err := tx.InsertKey(ctx, hbKey("shared")); err != nil {
-				return err
-			}
-			if err := tx.InsertCredential(ctx, hbCred("shared-c", "shared", keyward.LabelCurrent)); err != nil {
-				return err
-			}
-			return tx.AttachKey(ctx, "plan-1", "shared")
-		})
+		seedAttachedKey(t, s, "shared", "shared-c")
 		const n = 240
 		type outcome struct {
 			err      error
