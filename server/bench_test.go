@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyward/keyward"
 	"github.com/keyward/keyward/httpapi"
+	"github.com/keyward/keyward/internal/procio"
 	"github.com/keyward/keyward/server"
 )
 
@@ -79,6 +80,7 @@ func benchImport(b *testing.B, bound bool) {
 		}
 		in.StageKeys, in.PlanIDs = []keyward.StageKey{{APIID: "chat", Stage: "prod"}}, []string{"gold"}
 	}
+	wrote0 := procio.WriteBytes()
 	start := time.Now()
 	batch := make([]keyward.KeyImportRow, 0, keyward.MaxImportRows)
 	sent := 0
@@ -101,4 +103,7 @@ func benchImport(b *testing.B, bound bool) {
 	}
 	flush()
 	b.ReportMetric(float64(sent)/time.Since(start).Seconds(), "keys/s")
+	if wrote0 >= 0 {
+		b.ReportMetric(float64(procio.WriteBytes()-wrote0)/float64(sent), "disk-B/key")
+	}
 }

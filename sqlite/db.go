@@ -22,6 +22,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"runtime"
@@ -38,7 +39,10 @@ type DB struct {
 	read  *pool             // query-only connections; the write pool itself for in-memory databases
 	batch *sqlstore.Batcher // group commit on the write pool; nil for in-memory databases
 	ckpt  *checkpointer     // passive WAL checkpoints off the writer; nil for in-memory databases
-	clock keyward.Clock
+	lock  io.Closer         // this process's hold on the database file; nil for in-memory databases
+	// digests keeps key values unique for the write pool (sqlstore/digests.go).
+	digests *sqlstore.DigestSet
+	clock   keyward.Clock
 }
 
 var _ keyward.Store = (*DB)(nil)
@@ -106,6 +110,17 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("sqlite: create database file: %w", err)
 	}
+	// One process writes the database: the store keeps key values unique
+	// in memory (sqlstore/digests.go), which a second writer would not see.
+	if db.lock, err = lockDatabase(path); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = db.lock.Close()
+		}
+	}()
 
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + connParams
 	write, err := sql.Open("sqlite", dsn+writeParams)
@@ -126,6 +141,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		_ = db.write.close()
 		return nil, err
 	}
+	db.digests = sqlstore.NewDigestSet()
+	db.write.stmts.KeepDigestsUnique(db.digests)
 
 	read, err := sql.Open("sqlite", dsn+"&_query_only=1")
 	if err != nil {
@@ -156,6 +173,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 		}
 		return tx, -1, nil // the head is read when a call asks: it costs nothing here
 	}}
+	ok = true
 	return db, nil
 }
 
@@ -178,6 +196,8 @@ func (db *DB) openMemory(ctx context.Context) (*DB, error) {
 		_ = db.write.close()
 		return nil, err
 	}
+	db.digests = sqlstore.NewDigestSet()
+	db.write.stmts.KeepDigestsUnique(db.digests)
 	return db, nil
 }
 
@@ -190,6 +210,9 @@ func (db *DB) Close() error {
 	err = errors.Join(err, db.write.close())
 	if db.read != db.write {
 		err = errors.Join(err, db.read.close())
+	}
+	if db.lock != nil {
+		err = errors.Join(err, db.lock.Close())
 	}
 	return err
 }
@@ -270,19 +293,40 @@ func (p *pool) run(ctx context.Context, readOnly bool, fn func(context.Context, 
 			return fmt.Errorf("sqlite: set query_only: %w", err)
 		}
 	}
+	// A write transaction tells the store what it inserted when it ends
+	// (sqlstore/digests.go); a read-only one has nothing to tell.
+	var u *sqlstore.Update
+	if !readOnly {
+		u = sqlstore.BeginUpdate(sqlTx, p.stmts)
+	}
+	rollback := func() {
+		if u != nil {
+			u.Rollback()
+		} else {
+			_ = sqlTx.Rollback()
+		}
+	}
 	finished := false
 	defer func() {
 		if !finished { // fn panicked or called runtime.Goexit: the panic goes on
-			_ = sqlTx.Rollback()
+			rollback()
 		}
 	}()
-	err = sqlstore.Run(ctx, sqlTx, p.stmts, fn)
+	if u != nil {
+		err = u.Run(ctx, fn)
+	} else {
+		err = sqlstore.Run(ctx, sqlTx, p.stmts, fn)
+	}
 	finished = true
 	if err != nil {
-		_ = sqlTx.Rollback()
+		rollback()
 		return err
 	}
-	if err := sqlTx.Commit(); err != nil {
+	commit := sqlTx.Commit
+	if u != nil {
+		commit = u.Commit
+	}
+	if err := commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
 	return nil

@@ -219,7 +219,7 @@ func TestOddPath(t *testing.T) {
 	}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if e.Name() != "k.db" && e.Name() != "k.db-wal" && e.Name() != "k.db-shm" {
+		if e.Name() != "k.db" && e.Name() != "k.db-wal" && e.Name() != "k.db-shm" && e.Name() != "k.db-lock" {
 			t.Errorf("unexpected file %q", e.Name())
 		}
 	}

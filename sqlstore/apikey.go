@@ -40,6 +40,11 @@ var (
 	qUpdateCredential = register(`UPDATE credentials SET label = ?, grace_until = ? WHERE id = ?`)
 	qDeleteCredential = register(`DELETE FROM credentials WHERE id = ?`)
 	qFindCredential   = register(`SELECT ` + credCols + ` FROM credentials WHERE digest = ?`)
+	// Without a unique index on digests (SQLite) both read the whole table:
+	// the first when a store starts writing, the second only when the
+	// DigestSet cannot rule a value out (digests.go).
+	qAllDigests  = register(`SELECT digest FROM credentials`)
+	qDigestInUse = register(`SELECT 1 FROM credentials WHERE digest = ? LIMIT 1`)
 )
 
 func (t *tx) InsertKey(ctx context.Context, k *keyward.APIKey) error {
@@ -222,9 +227,52 @@ func (t *tx) DeleteKey(ctx context.Context, id string) error {
 }
 
 func (t *tx) InsertCredential(ctx context.Context, c *keyward.Credential) error {
-	return t.execLater(ctx, qInsertCredential, func(err error) error { return credentialFailed(t.d, c, err) },
+	d := t.insertedDigests()
+	if d != nil {
+		if err := t.checkValueFree(ctx, d, c.Digest); err != nil {
+			return err
+		}
+	}
+	err := t.execLater(ctx, qInsertCredential, func(err error) error { return credentialFailed(t.d, c, err) },
 		c.ID, c.KeyID, string(c.Label), c.Hint, nullTime(c.GraceUntil), formatTime(c.CreatedAt), c.Digest, blobArg(c.SealedValue))
+	if err == nil {
+		d.add(c.Digest)
+	}
+	return err
 }
+
+// insertedDigests is the record of the credentials this write transaction
+// inserted, where the store keeps digests unique itself (digests.go).
+func (t *tx) insertedDigests() *txDigests {
+	if t.batch != nil {
+		return t.batch.digests
+	}
+	return t.digests
+}
+
+// checkValueFree fails when a credential has digest already: what the
+// unique index on credentials.digest says where there is one.
+func (t *tx) checkValueFree(ctx context.Context, d *txDigests, digest []byte) error {
+	may, err := d.mayExist(ctx, t, digest)
+	if err != nil {
+		return internal("read credential digests", err)
+	}
+	if !may {
+		return nil
+	}
+	d.scanned()
+	var one int
+	switch err := t.queryRow(ctx, qDigestInUse, digest).Scan(&one); {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return internal("find credential digest", err)
+	}
+	return errValueInUse()
+}
+
+// errValueInUse is the error of a key value another credential has.
+func errValueInUse() error { return conflict("this key value is already in use") }
 
 // credentialFailed is the error of inserting c that failed with err.
 func credentialFailed(d *Dialect, c *keyward.Credential, err error) error {
@@ -235,7 +283,7 @@ func credentialFailed(d *Dialect, c *keyward.Credential, err error) error {
 		switch {
 		// The messages are the ones the core gives its callers.
 		case strings.Contains(msg, "credentials.digest"):
-			return conflict("this key value is already in use")
+			return errValueInUse()
 		case strings.Contains(msg, "credentials.label") && c.Label == keyward.LabelPending:
 			return conflict("a rotation of key %s is already in progress", c.KeyID)
 		case strings.Contains(msg, "credentials.label"):

@@ -155,7 +155,7 @@ func (b *Batcher) run(sqlTx *sql.Tx, head int64, beginErr error, batch []*batchR
 		_ = sqlTx.Rollback()
 		return
 	}
-	st := newBatchState(head)
+	st := b.newState(head)
 	if len(live) == 1 {
 		b.runAlone(sqlTx, st, live[0])
 		return
@@ -170,7 +170,7 @@ func (b *Batcher) run(sqlTx *sql.Tx, head int64, beginErr error, batch []*batchR
 		failAll(live, err)
 		return
 	}
-	st = newBatchState(head)
+	st = b.newState(head)
 	var committed []*batchReq
 	for _, r := range live {
 		ok, err := b.runInSavepoint(sqlTx, st, r)
@@ -179,6 +179,7 @@ func (b *Batcher) run(sqlTx *sql.Tx, head int64, beginErr error, batch []*batchR
 		}
 		if err != nil { // the savepoint machinery itself failed
 			_ = sqlTx.Rollback()
+			st.digests.rolledBack()
 			failAll(append(committed, r), err)
 			failAll(remaining(live, r), err)
 			return
@@ -192,6 +193,7 @@ func (b *Batcher) run(sqlTx *sql.Tx, head int64, beginErr error, batch []*batchR
 		// savepoint tells (this pass runs only after a call failed).
 		if _, err := sqlTx.ExecContext(context.Background(), "SAVEPOINT kw"); err != nil && !b.blameLast(sqlTx, st, err, &committed) {
 			_ = sqlTx.Rollback()
+			st.digests.rolledBack()
 			failAll(committed, fmt.Errorf("%s: savepoint: %w", b.Name, err))
 			return
 		}
@@ -200,7 +202,7 @@ func (b *Batcher) run(sqlTx *sql.Tx, head int64, beginErr error, batch []*batchR
 		failAll(committed, fmt.Errorf("%s: commit: %w", b.Name, err))
 		return
 	}
-	b.committed()
+	b.committed(st)
 }
 
 // blameLast handles err, met as a call's savepoint was taken: when it says
@@ -216,13 +218,17 @@ func (b *Batcher) blameLast(sqlTx *sql.Tx, st *batchState, err error, committed 
 		return false
 	}
 	st.forget()
+	st.digests.rollbackTo()
 	last := (*committed)[len(*committed)-1]
 	*committed = (*committed)[:len(*committed)-1]
 	last.err = fmt.Errorf("%s: a statement of this call failed and the call went on as if it had not; its work was rolled back", b.Name)
 	return true
 }
 
-func (b *Batcher) committed() {
+// committed follows a commit of st's transaction. (A commit that failed
+// tells nothing: the next transaction's begin decides, digests.go.)
+func (b *Batcher) committed(st *batchState) {
+	st.digests.committed()
 	if b.Committed != nil {
 		b.Committed()
 	}
@@ -235,6 +241,7 @@ func (b *Batcher) runTogether(sqlTx *sql.Tx, st *batchState, live []*batchReq) b
 	st.hold = true
 	again := func() bool {
 		_ = sqlTx.Rollback()
+		st.digests.rolledBack()
 		for _, r := range live {
 			r.reset()
 		}
@@ -262,7 +269,7 @@ func (b *Batcher) runTogether(sqlTx *sql.Tx, st *batchState, live []*batchReq) b
 		failAll(live, fmt.Errorf("%s: commit: %w", b.Name, err))
 		return true
 	}
-	b.committed()
+	b.committed(st)
 	return true
 }
 
@@ -295,12 +302,13 @@ func (b *Batcher) runAlone(sqlTx *sql.Tx, st *batchState, r *batchReq) {
 			r.err = fmt.Errorf("%s: commit: %w", b.Name, err)
 			return
 		default:
-			b.committed()
+			b.committed(st)
 			return
 		}
 	}
 	if r.heldFailed {
 		_ = sqlTx.Rollback()
+		st.digests.rolledBack()
 		r.reset()
 		var head int64
 		var err error
@@ -308,17 +316,19 @@ func (b *Batcher) runAlone(sqlTx *sql.Tx, st *batchState, r *batchReq) {
 			r.err = err
 			return
 		}
-		b.call(sqlTx, newBatchState(head), r)
+		st = b.newState(head)
+		b.call(sqlTx, st, r)
 	}
 	if r.err != nil || r.panicked {
 		_ = sqlTx.Rollback()
+		st.digests.rolledBack()
 		return
 	}
 	if err := sqlTx.Commit(); err != nil {
 		r.err = fmt.Errorf("%s: commit: %w", b.Name, err)
 		return
 	}
-	b.committed()
+	b.committed(st)
 }
 
 // runInSavepoint runs one caller's fn; ok reports whether its work stays.
@@ -327,6 +337,7 @@ func (b *Batcher) runInSavepoint(sqlTx *sql.Tx, st *batchState, r *batchReq) (ok
 	if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT kw"); err != nil {
 		return false, fmt.Errorf("%s: savepoint: %w", b.Name, err)
 	}
+	st.digests.savepoint()
 	b.call(sqlTx, st, r)
 	if r.err != nil || r.panicked {
 		st.forget() // what the call read or wrote is undone
@@ -335,6 +346,8 @@ func (b *Batcher) runInSavepoint(sqlTx *sql.Tx, st *batchState, r *batchReq) (ok
 				return false, fmt.Errorf("%s: rollback to savepoint: %w", b.Name, err)
 			}
 		}
+		st.digests.rollbackTo()
+		st.digests.release()
 		return false, nil
 	}
 	return true, nil // the savepoint stays, nested: the commit releases it
@@ -376,12 +389,23 @@ type batchState struct {
 	hold     bool
 	pending  []pendingWrite
 	heldFrom int64
+
+	// digests: the credentials this transaction inserted, for a store
+	// that keeps digests unique itself (digests.go); nil otherwise.
+	digests *txDigests
 }
 
 // newBatchState is the state of a batch that began with the audit log's
 // head at head (-1: not known yet).
 func newBatchState(head int64) *batchState {
 	return &batchState{auditHead: max(head, 0), headKnown: head >= 0}
+}
+
+// newState is the state of a transaction b just began.
+func (b *Batcher) newState(head int64) *batchState {
+	st := newBatchState(head)
+	st.digests = b.Stmts.digests.begin()
+	return st
 }
 
 func (st *batchState) forget() { st.headKnown = false }

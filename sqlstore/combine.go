@@ -41,9 +41,41 @@ type pendingWrite struct {
 const maxPending = 256
 
 // Run runs fn in sqlTx with s's statements, every statement when it is
-// made.
+// made: a read-only transaction, or one whose writes the store need not
+// follow (see Update).
 func Run(ctx context.Context, sqlTx *sql.Tx, s *Statements, fn func(context.Context, keyward.Tx) error) error {
 	return fn(ctx, &tx{tx: sqlTx, stmts: s.stmts, d: s.d})
+}
+
+// Update is a read-write transaction of a store that does not batch
+// (SQLite in memory): Run, then Commit or Rollback, so that the store
+// learns what the transaction inserted once it has ended (digests.go).
+type Update struct{ t *tx }
+
+// BeginUpdate starts an Update on sqlTx with s's statements, every
+// statement run when it is made.
+func BeginUpdate(sqlTx *sql.Tx, s *Statements) *Update {
+	return &Update{t: &tx{tx: sqlTx, stmts: s.stmts, d: s.d, digests: s.digests.begin()}}
+}
+
+// Run runs fn in the transaction.
+func (u *Update) Run(ctx context.Context, fn func(context.Context, keyward.Tx) error) error {
+	return fn(ctx, u.t)
+}
+
+// Commit commits the transaction.
+func (u *Update) Commit() error {
+	if err := u.t.tx.Commit(); err != nil {
+		return err // committed or not: the next transaction's begin decides
+	}
+	u.t.digests.committed()
+	return nil
+}
+
+// Rollback rolls the transaction back.
+func (u *Update) Rollback() {
+	_ = u.t.tx.Rollback()
+	u.t.digests.rolledBack()
 }
 
 // holding reports whether t keeps writes back: in the optimistic pass of

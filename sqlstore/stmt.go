@@ -65,7 +65,15 @@ type Dialect struct {
 type Statements struct {
 	d     *Dialect
 	stmts []*sql.Stmt // indexed by query
+	// digests, if set, keeps credential digests unique (digests.go): on a
+	// database with one writer and no unique index on them.
+	digests *DigestSet
 }
+
+// KeepDigestsUnique makes the store check credential digests itself, in
+// set, for a database whose schema has no unique index on them and that
+// has one writer, in this process.
+func (s *Statements) KeepDigestsUnique(set *DigestSet) { s.digests = set }
 
 // Prepare prepares every statement on db in d's SQL.
 func Prepare(ctx context.Context, db *sql.DB, d *Dialect) (*Statements, error) {
@@ -96,6 +104,9 @@ type tx struct {
 	stmts []*sql.Stmt
 	d     *Dialect
 	batch *batchState // nil outside a batch
+	// digests: a write transaction's record of the credentials it
+	// inserted, outside a batch (RunUpdate); in a batch, batch.digests.
+	digests *txDigests
 
 	failed error // set when writes kept back failed: the pass is over
 }

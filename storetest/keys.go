@@ -16,6 +16,8 @@ var keyTests = []test{
 	{"AttackGatewayKeys", func(h *harness) { attackGatewayKeys(h.t, h.s) }},
 	{"Update", testKeyUpdate},
 	{"Credentials", testCredentials},
+	{"UniqueValues", testUniqueValues},
+	{"AttackUniqueValuesInBatches", func(h *harness) { attackUniqueValuesInBatches(h.t, h.s, 48) }},
 	{"Rotation", testCredentialRotation},
 	{"DeleteCascades", testKeyDeleteCascades},
 	{"Pagination", testKeyPagination},
