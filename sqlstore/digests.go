@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"sync"
 	"sync/atomic"
+
+	"github.com/keyward/keyward/internal/offheap"
 )
 
 // Unique key values without a unique index (SQLite).
@@ -72,6 +74,7 @@ func (s *DigestSet) begin() *txDigests {
 	d := &txDigests{set: s, count: map[uint64]int{}}
 	s.mu.Lock()
 	if w := s.writer; w != nil && len(w.added) > 0 {
+		s.set.free()
 		s.set, s.built = prefixSet{}, false
 	}
 	s.writer = d
@@ -176,11 +179,13 @@ func (d *txDigests) end(committed bool) {
 }
 
 // prefixSet is a set of uint64 by open addressing: 8 bytes a slot, at
-// most three quarters full, so about 16 MB at a million keys where a Go
-// map would take twice that. 0 marks an empty slot; the prefix 0 is kept
-// apart.
+// most three quarters full, so 16 MB at a million keys where a Go map
+// would take twice that. The slots are outside the Go heap
+// (internal/offheap), so the collector neither scans them nor lets the heap
+// grow by as much again before collecting. 0 marks an empty slot; the
+// prefix 0 is kept apart.
 type prefixSet struct {
-	slots []uint64
+	slots offheap.Array[uint64]
 	n     int
 	zero  bool
 }
@@ -189,12 +194,12 @@ func (s *prefixSet) has(p uint64) bool {
 	if p == 0 {
 		return s.zero
 	}
-	if len(s.slots) == 0 {
+	if s.slots.Len() == 0 {
 		return false
 	}
-	mask := uint64(len(s.slots) - 1)
+	mask := uint64(s.slots.Len() - 1)
 	for i := mix(p) & mask; ; i = (i + 1) & mask {
-		switch s.slots[i] {
+		switch *s.slots.At(int(i)) {
 		case p:
 			return true
 		case 0:
@@ -208,16 +213,16 @@ func (s *prefixSet) add(p uint64) {
 		s.zero = true
 		return
 	}
-	if (s.n+1)*4 > len(s.slots)*3 {
+	if (s.n+1)*4 > s.slots.Len()*3 {
 		s.grow()
 	}
-	mask := uint64(len(s.slots) - 1)
+	mask := uint64(s.slots.Len() - 1)
 	for i := mix(p) & mask; ; i = (i + 1) & mask {
-		switch s.slots[i] {
+		switch slot := s.slots.At(int(i)); *slot {
 		case p:
 			return
 		case 0:
-			s.slots[i] = p
+			*slot = p
 			s.n++
 			return
 		}
@@ -226,13 +231,18 @@ func (s *prefixSet) add(p uint64) {
 
 func (s *prefixSet) grow() {
 	old := s.slots
-	s.slots, s.n = make([]uint64, max(1024, 2*len(old))), 0
-	for _, p := range old {
-		if p != 0 {
+	s.slots, s.n = offheap.Array[uint64]{}, 0
+	s.slots.Resize(max(1024, 2*old.Len()))
+	for i := range old.Len() {
+		if p := *old.At(i); p != 0 {
 			s.add(p)
 		}
 	}
+	old.Free()
 }
+
+// free returns the slots' memory.
+func (s *prefixSet) free() { s.slots.Free() }
 
 // mix spreads p over the slots. Digests are uniform already, but tests
 // and a key's digest under a known pepper need not be.
