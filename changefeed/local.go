@@ -15,7 +15,11 @@ import (
 // that finds the buffer full is dropped: the buffer then already holds a
 // notice the subscriber has not read, and reading it makes the subscriber
 // reload after this change was committed, which is all a notice promises.
-const buffer = 64
+// A gateway that full-reloads a million keys (seconds) while a bulk import
+// announces a batch every 50 ms must not overflow it, or it reloads again
+// at once: 1,024 notices are about 50 s of such an import, and a few
+// hundred kilobytes of notices.
+const buffer = 1024
 
 // Local fans changes out to subscribers in the same process. The zero
 // value is ready to use.
