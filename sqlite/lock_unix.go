@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -20,6 +21,11 @@ import (
 // the kernel drops when the process ends, however it ends; SQLite's own
 // locks are fcntl(2) locks, which it does not touch.
 func lockDatabase(path string) (io.Closer, error) {
+	// The lock is the database's, not the name's: a symbolic link to the
+	// file is the same database.
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
 	f, err := os.OpenFile(path+"-lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: lock database: %w", err)

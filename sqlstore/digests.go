@@ -60,6 +60,17 @@ type txDigests struct {
 	added []uint64
 	count map[uint64]int
 	marks []int
+	// built: this transaction built the set, with depth savepoints open.
+	// The table it read may lack credentials the transaction deleted
+	// before: if that is rolled back, so must the set be.
+	built bool
+	depth int
+}
+
+// discard forgets the set; the next check builds it again. Under s.mu.
+func (s *DigestSet) discard() {
+	s.set.free()
+	s.set, s.built = prefixSet{}, false
 }
 
 // begin starts the record of a write transaction. The store has one
@@ -73,9 +84,8 @@ func (s *DigestSet) begin() *txDigests {
 	}
 	d := &txDigests{set: s, count: map[uint64]int{}}
 	s.mu.Lock()
-	if w := s.writer; w != nil && len(w.added) > 0 {
-		s.set.free()
-		s.set, s.built = prefixSet{}, false
+	if w := s.writer; w != nil && (len(w.added) > 0 || w.built) {
+		s.discard()
 	}
 	s.writer = d
 	s.mu.Unlock()
@@ -99,15 +109,19 @@ func (d *txDigests) mayExist(ctx context.Context, t *tx, digest []byte) (bool, e
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.built {
-		// Inside the write transaction: nothing can be inserted meanwhile,
-		// and this transaction has inserted nothing yet (every insert
-		// passes here first).
+		// Inside the write transaction: nothing else can write meanwhile,
+		// and this transaction has inserted no credential yet (every
+		// insert passes here first). It may have deleted some, which the
+		// read then misses: if the transaction, or the savepoint the read
+		// ran in, is rolled back, they are back and the set is thrown
+		// away with it (end, rollbackTo).
 		var set prefixSet
 		var b []byte
 		if err := t.each(ctx, qAllDigests, nil, []any{&b}, func() { set.add(prefixOf(b)) }); err != nil {
 			return false, err
 		}
 		s.set, s.built = set, true
+		d.built, d.depth = true, len(d.marks)
 	}
 	return s.set.has(p), nil
 }
@@ -139,6 +153,14 @@ func (d *txDigests) rollbackTo() {
 		return
 	}
 	m := d.marks[len(d.marks)-1]
+	if d.built && len(d.marks)-1 < d.depth { // built after that savepoint
+		d.set.mu.Lock()
+		if d.set.writer == d {
+			d.set.discard()
+		}
+		d.set.mu.Unlock()
+		d.built = false
+	}
 	for _, p := range d.added[m:] {
 		if d.count[p]--; d.count[p] == 0 {
 			delete(d.count, p)
@@ -171,6 +193,10 @@ func (d *txDigests) end(committed bool) {
 		return // ended already, or a later transaction began: begin decided
 	}
 	s.writer = nil
+	if !committed && d.built {
+		s.discard()
+		return
+	}
 	if committed && s.built { // not built: it will be, from the table that holds them now
 		for _, p := range d.added {
 			s.set.add(p)
