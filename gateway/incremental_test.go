@@ -145,19 +145,7 @@ func TestBulkChangesAreAppliedKeyByKey(t *testing.T) {
 	ctx := context.Background()
 	g, src, first := manyKeysGateway(t, 50_000, &changefeed.Local{})
 	table := g.table.Load()
-	notices := func(from, to int) []keyward.Change {
-		var batch []keyward.Change
-		for lo := from; lo < to; lo += 1000 {
-			c := keyward.Change{Kind: keyward.ChangeKey}
-			for i := lo; i < min(lo+1000, to); i++ {
-				src.snap.Keys[i].Enabled = false
-				c.IDs = append(c.IDs, src.snap.Keys[i].ID)
-			}
-			batch = append(batch, c)
-		}
-		return batch
-	}
-	g.applyChanges(ctx, notices(0, 12_000)) // more than 5,000, less than a quarter
+	g.applyChanges(ctx, disableNotices(src, 0, 12_000)) // more than 5,000, less than a quarter
 	if g.table.Load() != table {
 		t.Fatal("12,000 changed keys of 50,000 made a full reload")
 	}
@@ -165,17 +153,11 @@ func TestBulkChangesAreAppliedKeyByKey(t *testing.T) {
 		t.Fatal("a disabled key of the batch is still enabled")
 	}
 	for i, k := range src.snap.Keys[11_990:12_010] { // either side of the batch's end
-		var d keyvalue.Digest
-		copy(d[:], k.Credentials[0].Digest)
-		var v keyView
-		if !g.keys.lookup(&d, &v) {
-			t.Fatalf("key %s is gone", k.ID)
-		}
-		if want := 11_990+i >= 12_000; v.enabled != want {
-			t.Errorf("key %s enabled %t, want %t", k.ID, v.enabled, want)
+		if want := 11_990+i >= 12_000; keyEnabled(t, g, k) != want {
+			t.Errorf("key %s enabled %t, want %t", k.ID, !want, want)
 		}
 	}
-	g.applyChanges(ctx, notices(12_000, 25_000)) // past a quarter: one read of everything is cheaper
+	g.applyChanges(ctx, disableNotices(src, 12_000, 25_000)) // past a quarter: one read of everything is cheaper
 	if g.table.Load() == table {
 		t.Fatal("13,000 changed keys of 50,000 were applied key by key; a full reload is cheaper")
 	}
