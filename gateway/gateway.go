@@ -56,6 +56,9 @@ type Config struct {
 	SweepInterval time.Duration
 	// UpstreamRootCAs verify HTTPS upstreams; nil: the system's roots.
 	UpstreamRootCAs *x509.CertPool
+	// NoEventLoop serves every connection on fasthttp's goroutines, even
+	// where the event loop could (loop_linux.go).
+	NoEventLoop bool
 }
 
 func (c Config) defaults() Config {
@@ -109,6 +112,7 @@ type Gateway struct {
 	ctx          context.Context // the background loops' lifetime, ended by Shutdown
 	cancel       context.CancelFunc
 	lastFullLoad atomic.Pointer[fullLoad]
+	loops        atomic.Pointer[loopGroup] // the event loops, when Serve runs them
 }
 
 // New builds a Gateway and loads its first table, so that it serves the
@@ -173,13 +177,20 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 		defer stop()
 		g.background(g.ctx)
 	}()
+	if tl, ok := g.loopable(ln); ok {
+		return g.serveLoops(tl)
+	}
 	return g.server.Serve(rawListener{ln})
 }
 
 // Shutdown stops accepting requests, waits for those in flight (streams
 // included) until ctx ends, and writes the usage counted so far.
 func (g *Gateway) Shutdown(ctx context.Context) error {
-	err := g.server.ShutdownWithContext(ctx)
+	var err error
+	if grp := g.loops.Load(); grp != nil {
+		err = grp.shutdown(ctx)
+	}
+	err = errors.Join(err, g.server.ShutdownWithContext(ctx))
 	g.cancel()
 	g.wg.Wait()
 	g.stopSub()

@@ -77,12 +77,10 @@ var (
 	maxBufferedBody = 1 << 20 // larger or unsized responses stream through
 )
 
-// forward sends the admitted request upstream and relays the answer:
-// buffered when it is small and sized (so usage can be read from it),
-// streamed otherwise — server-sent events event by event.
+// forward sends the admitted request upstream and relays the answer
+// (relay).
 func (g *Gateway) forward(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) {
-	st := x.st
-	if st.authMissing {
+	if x.st.authMissing {
 		g.finish(ctx, x, fasthttp.StatusBadGateway, bodyBadGateway)
 		return
 	}
@@ -91,41 +89,38 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) {
 	g.buildRequest(ctx, x, req, rest)
 	uc, err := g.exchange(x, req)
 	if err != nil {
-		var te interface{ Timeout() bool } // net.Error, fasthttp.ErrTimeout
-		if errors.As(err, &te) && te.Timeout() {
-			g.finish(ctx, x, fasthttp.StatusGatewayTimeout, bodyTimeout)
-		} else {
-			g.finish(ctx, x, fasthttp.StatusBadGateway, bodyBadGateway)
-		}
+		g.upstreamFailed(ctx, x, err)
 		return
 	}
-	x.replied = true
+	g.relay(ctx, x, uc, rest)
+}
+
+// upstreamFailed answers a request whose upstream could not be reached or
+// did not answer: 504 for a timeout, 502 otherwise.
+func (g *Gateway) upstreamFailed(ctx *fasthttp.RequestCtx, x *exchange, err error) {
+	var te interface{ Timeout() bool } // net.Error, fasthttp.ErrTimeout
+	if errors.As(err, &te) && te.Timeout() {
+		g.finish(ctx, x, fasthttp.StatusGatewayTimeout, bodyTimeout)
+	} else {
+		g.finish(ctx, x, fasthttp.StatusBadGateway, bodyBadGateway)
+	}
+}
+
+// relay answers with the upstream's response, whose header is in x.resp
+// and whose body is next in uc: buffered when it is small and sized (so
+// usage can be read from it), streamed otherwise — server-sent events
+// event by event.
+func (g *Gateway) relay(ctx *fasthttp.RequestCtx, x *exchange, uc *upConn, rest []byte) {
+	req := &x.req
+	status, n := g.relayHeader(ctx, x)
 	h := &x.resp
-	h.CopyTo(&ctx.Response.Header)
-	// The headers the upstream's Connection header names are for its hop
-	// only (RFC 9110 section 7.6.1), as are the fixed hop-by-hop ones.
-	for _, v := range h.PeekAll("Connection") {
-		for v != nil {
-			var name []byte
-			name, v = nextListItem(v)
-			if len(name) > 0 {
-				ctx.Response.Header.DelBytes(name)
-			}
-		}
-	}
-	for _, name := range responseHopHeaders {
-		ctx.Response.Header.Del(name)
-	}
-	status := h.StatusCode()
-	n := h.ContentLength()
-	if req.Header.IsHead() || status == fasthttp.StatusNoContent || status == fasthttp.StatusNotModified || status < 200 {
+	if bodiless(req, status) {
 		if h.ConnectionClose() || status == fasthttp.StatusSwitchingProtocols {
 			uc.discard()
 		} else {
 			uc.release()
 		}
-		ctx.Response.SkipBody = req.Header.IsHead()
-		g.done(x, status, llmwire.Usage{}, false)
+		g.endBodiless(ctx, x, status)
 		return
 	}
 	if status == fasthttp.StatusOK && listsModels(ctx, x, rest) {
@@ -143,7 +138,7 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) {
 			return
 		}
 	}
-	if events || n < 0 || n > maxBufferedBody {
+	if streamed(events, n) {
 		// Streamed: events as they arrive; large or unsized bodies without
 		// holding them. Usage is read from a final event; otherwise a token
 		// reservation settles to the estimate from the bytes streamed.
@@ -156,6 +151,49 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) {
 		return
 	}
 	g.relayBuffered(ctx, x, uc, status, n, n, false)
+}
+
+// relayHeader copies the upstream's response header in x.resp to the
+// answer, without hop-by-hop headers, and returns its status and
+// Content-Length (-1 chunked, -2 until the connection closes).
+func (g *Gateway) relayHeader(ctx *fasthttp.RequestCtx, x *exchange) (status, n int) {
+	x.replied = true
+	h := &x.resp
+	h.CopyTo(&ctx.Response.Header)
+	// The headers the upstream's Connection header names are for its hop
+	// only (RFC 9110 section 7.6.1), as are the fixed hop-by-hop ones.
+	for _, v := range h.PeekAll("Connection") {
+		for v != nil {
+			var name []byte
+			name, v = nextListItem(v)
+			if len(name) > 0 {
+				ctx.Response.Header.DelBytes(name)
+			}
+		}
+	}
+	for _, name := range responseHopHeaders {
+		ctx.Response.Header.Del(name)
+	}
+	return h.StatusCode(), h.ContentLength()
+}
+
+// bodiless reports whether a response to req with this status has no
+// body whatever its header says.
+func bodiless(req *fasthttp.Request, status int) bool {
+	return req.Header.IsHead() || status == fasthttp.StatusNoContent || status == fasthttp.StatusNotModified || status < 200
+}
+
+// endBodiless ends an exchange whose response has no body.
+func (g *Gateway) endBodiless(ctx *fasthttp.RequestCtx, x *exchange, status int) {
+	ctx.Response.SkipBody = x.req.Header.IsHead()
+	g.done(x, status, llmwire.Usage{}, false)
+}
+
+// streamed reports whether a response body is relayed as it arrives
+// rather than read whole first: events, and bodies that are unsized or
+// larger than maxBufferedBody.
+func streamed(events bool, n int) bool {
+	return events || n < 0 || n > maxBufferedBody
 }
 
 // relayBuffered answers with an upstream body of known size as a sized
@@ -191,6 +229,13 @@ func (g *Gateway) relayBuffered(ctx *fasthttp.RequestCtx, x *exchange, uc *upCon
 	} else {
 		uc.release()
 	}
+	g.endBuffered(ctx, x, status, body, events)
+}
+
+// endBuffered answers with a whole response body and ends the exchange
+// with the usage read from it: the last event of a stream, or an
+// OpenAI-compatible JSON body.
+func (g *Gateway) endBuffered(ctx *fasthttp.RequestCtx, x *exchange, status int, body []byte, events bool) {
 	var u llmwire.Usage
 	var ok bool
 	switch {

@@ -55,6 +55,15 @@ func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 // serve is the fasthttp handler: route, authenticate, authorize, limit,
 // proxy. Every refusal is a fixed body: nothing the client sent is echoed.
 func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
+	if x, rest := g.begin(ctx); x != nil {
+		g.forward(ctx, x, rest) // releases x, now or when a stream ends
+	}
+}
+
+// begin routes, authenticates, authorizes and charges a request. It
+// returns the exchange to forward and the path past the stage, or nil
+// when the request has been answered (ctx.Response holds the answer).
+func (g *Gateway) begin(ctx *fasthttp.RequestCtx) (*exchange, []byte) {
 	t := g.table.Load()
 	apiName, stageName, rest, ok := splitPath(ctx.Path())
 	var st *stageEntry
@@ -65,7 +74,7 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 	}
 	if st == nil {
 		reply(ctx, fasthttp.StatusNotFound, bodyNotFound)
-		return
+		return nil, nil
 	}
 	x := g.pool.Get().(*exchange)
 	x.start, x.st = time.Now(), st
@@ -79,9 +88,9 @@ func (g *Gateway) serve(ctx *fasthttp.RequestCtx) {
 			x.key.keyStats.Request(status)
 		}
 		g.release(x)
-		return
+		return nil, nil
 	}
-	g.forward(ctx, x, rest) // releases x, now or when a stream ends
+	return x, rest
 }
 
 func (g *Gateway) release(x *exchange) {

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -24,6 +25,7 @@ type upstream struct {
 	addr  string // host:port to dial
 	https bool
 	roots *x509.CertPool // verifies an HTTPS upstream; nil: the system's
+	ip    netip.AddrPort // addr when it is an IP address (the event loop dials only those)
 
 	mu   sync.Mutex
 	idle []*upConn // most recently used last
@@ -98,6 +100,7 @@ func (u *upstreams) get(https bool, host string) *upstream {
 		}
 	}
 	up := &upstream{host: host, addr: addr, https: https, roots: u.roots}
+	up.ip, _ = netip.ParseAddrPort(addr)
 	u.m[k] = up
 	return up
 }

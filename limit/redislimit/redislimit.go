@@ -212,6 +212,10 @@ func (l *Limiter) scriptNow(t int64) int64 {
 }
 
 // Charge implements limit.Limiter.
+// WaitsOnNetwork reports that a charge may wait for Redis: the gateway
+// then serves requests on goroutines, never on its event loop.
+func (l *Limiter) WaitsOnNetwork() bool { return true }
+
 func (l *Limiter) Charge(ctx context.Context, now time.Time, c *limit.Charge) (limit.Decision, error) {
 	c.Pending, c.Ticket = false, 0
 	n := min(max(c.N, 0), limit.MaxCounters)

@@ -1,0 +1,1142 @@
+//go:build linux
+
+package gateway
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/valyala/fasthttp"
+	"golang.org/x/sys/unix"
+)
+
+// The event loop serves plain-HTTP gateway connections the way nginx
+// does: one goroutine per processor waits on its own epoll set and reads,
+// handles and writes every ready socket, clients' and upstreams' alike, with
+// raw system calls. A request then costs the system calls it needs and no
+// goroutine switch; through fasthttp's goroutine per connection it cost
+// about 10 µs more, which on a core shared with the upstream was the gap
+// to nginx (bench/README.md).
+//
+// The loop serves the common case itself and hands the rest to the
+// fasthttp server, which behaves as it always did:
+//   - a request it does not take (HTTP/1.0, Expect, a chunked or
+//     multipart body, a header it cannot parse or longer than 16 KiB, a
+//     body over the limit) hands over the whole connection with the bytes
+//     read so far: fasthttp parses them again and answers as before;
+//   - a response it does not relay itself (streamed: events, chunked,
+//     unsized or over 1 MiB; a model list; an upstream it does not dial:
+//     HTTPS or a host name) hands over the exchange: a goroutine runs the
+//     rest of it through relay or forward, writes the answer and hands the
+//     connection to fasthttp.
+//
+// What the loop does itself is the same code: begin (routing, the key,
+// limits), buildRequest, relayHeader and endBuffered, on fasthttp's
+// request and response types, so there is one place for each rule.
+
+const (
+	loopHeaderMax = 16 << 10 // fasthttp's ReadBufferSize: longer heads go to it
+	loopReadChunk = 64 << 10
+	loopTick      = 250 * time.Millisecond // timeouts are checked this often
+	loopKeepBuf   = 64 << 10               // larger buffers are dropped when idle
+)
+
+// loopGroup runs one loop per processor on a shared listening socket.
+type loopGroup struct {
+	g         *Gateway
+	ln        *net.TCPListener
+	lfd       int // a duplicate of ln's socket, non-blocking
+	addr      *net.TCPAddr
+	loops     []*evLoop
+	handoff   *handoffListener
+	stopping  atomic.Bool
+	elsewhere sync.WaitGroup // exchanges handed to goroutines
+}
+
+// loopable reports whether Serve can run the event loop on ln: a plain
+// TCP listener and an in-process limiter (a shared limiter's calls wait on
+// the network, which the loop must never do).
+func (g *Gateway) loopable(ln net.Listener) (*net.TCPListener, bool) {
+	if g.cfg.NoEventLoop {
+		return nil, false
+	}
+	if w, ok := g.limiter.(interface{ WaitsOnNetwork() bool }); ok && w.WaitsOnNetwork() {
+		return nil, false
+	}
+	tl, ok := ln.(*net.TCPListener)
+	return tl, ok
+}
+
+// serveLoops serves ln with event loops until Shutdown; fasthttp serves
+// the connections they hand over.
+func (g *Gateway) serveLoops(ln *net.TCPListener) error {
+	f, err := ln.File()
+	if err != nil {
+		return err
+	}
+	lfd, err := unix.Dup(int(f.Fd()))
+	f.Close()
+	if err != nil {
+		return err
+	}
+	unix.CloseOnExec(lfd)
+	if err := unix.SetNonblock(lfd, true); err != nil {
+		unix.Close(lfd)
+		return err
+	}
+	grp := &loopGroup{g: g, ln: ln, lfd: lfd, handoff: newHandoffListener(ln.Addr())}
+	grp.addr, _ = ln.Addr().(*net.TCPAddr)
+	for range runtime.GOMAXPROCS(0) {
+		l, err := newLoop(grp)
+		if err != nil {
+			for _, l := range grp.loops {
+				l.closeAll()
+			}
+			unix.Close(lfd)
+			return err
+		}
+		grp.loops = append(grp.loops, l)
+	}
+	g.loops.Store(grp)
+	for _, l := range grp.loops {
+		go l.run()
+	}
+	return g.server.Serve(grp.handoff)
+}
+
+// shutdown stops accepting, lets every loop finish its exchanges in
+// flight (answering them with Connection: close) and close its
+// connections, then waits for the exchanges handed to goroutines.
+func (grp *loopGroup) shutdown(ctx context.Context) error {
+	if grp.stopping.Swap(true) {
+		return nil
+	}
+	grp.ln.Close()
+	for _, l := range grp.loops {
+		l.wake()
+	}
+	for _, l := range grp.loops {
+		select {
+		case <-l.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	unix.Close(grp.lfd)
+	done := make(chan struct{})
+	go func() { grp.elsewhere.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// lconn is a socket the loop owns: a client's or an upstream's.
+type lconn struct {
+	fd       int
+	gen      int32 // tells a reused descriptor number from this one
+	upstream bool
+	closed   bool
+	readable bool   // not read to exhaustion since the last edge
+	eof      bool   // the peer closed its side (or the socket failed)
+	hup      bool   // an event said so: read on to the end, past short reads
+	in       []byte // read, not yet consumed
+	out      []byte // to write
+	outOff   int
+
+	// A client.
+	ctx        *fasthttp.RequestCtx
+	x          *exchange // in flight upstream, else nil
+	rest       []byte
+	reqLen     int    // bytes of in the request in flight takes
+	reqOut     []byte // the request as sent upstream, kept for a retry
+	attempt    int
+	upc        *lconn
+	closeAfter bool
+	since      time.Time // idle since, or the first byte of a request
+	writeSince time.Time // a write has waited since
+
+	// An upstream connection.
+	peer       *lconn // the client whose exchange it carries; nil when idle
+	pool       *upstream
+	connecting bool
+	reused     bool
+	sent       int // bytes of peer.reqOut written
+	hdrLen     int // length of the response header once read, else 0
+	status     int
+	bodyLen    int
+	deadline   time.Time
+	idleSince  time.Time
+}
+
+// Write buffers p for the client's socket (the response's serializer
+// writes here).
+func (c *lconn) Write(p []byte) (int, error) {
+	c.out = append(c.out, p...)
+	return len(p), nil
+}
+
+// reqWriter buffers the request for the upstream.
+type reqWriter struct{ c *lconn }
+
+func (w reqWriter) Write(p []byte) (int, error) {
+	w.c.reqOut = append(w.c.reqOut, p...)
+	return len(p), nil
+}
+
+type evLoop struct {
+	grp    *loopGroup
+	g      *Gateway
+	epfd   int
+	ef     *os.File // epfd in the runtime's poller: the loop parks there
+	rc     syscall.RawConn
+	wakefd int // an eventfd: Shutdown wakes the loop through it
+	conns  []*lconn
+	gen    int32
+	events []unix.EpollEvent
+	buf    []byte
+	rd     bytes.Reader
+	br     *bufio.Reader
+	bw     *bufio.Writer
+	idle   map[*upstream][]*lconn
+	now    time.Time
+	done   chan struct{}
+
+	acceptPaused bool // out of descriptors: accepting resumes at the next tick
+	listening    bool
+}
+
+func newLoop(grp *loopGroup) (*evLoop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	l := &evLoop{grp: grp, g: grp.g, epfd: epfd, wakefd: -1, events: make([]unix.EpollEvent, 256),
+		buf: make([]byte, loopReadChunk), br: bufio.NewReaderSize(nil, loopHeaderMax),
+		bw: bufio.NewWriterSize(nil, 16<<10), idle: map[*upstream][]*lconn{}, done: make(chan struct{})}
+	if l.wakefd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
+		unix.Close(epfd)
+		return nil, err
+	}
+	if err = unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, l.wakefd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(l.wakefd)}); err == nil {
+		err = l.listen()
+	}
+	if err == nil {
+		// The loop waits in the runtime's poller, not in epoll_wait: a
+		// blocked system call would hold a processor the handed-over
+		// connections' goroutines need.
+		err = unix.SetNonblock(epfd, true)
+	}
+	if err != nil {
+		l.closeAll()
+		return nil, err
+	}
+	l.ef = os.NewFile(uintptr(epfd), "epoll")
+	if l.rc, err = l.ef.SyscallConn(); err != nil {
+		l.closeAll()
+		return nil, err
+	}
+	return l, nil
+}
+
+// listen adds the listening socket; EPOLLEXCLUSIVE wakes one loop per
+// connection, not all of them.
+func (l *evLoop) listen() error {
+	err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, l.grp.lfd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLEXCLUSIVE, Fd: int32(l.grp.lfd)})
+	l.listening = err == nil
+	return err
+}
+
+func (l *evLoop) wake() {
+	var one = [8]byte{1}
+	unix.Write(l.wakefd, one[:])
+}
+
+// closeAll releases the loop's descriptors once it has stopped.
+func (l *evLoop) closeAll() {
+	for _, c := range l.conns {
+		if c != nil {
+			unix.Close(c.fd)
+		}
+	}
+	l.conns = nil
+	if l.wakefd >= 0 {
+		unix.Close(l.wakefd)
+	}
+	if l.ef != nil {
+		l.ef.Close()
+	} else {
+		unix.Close(l.epfd)
+	}
+}
+
+func (l *evLoop) run() {
+	defer close(l.done)
+	defer l.closeAll()
+	next := time.Now().Add(loopTick)
+	l.ef.SetReadDeadline(next)
+	for {
+		n, timedOut := l.wait()
+		l.now = time.Now()
+		for i := range n {
+			ev := l.events[i]
+			fd := int(ev.Fd)
+			switch {
+			case fd == l.grp.lfd:
+				l.accept()
+			case fd == l.wakefd:
+				var b [8]byte
+				unix.Read(l.wakefd, b[:])
+			default:
+				c := l.conn(fd, ev.Pad)
+				if c == nil {
+					continue
+				}
+				if c.upstream {
+					l.upstreamEvent(c, ev.Events)
+				} else {
+					l.clientEvent(c, ev.Events)
+				}
+			}
+		}
+		if l.grp.stopping.Load() && l.drain() {
+			return
+		}
+		if timedOut || !l.now.Before(next) {
+			l.sweep()
+			next = l.now.Add(loopTick)
+			l.ef.SetReadDeadline(next)
+		}
+	}
+}
+
+// wait returns the ready events, parking in the runtime's poller while
+// there are none; timedOut when the sweep's deadline passed first.
+func (l *evLoop) wait() (n int, timedOut bool) {
+	err := l.rc.Read(func(uintptr) bool {
+		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
+		if e != 0 {
+			n = 0
+			return e != syscall.EINTR && e != syscall.EAGAIN
+		}
+		n = int(r)
+		return n > 0
+	})
+	return n, err != nil
+}
+
+func (l *evLoop) conn(fd int, gen int32) *lconn {
+	if fd < 0 || fd >= len(l.conns) {
+		return nil
+	}
+	c := l.conns[fd]
+	if c == nil || c.gen != gen {
+		return nil
+	}
+	return c
+}
+
+// add registers a new socket, edge-triggered for reads and writes.
+func (l *evLoop) add(fd int, upstream bool) (*lconn, error) {
+	l.gen++
+	c := &lconn{fd: fd, gen: l.gen, upstream: upstream, since: l.now}
+	for fd >= len(l.conns) {
+		l.conns = append(l.conns, make([]*lconn, len(l.conns)+64)...)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd), Pad: c.gen}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return nil, err
+	}
+	l.conns[fd] = c
+	return c, nil
+}
+
+func (l *evLoop) forget(c *lconn) {
+	c.closed = true
+	if l.conns[c.fd] == c {
+		l.conns[c.fd] = nil
+	}
+}
+
+func (l *evLoop) accept() {
+	for !l.grp.stopping.Load() {
+		fd, sa, err := unix.Accept4(l.grp.lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		switch {
+		case err == unix.EINTR || err == unix.ECONNABORTED:
+			continue
+		case err == unix.EMFILE || err == unix.ENFILE || err == unix.ENOBUFS || err == unix.ENOMEM:
+			// Out of descriptors: stop listening until the next tick
+			// rather than spin on a socket that stays readable.
+			if unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, l.grp.lfd, nil) == nil {
+				l.listening = false
+			}
+			l.acceptPaused = true
+			return
+		case err != nil:
+			return
+		}
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		c, err := l.add(fd, false)
+		if err != nil {
+			unix.Close(fd)
+			continue
+		}
+		c.ctx = new(fasthttp.RequestCtx)
+		c.ctx.Init2(&addrConn{local: l.grp.addr, remote: tcpAddr(sa)}, quietLogger{}, false)
+		c.readable = true // an edge may have come before the registration
+		l.advance(c)
+	}
+}
+
+func (l *evLoop) clientEvent(c *lconn, events uint32) {
+	if events&unix.EPOLLOUT != 0 && c.outOff < len(c.out) {
+		if !l.flush(c) {
+			return
+		}
+	}
+	if events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		c.readable = true
+	}
+	if events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		// The end of the stream may have come with the last bytes, in
+		// the same edge: a short read does not mean there is no more.
+		c.hup = true
+	}
+	l.advance(c)
+}
+
+// advance moves a client on as far as it can go without waiting: reads,
+// then serves every complete request in turn, one at a time.
+func (l *evLoop) advance(c *lconn) {
+	for !c.closed && c.x == nil && c.outOff == len(c.out) {
+		if l.grp.stopping.Load() {
+			l.close(c)
+			return
+		}
+		l.read(c)
+		if c.closed || !l.next(c) {
+			break
+		}
+	}
+	if !c.closed && c.eof && c.x == nil && c.outOff == len(c.out) {
+		l.close(c)
+	}
+}
+
+// read reads what the client sent, up to a bound while a request is in
+// the way.
+func (l *evLoop) read(c *lconn) {
+	for c.readable && len(c.in) < loopHeaderMax+l.g.cfg.MaxBodyBytes {
+		n, e := rawRead(c.fd, l.buf)
+		switch {
+		case n > 0:
+			if len(c.in) == 0 {
+				c.since = l.now
+			}
+			c.in = append(c.in, l.buf[:n]...)
+			if n < len(l.buf) && !c.hup {
+				c.readable = false // drained: the next byte brings an edge
+			}
+		case e == syscall.EINTR:
+		case e == syscall.EAGAIN:
+			c.readable = false
+		default: // end of stream or an error
+			c.readable, c.eof = false, true
+		}
+	}
+}
+
+// next serves the request at the head of c.in when it is complete. It
+// reports whether the request was answered at once (so another may
+// follow); false when there is none yet, when it went upstream, or when
+// the connection was handed over.
+func (l *evLoop) next(c *lconn) bool {
+	in := c.in
+	if len(in) == 0 {
+		return false
+	}
+	end := headerEnd(in)
+	if end < 0 {
+		if len(in) > loopHeaderMax {
+			l.handOver(c)
+		}
+		return false
+	}
+	ctx := c.ctx
+	req := &ctx.Request
+	req.Reset()
+	if end > loopHeaderMax {
+		l.handOver(c)
+		return false
+	}
+	l.rd.Reset(in[:end])
+	l.br.Reset(&l.rd)
+	err := req.Header.Read(l.br)
+	consumed := end - l.rd.Len() - l.br.Buffered()
+	cl := req.Header.ContentLength()
+	if err != nil || consumed != end || !req.Header.IsHTTP11() || cl < 0 || cl > l.g.cfg.MaxBodyBytes ||
+		req.Header.Peek("Expect") != nil || isMultipart(req.Header.ContentType()) {
+		l.handOver(c) // fasthttp reads it again and answers as it always has
+		return false
+	}
+	if len(in) < end+cl {
+		return false
+	}
+	if cl > 0 {
+		req.SetBodyRaw(in[end : end+cl])
+	}
+	c.reqLen = end + cl
+	return l.handle(c)
+}
+
+// headerEnd returns the length of the message header at the start of b,
+// its blank line included, or -1. fasthttp accepts bare LFs as line ends,
+// so a blank line is "\n\n" or "\n\r\n"; next checks that fasthttp read
+// exactly as far.
+func headerEnd(b []byte) int {
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		i += j + 1
+		switch {
+		case i < len(b) && b[i] == '\n':
+			return i + 1
+		case i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n':
+			return i + 2
+		}
+	}
+}
+
+// handle runs the gateway on the request in c.ctx: answered at once
+// (true), or sent upstream.
+func (l *evLoop) handle(c *lconn) bool {
+	g, ctx := l.g, c.ctx
+	ctx.Response.Reset()
+	ctx.Response.Header.SetNoDefaultContentType(true) // as the server sets it
+	x, rest := g.begin(ctx)
+	if x == nil {
+		l.respond(c)
+		return true
+	}
+	if x.st.authMissing {
+		g.finish(ctx, x, fasthttp.StatusBadGateway, bodyBadGateway)
+		l.respond(c)
+		return true
+	}
+	if !x.st.up.dialable() {
+		l.handOverExchange(c, x, rest, nil)
+		return false
+	}
+	req := &x.req
+	req.Reset()
+	g.buildRequest(ctx, x, req, rest)
+	c.reqOut = c.reqOut[:0]
+	l.bw.Reset(reqWriter{c})
+	req.Write(l.bw)
+	l.bw.Flush()
+	l.bw.Reset(nil)
+	c.x, c.rest, c.attempt = x, rest, 0
+	l.send(c)
+	return c.x == nil && !c.closed && c.outOff == len(c.out)
+}
+
+// send puts the client's request on an upstream connection.
+func (l *evLoop) send(c *lconn) {
+	x := c.x
+	up, err := l.acquire(x.st.up)
+	if err != nil {
+		l.endFailed(c, err)
+		return
+	}
+	up.peer, c.upc = c, up
+	up.sent, up.hdrLen, up.in = 0, 0, up.in[:0]
+	up.deadline = x.start.Add(l.g.cfg.Timeout)
+	if up.connecting {
+		up.deadline = minTime(up.deadline, l.now.Add(dialTimeout))
+	}
+	l.writeUpstream(up)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// acquire takes an idle connection to u, or dials one.
+func (l *evLoop) acquire(u *upstream) (*lconn, error) {
+	idle := l.idle[u]
+	for len(idle) > 0 {
+		up := idle[len(idle)-1]
+		idle[len(idle)-1] = nil
+		idle = idle[:len(idle)-1]
+		l.idle[u] = idle
+		if l.now.Sub(up.idleSince) > maxIdleTime || up.eof {
+			l.closeUpstream(up)
+			continue
+		}
+		up.reused = true
+		return up, nil
+	}
+	sa, family := u.sockaddr()
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	err = unix.Connect(fd, sa)
+	connecting := err == unix.EINPROGRESS
+	if err != nil && !connecting {
+		unix.Close(fd)
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: err}
+	}
+	up, err := l.add(fd, true)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	up.pool, up.connecting = u, connecting
+	return up, nil
+}
+
+func (l *evLoop) writeUpstream(up *lconn) {
+	c := up.peer
+	if up.connecting || c == nil {
+		return
+	}
+	for up.sent < len(c.reqOut) {
+		n, e := rawWrite(up.fd, c.reqOut[up.sent:])
+		switch {
+		case n > 0:
+			up.sent += n
+		case e == syscall.EINTR:
+		case e == syscall.EAGAIN:
+			return // EPOLLOUT resumes
+		default:
+			l.upstreamFailed(up, errUpstreamWrite, true)
+			return
+		}
+	}
+	c.x.sent = true
+}
+
+var (
+	errUpstreamWrite = errors.New("gateway: write to upstream failed")
+	errUpstreamEOF   = errors.New("gateway: upstream closed the connection")
+	errUpstreamBad   = errors.New("gateway: malformed upstream response")
+)
+
+// timeoutError is what an exchange past its deadline fails with.
+type timeoutError struct{}
+
+func (timeoutError) Error() string { return "gateway: upstream timeout" }
+func (timeoutError) Timeout() bool { return true }
+
+func (l *evLoop) upstreamEvent(up *lconn, events uint32) {
+	c := up.peer
+	if c == nil {
+		// Idle in the pool: the upstream closed it, or sent what nobody
+		// asked for. Either way it cannot carry another request.
+		if events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			l.closeUpstream(up)
+		}
+		return
+	}
+	l.upstreamReady(up, events)
+	if !c.closed && c.x == nil {
+		l.advance(c)
+	}
+}
+
+// upstreamReady moves an exchange on when its upstream connection is
+// ready: connected, writable, readable or closed.
+func (l *evLoop) upstreamReady(up *lconn, events uint32) {
+	if up.connecting {
+		if events&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) == 0 {
+			return
+		}
+		if e, err := unix.GetsockoptInt(up.fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil || e != 0 {
+			l.upstreamFailed(up, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.Errno(e)}, false)
+			return
+		}
+		up.connecting = false
+	}
+	if up.sent < len(up.peer.reqOut) {
+		l.writeUpstream(up)
+		if up.closed || up.peer == nil {
+			return
+		}
+	}
+	if events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) == 0 {
+		return
+	}
+	if events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		up.hup = true // see clientEvent
+	}
+	for !up.eof {
+		n, e := rawRead(up.fd, l.buf)
+		if n > 0 {
+			up.in = append(up.in, l.buf[:n]...)
+			if n < len(l.buf) && !up.hup {
+				break // drained: the next byte brings an edge
+			}
+			continue
+		}
+		if e == syscall.EINTR {
+			continue
+		}
+		if e == syscall.EAGAIN {
+			break
+		}
+		up.eof = true
+	}
+	l.response(up)
+}
+
+// response moves the exchange on with what the upstream has sent.
+func (l *evLoop) response(up *lconn) {
+	c := up.peer
+	x, ctx, g := c.x, c.ctx, l.g
+	if up.hdrLen == 0 {
+		for {
+			end := headerEnd(up.in)
+			if end < 0 || end > bufSize {
+				switch {
+				case len(up.in) > bufSize:
+					l.upstreamBad(up)
+				case up.eof:
+					l.upstreamFailed(up, errUpstreamEOF, len(up.in) == 0)
+				}
+				return
+			}
+			l.rd.Reset(up.in[:end])
+			l.br.Reset(&l.rd)
+			x.resp.Reset()
+			err := x.resp.Read(l.br)
+			if err != nil || end-l.rd.Len()-l.br.Buffered() != end {
+				l.upstreamBad(up)
+				return
+			}
+			if s := x.resp.StatusCode(); s >= 200 || s == fasthttp.StatusSwitchingProtocols {
+				up.hdrLen = end
+				break
+			}
+			up.in = up.in[:copy(up.in, up.in[end:])] // 1xx: the real answer follows
+		}
+		status, n := g.relayHeader(ctx, x)
+		up.status = status
+		if bodiless(&x.req, status) {
+			reuse := !x.resp.ConnectionClose() && status != fasthttp.StatusSwitchingProtocols && len(up.in) == up.hdrLen && up.sent == len(c.reqOut)
+			g.endBodiless(ctx, x, status)
+			l.endExchange(c, up, reuse)
+			return
+		}
+		events := bytes.HasPrefix(x.resp.ContentType(), sseType)
+		if (status == fasthttp.StatusOK && listsModels(ctx, x, c.rest)) || streamed(events, n) {
+			l.handOverExchange(c, x, c.rest, up)
+			return
+		}
+		up.bodyLen = n
+	}
+	body := up.in[up.hdrLen:]
+	x.received = int64(min(len(body), up.bodyLen))
+	if len(body) < up.bodyLen {
+		if up.eof {
+			l.upstreamBad(up) // cut short
+		}
+		return
+	}
+	// Reused only in step: the whole request written, nothing past the
+	// body, no close asked for or seen.
+	reuse := len(body) == up.bodyLen && !x.resp.ConnectionClose() && !up.eof && up.sent == len(c.reqOut)
+	g.endBuffered(ctx, x, up.status, body[:up.bodyLen], false)
+	l.endExchange(c, up, reuse)
+}
+
+// upstreamFailed ends an exchange whose upstream failed before its
+// answer began. A reused connection the upstream had closed gets the
+// request again on a new one when it cannot have been acted on: the write
+// failed, or the method is idempotent and the connection closed cleanly.
+func (l *evLoop) upstreamFailed(up *lconn, err error, clean bool) {
+	c := up.peer
+	retry := up.reused && c.attempt == 0 && (err == errUpstreamWrite || (clean && idempotent(&c.x.req)))
+	l.closeUpstream(up)
+	if retry {
+		c.attempt++
+		l.send(c)
+		return
+	}
+	l.endFailed(c, err)
+}
+
+// upstreamBad ends an exchange whose upstream answered out of protocol or
+// cut its body short: 502, as relayBuffered answers.
+func (l *evLoop) upstreamBad(up *lconn) {
+	c := up.peer
+	l.closeUpstream(up)
+	c.ctx.Response.Header.Reset()
+	l.endFailed(c, errUpstreamBad)
+}
+
+func (l *evLoop) endFailed(c *lconn, err error) {
+	l.g.upstreamFailed(c.ctx, c.x, err)
+	l.endExchange(c, nil, false)
+}
+
+// endExchange answers the client (the exchange has been settled) and
+// puts the upstream connection back or closes it. The caller moves the
+// client on (advance) once it is back at the top of an event: a failure
+// inside handle must not serve the next request from within itself.
+func (l *evLoop) endExchange(c *lconn, up *lconn, reuse bool) {
+	if up != nil {
+		if reuse {
+			l.release(up)
+		} else {
+			l.closeUpstream(up)
+		}
+	}
+	c.x, c.upc, c.rest = nil, nil, nil
+	l.respond(c)
+}
+
+// respond writes the answer in c.ctx and drops the request.
+func (l *evLoop) respond(c *lconn) {
+	ctx := c.ctx
+	c.closeAfter = c.closeAfter || c.eof || ctx.Request.Header.ConnectionClose() ||
+		ctx.Response.Header.ConnectionClose() || l.grp.stopping.Load()
+	if c.closeAfter {
+		ctx.Response.Header.SetConnectionClose()
+	}
+	if ctx.Request.Header.IsHead() {
+		ctx.Response.SkipBody = true
+	}
+	l.bw.Reset(c)
+	ctx.Response.Write(l.bw)
+	l.bw.Flush()
+	l.bw.Reset(nil)
+	ctx.Response.Reset()
+	ctx.Request.Reset()
+	c.in = c.in[:copy(c.in, c.in[c.reqLen:])]
+	c.reqLen = 0
+	c.since = l.now
+	l.flush(c)
+}
+
+// flush writes what is buffered for the client; false when the
+// connection closed.
+func (l *evLoop) flush(c *lconn) bool {
+	for c.outOff < len(c.out) {
+		n, e := rawWrite(c.fd, c.out[c.outOff:])
+		switch {
+		case n > 0:
+			c.outOff += n
+		case e == syscall.EINTR:
+		case e == syscall.EAGAIN:
+			if c.writeSince.IsZero() {
+				c.writeSince = l.now
+			}
+			return true // EPOLLOUT resumes
+		default:
+			l.close(c)
+			return false
+		}
+	}
+	c.out, c.outOff, c.writeSince = c.out[:0], 0, time.Time{}
+	if cap(c.out) > loopKeepBuf {
+		c.out = nil
+	}
+	if cap(c.in) > loopKeepBuf && len(c.in) == 0 {
+		c.in = nil
+	}
+	if c.closeAfter {
+		l.close(c)
+		return false
+	}
+	return true
+}
+
+func (l *evLoop) release(up *lconn) {
+	up.peer, up.reused = nil, true
+	up.in = up.in[:0]
+	up.idleSince = l.now
+	idle := l.idle[up.pool]
+	if len(idle) >= maxIdle {
+		l.closeUpstream(up)
+		return
+	}
+	l.idle[up.pool] = append(idle, up)
+}
+
+// closeUpstream closes an upstream connection, in use or idle.
+func (l *evLoop) closeUpstream(up *lconn) {
+	if up.closed {
+		return
+	}
+	if up.peer != nil {
+		up.peer.upc = nil
+		up.peer = nil
+	} else {
+		idle := l.idle[up.pool]
+		for i, u := range idle {
+			if u == up {
+				l.idle[up.pool] = append(idle[:i], idle[i+1:]...)
+				break
+			}
+		}
+	}
+	l.forget(up)
+	unix.Close(up.fd)
+}
+
+// close closes a client connection; an exchange still in flight is
+// ended first (the loop never closes a client mid-exchange by itself).
+func (l *evLoop) close(c *lconn) {
+	if c.closed {
+		return
+	}
+	if c.x != nil {
+		if c.upc != nil {
+			l.closeUpstream(c.upc)
+		}
+		l.g.finish(c.ctx, c.x, fasthttp.StatusBadGateway, bodyBadGateway)
+		c.x = nil
+	}
+	l.forget(c)
+	unix.Close(c.fd)
+}
+
+// sweep enforces the timeouts: an exchange past its deadline gets 504; a
+// client idle, slow to send its request or slow to read its answer is
+// closed; an upstream connection idle too long is closed.
+func (l *evLoop) sweep() {
+	s := l.g.server
+	if l.acceptPaused && !l.grp.stopping.Load() {
+		l.acceptPaused = false
+		if !l.listening {
+			l.listen()
+		}
+		l.accept()
+	}
+	for _, c := range l.conns {
+		if c == nil || c.closed {
+			continue
+		}
+		switch {
+		case c.upstream && c.peer != nil:
+			if client := c.peer; !l.now.Before(c.deadline) {
+				l.upstreamFailed(c, timeoutError{}, false)
+				if !client.closed && client.x == nil {
+					l.advance(client)
+				}
+			}
+		case c.upstream:
+			if l.now.Sub(c.idleSince) > maxIdleTime {
+				l.closeUpstream(c)
+			}
+		case c.x != nil:
+		case c.outOff < len(c.out):
+			if l.now.Sub(c.writeSince) > s.WriteTimeout {
+				l.close(c)
+			}
+		case len(c.in) > 0:
+			if l.now.Sub(c.since) > s.ReadTimeout {
+				l.close(c)
+			}
+		default:
+			if l.now.Sub(c.since) > s.IdleTimeout {
+				l.close(c)
+			}
+		}
+	}
+}
+
+// drain runs while the gateway shuts down: it stops listening and closes
+// every client not waiting for an answer; those that are get theirs with
+// Connection: close. It reports whether the loop is done.
+func (l *evLoop) drain() bool {
+	if l.listening {
+		unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, l.grp.lfd, nil)
+		l.listening = false
+	}
+	busy := false
+	for _, c := range l.conns {
+		switch {
+		case c == nil || c.closed || c.upstream:
+		case c.x == nil && c.outOff == len(c.out):
+			l.close(c)
+		default:
+			c.closeAfter = true
+			busy = true
+		}
+	}
+	return !busy
+}
+
+// handOver gives the whole connection to fasthttp, with every byte read
+// from it so far.
+func (l *evLoop) handOver(c *lconn) {
+	cc, err := l.detach(c, c.in)
+	if err != nil {
+		return
+	}
+	l.grp.elsewhere.Add(1)
+	go func() {
+		defer l.grp.elsewhere.Done()
+		l.grp.handoff.deliver(cc)
+	}()
+}
+
+// handOverExchange gives the exchange in flight to a goroutine, which
+// finishes it with the fasthttp-based code: forward when up is nil (the
+// loop does not dial this upstream), relay of the response whose header
+// up has read otherwise. The connection then goes to fasthttp.
+func (l *evLoop) handOverExchange(c *lconn, x *exchange, rest []byte, up *lconn) {
+	var uc *upConn
+	if up != nil {
+		nc, err := l.detach(up, nil)
+		if err != nil {
+			l.endFailed(c, err)
+			return
+		}
+		nc = withPrefix(nc, up.in[up.hdrLen:])
+		uc = &upConn{c: nc, br: bufio.NewReaderSize(nc, bufSize), bw: bufio.NewWriterSize(nc, bufSize),
+			up: up.pool, reused: up.reused, idleSince: l.now}
+		uc.setDeadline(x.start.Add(l.g.cfg.Timeout))
+	}
+	ctx := c.ctx
+	cc, err := l.detach(c, c.in[c.reqLen:])
+	if err != nil {
+		// The client is gone: end the exchange as a failed write would.
+		if uc != nil {
+			uc.discard()
+		}
+		l.g.finish(ctx, x, fasthttp.StatusBadGateway, bodyBadGateway)
+		return
+	}
+	grp := l.grp
+	grp.elsewhere.Add(1)
+	go func() {
+		defer grp.elsewhere.Done()
+		grp.finishElsewhere(cc, ctx, x, rest, uc)
+	}()
+}
+
+// finishElsewhere runs the rest of a handed-over exchange on its own
+// goroutine, writes the answer as fasthttp would, and hands the
+// connection to fasthttp.
+func (grp *loopGroup) finishElsewhere(cc net.Conn, ctx *fasthttp.RequestCtx, x *exchange, rest []byte, uc *upConn) {
+	g := grp.g
+	if uc == nil {
+		g.forward(ctx, x, rest)
+	} else {
+		g.relay(ctx, x, uc, rest)
+	}
+	closeAfter := ctx.Request.Header.ConnectionClose() || ctx.Response.Header.ConnectionClose() || grp.stopping.Load()
+	if closeAfter {
+		ctx.Response.Header.SetConnectionClose()
+	}
+	if ctx.Request.Header.IsHead() {
+		ctx.Response.SkipBody = true
+	}
+	cc.SetWriteDeadline(time.Now().Add(g.server.WriteTimeout))
+	bw := bufio.NewWriterSize(cc, 16<<10)
+	err := ctx.Response.Write(bw) // closes a streamed body, which settles it
+	if err == nil {
+		err = bw.Flush()
+	}
+	ctx.Response.Reset()
+	ctx.Request.Reset()
+	if err != nil || closeAfter {
+		cc.Close()
+		return
+	}
+	cc.SetWriteDeadline(time.Time{})
+	grp.handoff.deliver(cc)
+}
+
+// detach takes a socket out of the loop as a net.Conn whose first reads
+// return pre.
+func (l *evLoop) detach(c *lconn, pre []byte) (net.Conn, error) {
+	unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+	l.forget(c)
+	f := os.NewFile(uintptr(c.fd), "")
+	nc, err := net.FileConn(f) // a duplicate descriptor in the runtime's poller
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	return withPrefix(rawConn(nc), pre), nil
+}
+
+// addrConn gives a loop's request its addresses (fasthttp.RequestCtx
+// reads them from a net.Conn); nothing reads or writes through it.
+type addrConn struct {
+	local, remote net.Addr
+}
+
+var errNotAConn = errors.New("gateway: not a connection")
+
+func (c *addrConn) Read([]byte) (int, error)         { return 0, errNotAConn }
+func (c *addrConn) Write([]byte) (int, error)        { return 0, errNotAConn }
+func (c *addrConn) Close() error                     { return nil }
+func (c *addrConn) LocalAddr() net.Addr              { return c.local }
+func (c *addrConn) RemoteAddr() net.Addr             { return c.remote }
+func (c *addrConn) SetDeadline(time.Time) error      { return nil }
+func (c *addrConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *addrConn) SetWriteDeadline(time.Time) error { return nil }
+
+func tcpAddr(sa unix.Sockaddr) *net.TCPAddr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+	}
+	return &net.TCPAddr{}
+}
+
+func rawRead(fd int, b []byte) (int, syscall.Errno) {
+	r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), 0
+}
+
+func rawWrite(fd int, b []byte) (int, syscall.Errno) {
+	r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), 0
+}
+
+// dialable reports whether the event loop dials this upstream itself:
+// plain HTTP to an IP address. A host name would need a resolver that
+// does not block, and HTTPS a TLS client on the loop.
+func (u *upstream) dialable() bool {
+	return !u.https && u.ip.IsValid() && u.ip.Addr().Zone() == ""
+}
+
+func (u *upstream) sockaddr() (unix.Sockaddr, int) {
+	a := u.ip.Addr()
+	if a.Is4() || a.Is4In6() {
+		return &unix.SockaddrInet4{Port: int(u.ip.Port()), Addr: a.Unmap().As4()}, unix.AF_INET
+	}
+	return &unix.SockaddrInet6{Port: int(u.ip.Port()), Addr: a.As16()}, unix.AF_INET6
+}
