@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -45,8 +46,7 @@ import (
 // request and response types, so there is one place for each rule.
 
 const (
-	loopHeaderMax = 16 << 10 // fasthttp's ReadBufferSize: longer heads go to it
-	loopReadChunk = 64 << 10
+	loopHeaderMax = 16 << 10               // fasthttp's ReadBufferSize: longer heads go to it
 	loopTick      = 250 * time.Millisecond // timeouts are checked this often
 	loopKeepBuf   = 64 << 10               // larger buffers are dropped when idle
 )
@@ -60,6 +60,7 @@ type loopGroup struct {
 	loops     []*evLoop
 	handoff   *handoffListener
 	stopping  atomic.Bool
+	handoffs  atomic.Int64   // connections handed to fasthttp, for tests
 	elsewhere sync.WaitGroup // exchanges handed to goroutines
 }
 
@@ -206,7 +207,6 @@ type evLoop struct {
 	conns  []*lconn
 	gen    int32
 	events []unix.EpollEvent
-	buf    []byte
 	rd     bytes.Reader
 	br     *bufio.Reader
 	bw     *bufio.Writer
@@ -224,7 +224,7 @@ func newLoop(grp *loopGroup) (*evLoop, error) {
 		return nil, err
 	}
 	l := &evLoop{grp: grp, g: grp.g, epfd: epfd, wakefd: -1, events: make([]unix.EpollEvent, 256),
-		buf: make([]byte, loopReadChunk), br: bufio.NewReaderSize(nil, loopHeaderMax),
+		br: bufio.NewReaderSize(nil, loopHeaderMax),
 		bw: bufio.NewWriterSize(nil, 16<<10), idle: map[*upstream][]*lconn{}, done: make(chan struct{})}
 	if l.wakefd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
 		unix.Close(epfd)
@@ -439,14 +439,15 @@ func (l *evLoop) advance(c *lconn) {
 // the way.
 func (l *evLoop) read(c *lconn) {
 	for c.readable && len(c.in) < loopHeaderMax+l.g.cfg.MaxBodyBytes {
-		n, e := rawRead(c.fd, l.buf)
+		space := readSpace(&c.in)
+		n, e := rawRead(c.fd, space)
 		switch {
 		case n > 0:
 			if len(c.in) == 0 {
 				c.since = l.now
 			}
-			c.in = append(c.in, l.buf[:n]...)
-			if n < len(l.buf) && !c.hup {
+			c.in = c.in[:len(c.in)+n]
+			if n < len(space) && !c.hup {
 				c.readable = false // drained: the next byte brings an edge
 			}
 		case e == syscall.EINTR:
@@ -486,6 +487,14 @@ func (l *evLoop) next(c *lconn) bool {
 	err := req.Header.Read(l.br)
 	consumed := end - l.rd.Len() - l.br.Buffered()
 	cl := req.Header.ContentLength()
+	if cl == -2 {
+		// Neither Content-Length nor Transfer-Encoding: no body, and
+		// fasthttp says so in the header of any request but GET and HEAD.
+		cl = 0
+		if !req.Header.IsGet() && !req.Header.IsHead() {
+			req.Header.SetContentLength(0)
+		}
+	}
 	if err != nil || consumed != end || !req.Header.IsHTTP11() || cl < 0 || cl > l.g.cfg.MaxBodyBytes ||
 		req.Header.Peek("Expect") != nil || isMultipart(req.Header.ContentType()) {
 		l.handOver(c) // fasthttp reads it again and answers as it always has
@@ -689,10 +698,11 @@ func (l *evLoop) upstreamReady(up *lconn, events uint32) {
 		up.hup = true // see clientEvent
 	}
 	for !up.eof {
-		n, e := rawRead(up.fd, l.buf)
+		space := readSpace(&up.in)
+		n, e := rawRead(up.fd, space)
 		if n > 0 {
-			up.in = append(up.in, l.buf[:n]...)
-			if n < len(l.buf) && !up.hup {
+			up.in = up.in[:len(up.in)+n]
+			if n < len(space) && !up.hup {
 				break // drained: the next byte brings an edge
 			}
 			continue
@@ -990,6 +1000,7 @@ func (l *evLoop) drain() bool {
 // handOver gives the whole connection to fasthttp, with every byte read
 // from it so far.
 func (l *evLoop) handOver(c *lconn) {
+	l.grp.handoffs.Add(1)
 	cc, err := l.detach(c, c.in)
 	if err != nil {
 		return
@@ -1006,6 +1017,7 @@ func (l *evLoop) handOver(c *lconn) {
 // loop does not dial this upstream), relay of the response whose header
 // up has read otherwise. The connection then goes to fasthttp.
 func (l *evLoop) handOverExchange(c *lconn, x *exchange, rest []byte, up *lconn) {
+	l.grp.handoffs.Add(1)
 	var uc *upConn
 	if up != nil {
 		nc, err := l.detach(up, nil)
@@ -1108,6 +1120,15 @@ func tcpAddr(sa unix.Sockaddr) *net.TCPAddr {
 		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
 	}
 	return &net.TCPAddr{}
+}
+
+// readSpace returns the free capacity of *b to read into, grown when
+// there is little: reads land where the bytes are kept, without a copy.
+func readSpace(b *[]byte) []byte {
+	if cap(*b)-len(*b) < 2<<10 {
+		*b = slices.Grow(*b, max(4<<10, len(*b)))
+	}
+	return (*b)[len(*b):cap(*b)]
 }
 
 func rawRead(fd int, b []byte) (int, syscall.Errno) {

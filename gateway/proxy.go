@@ -72,6 +72,27 @@ var responseHopHeaders = []string{
 	"Te", "Trailer", "Transfer-Encoding", "Upgrade",
 }
 
+// responseHop reports whether k is one of responseHopHeaders; most
+// responses have none, and a lookup costs less than deleting each.
+func responseHop(k []byte) bool {
+	eq := func(s string) bool { return bytes.EqualFold(k, []byte(s)) }
+	switch len(k) {
+	case 2:
+		return eq("te")
+	case 7:
+		return eq("trailer") || eq("upgrade")
+	case 10:
+		return eq("connection") || eq("keep-alive")
+	case 16:
+		return eq("proxy-connection")
+	case 17:
+		return eq("transfer-encoding")
+	case 18:
+		return eq("proxy-authenticate")
+	}
+	return false
+}
+
 var (
 	sseType         = []byte("text/event-stream")
 	maxBufferedBody = 1 << 20 // larger or unsized responses stream through
@@ -171,8 +192,17 @@ func (g *Gateway) relayHeader(ctx *fasthttp.RequestCtx, x *exchange) (status, n 
 			}
 		}
 	}
-	for _, name := range responseHopHeaders {
-		ctx.Response.Header.Del(name)
+	hop := false
+	for k := range h.All() {
+		if responseHop(k) {
+			hop = true
+			break
+		}
+	}
+	if hop {
+		for _, name := range responseHopHeaders {
+			ctx.Response.Header.Del(name)
+		}
 	}
 	return h.StatusCode(), h.ContentLength()
 }
