@@ -113,6 +113,8 @@ type Gateway struct {
 	cancel       context.CancelFunc
 	lastFullLoad atomic.Pointer[fullLoad]
 	loops        atomic.Pointer[loopGroup] // the event loops, when Serve runs them
+	shutMu       sync.Mutex                // orders Serve's start of the loops and Shutdown
+	shut         bool
 }
 
 // New builds a Gateway and loads its first table, so that it serves the
@@ -187,7 +189,11 @@ func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
 // included) until ctx ends, and writes the usage counted so far.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	var err error
-	if grp := g.loops.Load(); grp != nil {
+	g.shutMu.Lock()
+	g.shut = true
+	grp := g.loops.Load()
+	g.shutMu.Unlock()
+	if grp != nil {
 		err = grp.shutdown(ctx)
 	}
 	err = errors.Join(err, g.server.ShutdownWithContext(ctx))

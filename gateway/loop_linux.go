@@ -62,6 +62,8 @@ type loopGroup struct {
 	stopping  atomic.Bool
 	handoffs  atomic.Int64   // connections handed to fasthttp, for tests
 	elsewhere sync.WaitGroup // exchanges handed to goroutines
+	idleMu    sync.Mutex
+	idle      map[net.Conn]struct{} // handed over, waiting for their next request
 }
 
 // loopable reports whether Serve can run the event loop on ln: a plain
@@ -108,10 +110,21 @@ func (g *Gateway) serveLoops(ln *net.TCPListener) error {
 		}
 		grp.loops = append(grp.loops, l)
 	}
+	g.shutMu.Lock()
+	if g.shut {
+		// Shutdown came first: there is nothing to serve.
+		g.shutMu.Unlock()
+		for _, l := range grp.loops {
+			l.closeAll()
+		}
+		unix.Close(lfd)
+		return nil
+	}
 	g.loops.Store(grp)
 	for _, l := range grp.loops {
 		go l.run()
 	}
+	g.shutMu.Unlock()
 	return g.server.Serve(grp.handoff)
 }
 
@@ -123,6 +136,11 @@ func (grp *loopGroup) shutdown(ctx context.Context) error {
 		return nil
 	}
 	grp.ln.Close()
+	grp.idleMu.Lock()
+	for c := range grp.idle {
+		c.Close()
+	}
+	grp.idleMu.Unlock()
 	for _, l := range grp.loops {
 		l.wake()
 	}
@@ -143,6 +161,8 @@ func (grp *loopGroup) shutdown(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+func loopHandoffs(grp *loopGroup) int64 { return grp.handoffs.Load() }
 
 // lconn is a socket the loop owns: a client's or an upstream's.
 type lconn struct {
@@ -1078,7 +1098,37 @@ func (grp *loopGroup) finishElsewhere(cc net.Conn, ctx *fasthttp.RequestCtx, x *
 		return
 	}
 	cc.SetWriteDeadline(time.Time{})
-	grp.handoff.deliver(cc)
+	grp.deliverWhenAsked(cc)
+}
+
+// deliverWhenAsked hands cc to fasthttp once its next request begins. A
+// connection fasthttp gets idle, it sees as new and waits on for up to its
+// read timeout, even at shutdown; one waiting here is closed by Shutdown
+// and after the idle timeout, as fasthttp's own idle connections are.
+func (grp *loopGroup) deliverWhenAsked(cc net.Conn) {
+	grp.idleMu.Lock()
+	if grp.stopping.Load() {
+		grp.idleMu.Unlock()
+		cc.Close()
+		return
+	}
+	if grp.idle == nil {
+		grp.idle = map[net.Conn]struct{}{}
+	}
+	grp.idle[cc] = struct{}{}
+	grp.idleMu.Unlock()
+	cc.SetReadDeadline(time.Now().Add(grp.g.server.IdleTimeout))
+	var b [1]byte
+	n, err := cc.Read(b[:])
+	grp.idleMu.Lock()
+	delete(grp.idle, cc)
+	grp.idleMu.Unlock()
+	if n == 0 || err != nil {
+		cc.Close()
+		return
+	}
+	cc.SetReadDeadline(time.Time{})
+	grp.handoff.deliver(withPrefix(cc, b[:1]))
 }
 
 // detach takes a socket out of the loop as a net.Conn whose first reads

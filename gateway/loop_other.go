@@ -19,3 +19,5 @@ func (g *Gateway) serveLoops(*net.TCPListener) error {
 }
 
 func (*loopGroup) shutdown(context.Context) error { return nil }
+
+func loopHandoffs(*loopGroup) int64 { return 0 }

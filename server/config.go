@@ -53,6 +53,9 @@ type Config struct {
 	GatewayMaxBody int // KEYWARD_GATEWAY_MAX_BODY (bytes)
 	// GatewayTimeout bounds one upstream exchange, streams included.
 	GatewayTimeout time.Duration // KEYWARD_GATEWAY_TIMEOUT
+	// GatewayGoroutines serves every plain-HTTP gateway connection on a
+	// goroutine of its own, as TLS ones are, instead of the event loop.
+	GatewayGoroutines bool // KEYWARD_GATEWAY_GOROUTINES
 	// RotationCheckInterval is how often the scheduler looks for due
 	// rotations, deadlines to announce and PREVIOUS values past their grace.
 	RotationCheckInterval time.Duration // KEYWARD_ROTATION_CHECK_INTERVAL

@@ -198,7 +198,7 @@ func Open(ctx context.Context, cfg Config, logOut io.Writer) (_ *Server, err err
 	s.gateway, err = gateway.New(ctx, gateway.Config{
 		Source: s.service.DataPlane, Changes: changes, Hasher: hasher, Logger: s.log,
 		Metrics:        metrics.NewGatewayMetrics(cfg.GatewayKeyLabels),
-		TrustedProxies: cfg.TrustedProxies, MaxBodyBytes: cfg.GatewayMaxBody, Timeout: cfg.GatewayTimeout,
+		TrustedProxies: cfg.TrustedProxies, MaxBodyBytes: cfg.GatewayMaxBody, Timeout: cfg.GatewayTimeout, NoEventLoop: cfg.GatewayGoroutines,
 		UpstreamRootCAs: s.dialTLS.RootCAs, Limiter: limiter,
 	})
 	if err != nil {

@@ -35,6 +35,7 @@ var badSettings = map[string]struct{ env, flag string }{
 	"CheckpointInterval":    {"1 minute", "1ns"},
 	"TrustedProxies":        {"10.0.0.0/8,nope", "10.0.0.1/33"},
 	"GatewayKeyLabels":      {"on", "2"},
+	"GatewayGoroutines":     {"yes please", "2"},
 	"GatewayMaxBody":        {"12x", "9223372036854775807"},
 	"CheckpointEvery":       {"0", "1e3"},
 	"AuditRebaseReason":     {"two\nlines", ""},
