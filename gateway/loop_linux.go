@@ -83,41 +83,15 @@ func (g *Gateway) loopable(ln net.Listener) (*net.TCPListener, bool) {
 // serveLoops serves ln with event loops until Shutdown; fasthttp serves
 // the connections they hand over.
 func (g *Gateway) serveLoops(ln *net.TCPListener) error {
-	f, err := ln.File()
+	grp, err := g.newLoopGroup(ln)
 	if err != nil {
 		return err
-	}
-	lfd, err := unix.Dup(int(f.Fd()))
-	f.Close()
-	if err != nil {
-		return err
-	}
-	unix.CloseOnExec(lfd)
-	if err := unix.SetNonblock(lfd, true); err != nil {
-		unix.Close(lfd)
-		return err
-	}
-	grp := &loopGroup{g: g, ln: ln, lfd: lfd, handoff: newHandoffListener(ln.Addr())}
-	grp.addr, _ = ln.Addr().(*net.TCPAddr)
-	for range runtime.GOMAXPROCS(0) {
-		l, err := newLoop(grp)
-		if err != nil {
-			for _, l := range grp.loops {
-				l.closeAll()
-			}
-			unix.Close(lfd)
-			return err
-		}
-		grp.loops = append(grp.loops, l)
 	}
 	g.shutMu.Lock()
 	if g.shut {
 		// Shutdown came first: there is nothing to serve.
 		g.shutMu.Unlock()
-		for _, l := range grp.loops {
-			l.closeAll()
-		}
-		unix.Close(lfd)
+		grp.close()
 		return nil
 	}
 	g.loops.Store(grp)
@@ -126,6 +100,44 @@ func (g *Gateway) serveLoops(ln *net.TCPListener) error {
 	}
 	g.shutMu.Unlock()
 	return g.server.Serve(grp.handoff)
+}
+
+// newLoopGroup makes one loop per processor on ln's socket; none runs
+// yet.
+func (g *Gateway) newLoopGroup(ln *net.TCPListener) (*loopGroup, error) {
+	f, err := ln.File()
+	if err != nil {
+		return nil, err
+	}
+	lfd, err := unix.Dup(int(f.Fd()))
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	unix.CloseOnExec(lfd)
+	if err := unix.SetNonblock(lfd, true); err != nil {
+		unix.Close(lfd)
+		return nil, err
+	}
+	grp := &loopGroup{g: g, ln: ln, lfd: lfd, handoff: newHandoffListener(ln.Addr())}
+	grp.addr, _ = ln.Addr().(*net.TCPAddr)
+	for range runtime.GOMAXPROCS(0) {
+		l, err := newLoop(grp)
+		if err != nil {
+			grp.close()
+			return nil, err
+		}
+		grp.loops = append(grp.loops, l)
+	}
+	return grp, nil
+}
+
+// close releases the descriptors of a group whose loops never ran.
+func (grp *loopGroup) close() {
+	for _, l := range grp.loops {
+		l.closeAll()
+	}
+	unix.Close(grp.lfd)
 }
 
 // shutdown stops accepting, lets every loop finish its exchanges in
@@ -227,6 +239,8 @@ type evLoop struct {
 	conns  []*lconn
 	gen    int32
 	events []unix.EpollEvent
+	ready  int                // events pollEvents found
+	poll   func(uintptr) bool // l.pollEvents
 	rd     bytes.Reader
 	br     *bufio.Reader
 	bw     *bufio.Writer
@@ -263,6 +277,7 @@ func newLoop(grp *loopGroup) (*evLoop, error) {
 		l.closeAll()
 		return nil, err
 	}
+	l.poll = l.pollEvents
 	l.ef = os.NewFile(uintptr(epfd), "epoll")
 	if l.rc, err = l.ef.SyscallConn(); err != nil {
 		l.closeAll()
@@ -310,27 +325,7 @@ func (l *evLoop) run() {
 	for {
 		n, timedOut := l.wait()
 		l.now = time.Now()
-		for i := range n {
-			ev := l.events[i]
-			fd := int(ev.Fd)
-			switch {
-			case fd == l.grp.lfd:
-				l.accept()
-			case fd == l.wakefd:
-				var b [8]byte
-				unix.Read(l.wakefd, b[:])
-			default:
-				c := l.conn(fd, ev.Pad)
-				if c == nil {
-					continue
-				}
-				if c.upstream {
-					l.upstreamEvent(c, ev.Events)
-				} else {
-					l.clientEvent(c, ev.Events)
-				}
-			}
-		}
+		l.dispatch(n)
 		if l.grp.stopping.Load() && l.drain() {
 			return
 		}
@@ -342,19 +337,48 @@ func (l *evLoop) run() {
 	}
 }
 
+// dispatch handles the first n events wait returned.
+func (l *evLoop) dispatch(n int) {
+	for i := range n {
+		ev := l.events[i]
+		fd := int(ev.Fd)
+		switch {
+		case fd == l.grp.lfd:
+			l.accept()
+		case fd == l.wakefd:
+			var b [8]byte
+			unix.Read(l.wakefd, b[:])
+		default:
+			c := l.conn(fd, ev.Pad)
+			if c == nil {
+				continue
+			}
+			if c.upstream {
+				l.upstreamEvent(c, ev.Events)
+			} else {
+				l.clientEvent(c, ev.Events)
+			}
+		}
+	}
+}
+
 // wait returns the ready events, parking in the runtime's poller while
 // there are none; timedOut when the sweep's deadline passed first.
 func (l *evLoop) wait() (n int, timedOut bool) {
-	err := l.rc.Read(func(uintptr) bool {
-		r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
-		if e != 0 {
-			n = 0
-			return e != syscall.EINTR && e != syscall.EAGAIN
-		}
-		n = int(r)
-		return n > 0
-	})
-	return n, err != nil
+	err := l.rc.Read(l.poll) // l.poll is bound once: a closure here would allocate
+	return l.ready, err != nil
+}
+
+// pollEvents takes the ready events without waiting; false parks the loop
+// until the epoll descriptor is readable.
+func (l *evLoop) pollEvents(uintptr) bool {
+	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
+	if e != 0 {
+		l.ready = 0
+		return e != syscall.EINTR && e != syscall.EAGAIN
+	}
+	l.ready = int(r)
+	return l.ready > 0
 }
 
 func (l *evLoop) conn(fd int, gen int32) *lconn {
