@@ -508,28 +508,51 @@ func (l *evLoop) read(c *lconn) {
 // follow); false when there is none yet, when it went upstream, or when
 // the connection was handed over.
 func (l *evLoop) next(c *lconn) bool {
-	in := c.in
-	if len(in) == 0 {
+	if len(c.in) == 0 {
 		return false
 	}
+	req := &c.ctx.Request
+	total, f := frameRequest(req, c.in, l.g.cfg.MaxBodyBytes, &l.rd, l.br)
+	switch f {
+	case frameIncomplete:
+		return false
+	case frameElsewhere:
+		l.handOver(c) // fasthttp reads it again and answers as it always has
+		return false
+	}
+	c.reqLen = total
+	return l.handle(c)
+}
+
+type framing int
+
+const (
+	frameWhole      framing = iota // req holds a whole request of total bytes
+	frameIncomplete                // more bytes are needed
+	frameElsewhere                 // not the loop's: hand the connection over
+)
+
+// frameRequest reads the request at the start of in into req when it is
+// one the loop takes and has arrived whole: HTTP/1.1, a header fasthttp
+// reads exactly up to its blank line, no Expect, and a body framed by
+// Content-Length (or none), not multipart, up to maxBody. req's body
+// refers to in. rd and br are scratch readers.
+func frameRequest(req *fasthttp.Request, in []byte, maxBody int, rd *bytes.Reader, br *bufio.Reader) (total int, f framing) {
 	end := headerEnd(in)
 	if end < 0 {
 		if len(in) > loopHeaderMax {
-			l.handOver(c)
+			return 0, frameElsewhere
 		}
-		return false
+		return 0, frameIncomplete
 	}
-	ctx := c.ctx
-	req := &ctx.Request
 	req.Reset()
 	if end > loopHeaderMax {
-		l.handOver(c)
-		return false
+		return 0, frameElsewhere
 	}
-	l.rd.Reset(in[:end])
-	l.br.Reset(&l.rd)
-	err := req.Header.Read(l.br)
-	consumed := end - l.rd.Len() - l.br.Buffered()
+	rd.Reset(in[:end])
+	br.Reset(rd)
+	err := req.Header.Read(br)
+	consumed := end - rd.Len() - br.Buffered()
 	cl := req.Header.ContentLength()
 	if cl == -2 {
 		// Neither Content-Length nor Transfer-Encoding: no body, and
@@ -539,19 +562,17 @@ func (l *evLoop) next(c *lconn) bool {
 			req.Header.SetContentLength(0)
 		}
 	}
-	if err != nil || consumed != end || !req.Header.IsHTTP11() || cl < 0 || cl > l.g.cfg.MaxBodyBytes ||
+	if err != nil || consumed != end || !req.Header.IsHTTP11() || cl < 0 || cl > maxBody ||
 		req.Header.Peek("Expect") != nil || isMultipart(req.Header.ContentType()) {
-		l.handOver(c) // fasthttp reads it again and answers as it always has
-		return false
+		return 0, frameElsewhere
 	}
 	if len(in) < end+cl {
-		return false
+		return 0, frameIncomplete
 	}
 	if cl > 0 {
 		req.SetBodyRaw(in[end : end+cl])
 	}
-	c.reqLen = end + cl
-	return l.handle(c)
+	return end + cl, frameWhole
 }
 
 // headerEnd returns the length of the message header at the start of b,
