@@ -281,3 +281,43 @@ func TestGoroutinesSettingTurnsTheLoopOff(t *testing.T) {
 		t.Error("the event loop runs with GatewayGoroutines set")
 	}
 }
+
+// An upstream that sends more than its Content-Length (here a second,
+// unasked-for response) leaves its connection out of step: the loop does
+// not reuse it, so the next caller gets its own answer, not those bytes.
+func TestLoopDoesNotReuseAnUpstreamConnectionOutOfStep(t *testing.T) {
+	e := newEnv(t)
+	a := e.api("chat", true)
+	_, value := e.key(keyward.KeyCreate{StageKeys: stageKeys(a)})
+	var calls sync.WaitGroup
+	calls.Add(1)
+	first := true
+	var mu sync.Mutex
+	e.up.set(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		smuggle := first
+		first = false
+		mu.Unlock()
+		if !smuggle {
+			chatHandler(w, r)
+			return
+		}
+		c, bw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			panic(err)
+		}
+		bw.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}" +
+			"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 7\r\n\r\n\"evil!\"")
+		bw.Flush()
+		calls.Done()
+		time.Sleep(time.Second) // keep the connection open meanwhile
+		c.Close()
+	})
+	if r := e.call("POST", "/chat/prod/v1/chat/completions", value, chatBody); r.status != 200 || r.body != "{}" {
+		t.Fatalf("first: %d %q", r.status, r.body)
+	}
+	calls.Wait()
+	if r := e.call("POST", "/chat/prod/v1/chat/completions", value, chatBody); r.status != 200 || r.body != completion {
+		t.Fatalf("the second caller got %d %q", r.status, r.body)
+	}
+}
