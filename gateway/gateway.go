@@ -172,7 +172,16 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 // Serve accepts connections on ln until Shutdown, and runs the reload and
 // usage-flush loops meanwhile.
 func (g *Gateway) Serve(ctx context.Context, ln net.Listener) error {
+	// Under shutMu: a Shutdown that came first finds nothing to wait for
+	// (and Serve then serves nothing); one that comes later waits for the
+	// background loops (wg.Add before its wg.Wait).
+	g.shutMu.Lock()
+	if g.shut {
+		g.shutMu.Unlock()
+		return nil
+	}
 	g.wg.Add(1)
+	g.shutMu.Unlock()
 	go func() {
 		defer g.wg.Done()
 		stop := context.AfterFunc(ctx, g.cancel)

@@ -61,6 +61,7 @@ type loopGroup struct {
 	handoff   *handoffListener
 	stopping  atomic.Bool
 	handoffs  atomic.Int64   // connections handed to fasthttp, for tests
+	listening atomic.Int32   // loops still using lfd; the last closes it
 	elsewhere sync.WaitGroup // exchanges handed to goroutines
 	idleMu    sync.Mutex
 	idle      map[net.Conn]struct{} // handed over, waiting for their next request
@@ -129,6 +130,7 @@ func (g *Gateway) newLoopGroup(ln *net.TCPListener) (*loopGroup, error) {
 		}
 		grp.loops = append(grp.loops, l)
 	}
+	grp.listening.Store(int32(len(grp.loops)))
 	return grp, nil
 }
 
@@ -147,6 +149,8 @@ func (grp *loopGroup) shutdown(ctx context.Context) error {
 	if grp.stopping.Swap(true) {
 		return nil
 	}
+	// The loops stop listening first thing (drain); the last to do so
+	// closes the socket, so the port is free even while exchanges finish.
 	grp.ln.Close()
 	grp.idleMu.Lock()
 	for c := range grp.idle {
@@ -163,7 +167,6 @@ func (grp *loopGroup) shutdown(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	unix.Close(grp.lfd)
 	done := make(chan struct{})
 	go func() { grp.elsewhere.Wait(); close(done) }()
 	select {
@@ -250,6 +253,7 @@ type evLoop struct {
 
 	acceptPaused bool // out of descriptors: accepting resumes at the next tick
 	listening    bool
+	unlistened   bool // done with the listening socket (drain)
 }
 
 func newLoop(grp *loopGroup) (*evLoop, error) {
@@ -749,6 +753,7 @@ func (l *evLoop) upstreamReady(up *lconn, events uint32) {
 			return
 		}
 		up.connecting = false
+		up.deadline = up.peer.x.start.Add(l.g.cfg.Timeout) // no longer the dial's
 	}
 	if up.sent < len(up.peer.reqOut) {
 		l.writeUpstream(up)
@@ -892,7 +897,9 @@ func (l *evLoop) endExchange(c *lconn, up *lconn, reuse bool) {
 // respond writes the answer in c.ctx and drops the request.
 func (l *evLoop) respond(c *lconn) {
 	ctx := c.ctx
-	c.closeAfter = c.closeAfter || c.eof || ctx.Request.Header.ConnectionClose() ||
+	// A client that closed its side after pipelining requests gets every
+	// one of them answered; the connection closes after the last.
+	c.closeAfter = c.closeAfter || (c.eof && len(c.in) == c.reqLen) || ctx.Request.Header.ConnectionClose() ||
 		ctx.Response.Header.ConnectionClose() || l.grp.stopping.Load()
 	if c.closeAfter {
 		ctx.Response.Header.SetConnectionClose()
@@ -1044,9 +1051,15 @@ func (l *evLoop) sweep() {
 // every client not waiting for an answer; those that are get theirs with
 // Connection: close. It reports whether the loop is done.
 func (l *evLoop) drain() bool {
-	if l.listening {
-		unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, l.grp.lfd, nil)
-		l.listening = false
+	if !l.unlistened {
+		if l.listening {
+			unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, l.grp.lfd, nil)
+			l.listening = false
+		}
+		l.unlistened = true
+		if l.grp.listening.Add(-1) == 0 {
+			unix.Close(l.grp.lfd)
+		}
 	}
 	busy := false
 	for _, c := range l.conns {
@@ -1094,6 +1107,13 @@ func (l *evLoop) handOverExchange(c *lconn, x *exchange, rest []byte, up *lconn)
 		uc = &upConn{c: nc, br: bufio.NewReaderSize(nc, bufSize), bw: bufio.NewWriterSize(nc, bufSize),
 			up: up.pool, reused: up.reused, idleSince: l.now}
 		uc.setDeadline(x.start.Add(l.g.cfg.Timeout))
+		if up.sent < len(c.reqOut) {
+			// The upstream answered before reading the whole request:
+			// the rest goes first, as the goroutine path writes a whole
+			// request before it reads; else the connection would go
+			// back to the pool owing the upstream a body.
+			uc.unsent = c.reqOut[up.sent:]
+		}
 	}
 	ctx := c.ctx
 	cc, err := l.detach(c, c.in[c.reqLen:])
@@ -1121,6 +1141,12 @@ func (grp *loopGroup) finishElsewhere(cc net.Conn, ctx *fasthttp.RequestCtx, x *
 	if uc == nil {
 		g.forward(ctx, x, rest)
 	} else {
+		if len(uc.unsent) > 0 {
+			if _, err := uc.c.Write(uc.unsent); err != nil {
+				x.resp.SetConnectionClose() // out of step: relay closes it
+			}
+			uc.unsent = nil
+		}
 		g.relay(ctx, x, uc, rest)
 	}
 	closeAfter := ctx.Request.Header.ConnectionClose() || ctx.Response.Header.ConnectionClose() || grp.stopping.Load()

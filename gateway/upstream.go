@@ -40,6 +40,7 @@ type upConn struct {
 	idleSince time.Time // when it was last taken from or put in the pool
 	reused    bool
 	deadline  time.Time // last deadline set on c
+	unsent    []byte    // the end of a request the event loop began (loop_linux.go)
 }
 
 // setDeadline bounds the exchange about to run. Deadlines are rounded up
