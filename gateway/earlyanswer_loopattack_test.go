@@ -33,6 +33,7 @@ func fullDuplexUpstream(t *testing.T) string {
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.WriteHeader(200)
 		rc.Flush()
+		time.Sleep(300 * time.Millisecond) // the gateway has the header before any of the body is read
 		n, err := io.Copy(io.Discard, r.Body)
 		fmt.Fprintf(w, "data: {\"got\":%d,\"err\":%q}\n\ndata: [DONE]\n\n", n, fmt.Sprint(err))
 	})}
@@ -131,6 +132,7 @@ func (u *earlyUpstream) serve(c net.Conn) {
 		}
 		if strings.HasSuffix(req.URL.Path, "/early") {
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"+chunk("data: early\n\n")+"0\r\n\r\n")
+			time.Sleep(300 * time.Millisecond) // the gateway has the answer before any of the body is read
 		}
 		// The body as it arrives, recorded as it goes.
 		u.mu <- struct{}{}

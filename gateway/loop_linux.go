@@ -347,9 +347,12 @@ func (l *evLoop) dispatch(n int) {
 		ev := l.events[i]
 		fd := int(ev.Fd)
 		switch {
-		case fd == l.grp.lfd:
+		// The listener and the eventfd are registered with Pad 0, every
+		// connection with its generation (at least 1): once the listener
+		// is closed its number may come back as a connection's.
+		case ev.Pad == 0 && fd == l.grp.lfd && !l.unlistened:
 			l.accept()
-		case fd == l.wakefd:
+		case ev.Pad == 0 && fd == l.wakefd:
 			var b [8]byte
 			unix.Read(l.wakefd, b[:])
 		default:
@@ -812,6 +815,9 @@ func (l *evLoop) response(up *lconn) {
 				l.upstreamBad(up)
 				return
 			}
+			// An answer means the upstream got the request, even one it
+			// answered before reading all of it: it may have acted on it.
+			x.sent = true
 			if s := x.resp.StatusCode(); s >= 200 || s == fasthttp.StatusSwitchingProtocols {
 				up.hdrLen = end
 				break
@@ -907,6 +913,7 @@ func (l *evLoop) respond(c *lconn) {
 	if ctx.Request.Header.IsHead() {
 		ctx.Response.SkipBody = true
 	}
+	l.g.serverName(ctx)
 	l.bw.Reset(c)
 	ctx.Response.Write(l.bw)
 	l.bw.Flush()
@@ -1156,6 +1163,7 @@ func (grp *loopGroup) finishElsewhere(cc net.Conn, ctx *fasthttp.RequestCtx, x *
 	if ctx.Request.Header.IsHead() {
 		ctx.Response.SkipBody = true
 	}
+	g.serverName(ctx)
 	cc.SetWriteDeadline(time.Now().Add(g.server.WriteTimeout))
 	bw := bufio.NewWriterSize(cc, 16<<10)
 	err := ctx.Response.Write(bw) // closes a streamed body, which settles it
@@ -1266,6 +1274,14 @@ func rawWrite(fd int, b []byte) (int, syscall.Errno) {
 		return 0, e
 	}
 	return int(r), 0
+}
+
+// serverName names the gateway in an answer without a Server header, as
+// the fasthttp server does with its Name.
+func (g *Gateway) serverName(ctx *fasthttp.RequestCtx) {
+	if len(ctx.Response.Header.Server()) == 0 {
+		ctx.Response.Header.SetServer(g.server.Name)
+	}
 }
 
 // dialable reports whether the event loop dials this upstream itself:

@@ -182,6 +182,12 @@ func (uc *upConn) alive() bool {
 // release puts a connection whose last exchange ended cleanly back in the
 // pool.
 func (uc *upConn) release() {
+	if uc.br.Buffered() > 0 {
+		// Bytes past the end of the answer: the connection is out of
+		// step, and the next request on it would read them as its own.
+		uc.discard()
+		return
+	}
 	u := uc.up
 	uc.idleSince = time.Now()
 	u.mu.Lock()
