@@ -28,6 +28,11 @@ func TestLoopAttackOutOfStepUpstreamConnections(t *testing.T) {
 		{"event stream", "POST", "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk("data: [DONE]\n\n") + "0\r\n\r\n" + evil},
 		{"HEAD answered with a body", "HEAD", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n" + evil},
 		{"204 with a body", "POST", "HTTP/1.1 204 No Content\r\n\r\n" + evil},
+		// The body ends 16 KiB to the byte after the header: a reader that
+		// fills 16 KiB at a time stops right at its end, the surplus not
+		// yet read.
+		{"chunked, 16 KiB to the byte", "POST", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			"3ff3\r\n" + strings.Repeat("x", 0x3ff3) + "\r\n0\r\n\r\n" + evil},
 	}
 	for _, goroutines := range []bool{true, false} {
 		for _, tc := range cases {
