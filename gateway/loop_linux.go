@@ -224,14 +224,6 @@ func (c *lconn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// reqWriter buffers the request for the upstream.
-type reqWriter struct{ c *lconn }
-
-func (w reqWriter) Write(p []byte) (int, error) {
-	w.c.reqOut = append(w.c.reqOut, p...)
-	return len(p), nil
-}
-
 type evLoop struct {
 	grp    *loopGroup
 	g      *Gateway
@@ -622,14 +614,7 @@ func (l *evLoop) handle(c *lconn) bool {
 		l.handOverExchange(c, x, rest, nil)
 		return false
 	}
-	req := &x.req
-	req.Reset()
-	g.buildRequest(ctx, x, req, rest)
-	c.reqOut = c.reqOut[:0]
-	l.bw.Reset(reqWriter{c})
-	req.Write(l.bw)
-	l.bw.Flush()
-	l.bw.Reset(nil)
+	c.reqOut = append(g.appendRequestHead(c.reqOut[:0], ctx, x, rest), x.upstreamBody(ctx)...)
 	c.x, c.rest, c.attempt = x, rest, 0
 	l.send(c)
 	return c.x == nil && !c.closed && c.outOff == len(c.out)
@@ -826,7 +811,7 @@ func (l *evLoop) response(up *lconn) {
 		}
 		status, n := g.relayHeader(ctx, x)
 		up.status = status
-		if bodiless(&x.req, status) {
+		if bodiless(&ctx.Request, status) {
 			reuse := !x.resp.ConnectionClose() && status != fasthttp.StatusSwitchingProtocols && len(up.in) == up.hdrLen && up.sent == len(c.reqOut)
 			g.endBodiless(ctx, x, status)
 			l.endExchange(c, up, reuse)
@@ -860,7 +845,7 @@ func (l *evLoop) response(up *lconn) {
 // failed, or the method is idempotent and the connection closed cleanly.
 func (l *evLoop) upstreamFailed(up *lconn, err error, clean bool) {
 	c := up.peer
-	retry := up.reused && c.attempt == 0 && (err == errUpstreamWrite || (clean && idempotent(&c.x.req)))
+	retry := up.reused && c.attempt == 0 && (err == errUpstreamWrite || (clean && idempotent(c.ctx.Request.Header.Method())))
 	l.closeUpstream(up)
 	if retry {
 		c.attempt++
@@ -897,6 +882,9 @@ func (l *evLoop) endExchange(c *lconn, up *lconn, reuse bool) {
 		}
 	}
 	c.x, c.upc, c.rest = nil, nil, nil
+	if cap(c.reqOut) > loopKeepBuf {
+		c.reqOut = nil
+	}
 	l.respond(c)
 }
 

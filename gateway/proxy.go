@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 
-	"github.com/keyward/keyward/clientip"
 	"github.com/keyward/keyward/llmwire"
 	"github.com/valyala/fasthttp"
 )
@@ -105,10 +104,8 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) {
 		g.finish(ctx, x, fasthttp.StatusBadGateway, bodyBadGateway)
 		return
 	}
-	req := &x.req
-	req.Reset()
-	g.buildRequest(ctx, x, req, rest)
-	uc, err := g.exchange(x, req)
+	x.head = g.appendRequestHead(x.head[:0], ctx, x, rest)
+	uc, err := g.exchange(ctx, x)
 	if err != nil {
 		g.upstreamFailed(ctx, x, err)
 		return
@@ -132,10 +129,9 @@ func (g *Gateway) upstreamFailed(ctx *fasthttp.RequestCtx, x *exchange, err erro
 // usage can be read from it), streamed otherwise — server-sent events
 // event by event.
 func (g *Gateway) relay(ctx *fasthttp.RequestCtx, x *exchange, uc *upConn, rest []byte) {
-	req := &x.req
 	status, n := g.relayHeader(ctx, x)
 	h := &x.resp
-	if bodiless(req, status) {
+	if bodiless(&ctx.Request, status) {
 		if h.ConnectionClose() || status == fasthttp.StatusSwitchingProtocols {
 			uc.discard()
 		} else {
@@ -215,7 +211,7 @@ func bodiless(req *fasthttp.Request, status int) bool {
 
 // endBodiless ends an exchange whose response has no body.
 func (g *Gateway) endBodiless(ctx *fasthttp.RequestCtx, x *exchange, status int) {
-	ctx.Response.SkipBody = x.req.Header.IsHead()
+	ctx.Response.SkipBody = ctx.Request.Header.IsHead()
 	g.done(x, status, llmwire.Usage{}, false)
 }
 
@@ -285,21 +281,26 @@ func (g *Gateway) endBuffered(ctx *fasthttp.RequestCtx, x *exchange, status int,
 	g.done(x, status, u, ok)
 }
 
-// exchange writes req on a pooled connection and reads the response
-// header into x.resp, skipping informational (1xx) responses. A request
-// that finds its reused connection closed by the upstream is sent again
-// on a new one when it cannot have been acted on: the write failed, or the
-// method is idempotent.
-func (g *Gateway) exchange(x *exchange, req *fasthttp.Request) (*upConn, error) {
+// exchange writes the request (x.head and its body) on a pooled
+// connection and reads the response header into x.resp, skipping
+// informational (1xx) responses. A request that finds its reused
+// connection closed by the upstream is sent again on a new one when it
+// cannot have been acted on: the write failed, or the method is
+// idempotent.
+func (g *Gateway) exchange(ctx *fasthttp.RequestCtx, x *exchange) (*upConn, error) {
 	up := x.st.up
 	deadline := x.start.Add(g.cfg.Timeout)
+	body := x.upstreamBody(ctx)
 	for attempt := 0; ; attempt++ {
 		uc, err := up.acquire(context.Background(), x.start)
 		if err != nil {
 			return nil, err
 		}
 		uc.setDeadline(deadline)
-		werr := req.Write(uc.bw)
+		_, werr := uc.bw.Write(x.head)
+		if werr == nil {
+			_, werr = uc.bw.Write(body)
+		}
 		if werr == nil {
 			werr = uc.bw.Flush()
 		}
@@ -312,7 +313,7 @@ func (g *Gateway) exchange(x *exchange, req *fasthttp.Request) (*upConn, error) 
 			return uc, nil
 		}
 		uc.discard()
-		stale := uc.reused && (werr != nil || (errors.Is(rerr, io.EOF) && idempotent(req)))
+		stale := uc.reused && (werr != nil || (errors.Is(rerr, io.EOF) && idempotent(ctx.Request.Header.Method())))
 		if !stale || attempt > 0 {
 			return nil, rerr
 		}
@@ -333,63 +334,12 @@ func readResponseHeader(h *fasthttp.ResponseHeader, br *bufio.Reader) error {
 	}
 }
 
-func idempotent(req *fasthttp.Request) bool {
-	switch string(req.Header.Method()) {
+func idempotent(method []byte) bool {
+	switch string(method) {
 	case "GET", "HEAD", "OPTIONS", "TRACE":
 		return true
 	}
 	return false
-}
-
-// buildRequest copies the caller's request for the upstream: the stage's
-// base URL plus the rest of the path (re-encoded from the decoded path the
-// checks saw), the query string as sent, headers without hop-by-hop ones
-// and without the caller's key, and the stage's own credential.
-func (g *Gateway) buildRequest(ctx *fasthttp.RequestCtx, x *exchange, req *fasthttp.Request, rest []byte) {
-	st := x.st
-	req.Header.SetMethodBytes(ctx.Request.Header.Method())
-	req.Header.SetNoDefaultContentType(true) // send what the caller sent, no more
-	trustedPeer := clientip.Trusted(g.peer(ctx), g.cfg.TrustedProxies)
-	// Valid until the next PeekAll, which comes after the loop.
-	conn := ctx.Request.Header.PeekAll("Connection")
-	for k, v := range ctx.Request.Header.All() {
-		if !notForwarded(k) && !connectionNamed(conn, k) && (trustedPeer || !proxyClaim(k)) {
-			req.Header.AddBytesKV(k, v)
-		}
-	}
-	if st.api.openai {
-		// Usage is read from the response: ask for it uncompressed.
-		req.Header.Set("Accept-Encoding", "identity")
-	}
-	u := req.URI()
-	u.SetHost(st.up.host)
-	req.Header.SetHost(st.up.host)
-	path := append(x.buf[:0], st.basePath...)
-	path = append(path, rest...)
-	u.SetPathBytes(path)
-	u.SetQueryStringBytes(ctx.URI().QueryString())
-	if st.auth != nil {
-		req.Header.SetBytesV("Authorization", st.auth)
-	}
-	// X-Forwarded-For: a trusted proxy's chain (every line of it, as
-	// clientip.Resolve reads it) with the proxy appended, else the socket's
-	// peer alone.
-	var ipbuf [64]byte
-	xff := ipbuf[:0]
-	if trustedPeer {
-		for _, prior := range ctx.Request.Header.PeekAll("X-Forwarded-For") {
-			if len(prior) > 0 {
-				xff = append(append(xff, prior...), ", "...)
-			}
-		}
-	}
-	xff = g.peer(ctx).AppendTo(xff)
-	req.Header.SetBytesV("X-Forwarded-For", xff)
-	if x.stripUsage {
-		req.SetBodyRaw(x.fwdBody)
-	} else {
-		req.SetBodyRaw(ctx.Request.Body())
-	}
 }
 
 // upstreamBody streams an upstream body to the client and settles the

@@ -27,7 +27,7 @@ type exchange struct {
 	sse      llmwire.SSEUsage
 	tail     []byte                  // the end of a server-sent-events stream, for its usage
 	tailCut  bool                    // tail lost its beginning
-	req      fasthttp.Request        // what goes upstream
+	head     []byte                  // the head of the request that goes upstream
 	resp     fasthttp.ResponseHeader // what came back
 	respBody []byte                  // a buffered response body
 	body     upstreamBody            // the response body when it streams through
@@ -100,7 +100,6 @@ func (g *Gateway) release(x *exchange) {
 	x.stripUsage = false
 	x.charge = limit.Charge{}
 	x.body = upstreamBody{}
-	x.req.Reset() // drops the reference to the caller's body
 	g.pool.Put(x)
 }
 
