@@ -77,3 +77,27 @@ func rawGet(t *testing.T, gw, path, key string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// An OpenAI-compatible stage reads usage from the response body, so it
+// asks for it uncompressed: every Accept-Encoding the caller sent is
+// replaced by identity, not only the first (an upstream joining "identity"
+// with a second line's "gzip" could compress the body past the usage
+// check).
+func TestUpstreamIsAskedForIdentityOnly(t *testing.T) {
+	for _, goroutines := range []bool{true, false} {
+		t.Run(map[bool]string{true: "goroutines", false: "loop"}[goroutines], func(t *testing.T) {
+			e := newEnv(t, func(c *server.Config) { c.GatewayGoroutines = goroutines })
+			a := e.api("chat", true)
+			_, value := e.key(keyward.KeyCreate{StageKeys: stageKeys(a)})
+			e.sync()
+			r := e.call("POST", "/chat/prod/v1/chat/completions", value, chatBody, "Accept-Encoding", "gzip", "Accept-Encoding", "br")
+			if r.status != 200 {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+			seen, _ := e.up.last(t)
+			if got := seen.Header.Values("Accept-Encoding"); len(got) != 1 || got[0] != "identity" {
+				t.Errorf("upstream Accept-Encoding %q, want only identity", got)
+			}
+		})
+	}
+}
