@@ -225,23 +225,23 @@ func (c *lconn) Write(p []byte) (int, error) {
 }
 
 type evLoop struct {
-	grp    *loopGroup
-	g      *Gateway
-	epfd   int
-	ef     *os.File // epfd in the runtime's poller: the loop parks there
-	rc     syscall.RawConn
-	wakefd int // an eventfd: Shutdown wakes the loop through it
-	conns  []*lconn
-	gen    int32
-	events []unix.EpollEvent
-	ready  int                // events pollEvents found
-	poll   func(uintptr) bool // l.pollEvents
-	rd     bytes.Reader
-	br     *bufio.Reader
-	bw     *bufio.Writer
-	idle   map[*upstream][]*lconn
-	now    time.Time
-	done   chan struct{}
+	grp     *loopGroup
+	g       *Gateway
+	epfd    int
+	ef      *os.File // epfd in the runtime's poller: the loop parks there
+	rc      syscall.RawConn
+	wakefd  int // an eventfd: Shutdown wakes the loop through it
+	conns   []*lconn
+	gen     int32
+	events  []unix.EpollEvent
+	ready   int                // events pollEvents found
+	poll    func(uintptr) bool // l.pollEvents
+	rd      bytes.Reader
+	scratch []byte
+	br      *bufio.Reader
+	idle    map[*upstream][]*lconn
+	now     time.Time
+	done    chan struct{}
 
 	acceptPaused bool // out of descriptors: accepting resumes at the next tick
 	listening    bool
@@ -254,8 +254,7 @@ func newLoop(grp *loopGroup) (*evLoop, error) {
 		return nil, err
 	}
 	l := &evLoop{grp: grp, g: grp.g, epfd: epfd, wakefd: -1, events: make([]unix.EpollEvent, 256),
-		br: bufio.NewReaderSize(nil, loopHeaderMax),
-		bw: bufio.NewWriterSize(nil, 16<<10), idle: map[*upstream][]*lconn{}, done: make(chan struct{})}
+		br: bufio.NewReaderSize(nil, loopHeaderMax), idle: map[*upstream][]*lconn{}, done: make(chan struct{})}
 	if l.wakefd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
 		unix.Close(epfd)
 		return nil, err
@@ -902,16 +901,37 @@ func (l *evLoop) respond(c *lconn) {
 		ctx.Response.SkipBody = true
 	}
 	l.g.serverName(ctx)
-	l.bw.Reset(c)
-	ctx.Response.Write(l.bw)
-	l.bw.Flush()
-	l.bw.Reset(nil)
+	c.out = appendResponse(c.out, &ctx.Response, &l.scratch)
 	ctx.Response.Reset()
 	ctx.Request.Reset()
 	c.in = c.in[:copy(c.in, c.in[c.reqLen:])]
 	c.reqLen = 0
 	c.since = l.now
 	l.flush(c)
+}
+
+// appendResponse appends resp as fasthttp's Response.Write writes it (the
+// loop's answers are never streams) without its bufio.Writer in between.
+// fasthttp's ResponseHeader.AppendBytes overwrites its dst rather than
+// appending to it, so a dst that holds bytes gets the header through
+// scratch.
+func appendResponse(dst []byte, resp *fasthttp.Response, scratch *[]byte) []byte {
+	status := resp.StatusCode()
+	send := !(resp.SkipBody || status < 200 || status == fasthttp.StatusNoContent || status == fasthttp.StatusNotModified)
+	body := resp.Body()
+	if send || len(body) > 0 {
+		resp.Header.SetContentLength(len(body))
+	}
+	if len(dst) == 0 {
+		dst = resp.Header.AppendBytes(dst)
+	} else {
+		*scratch = resp.Header.AppendBytes(*scratch)
+		dst = append(dst, *scratch...)
+	}
+	if send {
+		dst = append(dst, body...)
+	}
+	return dst
 }
 
 // flush writes what is buffered for the client; false when the
