@@ -278,7 +278,9 @@ func parseChunkSize(line []byte) (int64, bool) {
 	if i := bytes.IndexByte(line, ';'); i >= 0 {
 		line = line[:i]
 	}
-	line = bytes.TrimRight(line, " \t\r")
+	for len(line) > 0 && (line[len(line)-1] == ' ' || line[len(line)-1] == '\t' || line[len(line)-1] == '\r') {
+		line = line[:len(line)-1] // bytes.TrimRight builds its set on every call
+	}
 	if len(line) == 0 || len(line) > 15 {
 		return 0, false
 	}
