@@ -224,6 +224,12 @@ func (b *bodyReader) line() ([]byte, error) {
 // nothing.
 func arrivedWhole(br *bufio.Reader) (int, bool) {
 	buf, _ := br.Peek(br.Buffered())
+	return wholeChunked(buf)
+}
+
+// wholeChunked reports whether buf starts with a whole chunked body, last
+// chunk and trailer included, and its decoded size.
+func wholeChunked(buf []byte) (int, bool) {
 	size := 0
 	for {
 		i := bytes.IndexByte(buf, '\n')

@@ -211,6 +211,7 @@ type lconn struct {
 	reused     bool
 	sent       int // bytes of peer.reqOut written
 	hdrLen     int // length of the response header once read, else 0
+	stream     streamState
 	status     int
 	bodyLen    int
 	deadline   time.Time
@@ -237,6 +238,7 @@ type evLoop struct {
 	ready   int                // events pollEvents found
 	poll    func(uintptr) bool // l.pollEvents
 	rd      bytes.Reader
+	chunk   [16 << 10]byte // a streamed body's decoded bytes
 	scratch []byte
 	br      *bufio.Reader
 	idle    map[*upstream][]*lconn
@@ -446,6 +448,12 @@ func (l *evLoop) clientEvent(c *lconn, events uint32) {
 	if events&unix.EPOLLOUT != 0 && c.outOff < len(c.out) {
 		if !l.flush(c) {
 			return
+		}
+		if up := c.upc; up != nil && up.stream.on && up.readable {
+			l.upstreamEvent(up, 0) // the stream it held back goes on
+			if c.closed {
+				return
+			}
 		}
 	}
 	if events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
@@ -748,13 +756,31 @@ func (l *evLoop) upstreamReady(up *lconn, events uint32) {
 			return
 		}
 	}
-	if events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) == 0 {
-		return
+	if events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		up.readable = true
 	}
 	if events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 		up.hup = true // see clientEvent
 	}
+	for up.readable {
+		if c := up.peer; up.stream.on && len(c.out)-c.outOff > streamBacklog {
+			return // a stream's client is behind: its EPOLLOUT resumes reading
+		}
+		l.readUpstream(up)
+		l.response(up)
+		if up.closed || up.peer == nil || !up.stream.on {
+			return
+		}
+	}
+}
+
+// readUpstream reads what the upstream sent, until the socket is drained
+// (readable turns false) or, for a stream, until a step's worth is in.
+func (l *evLoop) readUpstream(up *lconn) {
 	for !up.eof {
+		if up.stream.on && len(up.in)-up.stream.off >= streamBacklog {
+			return // still readable: the caller relays this first
+		}
 		space := readSpace(&up.in)
 		n, e := rawRead(up.fd, space)
 		if n > 0 {
@@ -772,13 +798,17 @@ func (l *evLoop) upstreamReady(up *lconn, events uint32) {
 		}
 		up.eof = true
 	}
-	l.response(up)
+	up.readable = false
 }
 
 // response moves the exchange on with what the upstream has sent.
 func (l *evLoop) response(up *lconn) {
 	c := up.peer
 	x, ctx, g := c.x, c.ctx, l.g
+	if up.stream.on {
+		l.stream(c, up)
+		return
+	}
 	if up.hdrLen == 0 {
 		for {
 			end := headerEnd(up.in)
@@ -816,9 +846,16 @@ func (l *evLoop) response(up *lconn) {
 			l.endExchange(c, up, reuse)
 			return
 		}
-		events := bytes.HasPrefix(x.resp.ContentType(), sseType)
-		if (status == fasthttp.StatusOK && listsModels(ctx, x, c.rest)) || streamed(events, n) {
+		if status == fasthttp.StatusOK && listsModels(ctx, x, c.rest) {
 			l.handOverExchange(c, x, c.rest, up)
+			return
+		}
+		events := bytes.HasPrefix(x.resp.ContentType(), sseType)
+		if n == -1 && l.wholeChunkedBody(c, up, status, events) {
+			return
+		}
+		if streamed(events, n) {
+			l.startStream(c, up, status, n, events)
 			return
 		}
 		up.bodyLen = n
@@ -844,6 +881,10 @@ func (l *evLoop) response(up *lconn) {
 // failed, or the method is idempotent and the connection closed cleanly.
 func (l *evLoop) upstreamFailed(up *lconn, err error, clean bool) {
 	c := up.peer
+	if up.stream.on {
+		l.abortStream(c, up) // the answer has begun: it can only be cut
+		return
+	}
 	retry := up.reused && c.attempt == 0 && (err == errUpstreamWrite || (clean && idempotent(c.ctx.Request.Header.Method())))
 	l.closeUpstream(up)
 	if retry {
@@ -858,6 +899,10 @@ func (l *evLoop) upstreamFailed(up *lconn, err error, clean bool) {
 // cut its body short: 502, as relayBuffered answers.
 func (l *evLoop) upstreamBad(up *lconn) {
 	c := up.peer
+	if up.stream.on {
+		l.abortStream(c, up)
+		return
+	}
 	l.closeUpstream(up)
 	c.ctx.Response.Header.Reset()
 	l.endFailed(c, errUpstreamBad)
@@ -889,6 +934,15 @@ func (l *evLoop) endExchange(c *lconn, up *lconn, reuse bool) {
 
 // respond writes the answer in c.ctx and drops the request.
 func (l *evLoop) respond(c *lconn) {
+	l.prepareAnswer(c)
+	c.out = appendResponse(c.out, &c.ctx.Response, &l.scratch)
+	l.finishAnswer(c)
+}
+
+// prepareAnswer makes the decisions fasthttp's server makes before it
+// writes an answer: whether the connection closes after it, HEAD, the
+// Server header.
+func (l *evLoop) prepareAnswer(c *lconn) {
 	ctx := c.ctx
 	// A client that closed its side after pipelining requests gets every
 	// one of them answered; the connection closes after the last.
@@ -901,7 +955,11 @@ func (l *evLoop) respond(c *lconn) {
 		ctx.Response.SkipBody = true
 	}
 	l.g.serverName(ctx)
-	c.out = appendResponse(c.out, &ctx.Response, &l.scratch)
+}
+
+// finishAnswer drops the answered request and writes what is buffered.
+func (l *evLoop) finishAnswer(c *lconn) {
+	ctx := c.ctx
 	ctx.Response.Reset()
 	ctx.Request.Reset()
 	c.in = c.in[:copy(c.in, c.in[c.reqLen:])]
@@ -1007,11 +1065,15 @@ func (l *evLoop) close(c *lconn) {
 		return
 	}
 	if c.x != nil {
-		if c.upc != nil {
-			l.closeUpstream(c.upc)
+		if up := c.upc; up != nil && up.stream.on {
+			l.settleStream(c, up, false)
+		} else {
+			if up != nil {
+				l.closeUpstream(up)
+			}
+			l.g.finish(c.ctx, c.x, fasthttp.StatusBadGateway, bodyBadGateway)
+			c.x = nil
 		}
-		l.g.finish(c.ctx, c.x, fasthttp.StatusBadGateway, bodyBadGateway)
-		c.x = nil
 	}
 	l.forget(c)
 	unix.Close(c.fd)
@@ -1046,6 +1108,10 @@ func (l *evLoop) sweep() {
 				l.closeUpstream(c)
 			}
 		case c.x != nil:
+			// A stream's client that stopped reading.
+			if c.outOff < len(c.out) && !c.writeSince.IsZero() && l.now.Sub(c.writeSince) > s.WriteTimeout {
+				l.close(c)
+			}
 		case c.outOff < len(c.out):
 			if l.now.Sub(c.writeSince) > s.WriteTimeout {
 				l.close(c)

@@ -233,18 +233,9 @@ func (g *Gateway) relayBuffered(ctx *fasthttp.RequestCtx, x *exchange, uc *upCon
 	body := x.respBody[:size]
 	var r bodyReader
 	r.reset(uc.br, framing)
-	var one [1]byte
-	got, err := io.ReadFull(&r, body)
+	got, err := readWhole(&r, body)
 	x.received = int64(got)
-	if err == nil {
-		var m int
-		if m, err = r.Read(one[:]); m == 0 && err == io.EOF {
-			err = nil // the body ended where its framing said it would
-		} else if err == nil {
-			err = errBadChunk
-		}
-	}
-	if err != nil || !r.done {
+	if err != nil {
 		uc.discard()
 		ctx.Response.Header.Reset()
 		g.finish(ctx, x, fasthttp.StatusBadGateway, bodyBadGateway)
@@ -256,6 +247,26 @@ func (g *Gateway) relayBuffered(ctx *fasthttp.RequestCtx, x *exchange, uc *upCon
 		uc.release()
 	}
 	g.endBuffered(ctx, x, status, body, events)
+}
+
+// readWhole reads a body of known size through r into body, then its
+// framing's end (the last chunk and trailer): an error unless the body
+// ended exactly where its size said.
+func readWhole(r *bodyReader, body []byte) (int, error) {
+	got, err := io.ReadFull(r, body)
+	if err == nil {
+		var one [1]byte
+		var m int
+		if m, err = r.Read(one[:]); m == 0 && err == io.EOF {
+			err = nil // the body ended where its framing said it would
+		} else if err == nil {
+			err = errBadChunk
+		}
+	}
+	if err == nil && !r.done {
+		err = errBadChunk
+	}
+	return got, err
 }
 
 // endBuffered answers with a whole response body and ends the exchange
