@@ -31,7 +31,6 @@ type exchange struct {
 	resp     fasthttp.ResponseHeader // what came back
 	respBody []byte                  // a buffered response body
 	body     upstreamBody            // the response body when it streams through
-	buf      [4 << 10]byte           // scratch: the upstream path
 
 	// How far the request got, for settling a reservation without usage
 	// (unreportedUsage).
