@@ -183,7 +183,10 @@ func (l *evLoop) endStream(c, up *lconn, inStep bool) {
 	if up.stream.chunked {
 		c.out = append(c.out, "0\r\n\r\n"...)
 	}
-	reuse := inStep && b.reuse && up.sent == len(c.reqOut)
+	// Reused only in step: nothing read past the body, nothing left
+	// unread in the socket (reading stops at a bound while a stream is
+	// relayed), the whole request written, no close asked for.
+	reuse := inStep && !up.readable && b.reuse && up.sent == len(c.reqOut)
 	l.settleStream(c, up, reuse)
 	l.finishAnswer(c)
 }
