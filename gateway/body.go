@@ -24,6 +24,8 @@ type bodyReader struct {
 	done      bool  // the body ended cleanly (the connection may be reused)
 	inChunk   bool  // chunked: inside a chunk's data
 	needCRLF  bool  // chunked: a chunk's data ended, its line end is next
+	inTrailer bool  // chunked: the last chunk came; trailer lines until an empty one
+	stepwise  bool  // never read past the buffered bytes, even for the first (the event loop's)
 	err       error
 }
 
@@ -84,7 +86,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 func (b *bodyReader) readChunked(p []byte) (int, error) {
 	n := 0
 	for n < len(p) && !b.done {
-		if n > 0 && !b.bufferedAhead() {
+		if (n > 0 || b.stepwise) && !b.bufferedAhead() {
 			break
 		}
 		switch {
@@ -93,16 +95,21 @@ func (b *bodyReader) readChunked(p []byte) (int, error) {
 				return n, err
 			}
 			b.needCRLF = false
+		case b.inTrailer:
+			// A line at a time, so that a long trailer section need not
+			// fit in the buffer.
+			line, err := b.line()
+			if err != nil {
+				return n, err
+			}
+			b.done = len(line) == 0
 		case !b.inChunk:
 			size, err := b.chunkHeader()
 			if err != nil {
 				return n, err
 			}
 			if size == 0 {
-				if err := b.trailer(); err != nil {
-					return n, err
-				}
-				b.done = true
+				b.inTrailer = true
 				break
 			}
 			b.remaining, b.inChunk = size, true
@@ -129,26 +136,14 @@ func (b *bodyReader) readChunked(p []byte) (int, error) {
 }
 
 // bufferedAhead reports whether the next step can run on buffered bytes
-// alone: some of the current chunk's data, or a whole chunk-size line and,
-// for the last chunk, its whole trailer section.
+// alone: some of the current chunk's data, or a whole line (a chunk's
+// line end, a chunk-size line, a trailer line).
 func (b *bodyReader) bufferedAhead() bool {
 	buf, _ := b.br.Peek(b.br.Buffered())
-	switch {
-	case b.inChunk:
+	if b.inChunk {
 		return len(buf) > 0
-	case b.needCRLF:
-		return bytes.IndexByte(buf, '\n') >= 0
 	}
-	i := bytes.IndexByte(buf, '\n')
-	if i < 0 {
-		return false
-	}
-	if !lastChunk(buf[:i]) {
-		return true
-	}
-	// The last chunk: go on only when its trailer section, which ends in an
-	// empty line, is buffered too.
-	return trailerArrived(buf[i+1:])
+	return bytes.IndexByte(buf, '\n') >= 0 // a whole line: CRLF, chunk size or trailer
 }
 
 // lastChunk reports whether a chunk-size line (without its "\n") announces
@@ -172,20 +167,6 @@ func (b *bodyReader) chunkHeader() (int64, error) {
 		return 0, errBadChunk
 	}
 	return size, nil
-}
-
-// trailer skips the trailer section after the last chunk, up to and
-// including its empty line.
-func (b *bodyReader) trailer() error {
-	for {
-		line, err := b.line()
-		if err != nil {
-			return err
-		}
-		if len(line) == 0 {
-			return nil
-		}
-	}
 }
 
 // crlf reads the line end after a chunk's data.

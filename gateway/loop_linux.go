@@ -238,7 +238,7 @@ type evLoop struct {
 	ready   int                // events pollEvents found
 	poll    func(uintptr) bool // l.pollEvents
 	rd      bytes.Reader
-	chunk   [16 << 10]byte // a streamed body's decoded bytes
+	dec     []byte // a streamed body's decoded bytes
 	scratch []byte
 	br      *bufio.Reader
 	idle    map[*upstream][]*lconn
@@ -1018,7 +1018,7 @@ func (l *evLoop) flush(c *lconn) bool {
 	if cap(c.in) > loopKeepBuf && len(c.in) == 0 {
 		c.in = nil
 	}
-	if c.closeAfter {
+	if c.closeAfter && c.x == nil { // not mid-stream: the answer is whole
 		l.close(c)
 		return false
 	}

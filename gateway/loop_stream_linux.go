@@ -3,7 +3,10 @@
 package gateway
 
 import (
+	"bufio"
+	"bytes"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/keyward/keyward/llmwire"
@@ -77,6 +80,11 @@ func (l *evLoop) startStream(c, up *lconn, status, n int, events bool) {
 	} else {
 		h.SetContentLength(n)
 	}
+	if n == -2 {
+		// A body that ends with the upstream's connection: fasthttp's
+		// server closes the client's after it too (SetContentLength(-2)).
+		c.closeAfter = true
+	}
 	l.prepareAnswer(c)
 	c.out = appendHeader(c.out, h, &l.scratch)
 	l.stream(c, up)
@@ -88,21 +96,10 @@ func (l *evLoop) stream(c, up *lconn) {
 	x := c.x
 	b := &x.body
 	for {
-		in := up.in[up.stream.off:]
-		l.rd.Reset(in)
-		l.br.Reset(&l.rd)
-		l.br.Peek(min(len(in), l.br.Size())) // buffers what there is; reads nothing else
-		b.r.br = l.br
-		for !b.r.done && b.r.err == nil && stepBuffered(&b.r) {
-			n, err := b.read(l.chunk[:])
-			l.emit(c, up, l.chunk[:n])
-			if err != nil && err != io.EOF {
-				break
-			}
-		}
-		used := len(in) - l.rd.Len() - l.br.Buffered()
-		l.br.Reset(nil)
-		b.r.br = nil
+		out, used := decodeBuffered(&b.r, up.in[up.stream.off:], &l.rd, l.br, l.dec[:0])
+		l.dec = out[:0]
+		b.took(out)
+		l.emit(c, up, out)
 		up.stream.off += used
 		if b.r.err != nil {
 			l.abortStream(c, up)
@@ -133,6 +130,33 @@ func (l *evLoop) stream(c, up *lconn) {
 		up.stream.off = 0
 	}
 	l.flush(c)
+}
+
+// decodeBuffered steps r over in, the body bytes not decoded yet, as far
+// as they reach and no further, appending what it decodes to dst; it
+// returns dst and how many bytes of in it used. rd and br are scratch
+// readers. A step runs only when the bytes it needs are all in (a whole
+// chunk-size line, a whole trailer), so r never reads past in and waits
+// in its state for the next call instead.
+func decodeBuffered(r *bodyReader, in []byte, rd *bytes.Reader, br *bufio.Reader, dst []byte) ([]byte, int) {
+	rd.Reset(in)
+	br.Reset(rd)
+	br.Peek(min(len(in), br.Size())) // buffers what there is; reads nothing else
+	r.br, r.stepwise = br, true
+	for !r.done && r.err == nil && stepBuffered(r) {
+		if cap(dst)-len(dst) < 4<<10 {
+			dst = slices.Grow(dst, max(16<<10, len(in)))
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err != nil && err != io.EOF {
+			break
+		}
+	}
+	used := len(in) - rd.Len() - br.Buffered()
+	br.Reset(nil)
+	r.br = nil
+	return dst, used
 }
 
 // stepBuffered reports whether r's next step can run on the bytes its
