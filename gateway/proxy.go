@@ -398,11 +398,17 @@ func (b *upstreamBody) Read(p []byte) (int, error) {
 // tail for its usage.
 func (b *upstreamBody) read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
-	b.x.received += int64(n)
-	if b.events && n > 0 {
-		b.x.tail, b.x.tailCut = keepTail(b.x.tail, p[:n], b.x.tailCut)
-	}
+	b.took(p[:n])
 	return n, err
+}
+
+// took counts body bytes read from the upstream and keeps an event
+// stream's tail for its usage.
+func (b *upstreamBody) took(p []byte) {
+	b.x.received += int64(len(p))
+	if b.events && len(p) > 0 {
+		b.x.tail, b.x.tailCut = keepTail(b.x.tail, p, b.x.tailCut)
+	}
 }
 
 func (b *upstreamBody) Close() error {
