@@ -48,9 +48,9 @@ func (l *evLoop) wholeChunkedBody(c, up *lconn, status int, events bool) bool {
 	body := x.respBody[:size]
 	l.rd.Reset(in)
 	l.br.Reset(&l.rd)
-	var r bodyReader
+	r := &x.body.r // not a local: through io.ReadFull it would escape
 	r.reset(l.br, -1)
-	got, err := readWhole(&r, body)
+	got, err := readWhole(r, body)
 	x.received = int64(got)
 	if err != nil {
 		l.upstreamBad(up)
@@ -182,6 +182,11 @@ func (l *evLoop) emit(c, up *lconn, p []byte) {
 		p = f.out[f.sent:]
 		f.out, f.sent = f.out[:0], 0
 	}
+	l.frame(c, up, p)
+}
+
+// frame queues body bytes for the client, as a chunk or as they are.
+func (l *evLoop) frame(c, up *lconn, p []byte) {
 	if len(p) == 0 {
 		return
 	}
@@ -220,6 +225,14 @@ func (l *evLoop) endStream(c, up *lconn, inStep bool) {
 // client's connection closes, as fasthttp closes it when a body stream
 // fails, and the exchange is settled from what arrived.
 func (l *evLoop) abortStream(c, up *lconn) {
+	if x := c.x; x.body.strip {
+		// What the filter held back goes out first, as upstreamBody.Read
+		// hands it over before the error.
+		f := &x.strip
+		f.finish()
+		l.frame(c, up, f.out[f.sent:])
+		f.out, f.sent = f.out[:0], 0
+	}
 	l.settleStream(c, up, false)
 	c.closeAfter = true // what arrived goes out, but no last chunk
 	l.finishAnswer(c)

@@ -160,3 +160,35 @@ func TestLoopStreamCutsABrokenBodyAsFasthttpDoes(t *testing.T) {
 		})
 	}
 }
+
+// A stream the gateway asked usage for, which the upstream sends with a
+// Content-Length: the usage event is taken out, so the client gets the
+// rest as chunks (the upstream's length no longer holds), whole, on both
+// transports.
+func TestStrippedSizedStreamIsWhole(t *testing.T) {
+	events := "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n" +
+		"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4,\"total_tokens\":7}}\n\n" +
+		"data: [DONE]\n\n"
+	want := "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: [DONE]\n\n"
+	const noUsage = `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}`
+	for _, goroutines := range []bool{true, false} {
+		t.Run(map[bool]string{true: "goroutines", false: "loop"}[goroutines], func(t *testing.T) {
+			e := newEnv(t, func(c *server.Config) { c.GatewayGoroutines = goroutines })
+			a := e.api("chat", true)
+			_, value := e.key(keyward.KeyCreate{StageKeys: stageKeys(a)})
+			e.up.set(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/event-stream")
+				w.Header().Set("Content-Length", fmt.Sprint(len(events)))
+				io.WriteString(w, events)
+			})
+			for range 2 {
+				resp := e.openStream(nil, "/chat/prod/v1/chat/completions", value, noUsage)
+				got, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 || string(got) != want {
+					t.Fatalf("%d %q %v", resp.StatusCode, got, err)
+				}
+			}
+		})
+	}
+}

@@ -164,7 +164,11 @@ func (g *Gateway) relay(ctx *fasthttp.RequestCtx, x *exchange, uc *upConn, rest 
 		x.strip.reset()
 		x.body.r.reset(uc.br, n)
 		x.tail, x.tailCut = x.tail[:0], false
-		ctx.Response.SetBodyStream(&x.body, n)
+		size := n
+		if x.body.strip {
+			size = -1 // taking the usage event out changes the length: chunks
+		}
+		ctx.Response.SetBodyStream(&x.body, size)
 		return
 	}
 	g.relayBuffered(ctx, x, uc, status, n, n, false)
