@@ -63,6 +63,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		if int64(len(p)) > b.remaining {
 			p = p[:b.remaining]
 		}
+		p = throughBuffer(b.br, p)
 		n, err = b.br.Read(p)
 		b.remaining -= int64(n)
 		if b.remaining == 0 {
@@ -79,6 +80,17 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return n, err
+}
+
+// throughBuffer shortens p so that br reads into its own buffer rather
+// than straight into p: a read straight into p stops where the body does,
+// leaving whatever the upstream sent past it in the socket, where release
+// cannot see it; through the buffer those bytes show as Buffered.
+func throughBuffer(br *bufio.Reader, p []byte) []byte {
+	if n := br.Size() - 1; len(p) > n {
+		return p[:n]
+	}
+	return p
 }
 
 // readChunked decodes chunks into p. It blocks only while p is empty;
@@ -114,7 +126,7 @@ func (b *bodyReader) readChunked(p []byte) (int, error) {
 			}
 			b.remaining, b.inChunk = size, true
 		default:
-			want := min(int64(len(p)-n), b.remaining)
+			want := min(int64(len(throughBuffer(b.br, p[n:]))), b.remaining)
 			if n > 0 {
 				want = min(want, int64(b.br.Buffered()))
 			}

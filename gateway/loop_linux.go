@@ -238,7 +238,9 @@ type evLoop struct {
 	ready   int                // events pollEvents found
 	poll    func(uintptr) bool // l.pollEvents
 	rd      bytes.Reader
-	dec     []byte // a streamed body's decoded bytes
+	dec     []byte   // a streamed body's decoded bytes
+	again   []*lconn // streams that used up their turn (resume)
+	spare   []*lconn
 	scratch []byte
 	br      *bufio.Reader
 	idle    map[*upstream][]*lconn
@@ -323,6 +325,7 @@ func (l *evLoop) run() {
 		n, timedOut := l.wait()
 		l.now = time.Now()
 		l.dispatch(n)
+		l.resume()
 		if l.grp.stopping.Load() && l.drain() {
 			return
 		}
@@ -365,6 +368,10 @@ func (l *evLoop) dispatch(n int) {
 // wait returns the ready events, parking in the runtime's poller while
 // there are none; timedOut when the sweep's deadline passed first.
 func (l *evLoop) wait() (n int, timedOut bool) {
+	if len(l.again) > 0 {
+		l.pollEvents(0) // streams wait for their turn: look, do not park
+		return l.ready, false
+	}
 	err := l.rc.Read(l.poll) // l.poll is bound once: a closure here would allocate
 	return l.ready, err != nil
 }
@@ -762,9 +769,16 @@ func (l *evLoop) upstreamReady(up *lconn, events uint32) {
 	if events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 		up.hup = true // see clientEvent
 	}
-	for up.readable {
+	for turn := 0; up.readable; turn++ {
 		if c := up.peer; up.stream.on && len(c.out)-c.outOff > streamBacklog {
 			return // a stream's client is behind: its EPOLLOUT resumes reading
+		}
+		if turn == streamTurn {
+			// A fast stream takes turns with the loop's other sockets:
+			// it goes on after the next wait for events, which does not
+			// park while a stream is waiting for its turn.
+			l.again = append(l.again, up)
+			return
 		}
 		l.readUpstream(up)
 		l.response(up)
@@ -772,6 +786,19 @@ func (l *evLoop) upstreamReady(up *lconn, events uint32) {
 			return
 		}
 	}
+}
+
+// resume gives the streams that used up their turn another.
+func (l *evLoop) resume() {
+	batch := l.again
+	l.again = l.spare[:0]
+	for i, up := range batch {
+		batch[i] = nil
+		if !up.closed && up.peer != nil && up.stream.on && up.readable {
+			l.upstreamEvent(up, 0)
+		}
+	}
+	l.spare = batch[:0]
 }
 
 // readUpstream reads what the upstream sent, until the socket is drained
@@ -850,7 +877,7 @@ func (l *evLoop) response(up *lconn) {
 			l.handOverExchange(c, x, c.rest, up)
 			return
 		}
-		events := bytes.HasPrefix(x.resp.ContentType(), sseType)
+		events := isEventStream(x.resp.ContentType())
 		if n == -1 && l.wholeChunkedBody(c, up, status, events) {
 			return
 		}

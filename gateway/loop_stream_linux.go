@@ -22,7 +22,10 @@ import (
 // only feeds them the bytes it has read, never more: bodyReader is
 // stepped only while its next step is wholly buffered.
 
-const streamBacklog = 64 << 10 // unsent bytes for the client: reading the upstream pauses
+const (
+	streamBacklog = 64 << 10 // unsent bytes for the client: reading the upstream pauses
+	streamTurn    = 4        // reads of up to streamBacklog a stream gets before others' turn
+)
 
 // streamState is an upstream connection's streamed body in flight.
 type streamState struct {

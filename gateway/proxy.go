@@ -97,6 +97,12 @@ var (
 	maxBufferedBody = 1 << 20 // larger or unsized responses stream through
 )
 
+// isEventStream reports whether a Content-Type is server-sent events
+// (media types are case-insensitive).
+func isEventStream(ct []byte) bool {
+	return len(ct) >= len(sseType) && bytes.EqualFold(ct[:len(sseType)], sseType)
+}
+
 // forward sends the admitted request upstream and relays the answer
 // (relay).
 func (g *Gateway) forward(ctx *fasthttp.RequestCtx, x *exchange, rest []byte) {
@@ -144,7 +150,7 @@ func (g *Gateway) relay(ctx *fasthttp.RequestCtx, x *exchange, uc *upConn, rest 
 		g.relayModelList(ctx, x, uc, n)
 		return
 	}
-	events := bytes.HasPrefix(h.ContentType(), sseType)
+	events := isEventStream(h.ContentType())
 	if n == -1 {
 		// A chunked body that has arrived whole (a short stream, or an
 		// upstream faster than the gateway) goes out as one sized body, in
