@@ -970,18 +970,24 @@ func (l *evLoop) respond(c *lconn) {
 // writes an answer: whether the connection closes after it, HEAD, the
 // Server header.
 func (l *evLoop) prepareAnswer(c *lconn) {
-	ctx := c.ctx
 	// A client that closed its side after pipelining requests gets every
 	// one of them answered; the connection closes after the last.
-	c.closeAfter = c.closeAfter || (c.eof && len(c.in) == c.reqLen) || ctx.Request.Header.ConnectionClose() ||
-		ctx.Response.Header.ConnectionClose() || l.grp.stopping.Load()
-	if c.closeAfter {
+	c.closeAfter = l.grp.prepareAnswer(c.ctx, c.closeAfter || (c.eof && len(c.in) == c.reqLen))
+}
+
+// prepareAnswer makes those decisions for an answer in ctx, on the loop
+// or on a handed-over exchange's goroutine, and reports whether the
+// connection closes after it (closeAfter: it must already).
+func (grp *loopGroup) prepareAnswer(ctx *fasthttp.RequestCtx, closeAfter bool) bool {
+	closeAfter = closeAfter || ctx.Request.Header.ConnectionClose() || ctx.Response.Header.ConnectionClose() || grp.stopping.Load()
+	if closeAfter {
 		ctx.Response.Header.SetConnectionClose()
 	}
 	if ctx.Request.Header.IsHead() {
 		ctx.Response.SkipBody = true
 	}
-	l.g.serverName(ctx)
+	grp.g.serverName(ctx)
+	return closeAfter
 }
 
 // finishAnswer drops the answered request and writes what is buffered.
@@ -997,9 +1003,6 @@ func (l *evLoop) finishAnswer(c *lconn) {
 
 // appendResponse appends resp as fasthttp's Response.Write writes it (the
 // loop's answers are never streams) without its bufio.Writer in between.
-// fasthttp's ResponseHeader.AppendBytes overwrites its dst rather than
-// appending to it, so a dst that holds bytes gets the header through
-// scratch.
 func appendResponse(dst []byte, resp *fasthttp.Response, scratch *[]byte) []byte {
 	status := resp.StatusCode()
 	send := !(resp.SkipBody || status < 200 || status == fasthttp.StatusNoContent || status == fasthttp.StatusNotModified)
@@ -1007,12 +1010,7 @@ func appendResponse(dst []byte, resp *fasthttp.Response, scratch *[]byte) []byte
 	if send || len(body) > 0 {
 		resp.Header.SetContentLength(len(body))
 	}
-	if len(dst) == 0 {
-		dst = resp.Header.AppendBytes(dst)
-	} else {
-		*scratch = resp.Header.AppendBytes(*scratch)
-		dst = append(dst, *scratch...)
-	}
+	dst = appendHeader(dst, &resp.Header, scratch)
 	if send {
 		dst = append(dst, body...)
 	}
@@ -1257,14 +1255,7 @@ func (grp *loopGroup) finishElsewhere(cc net.Conn, ctx *fasthttp.RequestCtx, x *
 		}
 		g.relay(ctx, x, uc, rest)
 	}
-	closeAfter := ctx.Request.Header.ConnectionClose() || ctx.Response.Header.ConnectionClose() || grp.stopping.Load()
-	if closeAfter {
-		ctx.Response.Header.SetConnectionClose()
-	}
-	if ctx.Request.Header.IsHead() {
-		ctx.Response.SkipBody = true
-	}
-	g.serverName(ctx)
+	closeAfter := grp.prepareAnswer(ctx, false)
 	cc.SetWriteDeadline(time.Now().Add(g.server.WriteTimeout))
 	bw := bufio.NewWriterSize(cc, 16<<10)
 	err := ctx.Response.Write(bw) // closes a streamed body, which settles it

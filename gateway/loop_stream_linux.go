@@ -176,16 +176,23 @@ func stepBuffered(r *bodyReader) bool {
 // chunk or as they are.
 func (l *evLoop) emit(c, up *lconn, p []byte) {
 	x := c.x
-	if x.body.strip {
-		f := &x.strip
-		f.add(p)
-		if x.body.r.done {
-			f.finish()
-		}
-		p = f.out[f.sent:]
-		f.out, f.sent = f.out[:0], 0
+	if !x.body.strip {
+		l.frame(c, up, p)
+		return
 	}
-	l.frame(c, up, p)
+	f := &x.strip
+	f.add(p)
+	if x.body.r.done {
+		f.finish()
+	}
+	l.frameFiltered(c, up)
+}
+
+// frameFiltered queues what the usage filter lets through.
+func (l *evLoop) frameFiltered(c, up *lconn) {
+	f := &c.x.strip
+	l.frame(c, up, f.out[f.sent:])
+	f.out, f.sent = f.out[:0], 0
 }
 
 // frame queues body bytes for the client, as a chunk or as they are.
@@ -231,10 +238,8 @@ func (l *evLoop) abortStream(c, up *lconn) {
 	if x := c.x; x.body.strip {
 		// What the filter held back goes out first, as upstreamBody.Read
 		// hands it over before the error.
-		f := &x.strip
-		f.finish()
-		l.frame(c, up, f.out[f.sent:])
-		f.out, f.sent = f.out[:0], 0
+		x.strip.finish()
+		l.frameFiltered(c, up)
 	}
 	l.settleStream(c, up, false)
 	c.closeAfter = true // what arrived goes out, but no last chunk
@@ -260,7 +265,9 @@ func (l *evLoop) settleStream(c, up *lconn, reuse bool) {
 	c.x, c.upc, c.rest = nil, nil, nil
 }
 
-// appendHeader appends h (see appendResponse on fasthttp's AppendBytes).
+// appendHeader appends h. fasthttp's ResponseHeader.AppendBytes
+// overwrites its dst rather than appending to it, so a dst that holds
+// bytes gets the header through scratch.
 func appendHeader(dst []byte, h *fasthttp.ResponseHeader, scratch *[]byte) []byte {
 	if len(dst) == 0 {
 		return h.AppendBytes(dst)
