@@ -20,7 +20,7 @@ import (
 // env is a real keyward server (store, core, change feed, gateway) on
 // loopback ports in a temp dir, plus an upstream the test controls.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *server.Server
 	admin context.Context // carries the bootstrap admin as caller
 	gw    string          // gateway base URL
@@ -92,7 +92,7 @@ func chatHandler(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, completion)
 }
 
-func newEnv(t *testing.T, mod ...func(*server.Config)) *env {
+func newEnv(t testing.TB, mod ...func(*server.Config)) *env {
 	t.Helper()
 	up := &recordingUpstream{handler: chatHandler}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -139,7 +139,7 @@ func newEnv(t *testing.T, mod ...func(*server.Config)) *env {
 	return e
 }
 
-func must[T any](t *testing.T) func(v T, err error) T {
+func must[T any](t testing.TB) func(v T, err error) T {
 	return func(v T, err error) T {
 		t.Helper()
 		if err != nil {

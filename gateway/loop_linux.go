@@ -49,6 +49,9 @@ const (
 	loopHeaderMax = 16 << 10               // fasthttp's ReadBufferSize: longer heads go to it
 	loopTick      = 250 * time.Millisecond // timeouts are checked this often
 	loopKeepBuf   = 64 << 10               // larger buffers are dropped when idle
+	// upstreamAhead bounds what is read of an answer before it is known to
+	// be streamed: a header and the largest body answered whole.
+	upstreamAhead = loopHeaderMax + 1<<20 + 4<<10
 )
 
 // loopGroup runs one loop per processor on a shared listening socket.
@@ -782,7 +785,7 @@ func (l *evLoop) upstreamReady(up *lconn, events uint32) {
 		}
 		l.readUpstream(up)
 		l.response(up)
-		if up.closed || up.peer == nil || !up.stream.on {
+		if up.closed || up.peer == nil || !up.stream.on && !up.readable {
 			return
 		}
 	}
@@ -794,7 +797,7 @@ func (l *evLoop) resume() {
 	l.again = l.spare[:0]
 	for i, up := range batch {
 		batch[i] = nil
-		if !up.closed && up.peer != nil && up.stream.on && up.readable {
+		if !up.closed && up.peer != nil && up.readable {
 			l.upstreamEvent(up, 0)
 		}
 	}
@@ -805,10 +808,24 @@ func (l *evLoop) resume() {
 // (readable turns false) or, for a stream, until a step's worth is in.
 func (l *evLoop) readUpstream(up *lconn) {
 	for !up.eof {
-		if up.stream.on && len(up.in)-up.stream.off >= streamBacklog {
-			return // still readable: the caller relays this first
+		// Reads stop, the socket still readable, where the caller has
+		// to act first: at a stream's streamBacklog unrelayed bytes; at
+		// a header and streamBacklog more, for response to learn whether
+		// the answer streams; at upstreamAhead, which only an answer
+		// that streams reaches. A fast upstream would otherwise have the
+		// loop read, and buffer, all it can send.
+		limit := upstreamAhead
+		switch {
+		case up.stream.on:
+			limit = up.stream.off + streamBacklog
+		case up.hdrLen == 0:
+			limit = loopHeaderMax + streamBacklog
+		}
+		if len(up.in) >= limit {
+			return
 		}
 		space := readSpace(&up.in)
+		space = space[:min(len(space), limit-len(up.in))]
 		n, e := rawRead(up.fd, space)
 		if n > 0 {
 			up.in = up.in[:len(up.in)+n]
@@ -1037,7 +1054,9 @@ func (l *evLoop) flush(c *lconn) bool {
 		}
 	}
 	c.out, c.outOff, c.writeSince = c.out[:0], 0, time.Time{}
-	if cap(c.out) > loopKeepBuf {
+	// A large buffer is dropped once its exchange is over; a stream in
+	// flight keeps it, or each read it relays would grow a new one.
+	if cap(c.out) > loopKeepBuf && c.x == nil {
 		c.out = nil
 	}
 	if cap(c.in) > loopKeepBuf && len(c.in) == 0 {

@@ -200,6 +200,7 @@ func (l *evLoop) frame(c, up *lconn, p []byte) {
 	if len(p) == 0 {
 		return
 	}
+	makeRoom(c, len(p)+20)
 	if up.stream.chunked {
 		c.out = strconv.AppendInt(c.out, int64(len(p)), 16)
 		c.out = append(c.out, '\r', '\n')
@@ -208,6 +209,18 @@ func (l *evLoop) frame(c, up *lconn, p []byte) {
 		return
 	}
 	c.out = append(c.out, p...)
+}
+
+// makeRoom moves c's unsent bytes to the front of c.out when n more
+// would not fit: a client that takes part of each write would otherwise
+// have the buffer grow, copying what it already sent, for as long as the
+// stream lasts.
+func makeRoom(c *lconn, n int) {
+	if c.outOff == 0 || cap(c.out)-len(c.out) >= n {
+		return
+	}
+	c.out = c.out[:copy(c.out, c.out[c.outOff:])]
+	c.outOff = 0
 }
 
 // endStream ends a stream whose body ended where its framing said:

@@ -65,14 +65,10 @@ func notForwarded(k []byte) bool {
 	return false
 }
 
-// responseHopHeaders are dropped from upstream responses.
-var responseHopHeaders = []string{
-	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
-	"Te", "Trailer", "Transfer-Encoding", "Upgrade",
-}
-
-// responseHop reports whether k is one of responseHopHeaders; most
-// responses have none, and a lookup costs less than deleting each.
+// responseHop reports whether k is a header dropped from upstream
+// responses: Connection, Keep-Alive, Proxy-Connection,
+// Proxy-Authenticate, Te, Trailer, Transfer-Encoding, Upgrade. It runs
+// for every response header, hence a switch on the length.
 func responseHop(k []byte) bool {
 	eq := func(s string) bool { return bytes.EqualFold(k, []byte(s)) }
 	switch len(k) {
@@ -198,16 +194,12 @@ func (g *Gateway) relayHeader(ctx *fasthttp.RequestCtx, x *exchange) (status, n 
 			}
 		}
 	}
-	hop := false
+	// Only the hop-by-hop headers present are deleted: each deletion
+	// normalises its name and scans the header, and a chunked response
+	// has one (Transfer-Encoding), most others none.
 	for k := range h.All() {
 		if responseHop(k) {
-			hop = true
-			break
-		}
-	}
-	if hop {
-		for _, name := range responseHopHeaders {
-			ctx.Response.Header.Del(name)
+			ctx.Response.Header.DelBytes(k)
 		}
 	}
 	return h.StatusCode(), h.ContentLength()
