@@ -885,7 +885,7 @@ func (l *evLoop) response(up *lconn) {
 		status, n := g.relayHeader(ctx, x)
 		up.status = status
 		if bodiless(&ctx.Request, status) {
-			reuse := !x.resp.ConnectionClose() && status != fasthttp.StatusSwitchingProtocols && len(up.in) == up.hdrLen && up.sent == len(c.reqOut)
+			reuse := !x.resp.ConnectionClose() && status != fasthttp.StatusSwitchingProtocols && len(up.in) == up.hdrLen && !up.readable && up.sent == len(c.reqOut)
 			g.endBodiless(ctx, x, status)
 			l.endExchange(c, up, reuse)
 			return
@@ -914,7 +914,7 @@ func (l *evLoop) response(up *lconn) {
 	}
 	// Reused only in step: the whole request written, nothing past the
 	// body, no close asked for or seen.
-	reuse := len(body) == up.bodyLen && !x.resp.ConnectionClose() && !up.eof && up.sent == len(c.reqOut)
+	reuse := len(body) == up.bodyLen && !x.resp.ConnectionClose() && !up.eof && !up.readable && up.sent == len(c.reqOut)
 	g.endBuffered(ctx, x, up.status, body[:up.bodyLen], false)
 	l.endExchange(c, up, reuse)
 }
@@ -1230,7 +1230,7 @@ func (l *evLoop) handOverExchange(c *lconn, x *exchange, rest []byte, up *lconn)
 		}
 		nc = withPrefix(nc, up.in[up.hdrLen:])
 		uc = &upConn{c: nc, br: bufio.NewReaderSize(nc, bufSize), bw: bufio.NewWriterSize(nc, bufSize),
-			up: up.pool, reused: up.reused, idleSince: l.now}
+			up: up.pool, reused: up.reused, idleSince: l.now, once: up.readable}
 		uc.setDeadline(x.start.Add(l.g.cfg.Timeout))
 		if up.sent < len(c.reqOut) {
 			// The upstream answered before reading the whole request:

@@ -61,7 +61,7 @@ func (l *evLoop) wholeChunkedBody(c, up *lconn, status int, events bool) bool {
 	}
 	rest := l.rd.Len() + l.br.Buffered()
 	l.br.Reset(nil)
-	reuse := rest == 0 && !x.resp.ConnectionClose() && !up.eof && up.sent == len(c.reqOut)
+	reuse := rest == 0 && !x.resp.ConnectionClose() && !up.eof && !up.readable && up.sent == len(c.reqOut)
 	l.g.endBuffered(c.ctx, x, status, body, events)
 	l.endExchange(c, up, reuse)
 	return true

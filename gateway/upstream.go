@@ -41,6 +41,7 @@ type upConn struct {
 	reused    bool
 	deadline  time.Time // last deadline set on c
 	unsent    []byte    // the end of a request the event loop began (loop_linux.go)
+	once      bool      // the loop handed it over unread to the end: never pooled
 }
 
 // setDeadline bounds the exchange about to run. Deadlines are rounded up
@@ -170,7 +171,7 @@ func hostOnly(h string) string {
 // deadline is just ahead, not now: a deadline already past fails the read
 // before it is made, and a closed connection looked alive.
 func (uc *upConn) alive() bool {
-	if pc, ok := uc.c.(*prefixConn); uc.br.Buffered() > 0 || ok && len(pc.pre) > 0 {
+	if pc, ok := uc.c.(*prefixConn); uc.once || uc.br.Buffered() > 0 || ok && len(pc.pre) > 0 {
 		return false // bytes nobody asked for: the connection is out of step
 	}
 	uc.c.SetReadDeadline(time.Now().Add(probeWait))
