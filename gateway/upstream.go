@@ -171,7 +171,7 @@ func hostOnly(h string) string {
 // deadline is just ahead, not now: a deadline already past fails the read
 // before it is made, and a closed connection looked alive.
 func (uc *upConn) alive() bool {
-	if pc, ok := uc.c.(*prefixConn); uc.once || uc.br.Buffered() > 0 || ok && len(pc.pre) > 0 {
+	if pc, ok := uc.c.(*prefixConn); uc.br.Buffered() > 0 || ok && len(pc.pre) > 0 {
 		return false // bytes nobody asked for: the connection is out of step
 	}
 	uc.c.SetReadDeadline(time.Now().Add(probeWait))
@@ -183,7 +183,7 @@ func (uc *upConn) alive() bool {
 // release puts a connection whose last exchange ended cleanly back in the
 // pool.
 func (uc *upConn) release() {
-	if pc, ok := uc.c.(*prefixConn); uc.br.Buffered() > 0 || ok && len(pc.pre) > 0 {
+	if pc, ok := uc.c.(*prefixConn); uc.once || uc.br.Buffered() > 0 || ok && len(pc.pre) > 0 {
 		// Bytes past the end of the answer (in the read buffer, or in
 		// what the event loop read before handing the connection over):
 		// the connection is out of step, and the next request on it
