@@ -342,6 +342,7 @@ func (l *evLoop) run() {
 
 // dispatch handles the first n events wait returned.
 func (l *evLoop) dispatch(n int) {
+	l.closeStirredIdle(n)
 	for i := range n {
 		ev := l.events[i]
 		fd := int(ev.Fd)
@@ -364,6 +365,27 @@ func (l *evLoop) dispatch(n int) {
 			} else {
 				l.clientEvent(c, ev.Events)
 			}
+		}
+	}
+}
+
+// closeStirredIdle closes, before any event is handled, the idle
+// upstream connections among the first n events that have something to
+// read: bytes nobody asked for (a second response an upstream sent
+// behind the first) or the upstream's close. Handled in arrival order, a
+// client's request in the same batch could otherwise take such a
+// connection from the pool first, and get the stray response as its own
+// or fail on the closed socket. What arrives after this wait is the race
+// every HTTP/1.1 proxy has; what arrived before it never reaches a
+// request.
+func (l *evLoop) closeStirredIdle(n int) {
+	for i := range n {
+		ev := l.events[i]
+		if ev.Pad == 0 || ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) == 0 {
+			continue
+		}
+		if c := l.conn(int(ev.Fd), ev.Pad); c != nil && c.upstream && c.peer == nil {
+			l.closeUpstream(c)
 		}
 	}
 }
@@ -733,12 +755,7 @@ func (timeoutError) Timeout() bool { return true }
 func (l *evLoop) upstreamEvent(up *lconn, events uint32) {
 	c := up.peer
 	if c == nil {
-		// Idle in the pool: the upstream closed it, or sent what nobody
-		// asked for. Either way it cannot carry another request.
-		if events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-			l.closeUpstream(up)
-		}
-		return
+		return // idle: closeStirredIdle has closed it if it had input
 	}
 	l.upstreamReady(up, events)
 	if !c.closed && c.x == nil {

@@ -73,6 +73,23 @@ func (c *rawTCP) Read(b []byte) (int, error) {
 	return n, nil
 }
 
+// quiet reports, without blocking, whether nothing waits to be read:
+// neither bytes nor the peer's close.
+func (c *rawTCP) quiet() bool {
+	var b [1]byte
+	quiet := false
+	err := c.rc.Control(func(fd uintptr) {
+		for {
+			_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1, syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+			if e != syscall.EINTR {
+				quiet = e == syscall.EAGAIN
+				return
+			}
+		}
+	})
+	return err == nil && quiet
+}
+
 func (c *rawTCP) Write(b []byte) (int, error) {
 	written := 0
 	var errno syscall.Errno

@@ -127,8 +127,7 @@ func (u *upstream) acquire(ctx context.Context, now time.Time) (*upConn, error) 
 		u.idle[n-1] = nil
 		u.idle = u.idle[:n-1]
 		u.mu.Unlock()
-		idle := now.Sub(uc.idleSince)
-		if idle > maxIdleTime || (idle > probeAfter && !uc.alive()) {
+		if idle := now.Sub(uc.idleSince); idle > maxIdleTime || !uc.inStep(idle) {
 			uc.c.Close()
 			continue
 		}
@@ -166,14 +165,36 @@ func hostOnly(h string) string {
 	return h
 }
 
+// inStep reports whether an idle connection can carry the next request:
+// nothing waits to be read on it. Bytes nobody asked for (a second
+// response an upstream sent behind the first, which release could not
+// see when the last read ended exactly at the answer's end) would be read
+// as the next request's answer; a close from the upstream would fail it.
+// A plain TCP socket is asked without blocking, one system call; other
+// connections (TLS, where a session ticket may arrive at any time) are
+// probed only after probeAfter idle.
+func (uc *upConn) inStep(idle time.Duration) bool {
+	c := uc.c
+	if pc, ok := c.(*prefixConn); ok {
+		if len(pc.pre) > 0 {
+			return false
+		}
+		c = pc.Conn
+	}
+	if uc.br.Buffered() > 0 {
+		return false
+	}
+	if q, ok := c.(interface{ quiet() bool }); ok {
+		return q.quiet()
+	}
+	return idle <= probeAfter || uc.alive()
+}
+
 // alive reports whether the upstream has not closed the connection while
 // it sat idle: a read that times out means nothing is pending. The
 // deadline is just ahead, not now: a deadline already past fails the read
 // before it is made, and a closed connection looked alive.
 func (uc *upConn) alive() bool {
-	if pc, ok := uc.c.(*prefixConn); uc.br.Buffered() > 0 || ok && len(pc.pre) > 0 {
-		return false // bytes nobody asked for: the connection is out of step
-	}
 	uc.c.SetReadDeadline(time.Now().Add(probeWait))
 	_, err := uc.br.Peek(1)
 	uc.c.SetReadDeadline(uc.deadline)

@@ -118,6 +118,15 @@ func TestClusterSurvivesADatabaseOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Both keys are known on both nodes before anything else: an unknown
+	// key is refused too, so without this a revocation could look
+	// enforced, and a node cut off before the feed brought it the good
+	// key would refuse that (under load it did).
+	for _, n := range nodes {
+		for _, v := range []string{good.Value, revoked.Value} {
+			eventually(t, "the keys are served", func() bool { return chat(t, n.srv.GatewayURL(), v) == 200 })
+		}
+	}
 	off := false
 	if _, err := second.client.UpdateKey(ctx, revoked.Key.ID, keyward.KeyUpdate{Enabled: &off}); err != nil {
 		t.Fatal(err)
