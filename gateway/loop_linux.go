@@ -1388,27 +1388,6 @@ func readSpace(b *[]byte) []byte {
 	return (*b)[len(*b):cap(*b)]
 }
 
-// rawRead and rawWrite are recv and send on a socket: the socket calls
-// skip the file layer read and write go through (vfs_read, vfs_write,
-// fdget_pos: 4-5% of the loop's CPU per proxied JSON request in perf, on
-// loopback); MSG_NOSIGNAL makes a write to a closed peer EPIPE without a
-// signal.
-func rawRead(fd int, b []byte) (int, syscall.Errno) {
-	r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0, 0, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(r), 0
-}
-
-func rawWrite(fd int, b []byte) (int, syscall.Errno) {
-	r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), unix.MSG_NOSIGNAL, 0, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(r), 0
-}
-
 // serverName names the gateway in an answer without a Server header, as
 // the fasthttp server does with its Name.
 func (g *Gateway) serverName(ctx *fasthttp.RequestCtx) {

@@ -51,14 +51,14 @@ func (c *rawTCP) Read(b []byte) (int, error) {
 	var errno syscall.Errno
 	err := c.rc.Read(func(fd uintptr) bool {
 		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+			r, e := rawRead(int(fd), b)
 			switch e {
 			case syscall.EINTR:
 				continue
 			case syscall.EAGAIN:
 				return false // park until readable
 			}
-			n, errno = int(r), e
+			n, errno = r, e
 			return true
 		}
 	})
@@ -95,10 +95,10 @@ func (c *rawTCP) Write(b []byte) (int, error) {
 	var errno syscall.Errno
 	err := c.rc.Write(func(fd uintptr) bool {
 		for written < len(b) {
-			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[written])), uintptr(len(b)-written))
+			r, e := rawWrite(int(fd), b[written:])
 			switch e {
 			case 0:
-				written += int(r)
+				written += r
 			case syscall.EAGAIN:
 				return false // park until writable
 			case syscall.EINTR:
@@ -142,3 +142,25 @@ type syscallError struct {
 func (e *syscallError) Error() string { return e.op + ": " + e.errno.Error() }
 func (e *syscallError) Unwrap() error { return e.errno }
 func (e *syscallError) Timeout() bool { return e.errno.Timeout() }
+
+// rawRead and rawWrite are the one read and write of a socket both
+// transports make (the event loop's and rawTCP's): recv and send, which
+// skip the file layer read and write cross (vfs_read, vfs_write,
+// fdget_pos: 4-5% of the loop's CPU per proxied JSON request in perf, on
+// loopback). MSG_NOSIGNAL makes a write to a closed peer EPIPE without a
+// signal.
+func rawRead(fd int, b []byte) (int, syscall.Errno) {
+	r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), 0
+}
+
+func rawWrite(fd int, b []byte) (int, syscall.Errno) {
+	r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), syscall.MSG_NOSIGNAL, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), 0
+}
