@@ -450,6 +450,7 @@ func (g *Gateway) reload(ctx context.Context) error {
 	// see are gone from the store and leave once it has succeeded.
 	g.keys.beginGen()
 	defer g.keys.endGen()
+	defer loadGC.relax()()
 	var t *table
 	var fill *filler
 	err := g.cfg.Source.LoadDataPlane(ctx, func(snap *keyward.DataPlaneSnapshot) (func(*keyward.APIKey) error, error) {

@@ -51,11 +51,15 @@ func (t *tx) EachGatewayKey(ctx context.Context, fn func(*keyward.APIKey) error)
 	}
 	var stageKeys jsonMemo[[]keyward.StageKey]
 	var scopes jsonMemo[keyward.Scopes]
+	// Each row is scanned into the one row value through one list of
+	// destinations, then copied out: a million keys make no million lists.
+	var row keyward.APIKey
+	dest := []any{&row.ID, &row.Enabled, nullTimeCol{&row.ExpiresAt}, stageKeys.col(&row.StageKeys), scopes.col(&row.Scopes)}
 	for keys.Next() {
-		k := &keyward.APIKey{}
-		if err := keys.Scan(&k.ID, &k.Enabled, nullTimeCol{&k.ExpiresAt}, stageKeys.col(&k.StageKeys), scopes.col(&k.Scopes)); err != nil {
+		if err := keys.Scan(dest...); err != nil {
 			return internal("list gateway keys", err)
 		}
+		k := &keyward.APIKey{ID: row.ID, Enabled: row.Enabled, ExpiresAt: row.ExpiresAt, StageKeys: row.StageKeys, Scopes: row.Scopes}
 		// Rows of keys that sort before this one belong to none (a
 		// foreign key makes that impossible; skipping keeps the merge
 		// honest anyway).
@@ -188,15 +192,21 @@ func (t *tx) eachGatewayKeyPaged(ctx context.Context, fn func(*keyward.APIKey) e
 	}
 }
 
-// cursor returns a function that scans the next row of rows into a new T
-// (dest says where each column goes), reporting false at the end.
+// cursor returns a function that scans the next row of rows into a T
+// (dest says where each column goes), reporting false at the end. The
+// rows are scanned into one T through one list of destinations, returned
+// by value: every column type scanned leaves nothing shared behind (a
+// string, a fresh []byte, a fresh *time.Time or nil).
 func cursor[T any](rows *sql.Rows, dest func(*T) []any) func() (T, bool, error) {
+	var v T
+	d := dest(&v)
 	return func() (T, bool, error) {
-		var v T
+		var zero T
+		v = zero
 		if !rows.Next() {
-			return v, false, rows.Err()
+			return zero, false, rows.Err()
 		}
-		err := rows.Scan(dest(&v)...)
+		err := rows.Scan(d...)
 		return v, err == nil, err
 	}
 }
