@@ -496,6 +496,7 @@ func (g *Gateway) startFiller(t *table) *filler {
 			for _, k := range batch {
 				g.putKey(t, k)
 			}
+			loadGC.adjust() // what the load keeps may grow the live heap
 		}
 	}()
 	return f
