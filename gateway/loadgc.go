@@ -100,19 +100,18 @@ func (p *gcPacer) pace() {
 }
 
 func gcPercent() int {
-	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 100
-	}
-	return int(int64(s[0].Value.Uint64())) // GOGC=off reads as -1
+	return int(int64(runtimeMetric("/gc/gogc:percent", 100))) // GOGC=off reads as -1
 }
 
-func liveHeapBytes() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+func liveHeapBytes() uint64 { return runtimeMetric("/gc/heap/live:bytes", 0) }
+
+// runtimeMetric reads one of the runtime's uint64 metrics, or def where
+// this Go has no such metric.
+func runtimeMetric(name string, def uint64) uint64 {
+	s := []metrics.Sample{{Name: name}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
+		return def
 	}
 	return s[0].Value.Uint64()
 }
