@@ -71,7 +71,7 @@ func (l *evLoop) wholeChunkedBody(c, up *lconn, status int, events bool) bool {
 // as it comes.
 func (l *evLoop) startStream(c, up *lconn, status, n int, events bool) {
 	x, ctx := c.x, c.ctx
-	x.body = upstreamBody{g: l.g, x: x, status: status, events: events, strip: events && x.stripUsage, reuse: !x.resp.ConnectionClose()}
+	x.body = upstreamBody{g: l.g, x: x, status: status, events: events, strip: x.strips(events), reuse: !x.resp.ConnectionClose()}
 	x.body.r.reset(nil, n)
 	x.strip.reset()
 	x.tail, x.tailCut = x.tail[:0], false

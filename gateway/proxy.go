@@ -162,7 +162,7 @@ func (g *Gateway) relay(ctx *fasthttp.RequestCtx, x *exchange, uc *upConn, rest 
 		// holding them. Usage is read from a final event; otherwise a token
 		// reservation settles to the estimate from the bytes streamed.
 		ctx.Response.Header.Del("Content-Length")
-		x.body = upstreamBody{g: g, x: x, uc: uc, status: status, events: events, strip: events && x.stripUsage, reuse: !h.ConnectionClose()}
+		x.body = upstreamBody{g: g, x: x, uc: uc, status: status, events: events, strip: x.strips(events), reuse: !h.ConnectionClose()}
 		x.strip.reset()
 		x.body.r.reset(uc.br, n)
 		x.tail, x.tailCut = x.tail[:0], false
@@ -182,6 +182,7 @@ func (g *Gateway) relay(ctx *fasthttp.RequestCtx, x *exchange, uc *upConn, rest 
 func (g *Gateway) relayHeader(ctx *fasthttp.RequestCtx, x *exchange) (status, n int) {
 	x.replied = true
 	h := &x.resp
+	x.encoded = contentCoded(h.ContentEncoding())
 	h.CopyTo(&ctx.Response.Header)
 	// The headers the upstream's Connection header names are for its hop
 	// only (RFC 9110 section 7.6.1), as are the fixed hop-by-hop ones.
@@ -283,7 +284,7 @@ func (g *Gateway) endBuffered(ctx *fasthttp.RequestCtx, x *exchange, status int,
 	case x.st.api.openai:
 		u, ok = llmwire.ParseUsage(body)
 	}
-	if events && x.stripUsage {
+	if x.strips(events) {
 		f := &x.strip
 		f.reset()
 		f.add(body)

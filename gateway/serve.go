@@ -38,6 +38,7 @@ type exchange struct {
 	sent     bool  // the request was written upstream: it may have been acted on
 	replied  bool  // the upstream's response header arrived
 	received int64 // bytes of the upstream's response body read so far
+	encoded  bool  // the reply has a content coding: its bytes are not its text
 
 	// stripUsage: the gateway asked for usage on a stream the caller asked
 	// none for; fwdBody is the body that asks, strip takes the usage chunk
@@ -92,10 +93,18 @@ func (g *Gateway) begin(ctx *fasthttp.RequestCtx) (*exchange, []byte) {
 	return x, rest
 }
 
+// strips reports whether the usage event is taken out of a reply: an
+// event stream the gateway asked usage for, unless it came compressed,
+// whose bytes are passed on as they are (there is no event to find in
+// them, and a chance match must not cut into them).
+func (x *exchange) strips(events bool) bool {
+	return events && x.stripUsage && !x.encoded
+}
+
 func (g *Gateway) release(x *exchange) {
 	x.st, x.key, x.stages, x.charged, x.reserved = nil, nil, nil, false, 0
 	x.keyBuf = keyView{}
-	x.prompt, x.sent, x.replied, x.received = 0, false, false, 0
+	x.prompt, x.sent, x.replied, x.received, x.encoded = 0, false, false, 0, false
 	x.stripUsage = false
 	x.charge = limit.Charge{}
 	x.body = upstreamBody{}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"time"
 
@@ -50,7 +51,11 @@ func estimateTokens(n int64) int64 {
 //   - it was sent but no reply came (a timeout, a dropped connection): the
 //     upstream may have worked on it all along, so the reservation stands;
 //   - a reply came: the estimate from the prompt and the reply's bytes read
-//     so far, ceil(prompt/4) in and ceil(reply/4) out, at least 1 in all.
+//     so far, ceil(prompt/4) in and ceil(reply/4) out, at least 1 in all;
+//   - a reply came in a content coding (gzip, br, ...), which the gateway
+//     asked not to get (Accept-Encoding: identity) and does not decode: its
+//     bytes understate its text several times over, so the reservation
+//     stands as if no reply came, or the estimate if that is more.
 //
 // The estimate is not capped at the reservation: without max_tokens the
 // upstream's own default applies, and a long stream must cost what it
@@ -64,6 +69,9 @@ func (x *exchange) unreportedUsage() (in, out int64) {
 		return in, x.reserved - in
 	}
 	in, out = estimateTokens(x.prompt), estimateTokens(x.received)
+	if x.encoded {
+		out = max(out, x.reserved-min(in, x.reserved))
+	}
 	if in == 0 && out == 0 {
 		out = 1
 	}
@@ -97,4 +105,18 @@ func (g *Gateway) done(x *exchange, status int, u llmwire.Usage, reported bool) 
 	x.key.keyStats.Request(status)
 	g.usage.add(x.key.id, x.now, 1, in, out)
 	g.release(x)
+}
+
+// contentCoded reports whether a Content-Encoding header value names a
+// coding other than identity (RFC 9110 section 8.4): the body's bytes are
+// then not its text, and the usage in it cannot be read.
+func contentCoded(v []byte) bool {
+	for len(v) > 0 {
+		var c []byte
+		c, v = nextListItem(v)
+		if len(c) > 0 && !bytes.EqualFold(c, []byte("identity")) {
+			return true
+		}
+	}
+	return false
 }
