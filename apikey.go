@@ -122,6 +122,10 @@ type KeyUpdate struct {
 
 // KeyFilter selects keys in ListKeys.
 type KeyFilter struct {
+	// Name keeps the keys of exactly that name (names need not be
+	// unique), found through an index: a name lookup among a million keys
+	// reads the few rows of that name, not the table.
+	Name       string
 	NamePrefix string
 	CustomerID string
 	PlanID     string

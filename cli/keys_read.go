@@ -30,8 +30,9 @@ when several keys share the name, the command fails and lists their IDs.`
 
 // findKey gets the key whose ID, or else whose name, is ref. Key names,
 // unlike the names of APIs and plans, need not be unique, so the server
-// resolves only IDs: a name is looked up in the key list, and a name two
-// keys share is refused with their IDs rather than guessed.
+// resolves only IDs: a name is looked up in the key list (by exact name,
+// an index lookup), and a name two keys share is refused with their IDs
+// rather than guessed.
 func findKey(e *env, c Client, ref string) (*keyward.APIKey, error) {
 	var byID error
 	if strings.HasPrefix(ref, "key_") {
@@ -44,12 +45,12 @@ func findKey(e *env, c Client, ref string) (*keyward.APIKey, error) {
 	var ids []string
 	page := keyward.Page{Limit: maxPageLimit}
 	for {
-		keys, next, err := c.ListKeys(e.ctx, keyward.KeyFilter{NamePrefix: ref, Page: page})
+		keys, next, err := c.ListKeys(e.ctx, keyward.KeyFilter{Name: ref, Page: page})
 		if err != nil {
 			return nil, err
 		}
 		for _, k := range keys {
-			if k.Name == ref {
+			if k.Name == ref { // the server filtered already; checked as it is cheap
 				ids = append(ids, k.ID)
 			}
 		}

@@ -27,7 +27,7 @@ func TestKeysGetByName(t *testing.T) {
 	if want := []string{"ListKeys ", "ListKeys 1", "GetKey key_aaaaaaaaaaaaaaaaaaaa"}; !reflect.DeepEqual(fake.calls, want) {
 		t.Errorf("calls = %v, want %v", fake.calls, want)
 	}
-	if fake.keyFilter.NamePrefix != "ci-bot" {
+	if fake.keyFilter.Name != "ci-bot" || fake.keyFilter.NamePrefix != "" {
 		t.Errorf("filter = %+v", fake.keyFilter)
 	}
 

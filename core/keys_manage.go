@@ -25,7 +25,7 @@ func (s *Keys) GetKey(ctx context.Context, id string) (*keyward.APIKey, error) {
 func (s *Keys) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.APIKey, string, error) {
 	var keys []*keyward.APIKey
 	var next string
-	params := map[string]any{"namePrefix": f.NamePrefix, "customerId": f.CustomerID, "planId": f.PlanID, "limit": f.Limit}
+	params := map[string]any{"name": f.Name, "namePrefix": f.NamePrefix, "customerId": f.CustomerID, "planId": f.PlanID, "limit": f.Limit}
 	err := s.run(ctx, call{action: keyward.ActionKeyList, resource: keyward.KeyARN("*"), params: params},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
 			if f.PlanID != "" {

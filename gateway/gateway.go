@@ -222,6 +222,7 @@ func (g *Gateway) background(ctx context.Context) {
 	fails := time.NewTicker(g.cfg.AuthFailureWindow)
 	sweep := time.NewTicker(g.cfg.SweepInterval)
 	defer resync.Stop()
+	var gate resyncGate
 	defer usage.Stop()
 	defer fails.Stop()
 	defer sweep.Stop()
@@ -234,13 +235,14 @@ func (g *Gateway) background(ctx context.Context) {
 				return
 			}
 			g.applyChanges(ctx, g.drainChanges(c))
+			gate.noticed()
 		case <-resync.C:
 			// The resync is a safety net, not the way changes arrive: it
 			// reads every key in one read transaction, which at a million
 			// keys lasts seconds and keeps SQLite from starting its WAL
 			// over. It waits at least 20 times as long as the last full
-			// load took.
-			if time.Since(g.lastFullLoad.Load().at) < 20*g.lastFullLoad.Load().took {
+			// load took, and for a tick without notices (resyncGate).
+			if !gate.due() || time.Since(g.lastFullLoad.Load().at) < 20*g.lastFullLoad.Load().took {
 				continue
 			}
 			g.reloadLogged(ctx)

@@ -38,6 +38,7 @@ func (c *Client) GetKey(ctx context.Context, id string) (*keyward.APIKey, error)
 // ListKeys calls GET /v1/keys.
 func (c *Client) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.APIKey, string, error) {
 	q := url.Values{}
+	setIf(q, "name", f.Name)
 	setIf(q, "namePrefix", f.NamePrefix)
 	setIf(q, "customerId", f.CustomerID)
 	setIf(q, "planId", f.PlanID)

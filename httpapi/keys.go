@@ -38,6 +38,7 @@ func (s *server) importKeys(w http.ResponseWriter, r *http.Request) error {
 func (s *server) listKeys(w http.ResponseWriter, r *http.Request) error {
 	q := newQuery(r)
 	f := keyward.KeyFilter{
+		Name:        q.str("name"),
 		NamePrefix:  q.str("namePrefix"),
 		CustomerID:  q.str("customerId"),
 		PlanID:      q.str("planId"),

@@ -143,6 +143,10 @@ func (t *tx) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.APIK
 				q.WriteString(` AND customer_id = ?`)
 				args = append(args, f.CustomerID)
 			}
+			if f.Name != "" {
+				q.WriteString(` AND name = ?`)
+				args = append(args, f.Name)
+			}
 			if f.NamePrefix != "" {
 				q.WriteString(` AND substr(name, 1, length(?)) = ?`)
 				args = append(args, f.NamePrefix, f.NamePrefix)

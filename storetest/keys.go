@@ -581,6 +581,7 @@ func testKeyFilters(h *harness) {
 		{"k5", "alpha_four", "initech", false},
 		{"k6", "alphabet", "initech", true},
 		{"k7", "Alpha upper", "acme", true},
+		{"k8", "alpha one", "initech", false}, // names need not be unique
 	}
 	h.do(func(ctx context.Context, tx keyward.Tx) error {
 		if err := tx.InsertPlan(ctx, newPlan("p1", "plan")); err != nil {
@@ -607,8 +608,13 @@ func testKeyFilters(h *harness) {
 		f    keyward.KeyFilter
 		want []string
 	}{
-		{keyward.KeyFilter{NamePrefix: "alpha "}, []string{"k1", "k2", "k4"}},
+		{keyward.KeyFilter{NamePrefix: "alpha "}, []string{"k1", "k2", "k4", "k8"}},
 		{keyward.KeyFilter{NamePrefix: "alpha_"}, []string{"k5"}}, // "_" is not a wildcard
+		{keyward.KeyFilter{Name: "alpha"}, nil},                   // exact, not a prefix
+		{keyward.KeyFilter{Name: "alpha two"}, []string{"k2"}},
+		{keyward.KeyFilter{Name: "alpha one", Page: keyward.Page{Limit: 1}}, []string{"k1", "k8"}},
+		{keyward.KeyFilter{Name: "alpha one", CustomerID: "initech"}, []string{"k8"}},
+		{keyward.KeyFilter{Name: "alpha%"}, nil}, // "%" is not a wildcard
 		{keyward.KeyFilter{CustomerID: "acme"}, []string{"k1", "k2", "k3", "k7"}},
 		{keyward.KeyFilter{PlanID: "p1"}, []string{"k1", "k3", "k4", "k6", "k7"}},
 		{keyward.KeyFilter{PlanID: "p1", CustomerID: "initech"}, []string{"k4", "k6"}},
