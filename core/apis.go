@@ -33,7 +33,7 @@ func (s *APIs) CreateAPI(ctx context.Context, in keyward.APICreate) (*keyward.AP
 }
 
 func validateAPI(a *keyward.API) error {
-	if !apiNameRE.MatchString(a.Name) {
+	if !apiName.MatchString(a.Name) {
 		return invalid("API name must be 1-63 characters of a-z 0-9 _ -, starting with a letter or digit (it is a URL path segment)")
 	}
 	if err := checkNotIDShaped("API", a.Name); err != nil {
@@ -50,7 +50,7 @@ func validateAPI(a *keyward.API) error {
 	}
 	seen := map[string]bool{}
 	for _, st := range a.Stages {
-		if !stageNameRE.MatchString(st.Name) {
+		if !stageName.MatchString(st.Name) {
 			return invalid("stage name must be 1-64 characters of A-Z a-z 0-9 _ -")
 		}
 		if seen[st.Name] {

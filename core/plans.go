@@ -85,7 +85,7 @@ func validateThrottle(field string, t *keyward.Throttle) error {
 }
 
 func validatePlan(p *keyward.UsagePlan) error {
-	if !planNameRE.MatchString(p.Name) {
+	if !planName.MatchString(p.Name) {
 		return invalid("plan name must be 1-128 characters of A-Z a-z 0-9 space . _ -, starting with a letter or digit")
 	}
 	if err := checkNotIDShaped("plan", p.Name); err != nil {

@@ -22,7 +22,7 @@ func (s *Access) CreatePolicy(ctx context.Context, in keyward.PolicyCreate) (*ke
 	var p *keyward.Policy
 	err := s.run(ctx, call{action: keyward.ActionPolicyCreate, resource: keyward.PolicyARN("*"), params: map[string]any{"name": in.Name}},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
-			if !principalRE.MatchString(in.Name) {
+			if !principal.MatchString(in.Name) {
 				return invalid("policy name must be 1-128 characters of A-Z a-z 0-9 . _ @ -")
 			}
 			if err := checkNotIDShaped("policy", in.Name); err != nil {

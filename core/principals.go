@@ -43,7 +43,7 @@ func (s *Access) insertPrincipal(ctx context.Context, tx keyward.Tx, in keyward.
 	if in.Type == "" {
 		in.Type = "service"
 	}
-	if !principalRE.MatchString(in.Name) {
+	if !principal.MatchString(in.Name) {
 		return nil, "", invalid("principal name must be 1-128 characters of A-Z a-z 0-9 . _ @ -")
 	}
 	if err := checkNotIDShaped("principal", in.Name); err != nil {

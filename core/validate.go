@@ -25,13 +25,14 @@ const (
 	maxSecretBytes    = 64 << 10
 )
 
+// The shapes of names (nameshape.go), each the whole string.
 var (
-	apiNameRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-	stageNameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
-	secretNameRE  = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]{1,512}$`)
-	principalRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$`)
-	clientTokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	planNameRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 ._-]{0,127}$`)
+	apiName     = nameShape(lowerDigits, lowerDigits+"_-", 63)     // [a-z0-9][a-z0-9_-]{0,62}
+	stageName   = nameShape(alnum, alnum+"_-", 64)                 // [A-Za-z0-9][A-Za-z0-9_-]{0,63}
+	secretName  = nameShape(alnum+"/_+=.@-", alnum+"/_+=.@-", 512) // [A-Za-z0-9/_+=.@-]{1,512}
+	principal   = nameShape(alnum, alnum+"._@-", 128)              // [A-Za-z0-9][A-Za-z0-9._@-]{0,127}
+	clientToken = nameShape(alnum+"_-", alnum+"_-", 64)            // [A-Za-z0-9_-]{1,64}
+	planName    = nameShape(alnum, alnum+" ._-", 128)              // [A-Za-z0-9][A-Za-z0-9 ._-]{0,127}
 )
 
 const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -136,14 +137,14 @@ func checkRotationPolicy(p *keyward.RotationPolicy) error {
 }
 
 func checkClientToken(t string) error {
-	if t != "" && !clientTokenRE.MatchString(t) {
+	if t != "" && !clientToken.MatchString(t) {
 		return invalid("clientToken must be 1-64 characters of A-Z a-z 0-9 _ -")
 	}
 	return nil
 }
 
 func checkSecretName(name string) error {
-	if !secretNameRE.MatchString(name) {
+	if !secretName.MatchString(name) {
 		return invalid("secret name must be 1-512 characters of A-Z a-z 0-9 / _ + = . @ -")
 	}
 	return nil
