@@ -4,7 +4,8 @@
 #   import rate, server RSS, data dir size (database + WAL + everything),
 #   restart-to-ready (SIGTERM, start, until the gateway admits an imported
 #   key), one change to enforced (a disable through the CLI until the
-#   gateway refuses that key), and gateway requests/s with N keys loaded
+#   gateway refuses that key; then without process starts, through
+#   bench/changeprobe, printed under the table), and gateway requests/s with N keys loaded
 #   (wrk, keep-alive, one key, the built-in mock upstream).
 # The server runs on both cores (the import and the restart are its own
 # work); for the gateway load it is pinned to CPU 1 and wrk to CPU 0, as
@@ -76,6 +77,13 @@ t0=$(now_ms)
 for _ in $(seq 2000); do [ "$(status "$VICTIM")" = 401 ] && break; done
 t1=$(now_ms); change_ms=$((t1 - t0))
 [ "$(status "$VICTIM")" = 401 ] || { echo "the disable was not enforced" >&2; exit 1; }
+# The same without process starts (a CLI and a curl each cost tens of ms
+# on a busy host): admin call to the first refusal on kept-alive
+# connections, 20 times (bench/changeprobe).
+go build -o "$W/changeprobe" ./bench/changeprobe
+(umask 077; printf '%s' "$VICTIM" > "$W/victim.key")
+probe=$("$W/changeprobe" -admin "http://$ADMIN" -token-file "$D/bootstrap-token" -id "$ID" -key-file "$W/victim.key" \
+  -gateway "http://$GW/bench/prod/v1/chat/completions" -n 20)
 
 # Gateway throughput with N keys loaded.
 o=$($PIN0 wrk -t2 -c64 -d"$DUR" -H "x-api-key: $KEY" -s /dev/stdin "http://$GW/bench/prod/v1/chat/completions" <<'LUA' 2>&1 || true
@@ -89,3 +97,4 @@ rps=$(awk '/^Requests\/sec/{print $2}' <<< "$o")
 printf '\n| keys | import keys/s | RSS after import | RSS after restart | data dir | restart to ready | disable enforced (CLI call included) | gateway req/s |\n'
 printf '|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 printf '| %s | %s | %s MB | %s MB | %s MB | %s ms | %s ms | %s |\n' "$N" "$import_rate" "$rss_loaded" "$rss_restart" "$data_mb" "$restart_ms" "$change_ms" "${rps:-?}"
+printf '\n%s\n' "$probe"

@@ -30,8 +30,9 @@ when several keys share the name, the command fails and lists their IDs.`
 
 // findKey gets the key whose ID, or else whose name, is ref. Key names,
 // unlike the names of APIs and plans, need not be unique, so the server
-// resolves only IDs: a name is looked up in the key list (by exact name,
-// an index lookup), and a name two keys share is refused with their IDs
+// resolves only IDs: a name is looked up in the key list (by exact name:
+// a prefix would page through every key it prefixes, 111,111 for k1 among
+// k1..k1000000), and a name two keys share is refused with their IDs
 // rather than guessed.
 func findKey(e *env, c Client, ref string) (*keyward.APIKey, error) {
 	var byID error
