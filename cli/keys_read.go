@@ -33,7 +33,8 @@ when several keys share the name, the command fails and lists their IDs.`
 // resolves only IDs: a name is looked up in the key list (by exact name:
 // a prefix would page through every key it prefixes, 111,111 for k1 among
 // k1..k1000000), and a name two keys share is refused with their IDs
-// rather than guessed.
+// rather than guessed. A server older than the exact-name filter refuses
+// the unknown parameter; the CLI then asks it by prefix, as it used to.
 func findKey(e *env, c Client, ref string) (*keyward.APIKey, error) {
 	var byID error
 	if strings.HasPrefix(ref, "key_") {
@@ -45,13 +46,19 @@ func findKey(e *env, c Client, ref string) (*keyward.APIKey, error) {
 	}
 	var ids []string
 	page := keyward.Page{Limit: maxPageLimit}
+	filter := keyward.KeyFilter{Name: ref}
 	for {
-		keys, next, err := c.ListKeys(e.ctx, keyward.KeyFilter{Name: ref, Page: page})
+		filter.Page = page
+		keys, next, err := c.ListKeys(e.ctx, filter)
+		if err != nil && filter.Name != "" && page.Position == "" && keyward.ErrorCode(err) == keyward.EINVALID {
+			filter = keyward.KeyFilter{NamePrefix: ref} // a server without the name filter
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
 		for _, k := range keys {
-			if k.Name == ref { // the server filtered already; checked as it is cheap
+			if k.Name == ref { // the server filtered by name, or by prefix
 				ids = append(ids, k.ID)
 			}
 		}

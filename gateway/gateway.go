@@ -242,9 +242,10 @@ func (g *Gateway) background(ctx context.Context) {
 			// keys lasts seconds and keeps SQLite from starting its WAL
 			// over. It waits at least 20 times as long as the last full
 			// load took, and for a tick without notices (resyncGate).
-			if !gate.due() || time.Since(g.lastFullLoad.Load().at) < 20*g.lastFullLoad.Load().took {
+			if !gate.tick() || time.Since(g.lastFullLoad.Load().at) < 20*g.lastFullLoad.Load().took {
 				continue
 			}
+			gate.ran()
 			g.reloadLogged(ctx)
 		case <-usage.C:
 			g.flushUsage(ctx)

@@ -52,10 +52,11 @@ func estimateTokens(n int64) int64 {
 //     upstream may have worked on it all along, so the reservation stands;
 //   - a reply came: the estimate from the prompt and the reply's bytes read
 //     so far, ceil(prompt/4) in and ceil(reply/4) out, at least 1 in all;
-//   - a reply came in a content coding (gzip, br, ...), which the gateway
-//     asked not to get (Accept-Encoding: identity) and does not decode: its
-//     bytes understate its text several times over, so the reservation
-//     stands as if no reply came, or the estimate if that is more.
+//   - a reply came with a Content-Encoding (gzip, br, ...), which the
+//     gateway asked not to get (Accept-Encoding: identity) and does not
+//     decode: its bytes understate its text several times over, so the
+//     reservation stands as if no reply came, or the estimate if that is
+//     more (contentCoded).
 //
 // The estimate is not capped at the reservation: without max_tokens the
 // upstream's own default applies, and a long stream must cost what it
@@ -107,16 +108,12 @@ func (g *Gateway) done(x *exchange, status int, u llmwire.Usage, reported bool) 
 	g.release(x)
 }
 
-// contentCoded reports whether a Content-Encoding header value names a
-// coding other than identity (RFC 9110 section 8.4): the body's bytes are
-// then not its text, and the usage in it cannot be read.
+// contentCoded reports whether a reply's Content-Encoding (fasthttp's
+// value: the last of its lines) says its body may not be its text: any
+// value at all, "identity" included. RFC 9110 section 8.4.1 reserves
+// "identity" for Accept-Encoding, and several lines make one list, so
+// "gzip" then "identity" is a gzip body that fasthttp reports as
+// "identity" (an attack review's finding).
 func contentCoded(v []byte) bool {
-	for len(v) > 0 {
-		var c []byte
-		c, v = nextListItem(v)
-		if len(c) > 0 && !bytes.EqualFold(c, []byte("identity")) {
-			return true
-		}
-	}
-	return false
+	return len(bytes.Trim(v, " \t,")) > 0
 }
