@@ -28,6 +28,9 @@ func (s *Keys) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.AP
 	params := map[string]any{"name": f.Name, "namePrefix": f.NamePrefix, "customerId": f.CustomerID, "planId": f.PlanID, "limit": f.Limit}
 	err := s.run(ctx, call{action: keyward.ActionKeyList, resource: keyward.KeyARN("*"), params: params},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
+			if err := checkFilters(f.Name, f.NamePrefix, f.CustomerID, f.PlanID); err != nil {
+				return err
+			}
 			if f.PlanID != "" {
 				p, err := resolvePlan(ctx, tx, f.PlanID)
 				if err != nil {

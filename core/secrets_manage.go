@@ -26,6 +26,9 @@ func (s *Secrets) ListSecrets(ctx context.Context, f keyward.SecretFilter) ([]*k
 	params := map[string]any{"namePrefix": f.NamePrefix, "tagKey": f.TagKey, "tagValue": f.TagValue, "includeDeleted": f.IncludeDeleted}
 	err := s.run(ctx, call{action: keyward.ActionSecretList, resource: keyward.SecretARN("*"), params: params},
 		func(ctx context.Context, tx keyward.Tx, o *op) error {
+			if err := checkFilters(f.NamePrefix, f.TagKey, f.TagValue); err != nil {
+				return err
+			}
 			f.Page = f.Page.Normalized()
 			var err error
 			out, next, err = tx.ListSecrets(ctx, f)

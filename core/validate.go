@@ -84,6 +84,19 @@ func invalid(format string, args ...any) error {
 	return keyward.Errorf(keyward.EINVALID, format, args...)
 }
 
+// checkFilters refuses list filters no stored name can equal: invalid
+// UTF-8 or a NUL byte, which PostgreSQL cannot even take as a text
+// parameter (the call failed as an internal error there, and matched
+// nothing on SQLite).
+func checkFilters(values ...string) error {
+	for _, v := range values {
+		if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+			return invalid("a filter must be valid UTF-8 without NUL bytes")
+		}
+	}
+	return nil
+}
+
 func checkText(field, v string, max int, required bool) error {
 	switch {
 	case required && strings.TrimSpace(v) == "":
