@@ -218,11 +218,11 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 // limiter.
 func (g *Gateway) background(ctx context.Context) {
 	resync := time.NewTicker(g.cfg.ResyncInterval)
+	var gate resyncGate // whether a resync tick runs (resyncgate.go)
 	usage := time.NewTicker(g.cfg.UsageFlushInterval)
 	fails := time.NewTicker(g.cfg.AuthFailureWindow)
 	sweep := time.NewTicker(g.cfg.SweepInterval)
 	defer resync.Stop()
-	var gate resyncGate
 	defer usage.Stop()
 	defer fails.Stop()
 	defer sweep.Stop()

@@ -46,16 +46,17 @@ func run(admin, tokenFile, gateway, id, keyFile string, n int) error {
 	if err != nil {
 		return err
 	}
-	key, err := os.ReadFile(keyFile)
+	raw, err := os.ReadFile(keyFile)
 	if err != nil {
 		return err
 	}
+	key := strings.TrimSpace(string(raw))
 	hc := &http.Client{Timeout: 10 * time.Second}
 	c := httpapi.NewClient(admin, strings.TrimSpace(string(token)), hc)
 	ctx := context.Background()
 	status := func() (int, error) {
 		req, _ := http.NewRequest("POST", gateway, bytes.NewReader([]byte(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`)))
-		req.Header.Set("X-Api-Key", strings.TrimSpace(string(key)))
+		req.Header.Set("X-Api-Key", key)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := hc.Do(req)
 		if err != nil {
