@@ -23,6 +23,11 @@ go build -o "$KEYWARD_BIN" ./cmd/keyward
 # $W, starts everything once and stops it again.
 ROUNDS=0 PATHS=/ UP_PORT=$UP_PORT NGX_PORT=$NGX_PORT GW_PREFIX=/bench/prod \
   bash "$HARNESS" "$GW_PORT" bash "$PWD/bench/keyward-gateway.sh" "$GW_PORT" > "$W/harness.log" 2>&1
+# The harness stops keyward-gateway.sh, whose trap stops the server, and
+# does not wait for the server to exit: the next start would remove the
+# data dir under it.
+for _ in $(seq 100); do pgrep -f "$KEYWARD_BIN server" > /dev/null || break; sleep 0.1; done
+! pgrep -f "$KEYWARD_BIN server" > /dev/null || { echo "the harness's keyward server did not exit" >&2; exit 1; }
 export UPSTREAM_URL=http://127.0.0.1:$UP_PORT
 KEY=$(head -1 "$W/keys.txt")
 PIDS=()
