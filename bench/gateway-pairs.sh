@@ -41,12 +41,19 @@ launch bash "$PWD/bench/keyward-gateway.sh" "$GW_PORT"
 for p in $UP_PORT $NGX_PORT $GW_PORT; do
   for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break; sleep 0.1; done
 done
+# The key stays off command lines (the harness's own wrk runs aside):
+# curl reads its header from a 0600 file, wrk from a script.
+(umask 077; printf 'x-api-key: %s\n' "$KEY" > "$W/key.header"
+ printf 'wrk.headers["x-api-key"] = "%s"\n' "$KEY" > "$W/key.lua")
 ok=0
 for _ in $(seq 100); do   # the key is imported after the gateway listens
-  [ "$(curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $KEY" "http://127.0.0.1:$GW_PORT/bench/prod/v1/chat/completions")" = 200 ] && { ok=1; break; }; sleep 0.1
+  [ "$(curl -s -o /dev/null -w '%{http_code}' -H @"$W/key.header" "http://127.0.0.1:$GW_PORT/bench/prod/v1/chat/completions")" = 200 ] && { ok=1; break; }; sleep 0.1
 done
 [ $ok = 1 ] || { echo "the gateway never admitted the bench key; see $W/*.pairs.log" >&2; exit 1; }
-rps() { taskset -c 0 wrk -t2 -c"$CONN" -d"${DUR}s" -H "x-api-key: $KEY" "$1" | awk '/^Requests\/sec/{print $2}'; }
+# A run with refusals or errors in it measures something else: it stops the script.
+rps() { local o; o=$(taskset -c 0 wrk -t2 -c"$CONN" -d"${DUR}s" -s "$W/key.lua" "$1")
+  if grep -Eq 'Non-2xx|Socket errors' <<< "$o"; then echo "$1: $(grep -E 'Non-2xx|Socket errors' <<< "$o")" >&2; kill $$; fi
+  awk '/^Requests\/sec/{print $2}' <<< "$o"; }
 echo "# $PAIRS pairs of ${DUR}s wrk runs (-t2 -c$CONN, wrk on CPU 0, servers on CPU 1), order alternating; ratio = gateway/nginx req/s"
 for path in $PATHS; do
   ngx=http://127.0.0.1:$NGX_PORT$path; gw=http://127.0.0.1:$GW_PORT/bench/prod$path

@@ -33,7 +33,10 @@ start_server() {
   SRV=$!; PIDS+=($SRV)
 }
 rss_mb() { awk '/VmRSS/{printf "%.0f", $2/1024}' "/proc/$SRV/status"; }
-status() { curl -s -o /dev/null -w '%{http_code}' -H "x-api-key: $1" -H 'content-type: application/json' \
+# Key values never go on a command line (ps shows it): curl reads the key's
+# header from a 0600 file, wrk from its script.
+status() { (umask 077; printf 'x-api-key: %s\n' "$1" > "$W/key.header")
+  curl -s -o /dev/null -w '%{http_code}' -H @"$W/key.header" -H 'content-type: application/json' \
   -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}' "http://$GW/bench/prod/v1/chat/completions"; }
 
 $PIN1 "$KW" mock-upstream --addr "$UP" >"$W/upstream.log" 2>&1 & PIDS+=($!)
@@ -86,12 +89,18 @@ probe=$("$W/changeprobe" -admin "http://$ADMIN" -token-file "$D/bootstrap-token"
   -gateway "http://$GW/bench/prod/v1/chat/completions" -n 20)
 
 # Gateway throughput with N keys loaded.
-o=$($PIN0 wrk -t2 -c64 -d"$DUR" -H "x-api-key: $KEY" -s /dev/stdin "http://$GW/bench/prod/v1/chat/completions" <<'LUA' 2>&1 || true
+# The script is a file: wrk loads it once per thread, and from stdin only
+# the first thread got it (the second sent GETs without a body, until
+# 2026-12-05).
+(umask 077; cat > "$W/load.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}'
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["x-api-key"] = "$KEY"
 LUA
 )
+o=$($PIN0 wrk -t2 -c64 -d"$DUR" -s "$W/load.lua" "http://$GW/bench/prod/v1/chat/completions" 2>&1 || true)
+! grep -Eq 'Non-2xx|Socket errors' <<< "$o" || { echo "wrk saw refusals or errors: $(grep -E 'Non-2xx|Socket errors' <<< "$o")" >&2; exit 1; }
 rps=$(awk '/^Requests\/sec/{print $2}' <<< "$o")
 
 printf '\n| keys | import keys/s | RSS after import | RSS after restart | data dir | restart to ready | disable enforced (CLI call included) | gateway req/s |\n'
